@@ -1,0 +1,96 @@
+// Real BEAM nodes for interop tests: started on loopback with unique names, their own EPMD port
+// and hard timeouts, and driven over their standard input. A fixture that cannot do what it was
+// asked throws FixtureError: it fails loudly, never quietly.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace distribute::interop {
+
+struct FixtureError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// A name no other test of this run or of a concurrent run can have: prefix, pid and a counter.
+std::string unique_name(std::string_view prefix);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+std::uint16_t free_port();
+
+// The host part `erl -sname` uses on this machine (the short host name).
+std::string short_host();
+
+// A program run to completion with a hard timeout. Throws FixtureError on timeout (after killing
+// the whole process group) or when it cannot be started; the exit status is returned.
+struct RunResult {
+    int exit_status = -1;
+    std::string out;  // stdout
+    std::string err;  // stderr
+};
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::vector<std::string>& extra_env = {}, std::string_view input = {});
+
+// `erl -noshell` evaluating `expression`, then halting. Throws FixtureError unless it exits 0.
+std::string run_erl_eval(std::string_view expression, std::chrono::milliseconds timeout,
+                         const std::vector<std::string>& extra_args = {});
+
+// An `epmd` daemon of OTP's on a private port, killed when this object goes.
+class EpmdProcess {
+  public:
+    explicit EpmdProcess(std::uint16_t port);
+    ~EpmdProcess();
+    EpmdProcess(const EpmdProcess&) = delete;
+    EpmdProcess& operator=(const EpmdProcess&) = delete;
+    std::uint16_t port() const { return port_; }
+
+  private:
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+struct ErlNodeOptions {
+    std::string name_prefix = "erl";  // the node is <unique name>@<short host>
+    std::string cookie = "interop_cookie";
+    std::optional<std::uint16_t> epmd_port;  // ERL_EPMD_PORT for the node
+    bool hidden = false;
+    std::vector<std::string> extra_args;  // more `erl` arguments
+    std::chrono::milliseconds start_timeout{20000};
+};
+
+// A running `erl -sname` node, driven through its standard input: eval() sends one Erlang
+// expression and returns what it evaluated to, printed with ~0p on one line. Killed (its whole
+// process group) when destroyed; its stderr is kept for failure messages.
+class ErlNode {
+  public:
+    explicit ErlNode(ErlNodeOptions options = {});
+    ~ErlNode();
+    ErlNode(const ErlNode&) = delete;
+    ErlNode& operator=(const ErlNode&) = delete;
+
+    // name@host
+    const std::string& node_name() const { return node_name_; }
+    // Throws FixtureError when the expression raises, the node dies or the timeout passes.
+    std::string eval(std::string_view expression,
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
+    // Everything the node wrote to stderr so far.
+    std::string diagnostics();
+
+  private:
+    std::string node_name_;
+    pid_t pid_ = -1;
+    int to_node_ = -1;
+    int from_node_ = -1;
+    int err_from_node_ = -1;
+    std::string pending_;
+    std::string errors_;
+};
+
+}  // namespace distribute::interop

@@ -1,0 +1,410 @@
+// Building, reading and freeing terms. Freeing never recurses: a million-deep term dies in a loop.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "distribute/term.hpp"
+#include "term/utf8.hpp"
+
+namespace distribute {
+namespace detail {
+namespace {
+
+template <class O, class Element>
+O* allocate_with(std::size_t n) {
+    void* memory = ::operator new(sizeof(O) + n * sizeof(Element));
+    return new (memory) O(n);
+}
+
+void free_object(const HeapObject* object) noexcept {
+    auto* o = const_cast<HeapObject*>(object);
+    switch (o->tag) {
+        case Tag::tuple: {
+            auto* t = static_cast<TupleObject*>(o);
+            std::destroy_n(t->data(), t->size);
+            t->~TupleObject();
+            break;
+        }
+        case Tag::list: {
+            auto* l = static_cast<ListObject*>(o);
+            std::destroy_n(l->data(), l->size);
+            l->~ListObject();
+            break;
+        }
+        case Tag::map: {
+            auto* m = static_cast<MapObject*>(o);
+            std::destroy_n(m->data(), m->size);
+            m->~MapObject();
+            break;
+        }
+        case Tag::binary: {
+            auto* b = static_cast<BinaryObject*>(o);
+            if (b->owner) release(b->owner);
+            break;
+        }
+        case Tag::closure:
+            static_cast<ClosureObject*>(o)->~ClosureObject();
+            break;
+        default:
+            break;  // the other objects hold no references
+    }
+    ::operator delete(o);
+}
+
+// Objects whose count dropped to zero while another one is being freed on this thread: freeing
+// them later from a loop keeps the stack flat whatever the nesting.
+thread_local std::vector<const HeapObject*>* pending_frees = nullptr;
+
+bool holds_references(Tag tag) noexcept {
+    // A binary's owner is a plain buffer: releasing it cannot cascade.
+    return tag == Tag::tuple || tag == Tag::list || tag == Tag::map || tag == Tag::closure;
+}
+
+}  // namespace
+
+void destroy(const HeapObject* object) noexcept {
+    if (pending_frees != nullptr) {
+        pending_frees->push_back(object);
+        return;
+    }
+    if (!holds_references(object->tag)) {
+        free_object(object);
+        return;
+    }
+    std::vector<const HeapObject*> pending;
+    pending_frees = &pending;
+    free_object(object);
+    while (!pending.empty()) {
+        const HeapObject* next = pending.back();
+        pending.pop_back();
+        free_object(next);
+    }
+    pending_frees = nullptr;
+}
+
+TupleObject* TermAccess::new_tuple(std::size_t n) {
+    auto* t = allocate_with<TupleObject, Term>(n);
+    std::uninitialized_default_construct_n(t->data(), n);
+    return t;
+}
+
+ListObject* TermAccess::new_list(std::size_t n) {
+    auto* l = allocate_with<ListObject, Term>(n);
+    std::uninitialized_default_construct_n(l->data(), n);
+    return l;
+}
+
+MapObject* TermAccess::new_map(std::size_t n) {
+    auto* m = allocate_with<MapObject, MapEntry>(n);
+    std::uninitialized_default_construct_n(m->data(), n);
+    return m;
+}
+
+bool TermAccess::finish_map(MapObject* map) noexcept {
+    MapEntry* begin = map->data();
+    MapEntry* end = begin + map->size;
+    std::sort(begin, end, [](const MapEntry& a, const MapEntry& b) { return a.key < b.key; });
+    bool unique = std::adjacent_find(begin, end, [](const MapEntry& a, const MapEntry& b) {
+                      return a.key == b.key;
+                  }) == end;
+    if (!unique) release(map);
+    return unique;
+}
+
+BinaryObject* TermAccess::new_binary(std::size_t size, std::uint8_t tail_bits) {
+    void* memory = ::operator new(sizeof(BinaryObject) + size);
+    auto* b = new (memory) BinaryObject();
+    b->data = b->inline_data();
+    b->size = size;
+    b->tail_bits = tail_bits;
+    return b;
+}
+
+BinaryObject* TermAccess::slice_binary(const HeapObject* owner, const std::uint8_t* data,
+                                       std::size_t size, std::uint8_t tail_bits) {
+    auto* b = new (::operator new(sizeof(BinaryObject))) BinaryObject();
+    retain(owner);
+    b->owner = owner;
+    b->data = data;
+    b->size = size;
+    b->tail_bits = tail_bits;
+    return b;
+}
+
+BufferObject* TermAccess::new_buffer(std::size_t size) {
+    return allocate_with<BufferObject, std::uint8_t>(size);
+}
+
+Term TermAccess::make_integer(bool negative, std::span<const std::uint8_t> magnitude_le) {
+    std::size_t size = magnitude_le.size();
+    while (size > 0 && magnitude_le[size - 1] == 0)
+        --size;
+    if (size <= 8) {
+        std::uint64_t mag = 0;
+        for (std::size_t i = size; i-- > 0;)
+            mag = (mag << 8) | magnitude_le[i];
+        if (!negative && mag <= static_cast<std::uint64_t>(INT64_MAX))
+            return Term(static_cast<std::int64_t>(mag));
+        if (negative && mag <= std::uint64_t{1} << 63)
+            return Term(static_cast<std::int64_t>(~mag + 1));
+    }
+    auto* big = allocate_with<BigObject, std::uint8_t>(size);
+    big->negative = negative;
+    std::memcpy(big->data(), magnitude_le.data(), size);
+    return adopt(big);
+}
+
+}  // namespace detail
+
+using detail::TermAccess;
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+namespace {
+template <class O, class T>
+Term boxed(T value) {
+    return TermAccess::adopt(new O(std::move(value)));
+}
+}  // namespace
+
+Term::Term(double value) : tag_(detail::Tag::float_) {
+    if (!std::isfinite(value)) throw std::domain_error("Erlang floats are finite");
+    raw_.number = value;
+}
+
+Term::Term(const BigInt& value) : Term() {
+    *this = TermAccess::make_integer(value.negative(), value.magnitude());
+}
+
+Term Term::from_unsigned(std::uint64_t value) {
+    std::uint8_t bytes[8];
+    for (auto& b : bytes)
+        b = static_cast<std::uint8_t>(value), value >>= 8;
+    return TermAccess::make_integer(false, bytes);
+}
+
+Term::Term(const Pid& pid) : Term(boxed<detail::PidObject>(pid)) {}
+Term::Term(const Port& port) : Term(boxed<detail::PortObject>(port)) {}
+Term::Term(const Reference& ref) : Term() {
+    if (ref.size == 0 || ref.size > Reference::max_words)
+        throw std::invalid_argument("a reference has 1 to 5 words");
+    *this = boxed<detail::ReferenceObject>(ref);
+}
+Term::Term(const ExportFun& fun) : Term(boxed<detail::ExportFunObject>(fun)) {}
+Term::Term(Closure fun) : Term(boxed<detail::ClosureObject>(std::move(fun))) {}
+
+Term tuple_from(std::span<const Term> elements) {
+    auto* t = TermAccess::new_tuple(elements.size());
+    std::copy(elements.begin(), elements.end(), t->data());
+    return TermAccess::adopt(t);
+}
+
+Term list_from(std::span<const Term> elements, Term tail) {
+    if (elements.empty()) return tail;
+    // [a, b | [c | d]] is [a, b, c | d]: keep one flat representation so equality is simple.
+    std::span<const Term> more = tail.elements();
+    bool tail_is_list = TermAccess::tag(tail) == detail::Tag::list;
+    std::size_t n = elements.size() + (tail_is_list ? more.size() : 0);
+    auto* l = TermAccess::new_list(n);
+    Term* out = std::copy(elements.begin(), elements.end(), l->data());
+    if (tail_is_list) {
+        std::copy(more.begin(), more.end(), out);
+        l->tail = tail.tail();
+    } else {
+        l->tail = std::move(tail);
+    }
+    return TermAccess::adopt(l);
+}
+
+Term map_from(std::span<const MapEntry> entries) {
+    std::vector<MapEntry> sorted(entries.begin(), entries.end());
+    // Stable, so that among equal keys the last one given is the last one kept.
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const MapEntry& a, const MapEntry& b) { return a.key < b.key; });
+    std::vector<MapEntry> unique;
+    unique.reserve(sorted.size());
+    for (auto& e : sorted) {
+        if (!unique.empty() && unique.back().key == e.key)
+            unique.back() = std::move(e);
+        else
+            unique.push_back(std::move(e));
+    }
+    auto* m = TermAccess::new_map(unique.size());
+    std::move(unique.begin(), unique.end(), m->data());
+    return TermAccess::adopt(m);
+}
+
+Term map(std::initializer_list<std::pair<Term, Term>> entries) {
+    std::vector<MapEntry> list;
+    list.reserve(entries.size());
+    for (const auto& [k, v] : entries)
+        list.push_back({k, v});
+    return map_from(list);
+}
+
+Term binary(std::span<const std::uint8_t> bytes) {
+    auto* b = TermAccess::new_binary(bytes.size(), 8);
+    if (!bytes.empty()) std::memcpy(b->inline_data(), bytes.data(), bytes.size());
+    return TermAccess::adopt(b);
+}
+
+Term binary(std::string_view bytes) {
+    return binary(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+}
+
+Term bitstring(std::span<const std::uint8_t> bytes, std::uint8_t tail_bits) {
+    if (tail_bits < 1 || tail_bits > 8 || (bytes.empty() && tail_bits != 8))
+        throw std::invalid_argument("a bitstring uses 1 to 8 bits of a last byte it must have");
+    Term t = binary(bytes);
+    if (tail_bits < 8) {
+        auto* b = const_cast<detail::BinaryObject*>(&TermAccess::object<detail::BinaryObject>(t));
+        b->tail_bits = tail_bits;
+        // Unused low bits are zero, so equal bitstrings have equal bytes.
+        b->inline_data()[bytes.size() - 1] &= static_cast<std::uint8_t>(0xFF << (8 - tail_bits));
+    }
+    return t;
+}
+
+std::optional<Term> charlist(std::string_view utf8) {
+    std::vector<Term> points;
+    points.reserve(utf8.size());
+    for (std::size_t pos = 0; pos < utf8.size();) {
+        auto cp = utf8::next(utf8, pos);
+        if (!cp) return std::nullopt;
+        points.emplace_back(static_cast<std::int64_t>(*cp));
+    }
+    return list_from(points);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+TermKind Term::kind() const noexcept {
+    using detail::Tag;
+    switch (tag_) {
+        case Tag::small_int:
+        case Tag::big_int:
+            return TermKind::integer;
+        case Tag::float_:
+            return TermKind::float_;
+        case Tag::atom:
+            return TermKind::atom;
+        case Tag::reference:
+            return TermKind::reference;
+        case Tag::export_fun:
+        case Tag::closure:
+            return TermKind::fun;
+        case Tag::port:
+            return TermKind::port;
+        case Tag::pid:
+            return TermKind::pid;
+        case Tag::tuple:
+            return TermKind::tuple;
+        case Tag::map:
+            return TermKind::map;
+        case Tag::nil:
+            return TermKind::nil;
+        case Tag::list:
+            return TermKind::list;
+        case Tag::binary:
+        case Tag::buffer:
+            break;
+    }
+    return TermKind::bitstring;
+}
+
+bool Term::is_binary() const noexcept {
+    return tag_ == detail::Tag::binary &&
+           TermAccess::object<detail::BinaryObject>(*this).tail_bits == 8;
+}
+
+std::span<const Term> Term::elements() const noexcept {
+    if (tag_ == detail::Tag::tuple) {
+        const auto& t = TermAccess::object<detail::TupleObject>(*this);
+        return {t.data(), t.size};
+    }
+    if (tag_ == detail::Tag::list) {
+        const auto& l = TermAccess::object<detail::ListObject>(*this);
+        return {l.data(), l.size};
+    }
+    return {};
+}
+
+const Term& Term::tail() const noexcept {
+    static const Term nil;
+    if (tag_ != detail::Tag::list) return nil;
+    return TermAccess::object<detail::ListObject>(*this).tail;
+}
+
+bool Term::is_proper_list() const noexcept {
+    return is_nil() || (is_list() && tail().is_nil());
+}
+
+const Term& Term::operator[](std::size_t i) const {
+    if (!is_tuple()) throw std::out_of_range("Term::operator[] on a term that is not a tuple");
+    auto all = elements();
+    if (i >= all.size()) throw std::out_of_range("tuple element index out of range");
+    return all[i];
+}
+
+std::span<const MapEntry> Term::entries() const noexcept {
+    if (tag_ != detail::Tag::map) return {};
+    const auto& m = TermAccess::object<detail::MapObject>(*this);
+    return {m.data(), m.size};
+}
+
+const Term* Term::find(const Term& key) const noexcept {
+    auto all = entries();
+    auto it = std::lower_bound(all.begin(), all.end(), key,
+                               [](const MapEntry& e, const Term& k) { return e.key < k; });
+    if (it == all.end() || !(it->key == key)) return nullptr;
+    return &it->value;
+}
+
+std::span<const std::uint8_t> Term::bytes() const noexcept {
+    if (tag_ != detail::Tag::binary) return {};
+    const auto& b = TermAccess::object<detail::BinaryObject>(*this);
+    return {b.data, b.size};
+}
+
+std::uint8_t Term::tail_bits() const noexcept {
+    if (tag_ != detail::Tag::binary) return 8;
+    return TermAccess::object<detail::BinaryObject>(*this).tail_bits;
+}
+
+std::string_view Term::text() const noexcept {
+    auto b = bytes();
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// ---------------------------------------------------------------------------------------------
+// SharedBuffer
+
+SharedBuffer::SharedBuffer(std::size_t size) : object_(TermAccess::new_buffer(size)) {}
+
+SharedBuffer::SharedBuffer(std::span<const std::uint8_t> bytes) : SharedBuffer(bytes.size()) {
+    if (!bytes.empty()) std::memcpy(object_->data(), bytes.data(), bytes.size());
+}
+
+SharedBuffer::SharedBuffer(const SharedBuffer& other) noexcept : object_(other.object_) {
+    if (object_) detail::retain(object_);
+}
+
+SharedBuffer::~SharedBuffer() {
+    if (object_) detail::release(object_);
+}
+
+std::uint8_t* SharedBuffer::data() noexcept {
+    return object_ ? object_->data() : nullptr;
+}
+const std::uint8_t* SharedBuffer::data() const noexcept {
+    return object_ ? object_->data() : nullptr;
+}
+std::size_t SharedBuffer::size() const noexcept {
+    return object_ ? object_->size : 0;
+}
+
+}  // namespace distribute
