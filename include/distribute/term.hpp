@@ -521,11 +521,6 @@ template <>
 struct Convert<std::int64_t> {
     static std::optional<std::int64_t> from(const Term& t);
 };
-// Other integer types: range-checked through int64_t (uint64_t also reads big values).
-template <std::integral I>
-requires(!std::same_as<I, bool> && !std::same_as<I, std::int64_t>) struct Convert<I> {
-    static std::optional<I> from(const Term& t);
-};
 template <>
 struct Convert<double> {
     static std::optional<double> from(const Term& t);
@@ -533,6 +528,30 @@ struct Convert<double> {
 template <>
 struct Convert<BigInt> {
     static std::optional<BigInt> from(const Term& t);
+};
+// Other integer types: range-checked through int64_t (uint64_t also reads big values).
+template <std::integral I>
+requires(!std::same_as<I, bool> && !std::same_as<I, std::int64_t>) struct Convert<I> {
+    // Defined in the class: clang 14 rejects an out-of-line member of a constrained specialization.
+    static std::optional<I> from(const Term& t) {
+        if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t)) {
+            if (auto big = Convert<BigInt>::from(t); big && !big->negative()) {
+                auto mag = big->magnitude();
+                if (mag.size() > sizeof(std::uint64_t)) return std::nullopt;
+                std::uint64_t v = 0;
+                for (std::size_t i = mag.size(); i-- > 0;)
+                    v = (v << 8) | mag[i];
+                return static_cast<I>(v);
+            }
+            return std::nullopt;
+        } else {
+            auto v = Convert<std::int64_t>::from(t);
+            if (!v || *v < static_cast<std::int64_t>(std::numeric_limits<I>::min()) ||
+                (*v > 0 && static_cast<std::uint64_t>(*v) > std::numeric_limits<I>::max()))
+                return std::nullopt;
+            return static_cast<I>(*v);
+        }
+    }
 };
 // A binary, or a list of bytes (a latin-1 charlist).
 template <>
@@ -715,28 +734,6 @@ inline bool Term::is_tuple(std::size_t arity) const noexcept {
 template <class T>
 std::optional<T> Term::to() const {
     return Convert<T>::from(*this);
-}
-
-template <std::integral I>
-requires(!std::same_as<I, bool> &&
-         !std::same_as<I, std::int64_t>) std::optional<I> Convert<I>::from(const Term& t) {
-    if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t)) {
-        if (auto big = Convert<BigInt>::from(t); big && !big->negative()) {
-            auto mag = big->magnitude();
-            if (mag.size() > sizeof(std::uint64_t)) return std::nullopt;
-            std::uint64_t v = 0;
-            for (std::size_t i = mag.size(); i-- > 0;)
-                v = (v << 8) | mag[i];
-            return static_cast<I>(v);
-        }
-        return std::nullopt;
-    } else {
-        auto v = Convert<std::int64_t>::from(t);
-        if (!v || *v < static_cast<std::int64_t>(std::numeric_limits<I>::min()) ||
-            (*v > 0 && static_cast<std::uint64_t>(*v) > std::numeric_limits<I>::max()))
-            return std::nullopt;
-        return static_cast<I>(*v);
-    }
 }
 
 namespace detail {

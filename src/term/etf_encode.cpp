@@ -1,0 +1,397 @@
+// Encoding terms as a current BEAM does over distribution: UTF-8 atoms, the smallest integer tag,
+// STRING_EXT for byte lists, NEW_PID/NEW_PORT/V4_PORT/NEWER_REFERENCE with 32-bit creation.
+// Bytes go straight into the caller's vector; nesting lives on an explicit stack.
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "distribute/etf.hpp"
+#include "term/etf_compress.hpp"
+#include "term/etf_tags.hpp"
+
+namespace distribute::etf {
+namespace {
+
+using detail::Tag;
+using detail::TermAccess;
+using wire::store16;
+using wire::store32;
+using wire::store64;
+
+constexpr std::size_t no_size_field = std::numeric_limits<std::size_t>::max();
+constexpr std::size_t max_string_ext = 65535;
+// OTP 25 writes a port number above 28 bits as V4_PORT_EXT, even when 32 bits would hold it.
+constexpr std::uint64_t max_new_port_id = 0x0FFFFFFF;
+constexpr std::size_t kept_stack_frames = 4096;
+
+// Appends to a vector through a raw pointer. The vector is kept a little longer than what was
+// written (so a write is a bounds check and a store) and cut to size at the end.
+class Writer {
+  public:
+    explicit Writer(std::vector<std::uint8_t>& out) : out_(out), pos_(out.size()) {}
+    ~Writer() { out_.resize(pos_); }
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+
+    std::uint8_t* room(std::size_t n) {
+        if (out_.size() - pos_ < n) grow(n);
+        return out_.data() + pos_;
+    }
+    void advance(std::size_t n) noexcept { pos_ += n; }
+    void put(std::uint8_t byte) {
+        *room(1) = byte;
+        ++pos_;
+    }
+    void bytes(const std::uint8_t* data, std::size_t n) {
+        if (n >= bulk) {
+            // Straight copy: growing by resize first would zero the bytes only to overwrite them.
+            out_.resize(pos_);
+            out_.insert(out_.end(), data, data + n);
+            pos_ += n;
+            return;
+        }
+        if (n > 0) std::memcpy(room(n), data, n);
+        pos_ += n;
+    }
+    std::size_t position() const noexcept { return pos_; }
+    std::uint8_t* at(std::size_t pos) noexcept { return out_.data() + pos; }
+
+  private:
+    static constexpr std::size_t bulk = 1024;
+    static constexpr std::size_t slack = 256;
+    // std::vector grows its capacity geometrically underneath, so this stays amortised O(1).
+    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(pos_ + n + slack); }
+
+    std::vector<std::uint8_t>& out_;
+    std::size_t pos_;
+};
+
+struct Frame {
+    enum Kind : std::uint8_t { elements, map };
+    Kind kind;
+    bool at_value;           // map: the key of `entry` is written, its value is next
+    const Term* next;        // elements
+    const Term* end;         // elements
+    const MapEntry* entry;   // map
+    const MapEntry* last;    // map: one past the final entry
+    const Term* tail;        // list: written after the elements
+    std::size_t size_field;  // closure: where its Size goes, patched after the free variables
+};
+
+std::vector<Frame>& frame_stack() {
+    thread_local std::vector<Frame> stack;
+    return stack;
+}
+
+class Encoder {
+  public:
+    explicit Encoder(std::vector<std::uint8_t>& out) : w_(out), stack_(frame_stack()) {
+        stack_.clear();
+    }
+    ~Encoder() {
+        stack_.clear();
+        if (stack_.capacity() > kept_stack_frames) std::vector<Frame>().swap(stack_);
+    }
+    Encoder(const Encoder&) = delete;
+    Encoder& operator=(const Encoder&) = delete;
+
+    void run(const Term& root) {
+        const Term* t = &root;
+        do {
+            head(*t);
+            t = next();
+        } while (t != nullptr);
+    }
+
+  private:
+    const Term* next();
+    void head(const Term& t);
+    void integer(std::int64_t v);
+    void big(const detail::BigObject& b);
+    void atom(std::uint32_t index);
+    void list(const Term& t);
+    void closure(const Closure& c);
+    void elements(const Term* first, std::size_t n, const Term* tail = nullptr,
+                  std::size_t size_field = no_size_field) {
+        stack_.push_back(
+            Frame{Frame::elements, false, first, first + n, nullptr, nullptr, tail, size_field});
+    }
+
+    Writer w_;
+    std::vector<Frame>& stack_;
+};
+
+const Term* Encoder::next() {
+    while (!stack_.empty()) {
+        Frame& f = stack_.back();
+        if (f.kind == Frame::elements) {
+            if (f.next != f.end) return f.next++;
+        } else if (f.entry != f.last) {
+            f.at_value = !f.at_value;
+            return f.at_value ? &f.entry->key : &(f.entry++)->value;
+        }
+        const Term* tail = f.tail;
+        if (f.size_field != no_size_field)
+            store32(w_.at(f.size_field), static_cast<std::uint32_t>(w_.position() - f.size_field));
+        stack_.pop_back();
+        if (tail != nullptr) return tail;
+    }
+    return nullptr;
+}
+
+void Encoder::head(const Term& t) {
+    switch (TermAccess::tag(t)) {
+        case Tag::small_int:
+            integer(TermAccess::small(t));
+            return;
+        case Tag::big_int:
+            big(TermAccess::object<detail::BigObject>(t));
+            return;
+        case Tag::float_: {
+            std::uint8_t* p = w_.room(9);
+            p[0] = tag::new_float;
+            store64(p + 1, std::bit_cast<std::uint64_t>(TermAccess::number(t)));
+            w_.advance(9);
+            return;
+        }
+        case Tag::atom:
+            atom(TermAccess::atom(t));
+            return;
+        case Tag::nil:
+            w_.put(tag::nil);
+            return;
+        case Tag::list:
+            list(t);
+            return;
+        case Tag::tuple: {
+            const auto& tuple = TermAccess::object<detail::TupleObject>(t);
+            std::uint8_t* p = w_.room(5);
+            if (tuple.size <= 255) {
+                p[0] = tag::small_tuple;
+                p[1] = static_cast<std::uint8_t>(tuple.size);
+                w_.advance(2);
+            } else {
+                p[0] = tag::large_tuple;
+                store32(p + 1, static_cast<std::uint32_t>(tuple.size));
+                w_.advance(5);
+            }
+            if (tuple.size > 0) elements(tuple.data(), tuple.size);
+            return;
+        }
+        case Tag::map: {
+            const auto& map = TermAccess::object<detail::MapObject>(t);
+            std::uint8_t* p = w_.room(5);
+            p[0] = tag::map;
+            store32(p + 1, static_cast<std::uint32_t>(map.size));
+            w_.advance(5);
+            if (map.size > 0)
+                stack_.push_back(Frame{Frame::map, false, nullptr, nullptr, map.data(),
+                                       map.data() + map.size, nullptr, no_size_field});
+            return;
+        }
+        case Tag::binary: {
+            const auto& b = TermAccess::object<detail::BinaryObject>(t);
+            std::uint8_t* p = w_.room(6);
+            if (b.tail_bits == 8) {
+                p[0] = tag::binary;
+                store32(p + 1, static_cast<std::uint32_t>(b.size));
+                w_.advance(5);
+            } else {
+                p[0] = tag::bit_binary;
+                store32(p + 1, static_cast<std::uint32_t>(b.size));
+                p[5] = b.tail_bits;
+                w_.advance(6);
+            }
+            w_.bytes(b.data, b.size);
+            return;
+        }
+        case Tag::pid: {
+            const Pid& pid = TermAccess::object<detail::PidObject>(t).value;
+            w_.put(tag::new_pid);
+            atom(pid.node.index());
+            std::uint8_t* p = w_.room(12);
+            store32(p, pid.id);
+            store32(p + 4, pid.serial);
+            store32(p + 8, pid.creation);
+            w_.advance(12);
+            return;
+        }
+        case Tag::port: {
+            const Port& port = TermAccess::object<detail::PortObject>(t).value;
+            bool v4 = port.id > max_new_port_id;
+            w_.put(v4 ? tag::v4_port : tag::new_port);
+            atom(port.node.index());
+            std::uint8_t* p = w_.room(12);
+            std::size_t id_size = v4 ? 8 : 4;
+            if (v4)
+                store64(p, port.id);
+            else
+                store32(p, static_cast<std::uint32_t>(port.id));
+            store32(p + id_size, port.creation);
+            w_.advance(id_size + 4);
+            return;
+        }
+        case Tag::reference: {
+            const Reference& ref = TermAccess::object<detail::ReferenceObject>(t).value;
+            std::uint8_t* p = w_.room(3);
+            p[0] = tag::newer_reference;
+            store16(p + 1, ref.size);
+            w_.advance(3);
+            atom(ref.node.index());
+            p = w_.room(4 + 4 * Reference::max_words);
+            store32(p, ref.creation);
+            for (std::size_t i = 0; i < ref.size; ++i)
+                store32(p + 4 + 4 * i, ref.words[i]);
+            w_.advance(4 + 4 * std::size_t{ref.size});
+            return;
+        }
+        case Tag::export_fun: {
+            const ExportFun& fun = TermAccess::object<detail::ExportFunObject>(t).value;
+            w_.put(tag::export_);
+            atom(fun.module.index());
+            atom(fun.function.index());
+            std::uint8_t* p = w_.room(2);
+            p[0] = tag::small_integer;
+            p[1] = fun.arity;
+            w_.advance(2);
+            return;
+        }
+        case Tag::closure:
+            closure(TermAccess::object<detail::ClosureObject>(t).value);
+            return;
+        case Tag::buffer:
+            break;
+    }
+}
+
+void Encoder::integer(std::int64_t v) {
+    std::uint8_t* p = w_.room(11);
+    if (v >= 0 && v <= 255) {
+        p[0] = tag::small_integer;
+        p[1] = static_cast<std::uint8_t>(v);
+        w_.advance(2);
+    } else if (v >= std::numeric_limits<std::int32_t>::min() &&
+               v <= std::numeric_limits<std::int32_t>::max()) {
+        p[0] = tag::integer;
+        store32(p + 1, static_cast<std::uint32_t>(v));
+        w_.advance(5);
+    } else {
+        std::uint64_t magnitude = v < 0 ? ~static_cast<std::uint64_t>(v) + 1 : v;
+        std::size_t n = (static_cast<std::size_t>(std::bit_width(magnitude)) + 7) / 8;
+        p[0] = tag::small_big;
+        p[1] = static_cast<std::uint8_t>(n);
+        p[2] = v < 0 ? 1 : 0;
+        for (std::size_t i = 0; i < n; ++i, magnitude >>= 8)
+            p[3 + i] = static_cast<std::uint8_t>(magnitude);
+        w_.advance(3 + n);
+    }
+}
+
+void Encoder::big(const detail::BigObject& b) {
+    std::uint8_t* p = w_.room(6);
+    if (b.size <= 255) {
+        p[0] = tag::small_big;
+        p[1] = static_cast<std::uint8_t>(b.size);
+        p[2] = b.negative ? 1 : 0;
+        w_.advance(3);
+    } else {
+        p[0] = tag::large_big;
+        store32(p + 1, static_cast<std::uint32_t>(b.size));
+        p[5] = b.negative ? 1 : 0;
+        w_.advance(6);
+    }
+    w_.bytes(b.data(), b.size);
+}
+
+void Encoder::atom(std::uint32_t index) {
+    std::string_view name = Atom::from_index(index).name();
+    std::size_t n = name.size();
+    std::uint8_t* p = w_.room(3 + n);
+    if (n <= 255) {
+        p[0] = tag::small_atom_utf8;
+        p[1] = static_cast<std::uint8_t>(n);
+        p += 2;
+        w_.advance(2 + n);
+    } else {
+        p[0] = tag::atom_utf8;
+        store16(p + 1, static_cast<std::uint16_t>(n));
+        p += 3;
+        w_.advance(3 + n);
+    }
+    std::memcpy(p, name.data(), n);
+}
+
+// A proper list of at most 65535 integers 0..255 is a STRING_EXT, as the BEAM writes it.
+void Encoder::list(const Term& t) {
+    const auto& l = TermAccess::object<detail::ListObject>(t);
+    const Term* items = l.data();
+    bool bytes = TermAccess::tag(l.tail) == Tag::nil && l.size <= max_string_ext;
+    for (std::size_t i = 0; bytes && i < l.size; ++i)
+        bytes = TermAccess::tag(items[i]) == Tag::small_int &&
+                static_cast<std::uint64_t>(TermAccess::small(items[i])) <= 255;
+    if (bytes) {
+        std::uint8_t* p = w_.room(3 + l.size);
+        p[0] = tag::string;
+        store16(p + 1, static_cast<std::uint16_t>(l.size));
+        for (std::size_t i = 0; i < l.size; ++i)
+            p[3 + i] = static_cast<std::uint8_t>(TermAccess::small(items[i]));
+        w_.advance(3 + l.size);
+        return;
+    }
+    std::uint8_t* p = w_.room(5);
+    p[0] = tag::list;
+    store32(p + 1, static_cast<std::uint32_t>(l.size));
+    w_.advance(5);
+    elements(items, l.size, &l.tail);
+}
+
+// NEW_FUN_EXT rebuilt from its fields; Size is patched once the free variables are written.
+void Encoder::closure(const Closure& c) {
+    std::uint8_t* p = w_.room(30);
+    p[0] = tag::new_fun;
+    std::size_t size_field = w_.position() + 1;
+    p[5] = c.arity;
+    std::memcpy(p + 6, c.uniq.data(), 16);
+    store32(p + 22, c.index);
+    store32(p + 26, static_cast<std::uint32_t>(c.free_vars.size()));
+    w_.advance(30);
+    atom(c.module.index());
+    // Popped in reverse: OldIndex, OldUniq, Pid, then the free variables.
+    elements(c.free_vars.data(), c.free_vars.size(), nullptr, size_field);
+    elements(&c.pid, 1);
+    elements(&c.old_uniq, 1);
+    elements(&c.old_index, 1);
+}
+
+}  // namespace
+
+void encode_body(std::vector<std::uint8_t>& out, const Term& term) {
+    Encoder(out).run(term);
+}
+
+void encode_to(std::vector<std::uint8_t>& out, const Term& term, const EncodeOptions& options) {
+    std::size_t start = out.size();
+    out.push_back(version_magic);
+    encode_body(out, term);
+    std::size_t body = out.size() - start - 1;
+    if (options.compression < 0 || body > std::numeric_limits<std::uint32_t>::max()) return;
+    std::vector<std::uint8_t> packed(6);
+    packed[0] = version_magic;
+    packed[1] = tag::compressed;
+    store32(packed.data() + 2, static_cast<std::uint32_t>(body));
+    zlib::deflate_append(std::span(out.data() + start + 1, body), options.compression, packed);
+    // Like term_to_binary: the compressed form only when it is smaller.
+    if (packed.size() >= body + 1) return;
+    out.resize(start);
+    out.insert(out.end(), packed.begin(), packed.end());
+}
+
+std::vector<std::uint8_t> encode(const Term& term, const EncodeOptions& options) {
+    std::vector<std::uint8_t> out;
+    out.reserve(64);
+    encode_to(out, term, options);
+    return out;
+}
+
+}  // namespace distribute::etf

@@ -1,0 +1,77 @@
+// What decode errors say: the category for std::error_code and the one-line description.
+#include <string>
+
+#include "distribute/etf.hpp"
+
+namespace distribute::etf {
+namespace {
+
+const char* describe(DecodeErrc e) noexcept {
+    switch (e) {
+        case DecodeErrc::truncated:
+            return "the input ends inside a term";
+        case DecodeErrc::bad_version:
+            return "the term does not start with version byte 131";
+        case DecodeErrc::unknown_tag:
+            return "unknown tag";
+        case DecodeErrc::unsupported_tag:
+            return "tag not supported outside the node that made it";
+        case DecodeErrc::bad_atom:
+            return "invalid atom";
+        case DecodeErrc::unknown_atom:
+            return "atom does not exist (safe mode)";
+        case DecodeErrc::atom_table_full:
+            return "atom table is full";
+        case DecodeErrc::too_deep:
+            return "term nested too deeply";
+        case DecodeErrc::too_large:
+            return "term larger than the size limit";
+        case DecodeErrc::bignum_too_large:
+            return "integer larger than the bignum limit";
+        case DecodeErrc::bad_float:
+            return "invalid float";
+        case DecodeErrc::bad_bitstring:
+            return "invalid bitstring";
+        case DecodeErrc::bad_reference:
+            return "invalid reference";
+        case DecodeErrc::duplicate_map_key:
+            return "map with a duplicate key";
+        case DecodeErrc::bad_compression:
+            return "invalid compressed term";
+        case DecodeErrc::trailing_bytes:
+            return "bytes after the term";
+        case DecodeErrc::bad_fun:
+            return "invalid fun";
+    }
+    return "unknown decode error";
+}
+
+class DecodeCategory : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "distribute.etf"; }
+    std::string message(int code) const override { return describe(static_cast<DecodeErrc>(code)); }
+};
+
+}  // namespace
+
+const std::error_category& decode_category() noexcept {
+    static const DecodeCategory category;
+    return category;
+}
+
+std::error_code make_error_code(DecodeErrc e) noexcept {
+    return {static_cast<int>(e), decode_category()};
+}
+
+std::string DecodeError::to_string() const {
+    std::string out = describe(code);
+    out += " at byte ";
+    out += std::to_string(offset);
+    if (!detail.empty()) {
+        out += ": ";
+        out += detail;
+    }
+    return out;
+}
+
+}  // namespace distribute::etf
