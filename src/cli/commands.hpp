@@ -1,0 +1,15 @@
+// The subcommands of the `distribute` command. Each adds itself to the app; main.cpp calls them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace distribute::cli {
+
+// `distribute term`: converts terms between the external term format and Erlang text.
+void add_term_command(CLI::App& app);
+// `distribute epmd`: the embedded EPMD server in the foreground.
+void add_epmd_command(CLI::App& app);
+// `distribute names [HOST]`: the names registered at an EPMD.
+void add_names_command(CLI::App& app);
+
+}  // namespace distribute::cli
