@@ -1,0 +1,157 @@
+// The EPMD client: lookups, name lists, their blocking forms, and where the BEAM's environment
+// says EPMD is.
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+
+#include "distribute/epmd.hpp"
+#include "net/asio.hpp"
+#include "net/epmd_exchange.hpp"
+#include "wire/epmd_codec.hpp"
+
+namespace distribute {
+
+namespace asio = net::asio;
+namespace codec = wire::epmd;
+using net::ExchangeStep;
+
+namespace {
+
+std::optional<std::uint16_t> env_port() {
+    const char* text = std::getenv("ERL_EPMD_PORT");
+    if (!text) return std::nullopt;
+    const std::string_view s(text);
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || end != s.data() + s.size() || value == 0 || value > 65535)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+}
+
+std::string describe(const codec::CodecError& e) {
+    return codec::make_error_code(e.code).message() + " at byte " + std::to_string(e.offset);
+}
+
+NodePort to_node_port(codec::NodeRecord&& r) {
+    return {std::move(r.name), r.port,    static_cast<NodeType>(r.node_type),
+            r.protocol,        r.highest, r.lowest,
+            std::move(r.extra)};
+}
+
+// Runs `start` (which starts async work on the io_context and stores its result) to completion.
+template <class T>
+Expected<T, EpmdError> run_blocking(
+    const std::function<void(asio::io_context&, std::function<void(Expected<T, EpmdError>)>)>&
+        start) {
+    asio::io_context io;
+    std::optional<Expected<T, EpmdError>> out;
+    start(io, [&out](Expected<T, EpmdError> r) { out.emplace(std::move(r)); });
+    io.run();
+    if (!out) return unexpected(EpmdError{EpmdErrc::cancelled, "the request never completed"});
+    return std::move(*out);
+}
+
+}  // namespace
+
+EpmdEndpoint EpmdEndpoint::from_environment() {
+    EpmdEndpoint e;
+    if (const auto port = env_port()) e.port = *port;
+    return e;
+}
+
+EpmdServerOptions EpmdServerOptions::from_environment() {
+    EpmdServerOptions o;
+    if (const auto port = env_port()) o.port = *port;
+    if (const char* list = std::getenv("ERL_EPMD_ADDRESS")) {
+        std::string_view rest(list);
+        while (!rest.empty()) {
+            const auto cut = rest.find_first_of(", ");
+            const auto item = rest.substr(0, cut);
+            if (!item.empty()) o.addresses.emplace_back(item);
+            rest = cut == std::string_view::npos ? std::string_view() : rest.substr(cut + 1);
+        }
+        // As epmd: local nodes must always be able to register.
+        if (!o.addresses.empty() &&
+            std::find(o.addresses.begin(), o.addresses.end(), "127.0.0.1") == o.addresses.end())
+            o.addresses.emplace_back("127.0.0.1");
+    }
+    return o;
+}
+
+EpmdServerOptions EpmdServerOptions::loopback(std::uint16_t port) {
+    EpmdServerOptions o;
+    o.addresses = {"127.0.0.1"};
+    o.port = port;
+    return o;
+}
+
+EpmdClient::EpmdClient(asio::io_context& io, EpmdClientOptions options)
+    : io_(io), options_(std::move(options)) {}
+
+void EpmdClient::async_port_please(const EpmdEndpoint& at, std::string name,
+                                   std::function<void(Expected<NodePort, EpmdError>)> done) {
+    if (!codec::valid_name(name) || name.find('@') != std::string::npos) {
+        asio::post(io_, [done = std::move(done), name] {
+            done(unexpected(EpmdError{EpmdErrc::bad_name, name}));
+        });
+        return;
+    }
+    auto result = std::make_shared<std::optional<NodePort>>();
+    auto parser = [result, name](std::span<const std::uint8_t> bytes, bool) -> ExchangeStep {
+        auto parsed = codec::parse_port2_reply(bytes);
+        if (!parsed) return ExchangeStep::fail(EpmdErrc::malformed_reply, describe(parsed.error()));
+        if (!*parsed) return ExchangeStep::need_more();
+        auto& node = (*parsed)->value;
+        if (!node) return ExchangeStep::fail(EpmdErrc::not_found, name);
+        *result = to_node_port(std::move(*node));
+        return ExchangeStep::complete();
+    };
+    net::start_exchange(
+        io_, at, codec::encode_request(codec::PortPlease2Request{name}), options_.timeout,
+        std::move(parser),
+        [result, done = std::move(done)](std::optional<EpmdError> error, net::tcp::socket) {
+            if (error) return done(unexpected(std::move(*error)));
+            done(std::move(**result));
+        });
+}
+
+void EpmdClient::async_names(
+    const EpmdEndpoint& at,
+    std::function<void(Expected<std::vector<RegisteredName>, EpmdError>)> done) {
+    auto result = std::make_shared<std::vector<RegisteredName>>();
+    // The reply ends when EPMD closes the connection.
+    auto parser = [result](std::span<const std::uint8_t> bytes, bool closed) -> ExchangeStep {
+        if (!closed) return ExchangeStep::need_more();
+        auto parsed = codec::parse_names_reply(bytes);
+        if (!parsed) return ExchangeStep::fail(EpmdErrc::malformed_reply, describe(parsed.error()));
+        for (auto& n : parsed->names)
+            result->push_back({std::move(n.name), n.port});
+        return ExchangeStep::complete();
+    };
+    net::start_exchange(
+        io_, at, codec::encode_request(codec::NamesRequest{}), options_.timeout, std::move(parser),
+        [result, done = std::move(done)](std::optional<EpmdError> error, net::tcp::socket) {
+            if (error) return done(unexpected(std::move(*error)));
+            done(std::move(*result));
+        });
+}
+
+Expected<NodePort, EpmdError> epmd_port_please(const EpmdEndpoint& at, std::string name,
+                                               std::chrono::milliseconds timeout) {
+    return run_blocking<NodePort>([&](asio::io_context& io, auto done) {
+        EpmdClientOptions options;
+        options.timeout = timeout;
+        EpmdClient(io, options).async_port_please(at, std::move(name), std::move(done));
+    });
+}
+
+Expected<std::vector<RegisteredName>, EpmdError> epmd_names(const EpmdEndpoint& at,
+                                                            std::chrono::milliseconds timeout) {
+    return run_blocking<std::vector<RegisteredName>>([&](asio::io_context& io, auto done) {
+        EpmdClientOptions options;
+        options.timeout = timeout;
+        EpmdClient(io, options).async_names(at, std::move(done));
+    });
+}
+
+}  // namespace distribute
