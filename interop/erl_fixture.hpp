@@ -42,6 +42,25 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
 std::string run_erl_eval(std::string_view expression, std::chrono::milliseconds timeout,
                          const std::vector<std::string>& extra_args = {});
 
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it when this goes.
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    // path() + "/" + name
+    std::string file(std::string_view name) const;
+
+  private:
+    std::string path_;
+};
+
+// Compiles an Erlang source file with erlc into `out_dir` (pass it to a node with -pa).
+// Throws FixtureError with erlc's messages when it does not compile.
+void compile_erl(const std::string& source, const std::string& out_dir);
+
 // An `epmd` daemon of OTP's on a private port, killed when this object goes.
 class EpmdProcess {
   public:
@@ -54,6 +73,7 @@ class EpmdProcess {
   private:
     std::uint16_t port_;
     pid_t pid_ = -1;
+    int err_ = -1;  // its stderr, for failure messages
 };
 
 struct ErlNodeOptions {
@@ -84,7 +104,15 @@ class ErlNode {
     std::string diagnostics();
 
   private:
+    // Waits for the answer numbered `sequence` (0: the ready line) while writing `input`.
+    std::string await_reply(std::uint64_t sequence, std::chrono::milliseconds timeout,
+                            std::string_view input);
+
     std::string node_name_;
+    std::string marker_;  // starts every answer line of the node's loop
+    std::uint64_t sequence_ = 0;
+    std::string output_;  // what the node printed besides answers (the last 64 KiB)
+    std::string unsent_;  // input a timed-out eval could not write
     pid_t pid_ = -1;
     int to_node_ = -1;
     int from_node_ = -1;

@@ -1,0 +1,301 @@
+// EPMD against real OTP: erl nodes using our embedded server, and our client using OTP's epmd.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "distribute/epmd.hpp"
+#include "erl_fixture.hpp"
+#include "net/asio.hpp"
+#include "subprocess.hpp"
+
+using namespace distribute;
+using namespace distribute::interop;
+using namespace std::chrono_literals;
+
+namespace {
+
+// An io_context served by a background thread for the life of the test.
+struct Loop {
+    net::asio::io_context io;
+    net::asio::executor_work_guard<net::asio::io_context::executor_type> work =
+        net::asio::make_work_guard(io);
+    std::thread thread{[this] { io.run(); }};
+    ~Loop() {
+        work.reset();
+        io.stop();
+        thread.join();
+    }
+};
+
+template <class F>
+void eventually(F condition) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!condition()) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+ErlNodeOptions node_on(std::uint16_t epmd_port, std::string prefix) {
+    ErlNodeOptions o;
+    o.name_prefix = std::move(prefix);
+    o.epmd_port = epmd_port;
+    return o;
+}
+
+std::string alive_of(const std::string& node) {
+    return node.substr(0, node.find('@'));
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+struct Registration {
+    std::unique_ptr<EpmdRegistration> handle;
+    std::promise<Expected<std::uint32_t, EpmdError>> first;
+    std::atomic<unsigned> count{0};
+    std::atomic<int> lost{0};
+
+    Registration(EpmdClient& client, NodeRegistration node) {
+        RegistrationEvents events;
+        events.registered = [this](std::uint32_t creation, unsigned n) {
+            count = n;
+            if (n == 1) first.set_value(creation);
+        };
+        events.lost = [this](const EpmdError&) { ++lost; };
+        events.failed = [this](const EpmdError& e) {
+            if (count == 0) first.set_value(unexpected(e));
+        };
+        handle = client.register_node(std::move(node), events);
+    }
+    Expected<std::uint32_t, EpmdError> wait() {
+        auto f = first.get_future();
+        REQUIRE(f.wait_for(20s) == std::future_status::ready);
+        return f.get();
+    }
+};
+
+EpmdClientOptions client_for(std::uint16_t port) {
+    EpmdClientOptions o;
+    o.endpoint = {"127.0.0.1", port};
+    o.reregister_retry = {RetryPolicy::unlimited, 20ms, 200ms, 2.0, Jitter::full};
+    return o;
+}
+
+NodeRegistration cpp_node(std::string name, std::uint16_t port) {
+    NodeRegistration n;
+    n.name = std::move(name);
+    n.port = port;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("erl nodes register with the embedded server, find each other through it and ping") {
+    Loop loop;
+    EpmdServer server(loop.io, EpmdServerOptions::loopback(free_port()));
+    REQUIRE(server.start().has_value());
+    ErlNode a(node_on(server.port(), "emb_a"));
+    ErlNode b(node_on(server.port(), "emb_b"));
+    CHECK(a.eval("net_adm:ping('" + b.node_name() + "')") == "pong");
+    CHECK(b.eval("lists:member('" + a.node_name() + "', nodes())") == "true");
+
+    // net_adm:names() checks that the port in the reply is the one it asked.
+    const std::string names = a.eval("net_adm:names()");
+    CHECK(contains(names, "{\"" + alive_of(a.node_name()) + "\","));
+    CHECK(contains(names, "{\"" + alive_of(b.node_name()) + "\","));
+
+    // OTP's own epmd tool reads our NAMES reply.
+    const auto listed = run({"epmd", "-port", std::to_string(server.port()), "-names"}, 10s);
+    CHECK(listed.exit_status == 0);
+    CHECK(contains(listed.out, "up and running on port " + std::to_string(server.port())));
+    CHECK(contains(listed.out, "name " + alive_of(a.node_name()) + " at port "));
+    CHECK(contains(listed.out, "name " + alive_of(b.node_name()) + " at port "));
+
+    // What a lookup through our server returns: the ping above went to this port.
+    const auto found = epmd_port_please({"127.0.0.1", server.port()}, alive_of(a.node_name()));
+    REQUIRE(found.has_value());
+    CHECK(found->speaks_v6());
+}
+
+TEST_CASE(
+    "a stopped erl node leaves the embedded server's list; epmd -kill is refused while "
+    "nodes are registered") {
+    Loop loop;
+    EpmdServer server(loop.io, EpmdServerOptions::loopback(free_port()));
+    REQUIRE(server.start().has_value());
+    auto a = std::make_unique<ErlNode>(node_on(server.port(), "emb_gone"));
+    ErlNode b(node_on(server.port(), "emb_stays"));
+    const std::string gone = alive_of(a->node_name());
+    eventually([&] { return server.names().size() == 2; });
+    a.reset();
+    eventually([&] { return server.names().size() == 1; });
+    CHECK(server.names().front().name == alive_of(b.node_name()));
+    const auto kill = run({"epmd", "-port", std::to_string(server.port()), "-kill"}, 10s);
+    CHECK(contains(kill.out + kill.err, "not allowed"));
+    CHECK(b.eval("net_adm:names()").find(gone) == std::string::npos);
+}
+
+TEST_CASE("our client registers with OTP's epmd, and a real node looks us up") {
+    Loop loop;
+    EpmdProcess epmd(free_port());
+    ErlNode node(node_on(epmd.port(), "real"));
+    EpmdClient client(loop.io, client_for(epmd.port()));
+    const std::string name = unique_name("cpp");
+    Registration reg(client, cpp_node(name, 45678));
+    const auto creation = reg.wait();
+    REQUIRE(creation.has_value());
+    CHECK(*creation != 0);
+
+    // The real node sees us through its epmd.
+    CHECK(node.eval("{port, P, V} = erl_epmd:port_please(\"" + name +
+                    "\", \"127.0.0.1\"), {P, V}") == "{45678,6}");
+    CHECK(contains(node.eval("net_adm:names()"), "{\"" + name + "\",45678}"));
+
+    // We see the real node: the port it listens on, and a version range that includes 6.
+    const auto found = epmd_port_please({"127.0.0.1", epmd.port()}, alive_of(node.node_name()));
+    REQUIRE(found.has_value());
+    CHECK(found->speaks_v6());
+    CHECK(found->type == NodeType::normal);
+    CHECK(node.eval("{ok, Names} = net_adm:names(), proplists:get_value(\"" +
+                    alive_of(node.node_name()) + "\", Names)") == std::to_string(found->port));
+
+    const auto names = epmd_names({"127.0.0.1", epmd.port()});
+    REQUIRE(names.has_value());
+    CHECK(std::find(names->begin(), names->end(), RegisteredName{name, 45678}) != names->end());
+
+    // The name is ours while we hold it.
+    Registration twin(client, cpp_node(name, 45679));
+    const auto refused = twin.wait();
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == EpmdErrc::name_taken);
+
+    const auto unknown = epmd_port_please({"127.0.0.1", epmd.port()}, "nobody_here");
+    REQUIRE_FALSE(unknown.has_value());
+    CHECK(unknown.error().code == EpmdErrc::not_found);
+
+    // Closing the registration unregisters the name.
+    reg.handle->close();
+    eventually([&] { return !epmd_port_please({"127.0.0.1", epmd.port()}, name).has_value(); });
+}
+
+TEST_CASE("a hidden registration is reported as hidden by OTP's epmd") {
+    Loop loop;
+    EpmdProcess epmd(free_port());
+    EpmdClient client(loop.io, client_for(epmd.port()));
+    auto node = cpp_node(unique_name("hidden"), 45680);
+    node.type = NodeType::hidden;
+    const std::string name = node.name;
+    Registration reg(client, std::move(node));
+    REQUIRE(reg.wait().has_value());
+    const auto found = epmd_port_please({"127.0.0.1", epmd.port()}, name);
+    REQUIRE(found.has_value());
+    CHECK(found->type == NodeType::hidden);
+    CHECK(found->port == 45680);
+}
+
+TEST_CASE("when OTP's epmd is killed and restarted, our client registers again") {
+    Loop loop;
+    const auto port = free_port();
+    auto epmd = std::make_unique<EpmdProcess>(port);
+    EpmdClient client(loop.io, client_for(port));
+    const std::string name = unique_name("phoenix");
+    Registration reg(client, cpp_node(name, 45681));
+    const auto first = reg.wait();
+    REQUIRE(first.has_value());
+
+    epmd.reset();  // killed
+    eventually([&] { return reg.lost > 0; });
+    // The killed epmd's side of our connection sits in TIME_WAIT on the port, which the fixture's
+    // free-port check (a bind without SO_REUSEADDR) takes for "taken"; epmd itself binds with
+    // SO_REUSEADDR, so start it directly, as a daemon we kill at the end.
+    const std::string port_text = std::to_string(port);
+    struct KillAtEnd {
+        std::string port;
+        ~KillAtEnd() { run({"epmd", "-port", port, "-kill"}, 10s); }
+    } kill_at_end{port_text};
+    REQUIRE(run({"epmd", "-daemon", "-relaxed_command_check", "-address", "127.0.0.1", "-port",
+                 port_text},
+                10s)
+                .exit_status == 0);
+    eventually([&] { return reg.count >= 2; });
+    const auto listed = run({"epmd", "-port", std::to_string(port), "-names"}, 10s);
+    CHECK(contains(listed.out, "name " + name + " at port 45681"));
+    REQUIRE(reg.handle->creation().has_value());
+}
+
+TEST_CASE("with no EPMD running, automatic mode starts the embedded server and erl finds it") {
+    Loop loop;
+    const auto port = free_port();
+    auto server = EpmdServer::ensure_running(loop.io, EpmdMode::automatic,
+                                             EpmdServerOptions::loopback(port), 1s);
+    REQUIRE(server.has_value());
+    REQUIRE(*server != nullptr);  // nothing answered, so it started ours
+
+    EpmdClient client(loop.io, client_for(port));
+    const std::string name = unique_name("auto");
+    Registration reg(client, cpp_node(name, 45682));
+    REQUIRE(reg.wait().has_value());
+
+    ErlNode node(node_on(port, "finds"));
+    CHECK(node.eval("{port, P, _} = erl_epmd:port_please(\"" + name + "\", \"127.0.0.1\"), P") ==
+          "45682");
+    eventually([&] { return (*server)->names().size() == 2; });
+
+    // A second node process in automatic mode uses the server that now answers.
+    auto again = EpmdServer::ensure_running(loop.io, EpmdMode::automatic,
+                                            EpmdServerOptions::loopback(port), 1s);
+    REQUIRE(again.has_value());
+    CHECK(*again == nullptr);
+}
+
+TEST_CASE("with OTP's epmd running, automatic mode uses it") {
+    Loop loop;
+    EpmdProcess epmd(free_port());
+    auto server = EpmdServer::ensure_running(loop.io, EpmdMode::automatic,
+                                             EpmdServerOptions::loopback(epmd.port()), 1s);
+    REQUIRE(server.has_value());
+    CHECK(*server == nullptr);
+}
+
+TEST_CASE(
+    "`distribute epmd` serves erl nodes, `distribute names` lists them, `epmd -kill` stops "
+    "it") {
+    const std::string cli = DISTRIBUTE_BUILD_ROOT "/src/cli/distribute";
+    const auto port = free_port();
+    const std::string port_text = std::to_string(port);
+    Child server = spawn_child({cli, "epmd", "--port", port_text, "--address", "127.0.0.1"}, {});
+    struct Reap {
+        Child& child;
+        ~Reap() { kill_child(child); }
+    } reap{server};
+    eventually([&] { return epmd_names({"127.0.0.1", port}, 1s).has_value(); });
+
+    std::optional<ErlNode> node(node_on(port, "cli"));
+    const std::string alive = alive_of(node->node_name());
+    const auto listed = run({cli, "names"}, 10s, {"ERL_EPMD_PORT=" + port_text});
+    CHECK(listed.exit_status == 0);
+    CHECK(contains(listed.out, "epmd: up and running on port " + port_text + " with data:"));
+    CHECK(contains(listed.out, "name " + alive + " at port "));
+    const auto otp = run({"epmd", "-port", port_text, "-names"}, 10s);
+    CHECK(contains(otp.out, "name " + alive + " at port "));
+
+    // Refused while a node is registered; accepted once it has gone, and the server exits 0.
+    CHECK(contains(run({"epmd", "-port", port_text, "-kill"}, 10s).out, "not allowed"));
+    node.reset();
+    eventually([&] {
+        auto names = epmd_names({"127.0.0.1", port}, 1s);
+        return names.has_value() && names->empty();
+    });
+    CHECK(contains(run({"epmd", "-port", port_text, "-kill"}, 10s).out, "Killed"));
+    std::optional<int> status;
+    eventually([&] { return (status = try_reap(server)).has_value(); });
+    CHECK(*status == 0);
+
+    const auto nobody = run({cli, "names", "--port", port_text}, 10s);
+    CHECK(nobody.exit_status == 1);
+    CHECK(contains(nobody.err, "EPMD unreachable"));
+}
