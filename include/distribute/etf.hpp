@@ -84,6 +84,15 @@ struct Decoded {
 [[nodiscard]] Expected<Decoded, DecodeError> decode_body(std::span<const std::uint8_t> bytes,
                                                          const DecodeOptions& options = {});
 
+// The same two, for bytes inside `owner` (a receive buffer holding a whole frame): binaries of 64
+// bytes or more are sliced out of it instead of copied.
+[[nodiscard]] Expected<Decoded, DecodeError> decode_prefix(const SharedBuffer& owner,
+                                                           std::span<const std::uint8_t> bytes,
+                                                           const DecodeOptions& options = {});
+[[nodiscard]] Expected<Decoded, DecodeError> decode_body(const SharedBuffer& owner,
+                                                         std::span<const std::uint8_t> bytes,
+                                                         const DecodeOptions& options = {});
+
 // 131 followed by the term, as a current BEAM encodes it over distribution.
 std::vector<std::uint8_t> encode(const Term& term, const EncodeOptions& options = {});
 // Appends 131 and the term to `out`: encode straight into an outgoing buffer.
