@@ -2,13 +2,16 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <regex>
 #include <thread>
 
 #include "distribute/epmd.hpp"
 #include "erl_fixture.hpp"
 #include "net/asio.hpp"
 #include "subprocess.hpp"
+#include "wire/epmd_codec.hpp"
 
 using namespace distribute;
 using namespace distribute::interop;
@@ -92,7 +95,233 @@ NodeRegistration cpp_node(std::string name, std::uint16_t port) {
     return n;
 }
 
+using Bytes = std::vector<std::uint8_t>;
+namespace codec = wire::epmd;
+
+// One raw connection to an EPMD. Reads are bounded (OTP's epmd keeps some connections open) and
+// say what they saw, so that the same conversation can be held with two servers and compared.
+class Peer {
+  public:
+    explicit Peer(std::uint16_t port) {
+        socket_.connect({net::asio::ip::make_address("127.0.0.1"), port});
+    }
+    // A server may close while we still write (an oversized request): that is its answer.
+    void send(const Bytes& b) {
+        boost::system::error_code ignored;
+        net::asio::write(socket_, net::asio::buffer(b), ignored);
+    }
+    void shutdown_send() {
+        boost::system::error_code ignored;
+        socket_.shutdown(net::tcp::socket::shutdown_send, ignored);
+    }
+    // What arrived until the server closed, and "closed"; or "still open".
+    std::string read_to_end() {
+        Bytes out;
+        bool closed = false;
+        std::array<std::uint8_t, 4096> chunk{};
+        std::function<void()> next = [&] {
+            socket_.async_read_some(net::asio::buffer(chunk),
+                                    [&](boost::system::error_code ec, std::size_t n) {
+                                        out.insert(out.end(), chunk.begin(),
+                                                   chunk.begin() + static_cast<std::ptrdiff_t>(n));
+                                        if (!ec) return next();
+                                        // A reset is a close with our request left unread.
+                                        closed = ec != net::asio::error::operation_aborted;
+                                    });
+        };
+        run_bounded(next);
+        return hex(out) + (closed ? " closed" : " still open");
+    }
+    Bytes read_exactly(std::size_t n) {
+        Bytes out(n);
+        bool done = false;
+        run_bounded([&] {
+            net::asio::async_read(socket_, net::asio::buffer(out),
+                                  [&](boost::system::error_code ec, std::size_t) { done = !ec; });
+        });
+        if (!done) return {};
+        return out;
+    }
+
+    static std::string hex(const Bytes& b) {
+        static const char* digits = "0123456789abcdef";
+        std::string s;
+        for (const auto c : b)
+            s += {digits[c >> 4], digits[c & 15]};
+        return s.empty() ? "-" : s;
+    }
+
+  private:
+    void run_bounded(const std::function<void()>& start) {
+        io_.restart();
+        start();
+        io_.run_for(10s);
+        if (!io_.stopped()) {
+            boost::system::error_code ignored;
+            socket_.cancel(ignored);
+            io_.run();
+        }
+    }
+
+    net::asio::io_context io_;
+    net::tcp::socket socket_{io_};
+};
+
+Bytes alive2(std::string name, std::uint16_t port, std::uint16_t highest, std::uint16_t lowest,
+             Bytes extra = {}) {
+    return codec::encode_request(codec::Alive2Request{
+        {port, codec::node_type_normal, 0, highest, lowest, std::move(name), std::move(extra)}});
+}
+
+Bytes request(std::initializer_list<int> list) {
+    Bytes out;
+    for (int b : list)
+        out.push_back(static_cast<std::uint8_t>(b));
+    return out;
+}
+
+// A NAMES or DUMP reply: whether it starts with the server's own port, then its text.
+std::string text_reply(const std::string& seen, std::uint16_t port) {
+    const std::string port_hex = Peer::hex(
+        {0, 0, static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port & 0xff)});
+    if (seen.rfind(port_hex, 0) != 0) return "no port: " + seen;
+    std::string text;
+    const auto end = seen.find(' ');
+    for (std::size_t i = port_hex.size(); i + 1 < end; i += 2)
+        text += static_cast<char>(std::stoi(seen.substr(i, 2), nullptr, 16));
+    // epmd prints its file descriptors where we print connection numbers.
+    return std::regex_replace(text, std::regex("fd = [0-9]+"), "fd = #") + seen.substr(end);
+}
+
+// The same conversation with any EPMD: the lines it produces are what the server answered.
+std::vector<std::string> converse(std::uint16_t port) {
+    std::vector<std::string> lines;
+    auto names = [&] {
+        Peer p(port);
+        p.send(codec::encode_request(codec::NamesRequest{}));
+        return text_reply(p.read_to_end(), port);
+    };
+    auto without = [&](const std::string& name) {
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (names().find("name " + name + " ") != std::string::npos) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            std::this_thread::sleep_for(20ms);
+        }
+        return true;
+    };
+    auto registered = [](const Bytes& reply, std::size_t size) {
+        if (reply.size() != size) return std::string("no reply");
+        const std::uint32_t creation =
+            size == 6 ? (std::uint32_t{reply[2]} << 24 | std::uint32_t{reply[3]} << 16 |
+                         std::uint32_t{reply[4]} << 8 | reply[5])
+                      : (std::uint32_t{reply[2]} << 8 | reply[3]);
+        return "tag " + std::to_string(reply[0]) + " result " + std::to_string(reply[1]) +
+               (creation == 0   ? " creation 0"
+                : creation <= 3 ? " creation 1..3"
+                                : " creation 4+");
+    };
+    auto ask = [&](const Bytes& bytes) {
+        Peer p(port);
+        p.send(bytes);
+        return p.read_to_end();
+    };
+
+    Peer a(port);
+    a.send(alive2("dx_a", 5001, 6, 5));
+    lines.push_back("ALIVE2 5..6: " + registered(a.read_exactly(6), 6));
+    Peer b(port);
+    b.send(alive2("dx_b", 5002, 5, 5));
+    lines.push_back("ALIVE2 5..5: " + registered(b.read_exactly(4), 4));
+    {
+        Peer twin(port);
+        twin.send(alive2("dx_a", 5003, 6, 5));
+        lines.push_back("ALIVE2 of a taken name: " + Peer::hex(twin.read_exactly(6)));
+    }
+    {
+        Peer c(port);
+        c.send(alive2("dx_c", 5004, 6, 6));
+        lines.push_back("ALIVE2 6..6: " + registered(c.read_exactly(6), 6));
+    }
+    lines.push_back(std::string("dx_c gone with its socket: ") + (without("dx_c") ? "yes" : "no"));
+    std::string widest;
+    for (int i = 0; i < 255; ++i)
+        widest += "\xf0\x9f\x98\x80";
+    Peer big(port);
+    big.send(alive2(widest, 5005, 6, 5, Bytes(1020, 0xab)));
+    lines.push_back("largest ALIVE2: " + registered(big.read_exactly(6), 6));
+
+    lines.push_back("PORT_PLEASE2: " +
+                    ask(codec::encode_request(codec::PortPlease2Request{"dx_a"})));
+    lines.push_back("PORT_PLEASE2 with a NUL: " + ask(request({0, 6, 122, 'd', 'x', '_', 'a', 0})));
+    lines.push_back("PORT_PLEASE2 v5: " +
+                    ask(codec::encode_request(codec::PortPlease2Request{"dx_b"})));
+    // Not compared: OTP 25's epmd registers a 255-character name but refuses to look it up (it
+    // counts the NUL it appends as a character); ours answers, as the unit tests check.
+    lines.push_back("PORT_PLEASE2 unknown: " +
+                    ask(codec::encode_request(codec::PortPlease2Request{"nobody"})));
+    lines.push_back("NAMES: " + names());
+    lines.push_back("DUMP: " + text_reply(ask(codec::encode_request(codec::DumpRequest{})), port));
+    lines.push_back("KILL: " + ask(codec::encode_request(codec::KillRequest{})));
+    lines.push_back("STOP: " + ask(codec::encode_request(codec::StopRequest{"dx_b"})));
+    Bytes longest = request({0x0b, 0xf1, 'n'});
+    longest.resize(2 + 3057, 'x');
+    lines.push_back("NAMES padded to 3057 bytes: " + text_reply(ask(longest), port));
+
+    const std::vector<std::pair<std::string, Bytes>> bad{
+        {"zero length", request({0, 0})},
+        {"unknown request", request({0, 1, 99})},
+        {"bytes after the request", request({0, 1, 'n', 'x', 'x'})},
+        {"name not UTF-8", request({0, 3, 122, 0xc3, 0x28})},
+        {"256-character name",
+         codec::encode_request(codec::PortPlease2Request{std::string(256, 'a')})},
+        {"NUL in an ALIVE2 name",
+         request({0, 15, 120, 0, 1, 77, 0, 0, 6, 0, 5, 0, 2, 'a', 0, 0, 0})},
+        {"ALIVE2 name past the packet",
+         request({0, 13, 120, 0, 1, 77, 0, 0, 6, 0, 5, 0, 9, 'a', 'b'})},
+    };
+    for (const auto& [what, bytes] : bad)
+        lines.push_back(what + ": " + ask(bytes));
+    {
+        // Closed with most of it unread: we may see a reset, which Peer counts as a close.
+        Bytes oversized = request({0x0b, 0xf2, 'n'});
+        oversized.resize(2 + 3058, 'x');
+        lines.push_back("3058 bytes: " + ask(oversized));
+    }
+    {
+        Peer cut(port);
+        cut.send(request({0, 20, 120, 0, 1}));
+        cut.shutdown_send();
+        lines.push_back("truncated, then EOF: " + cut.read_to_end());
+    }
+
+    a.send(alive2("dx_d", 5006, 6, 5));
+    lines.push_back("second ALIVE2 on a registration socket: " + a.read_to_end());
+    lines.push_back(std::string("dx_a gone with it: ") + (without("dx_a") ? "yes" : "no"));
+    lines.push_back("NAMES at the end: " + names());
+    return lines;
+}
+
 }  // namespace
+
+TEST_CASE("our server answers what OTP's epmd answers, request for request") {
+    EpmdProcess real(free_port());
+    const auto expected = converse(real.port());
+
+    Loop loop;
+    EpmdServer ours(loop.io, EpmdServerOptions::loopback(free_port()));
+    REQUIRE(ours.start().has_value());
+    const auto seen = converse(ours.port());
+
+    REQUIRE(seen.size() == expected.size());
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        INFO("OTP's epmd: ", expected[i]);
+        CHECK(seen[i] == expected[i]);
+    }
+    // Not vacuous: the real epmd did register, refuse and answer.
+    CHECK(expected[0] == "ALIVE2 5..6: tag 118 result 0 creation 4+");
+    CHECK(expected[1] == "ALIVE2 5..5: tag 121 result 0 creation 1..3");
+    CHECK(expected[2] == "ALIVE2 of a taken name: 760100000063");
+}
 
 TEST_CASE("erl nodes register with the embedded server, find each other through it and ping") {
     Loop loop;

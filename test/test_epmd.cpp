@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <future>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "distribute/epmd.hpp"
@@ -37,15 +39,20 @@ codec::NodeRecord zt2() {
     return {36569, codec::node_type_normal, 0, 6, 5, "zt2", {}};
 }
 
-// An io_context served by a background thread for the life of the fixture.
+// An io_context served by background threads (one unless told) for the life of the fixture.
 struct Loop {
     asio::io_context io;
     asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-    std::thread thread{[this] { io.run(); }};
+    std::vector<std::thread> threads;
+    explicit Loop(int n = 1) {
+        for (int i = 0; i < n; ++i)
+            threads.emplace_back([this] { io.run(); });
+    }
     ~Loop() {
         work.reset();
         io.stop();
-        thread.join();
+        for (auto& t : threads)
+            t.join();
     }
 };
 
@@ -110,24 +117,100 @@ struct Registered {
     }
 };
 
-// A raw connection to the server, for sending what no client would.
+// A raw connection to the server, for sending what no client would. Reads are bounded: a server
+// that neither answers nor closes fails the test instead of hanging it.
 struct Raw {
     asio::io_context io;
     tcp::socket socket{io};
-    explicit Raw(std::uint16_t port) {
-        socket.connect({asio::ip::make_address("127.0.0.1"), port});
+    explicit Raw(std::uint16_t port, const char* host = "127.0.0.1") {
+        socket.connect({asio::ip::make_address(host), port});
     }
     void send(const Bytes& b) { asio::write(socket, asio::buffer(b)); }
     // Everything until the server closes the connection.
     Bytes read_to_end() {
         Bytes out;
-        boost::system::error_code ec;
+        bool closed = false;
         std::array<std::uint8_t, 512> chunk{};
-        for (;;) {
-            const auto n = socket.read_some(asio::buffer(chunk), ec);
-            out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-            if (ec) return out;
+        std::function<void()> next = [&] {
+            socket.async_read_some(asio::buffer(chunk),
+                                   [&](boost::system::error_code ec, std::size_t n) {
+                                       out.insert(out.end(), chunk.begin(),
+                                                  chunk.begin() + static_cast<std::ptrdiff_t>(n));
+                                       if (ec)
+                                           closed = ec != asio::error::operation_aborted;
+                                       else
+                                           next();
+                                   });
+        };
+        run_bounded(next);
+        REQUIRE_MESSAGE(closed, "the server kept the connection open");
+        return out;
+    }
+    // Exactly `n` bytes, on a connection the server may keep open.
+    Bytes read_exactly(std::size_t n) {
+        Bytes out(n);
+        bool done = false;
+        run_bounded([&] {
+            asio::async_read(socket, asio::buffer(out),
+                             [&](boost::system::error_code ec, std::size_t) { done = !ec; });
+        });
+        REQUIRE_MESSAGE(done, "fewer bytes than expected");
+        return out;
+    }
+
+  private:
+    // Starts the reads and runs them; after a generous bound, cancels them and waits for their
+    // handlers, so that nothing refers to this frame's locals afterwards.
+    void run_bounded(const std::function<void()>& start) {
+        io.restart();
+        start();
+        io.run_for(15s);
+        if (!io.stopped()) {
+            boost::system::error_code ignored;
+            socket.cancel(ignored);
+            io.run();
         }
+    }
+};
+
+// A stand-in for an EPMD that answers every request with `reply` and then closes: for the replies
+// a real EPMD never sends. Counts the connections it accepted.
+struct FakeEpmd {
+    Loop loop;
+    tcp::acceptor acceptor{loop.io, {asio::ip::make_address("127.0.0.1"), 0}};
+    std::shared_ptr<const Bytes> reply;
+    std::atomic<int> accepted{0};
+    const std::uint16_t port = acceptor.local_endpoint().port();
+
+    explicit FakeEpmd(Bytes answer) : reply(std::make_shared<const Bytes>(std::move(answer))) {
+        asio::post(loop.io, [this] { accept(); });
+    }
+    ~FakeEpmd() {
+        std::promise<void> closed;
+        asio::post(loop.io, [&] {
+            acceptor.close();
+            closed.set_value();
+        });
+        closed.get_future().wait();
+    }
+
+  private:
+    // On the loop's thread. The conversations hold what they use, not `this`.
+    void accept() {
+        acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+            if (ec) return;
+            ++accepted;
+            auto s = std::make_shared<tcp::socket>(std::move(socket));
+            auto request = std::make_shared<std::array<std::uint8_t, 4096>>();
+            // A request arrives in one piece on loopback; the fake does not need more of it.
+            s->async_read_some(asio::buffer(*request), [s, request, r = reply](auto, std::size_t) {
+                asio::async_write(*s, asio::buffer(*r), [s, r](auto, std::size_t) {
+                    boost::system::error_code ignored;
+                    s->shutdown(tcp::socket::shutdown_both, ignored);
+                });
+            });
+            accept();
+        });
     }
 };
 
@@ -211,10 +294,26 @@ TEST_CASE("our replies are the bytes epmd sends") {
     const std::vector<codec::NameEntry> names{{"v5", 4000}, {"zt2", 36569}};
     CHECK(codec::encode_names_reply(45123, names) ==
           with_text(bytes({0, 0, 0xb0, 0x43}), "name v5 at port 4000\nname zt2 at port 36569\n"));
-    const std::vector<codec::DumpEntry> dump{{"v5", 4000, 7}};
-    CHECK(codec::encode_dump_reply(45123, dump) ==
-          with_text(bytes({0, 0, 0xb0, 0x43}), "active name     <v5> at port 4000, fd = 7\n",
-                    bytes({0})));
+    // DUMP as OTP 25's epmd wrote it for one registered name and one that had left.
+    const std::vector<codec::DumpEntry> active{{"v5", 4000, 7}}, unused{{"cr65", 5000, 5}};
+    CHECK(codec::encode_dump_reply(45123, active, unused) ==
+          with_text(with_text(bytes({0, 0, 0xb0, 0x43}),
+                              "active name     <v5> at port 4000, fd = 7\n", bytes({0})),
+                    "old/unused name <cr65>, port = 5000, fd = 5 \n", bytes({0})));
+}
+
+TEST_CASE("a node speaks version 6 when its range includes 6") {
+    auto port_of = [](std::uint16_t highest, std::uint16_t lowest) {
+        NodePort p;
+        p.highest = highest;
+        p.lowest = lowest;
+        return p;
+    };
+    CHECK(port_of(6, 5).speaks_v6());  // OTP 25
+    CHECK(port_of(6, 6).speaks_v6());
+    CHECK(port_of(7, 5).speaks_v6());
+    CHECK_FALSE(port_of(5, 5).speaks_v6());  // OTP 22 and older
+    CHECK_FALSE(port_of(7, 7).speaks_v6());
 }
 
 TEST_CASE("a request that has not fully arrived asks for more, byte by byte") {
@@ -239,7 +338,7 @@ TEST_CASE("malformed requests are errors with a reason and an offset") {
         return r.error().code;
     };
     CHECK(code_of(bytes({0, 0})) == codec::CodecErrc::bad_length);
-    CHECK(code_of(bytes({0x04, 0x00})) == codec::CodecErrc::bad_length);  // 1024 > 1023
+    CHECK(code_of(bytes({0x0b, 0xf2})) == codec::CodecErrc::bad_length);  // 3058 > 3057
     CHECK(code_of(bytes({0xff, 0xff})) == codec::CodecErrc::bad_length);
     CHECK(code_of(bytes({0, 1, 99})) == codec::CodecErrc::unknown_request);
     // ALIVE2 whose name length runs past the packet.
@@ -257,6 +356,10 @@ TEST_CASE("malformed requests are errors with a reason and an offset") {
     auto truncated =
         codec::parse_request(bytes({0, 13, 120, 0, 1, 77, 0, 0, 6, 0, 5, 0, 9, 'a', 'b'}));
     CHECK(truncated.error().offset == 13);
+    // 3057 bytes is the most epmd takes: the length alone only asks for the rest.
+    auto longest = codec::parse_request(bytes({0x0b, 0xf1}));
+    REQUIRE(longest.has_value());
+    CHECK_FALSE(longest->has_value());
 }
 
 TEST_CASE("names are 1 to 255 UTF-8 characters, and PORT_PLEASE2 drops one trailing NUL") {
@@ -404,6 +507,18 @@ TEST_CASE("client errors name what went wrong") {
     auto bad = epmd_port_please({"127.0.0.1", nobody}, "a@b");
     REQUIRE_FALSE(bad.has_value());
     CHECK(bad.error().code == EpmdErrc::bad_name);
+    // Registrations are checked before anything is sent: epmd itself would take "a@b".
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    EpmdClient client(loop.io, client_for(server.port()));
+    for (const char* name : {"a@b", ""}) {
+        Registered refused(client, name, 1);
+        const auto outcome = refused.wait();
+        REQUIRE_FALSE(outcome.has_value());
+        CHECK(outcome.error().code == EpmdErrc::bad_name);
+    }
+    CHECK(server.names().empty());
     CHECK(make_error_code(EpmdErrc::name_taken).message().find("name taken") != std::string::npos);
 }
 
@@ -416,12 +531,12 @@ TEST_CASE("malformed, oversized and trailing requests close only their own conne
     REQUIRE(keeper.wait().has_value());
 
     const std::vector<Bytes> bad{
-        bytes({0, 1, 99}),                                   // unknown request
-        bytes({0xff, 0xff, 120}),                            // oversized length
-        bytes({0, 0}),                                       // zero length
-        bytes({0, 13, 120, 0, 1, 77, 0, 0, 6, 0, 5, 0, 9}),  // name runs past the packet
-        with_text(bytes({0, 1, 110}), "junk"),               // bytes after the request
-        bytes({0, 3, 122, 0xc3, 0x28}),                      // not UTF-8
+        bytes({0, 1, 99}),                                             // unknown request
+        bytes({0xff, 0xff, 120}),                                      // oversized length
+        bytes({0, 0}),                                                 // zero length
+        bytes({0, 13, 120, 0, 1, 77, 0, 0, 6, 0, 5, 0, 9, 'a', 'b'}),  // name past the packet
+        with_text(bytes({0, 1, 110}), "junk"),                         // bytes after the request
+        bytes({0, 3, 122, 0xc3, 0x28}),                                // not UTF-8
     };
     for (const auto& request : bad) {
         Raw raw(server.port());
@@ -519,18 +634,289 @@ TEST_CASE("KILL and STOP are refused unless the server is relaxed") {
     eventually([&] { return !epmd_names({"127.0.0.1", relaxed.port()}, 1s).has_value(); });
 }
 
-TEST_CASE("DUMP lists the registered names") {
+TEST_CASE("DUMP lists the registered names, then the names that left, as epmd does") {
     Loop loop;
     EpmdServer server(loop.io, test_server_options());
     REQUIRE(server.start().has_value());
     EpmdClient client(loop.io, client_for(server.port()));
     Registered node(client, "dumped", 7003);
     REQUIRE(node.wait().has_value());
+    {
+        Registered gone(client, "gone", 7004);
+        REQUIRE(gone.wait().has_value());
+    }
+    eventually([&] { return !has_name(server, "gone"); });
     Raw dump(server.port());
     dump.send(codec::encode_request(codec::DumpRequest{}));
     const auto reply = dump.read_to_end();
+    REQUIRE(reply.size() > 4);
+    CHECK(Bytes(reply.begin(), reply.begin() + 4) ==
+          bytes({0, 0, server.port() >> 8, server.port() & 0xff}));
     const std::string text(reply.begin() + 4, reply.end());
+    const auto second = text.find('\0') + 1;
     CHECK(text.find("active name     <dumped> at port 7003, fd = ") == 0);
+    CHECK(text.find("old/unused name <gone>, port = 7004, fd = ") == second);
+    CHECK(text.substr(text.size() - 3) == std::string(" \n\0", 3));
+}
+
+TEST_CASE("a version-5-only node gets the 16-bit reply, with a creation in 1..3") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    auto old = zt2();
+    old.highest = old.lowest = 5;
+    Raw node(server.port());
+    node.send(codec::encode_request(codec::Alive2Request{old}));
+    const auto reply = node.read_exactly(4);
+    CHECK(reply[0] == codec::tag::alive2_resp);
+    CHECK(reply[1] == 0);
+    CHECK(reply[2] == 0);
+    CHECK(reply[3] >= 1);
+    CHECK(reply[3] <= 3);
+    CHECK(has_name(server, "zt2"));
+}
+
+TEST_CASE("a refused registration gets epmd's bytes: result 1 and creation 99") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    Raw holder(server.port());
+    holder.send(codec::encode_request(codec::Alive2Request{zt2()}));
+    CHECK(holder.read_exactly(6)[1] == 0);
+    {
+        Raw twin(server.port());
+        twin.send(codec::encode_request(codec::Alive2Request{zt2()}));
+        CHECK(twin.read_to_end() == bytes({118, 1, 0, 0, 0, 99}));
+    }
+    auto old = zt2();
+    old.highest = old.lowest = 5;
+    Raw old_twin(server.port());
+    old_twin.send(codec::encode_request(codec::Alive2Request{old}));
+    CHECK(old_twin.read_to_end() == bytes({121, 1, 0, 99}));
+    CHECK(server.names() == std::vector<RegisteredName>{{"zt2", 36569}});
+}
+
+TEST_CASE("a second ALIVE2 on a registration socket ends that registration, as in epmd") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    Raw node(server.port());
+    node.send(codec::encode_request(codec::Alive2Request{zt2()}));
+    CHECK(node.read_exactly(6)[1] == 0);
+    auto other = zt2();
+    other.name = "other";
+    node.send(codec::encode_request(codec::Alive2Request{other}));
+    CHECK(node.read_to_end().empty());
+    eventually([&] { return server.names().empty(); });
+}
+
+TEST_CASE("the largest registration epmd takes registers, and its extra data comes back") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    EpmdClient client(loop.io, client_for(server.port()));
+    std::string name;
+    for (int i = 0; i < 255; ++i)
+        name += "\xf0\x9f\x98\x80";  // U+1F600: 255 characters in 1020 bytes
+    NodeRegistration big;
+    big.name = name;
+    big.port = 7100;
+    big.extra.assign(codec::max_extra_bytes, 0xab);
+    std::promise<std::uint32_t> registered;
+    RegistrationEvents events;
+    events.registered = [&](std::uint32_t creation, unsigned) { registered.set_value(creation); };
+    auto registration = client.register_node(big, events);
+    auto done = registered.get_future();
+    REQUIRE(done.wait_for(15s) == std::future_status::ready);
+
+    auto found = epmd_port_please({"127.0.0.1", server.port()}, name);
+    REQUIRE(found.has_value());
+    CHECK(found->name == name);
+    CHECK(found->extra == big.extra);
+
+    // One more byte of extra data is refused before anything is sent.
+    big.name = "bigger";
+    big.extra.push_back(0);
+    std::promise<EpmdError> refused;
+    RegistrationEvents refusal;
+    refusal.failed = [&](const EpmdError& e) { refused.set_value(e); };
+    auto bigger = client.register_node(big, refusal);
+    auto error = refused.get_future();
+    REQUIRE(error.wait_for(15s) == std::future_status::ready);
+    CHECK(error.get().code == EpmdErrc::bad_extra);
+}
+
+TEST_CASE("oversized names close the connection without a reply") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    auto long_name = zt2();
+    long_name.name = std::string(256, 'a');
+    {
+        Raw raw(server.port());
+        raw.send(codec::encode_request(codec::Alive2Request{long_name}));
+        CHECK(raw.read_to_end().empty());
+    }
+    {
+        Raw raw(server.port());
+        raw.send(codec::encode_request(codec::PortPlease2Request{std::string(256, 'a')}));
+        CHECK(raw.read_to_end().empty());
+    }
+    {
+        // A length above what epmd takes is refused from the two length bytes alone.
+        Raw raw(server.port());
+        raw.send(bytes({0x0b, 0xf2}));
+        CHECK(raw.read_to_end().empty());
+    }
+    CHECK(server.names().empty());
+}
+
+TEST_CASE("a server listens on every address it is given, on one port") {
+    Loop loop;
+    auto options = test_server_options();
+    options.addresses = {"127.0.0.1", "127.0.0.2"};
+    EpmdServer server(loop.io, options);
+    REQUIRE(server.start().has_value());
+    EpmdClient client(loop.io, client_for(server.port()));
+    Registered node(client, "both", 7200);
+    REQUIRE(node.wait().has_value());
+    for (const char* host : {"127.0.0.1", "127.0.0.2"}) {
+        auto names = epmd_names({host, server.port()});
+        REQUIRE(names.has_value());
+        CHECK(*names == std::vector<RegisteredName>{{"both", 7200}});
+    }
+}
+
+TEST_CASE("starting a server twice, or after stop(), is a programmer error") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    CHECK_THROWS_AS((void)server.start(), std::logic_error);
+    EpmdServer stopped(loop.io, test_server_options());
+    stopped.stop();
+    CHECK_THROWS_AS((void)stopped.start(), std::logic_error);
+}
+
+TEST_CASE("no log line and no on_stopped once the server is destroyed") {
+    Loop loop;
+    auto destroyed = std::make_shared<std::atomic<bool>>(false);
+    auto late = std::make_shared<std::atomic<int>>(0);
+    auto options = test_server_options();
+    options.log = [destroyed, late](const std::string&) {
+        if (*destroyed) ++*late;
+    };
+    options.on_stopped = [destroyed, late] {
+        if (*destroyed) ++*late;
+    };
+    auto server = std::make_unique<EpmdServer>(loop.io, options);
+    REQUIRE(server->start().has_value());
+    // Open connections make stop() close them, and log it, on the io_context's thread.
+    std::vector<std::unique_ptr<Raw>> open;
+    for (int i = 0; i < 4; ++i)
+        open.push_back(std::make_unique<Raw>(server->port()));
+    eventually([&] { return server->connections() == 4; });
+    server.reset();
+    *destroyed = true;
+    for (auto& raw : open)
+        CHECK(raw->read_to_end().empty());
+    // Whatever the server had queued has run by now: a no-op posted after it runs after it.
+    std::promise<void> drained;
+    asio::post(loop.io, [&] { drained.set_value(); });
+    drained.get_future().wait();
+    CHECK(*late == 0);
+}
+
+TEST_CASE("a registration can be destroyed from inside its own callback") {
+    Loop loop;
+    EpmdServer server(loop.io, test_server_options());
+    REQUIRE(server.start().has_value());
+    EpmdClient client(loop.io, client_for(server.port()));
+    Registered holder(client, "taken", 7300);
+    REQUIRE(holder.wait().has_value());
+
+    std::mutex mutex;
+    std::unique_ptr<EpmdRegistration> twin;
+    std::promise<EpmdErrc> outcome;
+    RegistrationEvents events;
+    events.failed = [&](const EpmdError& e) {
+        std::lock_guard lock(mutex);
+        twin.reset();
+        outcome.set_value(e.code);
+    };
+    NodeRegistration node;
+    node.name = "taken";
+    node.port = 7301;
+    {
+        std::lock_guard lock(mutex);
+        twin = client.register_node(node, events);
+    }
+    auto f = outcome.get_future();
+    REQUIRE(f.wait_for(15s) == std::future_status::ready);
+    CHECK(f.get() == EpmdErrc::name_taken);
+}
+
+TEST_CASE(
+    "an EPMD that answers garbage gives malformed_reply; one that closes early, a lost "
+    "connection") {
+    {
+        FakeEpmd http(with_text({}, "HTTP/1.1 400 Bad Request\r\n\r\n"));
+        auto port = epmd_port_please({"127.0.0.1", http.port}, "x");
+        REQUIRE_FALSE(port.has_value());
+        CHECK(port.error().code == EpmdErrc::malformed_reply);
+        // "HTTP" read as the port number is not the port asked, as erl_epmd checks.
+        auto names = epmd_names({"127.0.0.1", http.port});
+        REQUIRE_FALSE(names.has_value());
+        CHECK(names.error().code == EpmdErrc::malformed_reply);
+    }
+    {
+        FakeEpmd other_port(with_text(bytes({0, 0, 0x11, 0x11}), "name a at port 1\n"));
+        auto names = epmd_names({"127.0.0.1", other_port.port});
+        REQUIRE_FALSE(names.has_value());
+        CHECK(names.error().code == EpmdErrc::malformed_reply);
+    }
+    {
+        FakeEpmd short_names(bytes({0, 0}));
+        auto names = epmd_names({"127.0.0.1", short_names.port});
+        REQUIRE_FALSE(names.has_value());
+        CHECK(names.error().code == EpmdErrc::malformed_reply);
+    }
+    {
+        FakeEpmd silent(Bytes{});
+        auto names = epmd_names({"127.0.0.1", silent.port});
+        REQUIRE_FALSE(names.has_value());
+        CHECK(names.error().code == EpmdErrc::connection_lost);
+        auto port = epmd_port_please({"127.0.0.1", silent.port}, "x");
+        REQUIRE_FALSE(port.has_value());
+        CHECK(port.error().code == EpmdErrc::connection_lost);
+    }
+    {
+        FakeEpmd half(bytes({119, 0, 0x1f}));  // a PORT2_RESP cut short
+        auto port = epmd_port_please({"127.0.0.1", half.port}, "x");
+        REQUIRE_FALSE(port.has_value());
+        CHECK(port.error().code == EpmdErrc::connection_lost);
+    }
+}
+
+TEST_CASE("registration retries a lost connection but not a malformed reply") {
+    Loop loop;
+    auto register_at = [&](std::uint16_t port) {
+        auto options = client_for(port);
+        options.register_retry = {3, 1ms, 1ms, 1.0, Jitter::none};
+        EpmdClient client(loop.io, options);
+        Registered node(client, "retried", 7400);
+        return node.wait();
+    };
+    FakeEpmd garbage(with_text({}, "garbage"));
+    const auto malformed = register_at(garbage.port);
+    REQUIRE_FALSE(malformed.has_value());
+    CHECK(malformed.error().code == EpmdErrc::malformed_reply);
+    CHECK(garbage.accepted == 1);
+
+    FakeEpmd closing(Bytes{});
+    const auto lost = register_at(closing.port);
+    REQUIRE_FALSE(lost.has_value());
+    CHECK(lost.error().code == EpmdErrc::connection_lost);
+    CHECK(closing.accepted == 3);
 }
 
 TEST_CASE("a dropped registration registers again, with a new creation, when EPMD comes back") {
@@ -599,7 +985,74 @@ TEST_CASE("the environment sets the EPMD port and listen addresses as the BEAM r
     CHECK(server.addresses == std::vector<std::string>{"10.1.2.3", "10.1.2.4", "127.0.0.1"});
     ::setenv("ERL_EPMD_PORT", "junk", 1);
     CHECK(EpmdEndpoint::from_environment().port == default_epmd_port);
+    ::setenv("ERL_EPMD_ADDRESS", "127.0.0.1,10.1.2.3", 1);
+    CHECK(EpmdServerOptions::from_environment().addresses ==
+          std::vector<std::string>{"127.0.0.1", "10.1.2.3"});
     ::unsetenv("ERL_EPMD_PORT");
     ::unsetenv("ERL_EPMD_ADDRESS");
     CHECK(EpmdServerOptions::from_environment().addresses.empty());
+}
+
+TEST_CASE("server defaults are epmd's: port 4369 on every address, strict commands") {
+    const EpmdServerOptions defaults;
+    CHECK(defaults.port == 4369);
+    CHECK(defaults.addresses.empty());
+    CHECK_FALSE(defaults.relaxed);
+    CHECK(EpmdServerOptions::loopback().addresses == std::vector<std::string>{"127.0.0.1"});
+    CHECK(EpmdServerOptions::loopback().port == 4369);
+    EpmdServerOptions listed;
+    listed.add_loopback();
+    CHECK(listed.addresses.empty());  // every address includes loopback already
+    listed.addresses = {"10.0.0.1"};
+    listed.add_loopback();
+    CHECK(listed.addresses == std::vector<std::string>{"10.0.0.1", "127.0.0.1"});
+    listed.add_loopback();
+    CHECK(listed.addresses.size() == 2);
+}
+
+// For the sanitizer build: every path of the server and the client at once, on an io_context
+// that four threads run, ending with the server stopped under live registrations.
+TEST_CASE("registrations, lookups, floods and a stop on an io_context run by four threads") {
+    Loop loop(4);
+    auto options = test_server_options();
+    options.max_connections = 64;
+    std::atomic<int> lines{0};
+    options.log = [&](const std::string&) { ++lines; };
+    auto server = std::make_unique<EpmdServer>(loop.io, options);
+    REQUIRE(server->start().has_value());
+    const auto port = server->port();
+    EpmdClient client(loop.io, client_for(port));
+
+    std::vector<std::thread> workers;
+    std::atomic<int> registered{0}, found{0};
+    for (int w = 0; w < 4; ++w) {
+        workers.emplace_back([&, w] {
+            for (int i = 0; i < 10; ++i) {
+                const std::string name = "w" + std::to_string(w) + "_" + std::to_string(i);
+                Registered node(client, name, static_cast<std::uint16_t>(9000 + w * 100 + i));
+                if (node.wait().has_value()) ++registered;
+                if (epmd_port_please({"127.0.0.1", port}, name).has_value()) ++found;
+                Raw junk(port);
+                junk.send(bytes({0, 1, 99}));
+                (void)junk.read_to_end();
+            }
+        });
+    }
+    for (auto& t : workers)
+        t.join();
+    CHECK(registered == 40);
+    CHECK(found == 40);
+    eventually([&] { return server->names().empty(); });
+
+    // Stopped and destroyed while registrations are live and their clients are re-registering.
+    std::vector<std::unique_ptr<Registered>> live;
+    for (int i = 0; i < 8; ++i) {
+        live.push_back(std::make_unique<Registered>(client, "live" + std::to_string(i), 9500));
+        REQUIRE(live.back()->wait().has_value());
+    }
+    server.reset();
+    for (auto& node : live)
+        eventually([&] { return node->lost > 0; });
+    live.clear();
+    CHECK(lines > 0);
 }

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <array>
+#include <future>
 #include <random>
+#include <thread>
 
 #include "distribute/expected.hpp"
 #include "distribute/retry.hpp"
@@ -34,18 +37,24 @@ TEST_CASE("the presets carry the numbers of the seed library") {
     const auto dj = RetryPolicy::default_with_jitter();
     CHECK(dj.max_attempts == 3);
     CHECK(dj.base_delay == milliseconds(100));
+    CHECK(dj.max_delay == milliseconds(5000));
+    CHECK(dj.multiplier == 2.0);
     CHECK(dj.jitter == Jitter::full);
     const auto a = RetryPolicy::aggressive();
     CHECK(a.max_attempts == 5);
     CHECK(a.base_delay == milliseconds(50));
     CHECK(a.max_delay == milliseconds(3000));
+    CHECK(a.multiplier == 2.0);
     CHECK(a.jitter == Jitter::full);
     const auto c = RetryPolicy::conservative();
     CHECK(c.max_attempts == 2);
     CHECK(c.base_delay == milliseconds(500));
     CHECK(c.max_delay == milliseconds(10000));
+    CHECK(c.multiplier == 2.0);
     CHECK(c.jitter == Jitter::full);
-    CHECK(RetryPolicy::no_retry().max_attempts == 1);
+    const auto n = RetryPolicy::no_retry();
+    CHECK(n.max_attempts == 1);
+    CHECK(n.jitter == Jitter::none);
 }
 
 TEST_CASE("the exponential delay doubles from the base and stops at the cap") {
@@ -55,8 +64,12 @@ TEST_CASE("the exponential delay doubles from the base and stops at the cap") {
     CHECK(Backoff::exponential(p, 3) == milliseconds(400));
     CHECK(Backoff::exponential(p, 6) == milliseconds(3200));
     CHECK(Backoff::exponential(p, 7) == milliseconds(5000));
-    // No overflow however far it goes.
+    // No overflow however far it goes, even with a cap at the largest duration.
     CHECK(Backoff::exponential(p, 100000) == milliseconds(5000));
+    const auto uncapped =
+        policy(RetryPolicy::unlimited, 1, milliseconds::max().count(), 2.0, Jitter::none);
+    CHECK(Backoff::exponential(uncapped, 10) == milliseconds(512));
+    CHECK(Backoff::exponential(uncapped, 100000) == milliseconds::max());
 }
 
 TEST_CASE("a backoff allows max_attempts - 1 waits, then none") {
@@ -97,6 +110,16 @@ TEST_CASE("full jitter stays within [0, d] and averages d/2 with a fixed seed") 
     CHECK(high > 990);
 }
 
+TEST_CASE("full jitter spreads evenly: each tenth of [0, d] gets a tenth of the waits") {
+    Backoff b(policy(RetryPolicy::unlimited, 999, 999, 1.0, Jitter::full), seeded(11));
+    std::array<int, 10> buckets{};
+    const int n = 50000;
+    for (int i = 0; i < n; ++i)
+        ++buckets[static_cast<std::size_t>(b.next()->count() / 100)];
+    for (const int count : buckets)
+        CHECK(count == doctest::Approx(n / 10).epsilon(0.05));
+}
+
 TEST_CASE("equal jitter stays within [d/2, d] and averages 3d/4 with a fixed seed") {
     Backoff b(policy(RetryPolicy::unlimited, 1000, 1000, 1.0, Jitter::equal), seeded(7));
     double sum = 0;
@@ -123,6 +146,21 @@ TEST_CASE("decorrelated jitter draws from [base, previous * 3] and never passes 
         previous = d;
     }
     CHECK(reached_cap_region);
+}
+
+TEST_CASE("decorrelated jitter starts from [base, base * 3] and survives a cap at the maximum") {
+    const auto p = policy(RetryPolicy::unlimited, 100, 5000, 2.0, Jitter::decorrelated);
+    for (std::uint64_t seed = 0; seed < 200; ++seed) {
+        Backoff b(p, seeded(seed));
+        const auto first = b.next()->count();
+        REQUIRE(first >= 100);
+        REQUIRE(first <= 300);
+    }
+    Backoff huge(
+        policy(RetryPolicy::unlimited, 1, milliseconds::max().count(), 2.0, Jitter::decorrelated),
+        seeded(3));
+    for (int i = 0; i < 200; ++i)
+        REQUIRE(huge.next()->count() >= 1);
 }
 
 TEST_CASE("the same seed gives the same jittered delays") {
@@ -194,6 +232,53 @@ TEST_CASE("retry_sync gives up during a wait once a stop is requested") {
     CHECK(calls == 1);
 }
 
+TEST_CASE("retry_sync wakes from a wait when another thread requests a stop") {
+    std::stop_source stop;
+    std::promise<void> waiting;
+    RetryHooks hooks;
+    hooks.on_retry = [&](unsigned, milliseconds) { waiting.set_value(); };
+    std::thread stopper([&] {
+        waiting.get_future().wait();
+        stop.request_stop();
+    });
+    int calls = 0;
+    // An hour-long wait: the test only finishes because the stop ends it.
+    auto result = retry_sync(
+        policy(3, 3600000, 3600000, 1.0, Jitter::none),
+        [&]() -> Expected<int, Failure> {
+            ++calls;
+            return unexpected(Failure::transient);
+        },
+        [](Failure) { return true; }, stop.get_token(), hooks);
+    stopper.join();
+    CHECK_FALSE(result.has_value());
+    CHECK(calls == 1);
+}
+
+TEST_CASE("the retry helpers take their jitter from the injected random source") {
+    const auto p = policy(6, 1, 20, 2.0, Jitter::full);
+    std::vector<milliseconds> expected;
+    Backoff reference(p, seeded(5));
+    while (auto d = reference.next())
+        expected.push_back(*d);
+
+    std::vector<milliseconds> sync_waits;
+    RetryHooks sync_hooks{seeded(5), [&](unsigned, milliseconds d) { sync_waits.push_back(d); }};
+    (void)retry_sync(
+        p, []() -> Expected<int, Failure> { return unexpected(Failure::transient); },
+        [](Failure) { return true; }, {}, sync_hooks);
+    CHECK(sync_waits == expected);
+
+    net::asio::io_context io;
+    std::vector<milliseconds> async_waits;
+    async_retry(
+        io, p, [](auto done) { done(std::make_error_code(std::errc::timed_out)); },
+        [](const std::error_code&) { return true; }, [](std::error_code) {},
+        {seeded(5), [&](unsigned, milliseconds d) { async_waits.push_back(d); }});
+    io.run();
+    CHECK(async_waits == expected);
+}
+
 TEST_CASE("async_retry runs attempts on the io_context until one succeeds") {
     net::asio::io_context io;
     int calls = 0;
@@ -257,6 +342,33 @@ TEST_CASE("cancelling an async_retry ends its wait and completes with operation_
         [](const std::error_code&) { return true; }, [&](std::error_code ec) { outcome = ec; },
         hooks);
     io.run();  // returns only because the hour-long wait was cancelled
+    REQUIRE(outcome.has_value());
+    CHECK(*outcome == std::make_error_code(std::errc::operation_canceled));
+}
+
+TEST_CASE(
+    "cancelling during an attempt completes once with operation_canceled and drops the "
+    "attempt's late result") {
+    net::asio::io_context io;
+    std::function<void(std::error_code)> in_flight;
+    int completions = 0;
+    std::optional<std::error_code> outcome;
+    auto handle = async_retry(
+        io, policy(3, 1, 1, 1.0, Jitter::none), [&](auto done) { in_flight = std::move(done); },
+        [](const std::error_code&) { return true; },
+        [&](std::error_code ec) {
+            ++completions;
+            outcome = ec;
+        });
+    io.run();  // the first attempt has started and waits for its outcome
+    REQUIRE(in_flight);
+    handle.cancel();
+    io.restart();
+    io.run();
+    in_flight({});  // the attempt succeeds, too late
+    io.restart();
+    io.run();
+    CHECK(completions == 1);
     REQUIRE(outcome.has_value());
     CHECK(*outcome == std::make_error_code(std::errc::operation_canceled));
 }

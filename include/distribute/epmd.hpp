@@ -35,6 +35,7 @@ enum class EpmdErrc {
     address_in_use,   // the server could not bind: something listens on that port already
     bad_address,      // the server was given an address it cannot listen on
     cancelled,        // the operation was stopped by its owner
+    bad_extra,        // a registration's extra data is above 1020 bytes, which EPMD refuses
 };
 const std::error_category& epmd_category() noexcept;
 std::error_code make_error_code(EpmdErrc e) noexcept;
@@ -84,9 +85,10 @@ struct EpmdClientOptions {
     std::chrono::milliseconds timeout{5000};
     // First registration: retried while EPMD is unreachable, times out or drops the connection.
     RetryPolicy register_retry = RetryPolicy::default_with_jitter();
-    // Registering again after the registration socket dropped: keeps trying until it works.
+    // Registering again after the registration socket dropped: keeps trying until it works. The
+    // 2 s cap bounds how long a node stays unregistered once its EPMD is back.
     RetryPolicy reregister_retry{RetryPolicy::unlimited, std::chrono::milliseconds(100),
-                                 std::chrono::milliseconds(5000), 2.0, Jitter::full};
+                                 std::chrono::milliseconds(2000), 2.0, Jitter::full};
     RandomSource random;  // for the retry jitter; empty: a seeded std::mt19937_64
 };
 
@@ -94,12 +96,18 @@ struct NodeRegistration {
     std::string name;  // the part before '@'
     std::uint16_t port = 0;
     NodeType type = NodeType::normal;
+    // 6..6, not the 5..6 that OTP 25's erl_epmd sends: our handshake is version 6 only, and the
+    // range is what peers read before they dial, so it should not claim 5. Nothing is lost: epmd
+    // picks the 32-bit creation reply from `highest` alone (OTP 25's epmd answers 6..6 and 5..6
+    // alike), and a BEAM dials min(its highest, ours) = 6 either way.
     std::uint16_t highest = 6;
     std::uint16_t lowest = 6;
-    std::vector<std::uint8_t> extra;
+    std::vector<std::uint8_t> extra;  // at most 1020 bytes
 };
 
-// What happens to a registration. Every callback runs on the client's io_context.
+// What happens to a registration. Every callback runs on the client's io_context, one at a time;
+// none runs once the EpmdRegistration is destroyed (its destructor waits for one running on
+// another thread), so they may capture what dies with it.
 //
 // The creation changes on every registration: EPMD hands out a new one each time a name
 // registers, so a re-registration after EPMD restarted reports a different value than the first.
@@ -115,8 +123,8 @@ struct RegistrationEvents {
     std::function<void(const EpmdError&)> failed;
 };
 
-// A live registration. Destroying it (or close()) closes the socket, which unregisters the name.
-// Both take effect on the io_context: an event already running there may still complete.
+// A live registration. Destroying it (or close()) closes the socket, which unregisters the name;
+// the socket closes on the io_context, soon after.
 class EpmdRegistration {
   public:
     struct State;
@@ -143,9 +151,11 @@ class EpmdClient {
         return {std::move(host), options_.endpoint.port};
     }
 
-    // ALIVE2 at options().endpoint; see RegistrationEvents.
+    // ALIVE2 at options().endpoint; see RegistrationEvents. An invalid name (bad_name) or extra
+    // data above 1020 bytes (bad_extra) is reported through `failed` without asking EPMD.
     [[nodiscard]] std::unique_ptr<EpmdRegistration> register_node(NodeRegistration node,
                                                                   RegistrationEvents events);
+    // `done` runs once on the io_context, even if the client is destroyed first.
     void async_port_please(const EpmdEndpoint& at, std::string name,
                            std::function<void(Expected<NodePort, EpmdError>)> done);
     void async_names(const EpmdEndpoint& at,
@@ -171,19 +181,25 @@ struct EpmdServerOptions {
     bool relaxed = false;
     // Open connections at most, registrations included; more are closed as they arrive.
     std::size_t max_connections = 1024;
-    // A connection that has not sent a whole request by then is closed. Registered ones stay.
+    // A connection that has not sent its request and taken the reply by then is closed, so that
+    // neither a silent peer nor one that never reads its reply keeps a slot. Registrations stay.
     std::chrono::milliseconds idle_timeout{10000};
     // Log lines (one per event worth knowing about: a refused or malformed request, a
-    // registration). Empty: silent. Called from the io_context's threads.
+    // registration). Empty: silent. Called from the io_context's threads, never while the
+    // server's own lock is held, and never once the EpmdServer is destroyed.
     std::function<void(const std::string&)> log;
-    // Called once when the server stops (stop(), or an accepted KILL), on the io_context.
+    // Called once when the server stops (stop(), or an accepted KILL), on the io_context; not
+    // called once the EpmdServer is destroyed.
     std::function<void()> on_stopped;
 
     // As epmd reads its environment: ERL_EPMD_PORT, and ERL_EPMD_ADDRESS (a comma or space
-    // separated list, to which loopback is added so local nodes can always register).
+    // separated list, to which loopback is added, see add_loopback()).
     static EpmdServerOptions from_environment();
     // Loopback only, on `port`.
     static EpmdServerOptions loopback(std::uint16_t port = default_epmd_port);
+    // What epmd does with an -address list: unless `addresses` is empty (every address) or names
+    // 127.0.0.1 already, add it, so that local nodes can always register.
+    void add_loopback();
 };
 
 // How a node gets an EPMD.
@@ -203,6 +219,7 @@ class EpmdServer {
     EpmdServer& operator=(const EpmdServer&) = delete;
 
     // Binds and listens now (so a taken port is reported here), then serves on the io_context.
+    // Once only: calling it again after it succeeded, or after stop(), throws std::logic_error.
     [[nodiscard]] Expected<void, EpmdError> start();
     // Closes the listeners and every connection. Also what an accepted KILL does. Any thread.
     void stop();

@@ -3,8 +3,9 @@
 //   distribute epmd [--port P] [--address A]... [--relaxed] [--max-connections N]
 //                   [--idle-timeout SECONDS] [--debug]
 //
-// The port and addresses default to ERL_EPMD_PORT and ERL_EPMD_ADDRESS, as epmd reads them. It
-// runs until SIGINT or SIGTERM, or an accepted KILL request (`epmd -kill`).
+// The port and addresses default to ERL_EPMD_PORT and ERL_EPMD_ADDRESS, as epmd reads them; as
+// with epmd's -address, 127.0.0.1 is added to a list that lacks it. It runs until SIGINT or
+// SIGTERM, or an accepted KILL request (`epmd -kill`).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@ void run_epmd(EpmdCommandOptions& options) {
     net::asio::io_context io;
     net::asio::signal_set signals(io, SIGINT, SIGTERM);
     options.server.idle_timeout = std::chrono::seconds(options.idle_seconds);
+    options.server.add_loopback();
     if (options.debug)
         options.server.log = [](const std::string& line) {
             std::fprintf(stderr, "epmd: %s\n", line.c_str());

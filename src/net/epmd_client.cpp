@@ -1,5 +1,6 @@
 // The EPMD client: lookups, name lists, their blocking forms, and where the BEAM's environment
 // says EPMD is.
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -70,12 +71,15 @@ EpmdServerOptions EpmdServerOptions::from_environment() {
             if (!item.empty()) o.addresses.emplace_back(item);
             rest = cut == std::string_view::npos ? std::string_view() : rest.substr(cut + 1);
         }
-        // As epmd: local nodes must always be able to register.
-        if (!o.addresses.empty() &&
-            std::find(o.addresses.begin(), o.addresses.end(), "127.0.0.1") == o.addresses.end())
-            o.addresses.emplace_back("127.0.0.1");
+        o.add_loopback();
     }
     return o;
+}
+
+void EpmdServerOptions::add_loopback() {
+    if (!addresses.empty() &&
+        std::find(addresses.begin(), addresses.end(), "127.0.0.1") == addresses.end())
+        addresses.emplace_back("127.0.0.1");
 }
 
 EpmdServerOptions EpmdServerOptions::loopback(std::uint16_t port) {
@@ -119,11 +123,20 @@ void EpmdClient::async_names(
     const EpmdEndpoint& at,
     std::function<void(Expected<std::vector<RegisteredName>, EpmdError>)> done) {
     auto result = std::make_shared<std::vector<RegisteredName>>();
-    // The reply ends when EPMD closes the connection.
-    auto parser = [result](std::span<const std::uint8_t> bytes, bool closed) -> ExchangeStep {
+    // The reply ends when EPMD closes the connection. Closed before a single byte is a lost
+    // connection, not a malformed reply: it is what a server at its connection limit does. The
+    // reply states the EPMD's own port first; as erl_epmd does, one that is not the port asked is
+    // refused, which tells something else listening there from an EPMD.
+    auto parser = [result, asked = at.port](std::span<const std::uint8_t> bytes,
+                                            bool closed) -> ExchangeStep {
         if (!closed) return ExchangeStep::need_more();
+        if (bytes.empty())
+            return ExchangeStep::fail(EpmdErrc::connection_lost, "EPMD closed before the reply");
         auto parsed = codec::parse_names_reply(bytes);
         if (!parsed) return ExchangeStep::fail(EpmdErrc::malformed_reply, describe(parsed.error()));
+        if (parsed->epmd_port != asked)
+            return ExchangeStep::fail(EpmdErrc::malformed_reply,
+                                      "the reply names port " + std::to_string(parsed->epmd_port));
         for (auto& n : parsed->names)
             result->push_back({std::move(n.name), n.port});
         return ExchangeStep::complete();

@@ -31,6 +31,8 @@ class EpmdCategory : public std::error_category {
                 return "invalid listen address";
             case EpmdErrc::cancelled:
                 return "cancelled";
+            case EpmdErrc::bad_extra:
+                return "extra data too long";
         }
         return "unknown EPMD error";
     }

@@ -6,6 +6,7 @@
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
 #include "net/epmd_exchange.hpp"
+#include "net/epmd_gate.hpp"
 #include "wire/epmd_codec.hpp"
 
 namespace distribute {
@@ -35,11 +36,21 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
 
     // On the strand from here on.
     void begin(const RetryPolicy& policy) {
-        auto self = shared_from_this();
+        // Weak: this state holds the retry run, and the run holds these callables until it ends,
+        // which a destroyed io_context never lets it do.
+        const std::weak_ptr<State> weak = shared_from_this();
         retry = async_retry(
-            io, policy, [self](auto done) { self->attempt(std::move(done)); }, transient,
-            [self](std::error_code ec) {
-                asio::dispatch(self->strand, [self, ec] { self->attempts_over(ec); });
+            io, policy,
+            [weak](auto done) {
+                if (const auto self = weak.lock())
+                    self->attempt(std::move(done));
+                else
+                    done(make_error_code(EpmdErrc::cancelled));
+            },
+            transient,
+            [weak](std::error_code ec) {
+                if (const auto self = weak.lock())
+                    asio::dispatch(self->strand, [self, ec] { self->attempts_over(ec); });
             },
             {options.random, {}});
     }
@@ -52,7 +63,10 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
         auto creation_slot = std::make_shared<std::uint32_t>(0);
         auto parser = [creation_slot](std::span<const std::uint8_t> bytes, bool) {
             auto parsed = codec::parse_alive2_reply(bytes);
-            if (!parsed) return ExchangeStep::fail(EpmdErrc::malformed_reply, "ALIVE2 reply");
+            if (!parsed)
+                return ExchangeStep::fail(
+                    EpmdErrc::malformed_reply,
+                    "not an ALIVE2 reply: first byte " + std::to_string(bytes.front()));
             if (!*parsed) return ExchangeStep::need_more();
             if ((*parsed)->value.result != 0)
                 return ExchangeStep::fail(EpmdErrc::name_taken,
@@ -84,16 +98,13 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
 
     void attempts_over(std::error_code ec) {
         if (closed) return;
-        if (ec) {
-            closed = true;
-            EpmdError error = last_error.value_or(EpmdError{EpmdErrc::cancelled, ec.message()});
-            if (events.failed) events.failed(error);
-            return;
-        }
+        if (ec) return fail(last_error.value_or(EpmdError{EpmdErrc::cancelled, ec.message()}));
         registered = true;
         ++registrations;
-        if (events.registered) events.registered(creation, registrations);
-        watch();
+        gate.call([&] {
+            if (events.registered) events.registered(creation, registrations);
+        });
+        if (!closed) watch();  // the callback may have closed the registration
     }
 
     // EPMD never writes on a registration socket: EOF or an error means the registration ended.
@@ -110,9 +121,18 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
                     const EpmdError lost{EpmdErrc::connection_lost,
                                          ec ? "registration socket: " + ec.message()
                                             : "unexpected bytes on the registration socket"};
-                    if (self->events.lost) self->events.lost(lost);
-                    self->begin(self->options.reregister_retry);
+                    self->gate.call([&] {
+                        if (self->events.lost) self->events.lost(lost);
+                    });
+                    if (!self->closed) self->begin(self->options.reregister_retry);
                 }));
+    }
+
+    void fail(const EpmdError& error) {
+        closed = true;
+        gate.call([&] {
+            if (events.failed) events.failed(error);
+        });
     }
 
     void close() {
@@ -128,6 +148,7 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
     const EpmdClientOptions options;
     const NodeRegistration node;
     const RegistrationEvents events;
+    net::CallbackGate gate;
     RetryHandle retry;
     std::optional<tcp::socket> socket;
     std::optional<EpmdError> last_error;
@@ -142,6 +163,7 @@ EpmdRegistration::EpmdRegistration(std::shared_ptr<State> state) : state_(std::m
 
 EpmdRegistration::~EpmdRegistration() {
     close();
+    state_->gate.close();
 }
 
 std::optional<std::uint32_t> EpmdRegistration::creation() const {
@@ -158,9 +180,10 @@ std::unique_ptr<EpmdRegistration> EpmdClient::register_node(NodeRegistration nod
     auto state = std::make_shared<EpmdRegistration::State>(io_, options_, std::move(node),
                                                            std::move(events));
     if (!codec::valid_name(state->node.name) || state->node.name.find('@') != std::string::npos) {
+        asio::post(state->strand, [state] { state->fail({EpmdErrc::bad_name, state->node.name}); });
+    } else if (state->node.extra.size() > codec::max_extra_bytes) {
         asio::post(state->strand, [state] {
-            state->closed = true;
-            if (state->events.failed) state->events.failed({EpmdErrc::bad_name, state->node.name});
+            state->fail({EpmdErrc::bad_extra, std::to_string(state->node.extra.size()) + " bytes"});
         });
     } else {
         asio::post(state->strand, [state] { state->begin(state->options.register_retry); });

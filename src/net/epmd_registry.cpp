@@ -21,9 +21,9 @@ std::optional<std::uint32_t> EpmdRegistry::add(ConnectionId owner, wire::epmd::N
     if (find(node.name)) return std::nullopt;
     std::uint32_t counter = 0;
     const auto old = std::find_if(left_.begin(), left_.end(),
-                                  [&](const auto& l) { return l.first == node.name; });
+                                  [&](const Left& l) { return l.name == node.name; });
     if (old != left_.end()) {
-        counter = bump(old->second);
+        counter = bump(old->counter);
         left_.erase(old);
     } else {
         counter = bump(seed_++);
@@ -33,7 +33,7 @@ std::optional<std::uint32_t> EpmdRegistry::add(ConnectionId owner, wire::epmd::N
 }
 
 void EpmdRegistry::remember(Entry&& e) {
-    left_.emplace_back(std::move(e.node.name), e.counter);
+    left_.push_back(Left{std::move(e.node.name), e.counter, e.node.port, e.owner});
     while (left_.size() > max_remembered_)
         left_.pop_front();
 }

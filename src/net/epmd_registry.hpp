@@ -3,7 +3,7 @@
 // from a seed (epmd uses the time in seconds) and moves on at each registration, never below 4
 // (1..3 belong to the old 16-bit scheme, 0 is reserved); nodes that only speak version 5 get
 // counter % 3 + 1. Names that left are remembered (up to a bound) so that a node coming back
-// gets a different creation than last time.
+// gets a different creation than last time, and so that DUMP can list them as epmd does.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "wire/epmd_codec.hpp"
@@ -28,6 +27,13 @@ class EpmdRegistry {
         ConnectionId owner = 0;
         std::uint32_t counter = 0;
     };
+    // A name that left: its last counter, and the port and connection it had.
+    struct Left {
+        std::string name;
+        std::uint32_t counter = 0;
+        std::uint16_t port = 0;
+        ConnectionId owner = 0;
+    };
 
     explicit EpmdRegistry(std::uint32_t seed, std::size_t max_remembered = 1000)
         : seed_(seed), max_remembered_(max_remembered) {}
@@ -42,6 +48,8 @@ class EpmdRegistry {
     const wire::epmd::NodeRecord* find(std::string_view name) const;
     // Newest first, as epmd lists them.
     const std::deque<Entry>& entries() const { return active_; }
+    // Oldest first, as epmd's DUMP lists them.
+    const std::deque<Left>& remembered() const { return left_; }
     bool empty() const { return active_.empty(); }
 
     static std::uint32_t creation_of(const Entry& e);
@@ -52,7 +60,7 @@ class EpmdRegistry {
     std::uint32_t seed_;
     std::size_t max_remembered_;
     std::deque<Entry> active_;
-    std::deque<std::pair<std::string, std::uint32_t>> left_;  // oldest first
+    std::deque<Left> left_;  // oldest first
 };
 
 }  // namespace distribute::net

@@ -5,10 +5,12 @@
 #include <array>
 #include <atomic>
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
+#include "net/epmd_gate.hpp"
 #include "net/epmd_registry.hpp"
 #include "wire/epmd_codec.hpp"
 
@@ -37,32 +39,41 @@ std::vector<std::uint8_t> text_bytes(std::string_view s) {
 
 }  // namespace
 
+// One listening socket, with the timer that paces accepting again after an accept error.
+struct Listener {
+    explicit Listener(const asio::strand<asio::io_context::executor_type>& strand)
+        : acceptor(strand), retry_timer(strand) {}
+    tcp::acceptor acceptor;
+    asio::steady_timer retry_timer;
+};
+
 struct EpmdServer::Core : std::enable_shared_from_this<EpmdServer::Core> {
     Core(asio::io_context& context, EpmdServerOptions opts)
         : io(context),
           options(std::move(opts)),
           strand(asio::make_strand(context)),
-          retry_timer(strand),
           registry(time_seed()) {}
 
-    void log(const std::string& line) const {
-        if (options.log) options.log(line);
+    // Never called with `mutex` held: a log callback may ask the server for its names.
+    void log(const std::string& line) {
+        if (options.log) gate.call([&] { options.log(line); });
     }
-    void accept(tcp::acceptor& acceptor);
+    void accept(Listener& listener);
     void stop();
     void forget(ConnectionId id, bool registered);
 
     asio::io_context& io;
     const EpmdServerOptions options;
+    net::CallbackGate gate;                                // closed by ~EpmdServer
     asio::strand<asio::io_context::executor_type> strand;  // listeners
-    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-    asio::steady_timer retry_timer;
+    std::vector<std::unique_ptr<Listener>> listeners;      // on the strand only
     std::atomic<std::uint16_t> port{0};
 
     mutable std::mutex mutex;  // everything below
     net::EpmdRegistry registry;
     std::unordered_map<ConnectionId, std::weak_ptr<net::EpmdConnection>> connections;
     ConnectionId next_id = 1;
+    bool started = false;
     bool stopped = false;
     bool limit_logged = false;
 };
@@ -79,12 +90,14 @@ class EpmdConnection : public std::enable_shared_from_this<EpmdConnection> {
           timer_(socket_.get_executor()),
           id_(id) {}
 
+    // The idle timer runs until the connection becomes a registration or closes: it bounds both
+    // a peer that never finishes its request and one that never reads the reply.
     void start() {
         asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
             self->local_ = self->is_local_peer();
             self->timer_.expires_after(self->core_->options.idle_timeout);
             self->timer_.async_wait([self](boost::system::error_code ec) {
-                if (!ec) self->close("no complete request before the idle timeout");
+                if (!ec) self->close("no request and reply within the idle timeout");
             });
             self->read_request();
         });
@@ -124,7 +137,6 @@ class EpmdConnection : public std::enable_shared_from_this<EpmdConnection> {
         }
         if (!*parsed) return read_request();
         if ((*parsed)->used != filled_) return close("bytes after the request");
-        timer_.cancel();
         std::visit([this](auto& request) { handle(request); }, (*parsed)->value);
     }
 
@@ -178,13 +190,15 @@ class EpmdConnection : public std::enable_shared_from_this<EpmdConnection> {
 
     void handle(const codec::DumpRequest&) {
         if (!require_local("DUMP_REQ")) return;
-        std::vector<codec::DumpEntry> nodes;
+        std::vector<codec::DumpEntry> active, unused;
         {
             std::lock_guard lock(core_->mutex);
             for (const auto& e : core_->registry.entries())
-                nodes.push_back({e.node.name, e.node.port, e.owner});
+                active.push_back({e.node.name, e.node.port, e.owner});
+            for (const auto& l : core_->registry.remembered())
+                unused.push_back({l.name, l.port, l.owner});
         }
-        write(codec::encode_dump_reply(core_->port, nodes), false);
+        write(codec::encode_dump_reply(core_->port, active, unused), false);
     }
 
     void handle(const codec::KillRequest&) {
@@ -228,9 +242,13 @@ class EpmdConnection : public std::enable_shared_from_this<EpmdConnection> {
             socket_, asio::buffer(out_),
             [self = shared_from_this(), keep](boost::system::error_code ec, std::size_t) {
                 if (ec) return self->close("write: " + ec.message());
-                if (keep) return self->watch_registration();
-                if (self->stop_after_write_) self->core_->stop();
+                if (keep) {
+                    self->timer_.cancel();
+                    return self->watch_registration();
+                }
                 self->close("");
+                // After our own close, so that stop() does not report closing this connection.
+                if (self->stop_after_write_) self->core_->stop();
             });
     }
 
@@ -285,21 +303,23 @@ void EpmdServer::Core::forget(ConnectionId id, bool registered) {
     if (!name.empty()) log("unregistered " + name);
 }
 
-void EpmdServer::Core::accept(tcp::acceptor& acceptor) {
-    acceptor.async_accept(
+// On the strand. `listener` lives as long as the core, which the handlers hold.
+void EpmdServer::Core::accept(Listener& listener) {
+    listener.acceptor.async_accept(
         asio::make_strand(io),
-        [self = shared_from_this(), &acceptor](boost::system::error_code ec, tcp::socket socket) {
+        [self = shared_from_this(), &listener](boost::system::error_code ec, tcp::socket socket) {
             if (ec == asio::error::operation_aborted) return;
             if (ec) {
                 // Out of descriptors and the like: wait a little rather than spin.
                 self->log("accept: " + ec.message());
-                self->retry_timer.expires_after(std::chrono::milliseconds(100));
-                self->retry_timer.async_wait([self, &acceptor](boost::system::error_code wait) {
-                    if (!wait && acceptor.is_open()) self->accept(acceptor);
+                listener.retry_timer.expires_after(std::chrono::milliseconds(100));
+                listener.retry_timer.async_wait([self, &listener](boost::system::error_code wait) {
+                    if (!wait && listener.acceptor.is_open()) self->accept(listener);
                 });
                 return;
             }
             std::shared_ptr<EpmdConnection> connection;
+            bool log_limit = false;
             {
                 std::lock_guard lock(self->mutex);
                 if (self->stopped) return;
@@ -308,12 +328,13 @@ void EpmdServer::Core::accept(tcp::acceptor& acceptor) {
                     connection = std::make_shared<EpmdConnection>(self, std::move(socket), id);
                     self->connections.emplace(id, connection);
                     self->limit_logged = false;
-                } else if (!std::exchange(self->limit_logged, true)) {
-                    self->log("connection limit reached: closing new connections");
+                } else {
+                    log_limit = !std::exchange(self->limit_logged, true);
                 }
             }
+            if (log_limit) self->log("connection limit reached: closing new connections");
             if (connection) connection->start();
-            self->accept(acceptor);
+            self->accept(listener);
         });
 }
 
@@ -327,10 +348,11 @@ void EpmdServer::Core::stop() {
     }
     asio::dispatch(strand, [self = shared_from_this()] {
         boost::system::error_code ignored;
-        self->retry_timer.cancel();
-        for (auto& a : self->acceptors)
-            a->close(ignored);
-        if (self->options.on_stopped) self->options.on_stopped();
+        for (auto& l : self->listeners) {
+            l->retry_timer.cancel();
+            l->acceptor.close(ignored);
+        }
+        if (self->options.on_stopped) self->gate.call([&] { self->options.on_stopped(); });
     });
     for (auto& c : open)
         c->close_soon("server stopping");
@@ -341,37 +363,58 @@ EpmdServer::EpmdServer(asio::io_context& io, EpmdServerOptions options)
 
 EpmdServer::~EpmdServer() {
     stop();
+    core_->gate.close();
 }
 
 Expected<void, EpmdError> EpmdServer::start() {
+    {
+        std::lock_guard lock(core_->mutex);
+        if (core_->started || core_->stopped)
+            throw std::logic_error("EpmdServer::start: already started or stopped");
+        core_->started = true;
+    }
+    // A start() that fails may be tried again (a port another process holds for a while).
+    auto failed = [this](EpmdError error) {
+        std::lock_guard lock(core_->mutex);
+        core_->started = false;
+        return unexpected(std::move(error));
+    };
     std::vector<std::string> addresses = core_->options.addresses;
     if (addresses.empty()) addresses.push_back("0.0.0.0");
     std::uint16_t port = core_->options.port;
+    // Bound here, on the caller's thread, and handed to the core only once all of them listen.
+    std::vector<std::unique_ptr<Listener>> listeners;
     for (const auto& text : addresses) {
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(text, ec);
-        if (ec) return unexpected(EpmdError{EpmdErrc::bad_address, text + ": " + ec.message()});
-        auto acceptor = std::make_unique<tcp::acceptor>(core_->strand);
+        if (ec) return failed({EpmdErrc::bad_address, text + ": " + ec.message()});
+        auto listener = std::make_unique<Listener>(core_->strand);
+        auto& acceptor = listener->acceptor;
         const tcp::endpoint endpoint(address, port);
-        if (!acceptor->open(endpoint.protocol(), ec))
-            acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) acceptor->bind(endpoint, ec);
-        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (!acceptor.open(endpoint.protocol(), ec))
+            acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor.bind(endpoint, ec);
+        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) {
-            core_->acceptors.clear();
             const auto code = ec == asio::error::address_in_use ? EpmdErrc::address_in_use
                                                                 : EpmdErrc::bad_address;
-            return unexpected(
-                EpmdError{code, text + ":" + std::to_string(port) + ": " + ec.message()});
+            return failed({code, text + ":" + std::to_string(port) + ": " + ec.message()});
         }
         // With port 0 the first listener picks the port and the others follow it.
-        port = acceptor->local_endpoint().port();
-        core_->acceptors.push_back(std::move(acceptor));
+        port = acceptor.local_endpoint().port();
+        listeners.push_back(std::move(listener));
     }
     core_->port = port;
-    asio::dispatch(core_->strand, [core = core_] {
-        for (auto& a : core->acceptors)
-            core->accept(*a);
+    asio::dispatch(core_->strand, [core = core_, listeners = std::move(listeners)]() mutable {
+        // A stop() that came first found no listeners to close: these close as they go.
+        {
+            std::lock_guard lock(core->mutex);
+            if (core->stopped) return;
+        }
+        for (auto& l : listeners) {
+            core->accept(*l);
+            core->listeners.push_back(std::move(l));
+        }
     });
     return {};
 }

@@ -30,11 +30,13 @@ Backoff::Backoff(RetryPolicy policy, RandomSource random)
 }
 
 milliseconds Backoff::exponential(const RetryPolicy& policy, unsigned retry) {
-    const double base = static_cast<double>(policy.base_delay.count());
-    const double cap = static_cast<double>(std::max(policy.max_delay, policy.base_delay).count());
-    // pow saturates to infinity rather than overflowing, and min() brings it back to the cap.
-    const double grown = base * std::pow(std::max(policy.multiplier, 1.0), retry - 1.0);
-    return milliseconds(static_cast<long long>(std::min(grown, cap)));
+    const milliseconds cap = std::max(policy.max_delay, policy.base_delay);
+    // pow saturates to infinity rather than overflowing. Past the cap, the cap itself: a cap near
+    // milliseconds::max() rounds up as a double, and converting that back would overflow.
+    const double grown = static_cast<double>(policy.base_delay.count()) *
+                         std::pow(std::max(policy.multiplier, 1.0), retry - 1.0);
+    if (grown >= static_cast<double>(cap.count())) return cap;
+    return milliseconds(static_cast<milliseconds::rep>(grown));
 }
 
 milliseconds Backoff::uniform(milliseconds low, milliseconds high) {
@@ -66,7 +68,9 @@ std::optional<milliseconds> Backoff::next() {
             delay = d / 2 + uniform(milliseconds(0), d - d / 2);
             break;
         case Jitter::decorrelated: {
-            const milliseconds upper = std::min(previous_ * 3, policy_.max_delay * 3);
+            // previous * 3, saturating rather than overflowing for a cap near milliseconds::max().
+            const milliseconds upper =
+                previous_ > milliseconds::max() / 3 ? milliseconds::max() : previous_ * 3;
             delay = std::min(policy_.max_delay, uniform(policy_.base_delay, upper));
             break;
         }

@@ -296,14 +296,19 @@ Expected<NamesReply, CodecError> parse_names_reply(std::span<const std::uint8_t>
 }
 
 std::vector<std::uint8_t> encode_dump_reply(std::uint32_t epmd_port,
-                                            std::span<const DumpEntry> nodes) {
+                                            std::span<const DumpEntry> active,
+                                            std::span<const DumpEntry> unused) {
     ByteWriter w;
     w.u32(epmd_port);
-    for (const auto& n : nodes) {
-        const std::string line = "active name     <" + n.name + "> at port " +
-                                 std::to_string(n.port) + ", fd = " + std::to_string(n.connection) +
-                                 "\n";
-        w.bytes(as_bytes(line));
+    // Each line ends with the NUL of the C string epmd builds it in.
+    for (const auto& n : active) {
+        w.bytes(as_bytes("active name     <" + n.name + "> at port " + std::to_string(n.port) +
+                         ", fd = " + std::to_string(n.connection) + "\n"));
+        w.u8(0);
+    }
+    for (const auto& n : unused) {
+        w.bytes(as_bytes("old/unused name <" + n.name + ">, port = " + std::to_string(n.port) +
+                         ", fd = " + std::to_string(n.connection) + " \n"));
         w.u8(0);
     }
     return w.take();

@@ -33,9 +33,11 @@ inline constexpr std::uint8_t stop_req = 115;
 inline constexpr std::uint8_t node_type_normal = 77;  // 'M'
 inline constexpr std::uint8_t node_type_hidden = 72;  // 'H'
 
-// What we accept, as epmd does: a request body of at most 1023 bytes, names of 1 to 255 UTF-8
-// characters without NUL, extra data of at most 1020 bytes.
-inline constexpr std::size_t max_request_bytes = 1023;
+// What we accept, as OTP 25's epmd does (measured): a request body of at most 3057 bytes (its
+// input buffer is 3 * 1020 bytes, less the length and the NUL it appends), names of 1 to 255 UTF-8
+// characters without NUL, extra data of at most 1020 bytes. The largest valid ALIVE2 (a name of
+// 255 four-byte characters and 1020 bytes of extra) takes 2053 bytes.
+inline constexpr std::size_t max_request_bytes = 3057;
 inline constexpr std::size_t max_name_chars = 255;
 inline constexpr std::size_t max_extra_bytes = 1020;
 
@@ -135,9 +137,11 @@ struct DumpEntry {
     std::uint16_t port = 0;
     std::uint64_t connection = 0;  // stands where epmd prints the socket's file descriptor
 };
-// EPMD's port, then `active name     <n> at port P, fd = F\n\0` per node: debug output.
+// Debug output, as epmd writes it: EPMD's port, then `active name     <n> at port P, fd = F\n\0`
+// per registered node and `old/unused name <n>, port = P, fd = F \n\0` per name that left.
 std::vector<std::uint8_t> encode_dump_reply(std::uint32_t epmd_port,
-                                            std::span<const DumpEntry> nodes);
+                                            std::span<const DumpEntry> active,
+                                            std::span<const DumpEntry> unused);
 
 }  // namespace distribute::wire::epmd
 
