@@ -143,7 +143,7 @@ TEST_CASE("nok stops the initiator: the acceptor's own attempt wins") {
     b.decide(HandshakeStatus::nok);
     x.pump();
     CHECK(x.last_a == Handshake::Event::failed);
-    CHECK(a.failure().code == HandshakeErrc::refused);
+    CHECK(a.failure().code == HandshakeErrc::lost_race);
 }
 
 TEST_CASE("alive: the initiator may replace the old connection") {

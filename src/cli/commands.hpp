@@ -11,5 +11,7 @@ void add_term_command(CLI::App& app);
 void add_epmd_command(CLI::App& app);
 // `distribute names [HOST]`: the names registered at an EPMD.
 void add_names_command(CLI::App& app);
+// `distribute node`, `distribute ping NODE` and `distribute send NODE NAME TERM`.
+void add_node_commands(CLI::App& app);
 
 }  // namespace distribute::cli

@@ -301,7 +301,10 @@ Handshake::Event Handshake::on_status(std::span<const std::uint8_t> m) {
         step_ = Step::await_alive_decision;
         return Event::peer_says_alive;
     }
-    if (text == "snok" || text == "snot_allowed")
+    if (text == "snok")
+        return fail(HandshakeErrc::lost_race,
+                    dialled_ + " answered nok: its own connection to us is kept");
+    if (text == "snot_allowed")
         return fail(HandshakeErrc::refused, dialled_ + " answered " + std::string(text.substr(1)));
     return fail(HandshakeErrc::bad_message, "unexpected status from " + dialled_);
 }

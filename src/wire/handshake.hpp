@@ -30,6 +30,7 @@ enum class HandshakeErrc {
     bad_name,           // not alive@host, or not the name we dialled
     bad_digest,         // the peer does not know the cookie
     gave_up,            // the peer (or we) declined to replace a live connection
+    lost_race,          // the peer answered nok: its own attempt to reach us wins
 };
 
 struct HandshakeFailure {

@@ -1,0 +1,102 @@
+// Processes of a C++ node. A ProcessHandle acts as one process: it sends, links, monitors and
+// sends exit signals with that process as the sender, with Erlang's semantics and ordering. A
+// Mailbox is a handle that also owns its process and receives from it on a plain C++ thread,
+// selectively if asked, as a C node does.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "distribute/expected.hpp"
+#include "distribute/term.hpp"
+
+namespace distribute {
+
+namespace node {
+class Process;
+class Runtime;
+}  // namespace node
+
+inline constexpr std::chrono::milliseconds infinity_timeout = std::chrono::milliseconds::max();
+
+enum class ReceiveErrc {
+    timeout = 1,  // nothing (that matched) arrived in time
+    exited,       // the process was ended by an exit signal; ReceiveError::reason says why
+};
+
+struct ReceiveError {
+    ReceiveErrc code{};
+    Term reason;  // exited: the exit reason
+};
+
+class ProcessHandle {
+  public:
+    ProcessHandle() = default;
+    explicit ProcessHandle(std::shared_ptr<node::Process> process);
+
+    const Pid& pid() const;
+    Atom node_name() const;
+    bool alive() const;
+    explicit operator bool() const { return process_ != nullptr; }
+
+    // Erlang's `!`: never fails; a message to something that does not exist is dropped.
+    void send(const Pid& to, Term message) const;
+    // To a local registered name.
+    void send(Atom name, Term message) const;
+    // To {Name, Node}: connects to Node first if need be.
+    void send(Atom name, Atom node, Term message) const;
+    // To a process alias (erlang:alias/0), here or on another node.
+    void send_alias(const Reference& alias, Term message) const;
+
+    // link/1: a missing or dead process gives this one an exit signal `noproc`.
+    void link(const Pid& other) const;
+    void unlink(const Pid& other) const;
+    // monitor(process, Pid): 'DOWN' arrives as {'DOWN', Ref, process, Pid, Reason}.
+    Reference monitor(const Pid& target) const;
+    // monitor(process, {Name, Node}); Node may be this node.
+    Reference monitor(Atom name, Atom node) const;
+    // demonitor/1; true when the monitor was still active.
+    bool demonitor(const Reference& ref) const;
+    // exit/2: sends an exit signal to `target` (kill cannot be trapped).
+    void exit(const Pid& target, Term reason) const;
+    // Ends this process with `reason`, as exit/1 does.
+    void exit_self(Term reason) const;
+    // process_flag(trap_exit, On): exit signals become {'EXIT', From, Reason} messages.
+    void trap_exit(bool on) const;
+
+    // A new reference, unique on this node (make_ref/0).
+    Reference make_ref() const;
+    // alias/0 and unalias/1: a reference others can send to.
+    Reference alias() const;
+    bool unalias(const Reference& alias) const;
+
+  protected:
+    std::shared_ptr<node::Process> process_;
+};
+
+class Mailbox : public ProcessHandle {
+  public:
+    Mailbox() = default;
+    explicit Mailbox(std::shared_ptr<node::Process> process);
+    Mailbox(Mailbox&&) noexcept = default;
+    Mailbox& operator=(Mailbox&& other) noexcept;
+    // Ends the process with reason `normal` unless it ended already.
+    ~Mailbox();
+
+    // The oldest message. Blocks up to `timeout`.
+    [[nodiscard]] Expected<Term, ReceiveError> receive(
+        std::chrono::milliseconds timeout = infinity_timeout);
+    // The oldest message `match` accepts; the others stay queued in order (selective receive).
+    [[nodiscard]] Expected<Term, ReceiveError> receive_if(
+        const std::function<bool(const Term&)>& match,
+        std::chrono::milliseconds timeout = infinity_timeout);
+    // Messages waiting now.
+    std::size_t queued() const;
+    // Ends the process with `reason` (normal: links see a normal exit).
+    void close(Term reason = Term(atoms::normal));
+};
+
+}  // namespace distribute

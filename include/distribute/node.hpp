@@ -1,0 +1,154 @@
+// A C++ node in an Erlang cluster. It registers with EPMD (or starts the embedded one), listens
+// for BEAM nodes, connects to them on the first send as a BEAM does, and hosts processes that
+// send, receive, link and monitor exactly as Erlang processes do. Everything hangs off the Node
+// object: two nodes can live in one program.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "distribute/epmd.hpp"
+#include "distribute/expected.hpp"
+#include "distribute/mailbox.hpp"
+#include "distribute/term.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace distribute {
+
+namespace node {
+class Runtime;
+}
+
+enum class NodeErrc {
+    bad_name = 1,     // not alive, alive@host, or a host part that cannot be worked out
+    no_cookie,        // no cookie given and ~/.erlang.cookie cannot be read or created
+    visible_refused,  // visible mode needs the `global` protocol, which this node lacks yet
+    listen_failed,    // no port of the range could be bound
+    epmd_failed,      // no EPMD to register with, or it refused the name
+    not_running,      // the node was stopped
+    connect_failed,   // the peer could not be reached or refused the handshake
+    timeout,          // an operation did not finish in time
+    name_taken,       // register_name: the name is in use
+    not_alive,        // register_name: the process has exited
+};
+const std::error_category& node_category() noexcept;
+std::error_code make_error_code(NodeErrc e) noexcept;
+
+struct NodeError {
+    NodeErrc code{};
+    std::string detail;
+};
+
+enum class LogLevel { debug, info, warning, error };
+// One line per event; called from the node's threads. Cookies never appear in it.
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+struct NodeOptions {
+    // "alive" or "alive@host". Without a host, like erl: the short host name for short names,
+    // the fully qualified one for long names.
+    std::string name;
+    bool long_names = false;  // erl -name rather than erl -sname
+    // The cookie for every peer; empty: read ~/.erlang.cookie, creating it as erl does.
+    std::string cookie;
+    // Distribution port: 0 takes any free port; a range takes its first free one.
+    std::uint16_t port_min = 0;
+    std::uint16_t port_max = 0;
+    std::string listen_address = "0.0.0.0";
+    // Hidden nodes are left out of nodes() and of `global` on the BEAM. Visible mode is refused
+    // until this node speaks `global`: a visible node that does not answer it stalls
+    // global:sync() on every BEAM node it is connected to.
+    bool hidden = true;
+    std::chrono::seconds net_ticktime{60};
+    std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
+    EpmdMode epmd_mode = EpmdMode::automatic;
+    EpmdClientOptions epmd;
+    unsigned threads = 0;  // 0: hardware concurrency
+    LogSink log;           // empty: silent
+};
+
+// A connection coming up or going down, as net_kernel:monitor_nodes reports it.
+struct NodeEvent {
+    Atom node;
+    bool up = false;
+    bool hidden = false;  // the peer is a hidden node
+    std::string reason;   // down: why (connection closed, net_tick_timeout, ...)
+};
+
+struct NodeStats {
+    std::uint64_t dropped_messages = 0;  // to unknown names, dead pids, old creations
+    std::uint64_t refused_handshakes = 0;
+    std::uint64_t bad_frames = 0;
+};
+
+class Node {
+  public:
+    // Registers with EPMD and starts listening; the node runs until stop() or destruction.
+    [[nodiscard]] static Expected<Node, NodeError> start(NodeOptions options);
+    Node(Node&&) noexcept;
+    Node& operator=(Node&&) noexcept;
+    ~Node();
+
+    // Closes every connection, ends every process (reason `shutdown`) and unregisters.
+    void stop();
+
+    Atom name() const;
+    std::uint32_t creation() const;
+    std::uint16_t port() const;
+
+    // A process for a plain C++ thread, C-node style. Many threads may each own one.
+    [[nodiscard]] Mailbox open_mailbox();
+    // A process whose handler runs on the node's threads, one message at a time, never
+    // concurrently with itself. It lives until it exits (ProcessHandle::exit_self) or is killed.
+    using Handler = std::function<void(const ProcessHandle& self, Term message)>;
+    ProcessHandle spawn(Handler handler, bool trap_exit = false);
+
+    // Local registered names, as register/2, unregister/1 and whereis/1.
+    [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
+    bool unregister_name(Atom name);
+    std::optional<Pid> whereis(Atom name) const;
+
+    // Connected nodes: visible ones, hidden ones.
+    std::vector<Atom> nodes() const;
+    std::vector<Atom> hidden_nodes() const;
+    // Connects now (a send would do it on demand). Blocking.
+    [[nodiscard]] Expected<void, NodeError> connect(
+        Atom node, std::chrono::milliseconds timeout = std::chrono::milliseconds(7000));
+    // As erlang:disconnect_node/1: links and monitors across it fire with noconnection.
+    bool disconnect(Atom node);
+    // net_adm:ping: true for pong.
+    bool ping(Atom node, std::chrono::milliseconds timeout = std::chrono::milliseconds(7000));
+    // As erlang:set_cookie/2: the cookie for one peer.
+    void set_cookie(Atom node, std::string cookie);
+
+    // Called for every nodeup and nodedown, from the node's threads. Returns an id for
+    // unsubscribe.
+    std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
+    // No event after it returns reaches the callback, but a call already running on a node
+    // thread may still be finishing: what the callback uses must outlive that (own it in the
+    // callback, by a shared_ptr, rather than point at a local).
+    void unsubscribe(std::uint64_t id);
+    // As net_kernel:monitor_nodes(true): `pid` gets {nodeup, Node} and {nodedown, Node}.
+    void monitor_nodes(const Pid& pid, bool enable = true);
+
+    NodeStats stats() const;
+    boost::asio::io_context& io();
+
+  private:
+    explicit Node(std::shared_ptr<node::Runtime> runtime);
+    std::shared_ptr<node::Runtime> runtime_;
+};
+
+}  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::NodeErrc> : std::true_type {};

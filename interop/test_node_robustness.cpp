@@ -1,0 +1,643 @@
+// Our node when peers misbehave: wrong cookies, a peer that stops ticking, handshakes that stall,
+// malformed frames from a scripted peer, both sides dialling at once, and a node that comes back
+// under the same name.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <latch>
+
+#include "cli/demo_services.hpp"
+#include "node_support.hpp"
+#include "wire/flags.hpp"
+#include "wire/framing.hpp"
+#include "wire/handshake.hpp"
+
+using namespace distribute;
+using namespace distribute::interop;
+
+namespace {
+
+bool listed_once(const std::vector<Atom>& nodes, Atom node) {
+    return std::count(nodes.begin(), nodes.end(), node) == 1;
+}
+
+// erl's round trip through our echo, proving the connection works.
+std::string echo_round_trip(ErlNode& erl, const Node& node, std::string_view tag) {
+    return erl.eval("{echo, " + quoted(node.name()) + "} ! {self(), " + std::string(tag) +
+                    "}, receive " + std::string(tag) + " -> ok after 15000 -> timeout end");
+}
+
+// A TCP connection to 127.0.0.1:port with blocking writes and polled reads.
+class RawSocket {
+  public:
+    explicit RawSocket(std::uint16_t port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd_ >= 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(port);
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    ~RawSocket() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    RawSocket(const RawSocket&) = delete;
+    RawSocket& operator=(const RawSocket&) = delete;
+
+    void write(std::span<const std::uint8_t> bytes) {
+        while (!bytes.empty()) {
+            const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            REQUIRE(n > 0);
+            bytes = bytes.subspan(static_cast<std::size_t>(n));
+        }
+    }
+    // Appends what arrives within `limit` to `into`. 0: the peer closed (EOF or reset); -1:
+    // nothing in time; otherwise the count of bytes read.
+    long read_some(std::vector<std::uint8_t>& into, std::chrono::milliseconds limit) {
+        pollfd p{fd_, POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(limit.count()));
+        if (ready == 0) return -1;
+        std::uint8_t buffer[65536];
+        const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+        if (n <= 0) return 0;  // EOF, or ECONNRESET: closed either way
+        into.insert(into.end(), buffer, buffer + n);
+        return n;
+    }
+    // True when the peer closes the connection within `limit`; what it sends before is dropped.
+    bool closed_within(std::chrono::milliseconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        std::vector<std::uint8_t> ignored;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            const long n = read_some(ignored, std::max(left, std::chrono::milliseconds(1)));
+            if (n == 0) return true;
+            ignored.clear();
+        }
+        return false;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+// A peer node written with the wire layer's handshake and frame codec over a raw socket: it can
+// say anything, including what a BEAM never would.
+class ScriptedPeer {
+  public:
+    ScriptedPeer(std::uint16_t port, std::string name, std::string dial, std::string cookie,
+                 std::uint32_t creation = 0x5c21)
+        : socket_(port),
+          name_(std::move(name)),
+          creation_(creation),
+          handshake_(make(name_, dial, cookie, creation)) {}
+
+    static wire::Handshake make(const std::string& name, const std::string& dial,
+                                const std::string& cookie, std::uint32_t creation) {
+        wire::HandshakeSettings s;
+        s.node_name = name;
+        s.creation = creation;
+        s.offered_flags = wire::offered;
+        s.required_flags = wire::required_of_peers;
+        s.cookie_for = [cookie](const std::string&) { return cookie; };
+        s.random_challenge = [] { return 0x1234567u; };
+        return wire::Handshake::initiate(s, dial);
+    }
+
+    // Runs the handshake to the end; false when it failed or stalled.
+    bool handshake(std::chrono::milliseconds limit = 15s) {
+        return run_handshake(limit, /*stop_after_challenge=*/false);
+    }
+    // Sends the name, reads the status and the challenge, and then says nothing more.
+    bool stall_after_challenge(std::chrono::milliseconds limit = 15s) {
+        return run_handshake(limit, /*stop_after_challenge=*/true);
+    }
+
+    Pid pid(std::uint32_t id) const { return Pid{atom(name_), id, 0, creation_}; }
+    void send(const wire::Control& control) {
+        std::vector<std::uint8_t> frame;
+        encoder_->encode(frame, control);
+        socket_.write(frame);
+    }
+    void send_raw(std::span<const std::uint8_t> bytes) { socket_.write(bytes); }
+    bool closed_within(std::chrono::milliseconds limit) { return socket_.closed_within(limit); }
+
+    // The next control message (ticks skipped), or nullopt when none came in time.
+    std::optional<wire::Control> next_control(std::chrono::milliseconds limit = 15s) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            while (in_.size() >= 4) {
+                const std::size_t length =
+                    (std::size_t{in_[0]} << 24) | (in_[1] << 16) | (in_[2] << 8) | in_[3];
+                if (in_.size() < 4 + length) break;
+                SharedBuffer frame(std::span<const std::uint8_t>(in_.data() + 4, length));
+                in_.erase(in_.begin(), in_.begin() + 4 + static_cast<std::ptrdiff_t>(length));
+                if (length == 0) continue;
+                auto decoded = decoder_->decode(frame, frame.span());
+                REQUIRE_MESSAGE(decoded.has_value(), "the node sent a bad frame");
+                if (*decoded) return std::move(**decoded);
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline) return std::nullopt;
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+            if (socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) == 0)
+                return std::nullopt;
+        }
+    }
+
+  private:
+    bool run_handshake(std::chrono::milliseconds limit, bool stop_after_challenge) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        if (stop_after_challenge) {
+            // send_name out; then the status and the challenge in, raw, and not a byte more out.
+            socket_.write(handshake_.take_output());
+            std::size_t at = 0;
+            int messages = 0;
+            while (messages < 2) {
+                if (in_.size() >= at + 2) {
+                    const std::size_t length = (std::size_t{in_[at]} << 8) | in_[at + 1];
+                    if (in_.size() >= at + 2 + length) {
+                        if (++messages == 2) return length > 0 && in_[at + 2] == 'N';
+                        at += 2 + length;
+                        continue;
+                    }
+                }
+                if (!read_before(deadline)) return false;
+            }
+            return false;
+        }
+        for (;;) {
+            if (auto out = handshake_.take_output(); !out.empty()) socket_.write(out);
+            if (!in_.empty()) {
+                auto progress = handshake_.feed(in_);
+                in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(progress.used));
+                using Event = wire::Handshake::Event;
+                if (progress.event == Event::established) {
+                    socket_.write(handshake_.take_output());
+                    decoder_.emplace(handshake_.negotiated_flags());
+                    encoder_.emplace(handshake_.negotiated_flags());
+                    return true;
+                }
+                if (progress.event == Event::failed) return false;
+                if (progress.event == Event::peer_says_alive) {
+                    handshake_.replace_alive(true);
+                    continue;
+                }
+                // Consumed something: what it queued goes out at the top of the loop.
+                if (progress.used > 0) continue;
+            }
+            if (!read_before(deadline)) return false;
+        }
+    }
+    // More bytes into in_; false when the peer closed or the deadline passed.
+    bool read_before(std::chrono::steady_clock::time_point deadline) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return false;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+        return socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) > 0;
+    }
+
+    RawSocket socket_;
+    std::string name_;
+    std::uint32_t creation_;
+    wire::Handshake handshake_;
+    std::vector<std::uint8_t> in_;
+    std::optional<wire::FrameDecoder> decoder_;
+    std::optional<wire::FrameEncoder> encoder_;
+};
+
+// SIGCONTs a SIGSTOPped process whatever happens to the test.
+struct Stopped {
+    explicit Stopped(pid_t pid) : pid(pid) { REQUIRE(::kill(pid, SIGSTOP) == 0); }
+    ~Stopped() { resume(); }
+    void resume() {
+        if (pid > 0) ::kill(pid, SIGCONT);
+        pid = -1;
+    }
+    pid_t pid;
+};
+
+}  // namespace
+
+TEST_CASE("a wrong cookie is refused in both directions while a good connection keeps working") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_cookie", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    NodeEvents events(node);
+    ErlNode good(cluster.erl_options("erl_good"));
+    auto bad_options = cluster.erl_options("erl_bad");
+    bad_options.cookie = "not_the_cookie";
+    ErlNode bad(bad_options);
+    const Atom bad_peer = atom(bad.node_name());
+    const Atom good_peer = atom(good.node_name());
+
+    CHECK(echo_round_trip(good, node, "before") == "ok");
+    const auto refused = node.stats().refused_handshakes;
+
+    CHECK(bad.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pang");
+    eventually([&] { return node.stats().refused_handshakes > refused; });
+    CHECK(log.contains("refused a handshake"));
+    CHECK_FALSE(node.ping(bad_peer));
+    CHECK(events.count(bad_peer, true) == 0);
+    CHECK_FALSE(listed_once(node.nodes(), bad_peer));
+    CHECK_FALSE(listed_once(node.hidden_nodes(), bad_peer));
+    CHECK(bad.eval("nodes(connected)") == "[]");
+
+    CHECK(echo_round_trip(good, node, "after_refusals") == "ok");
+    CHECK(node.ping(good_peer));
+    CHECK(events.count(good_peer, false) == 0);
+}
+
+TEST_CASE("Node::set_cookie gives one peer its own cookie, in both directions") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_peer_cookie", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    auto options = cluster.erl_options("erl_own_cookie");
+    options.cookie = "its_own_cookie";
+    ErlNode erl(options);
+    const Atom peer = atom(erl.node_name());
+    CHECK_FALSE(node.ping(peer));
+
+    node.set_cookie(peer, "its_own_cookie");
+    CHECK(node.ping(peer));
+    CHECK(echo_round_trip(erl, node, "own_cookie") == "ok");
+
+    // erl dialling us is checked with the same per-peer cookie.
+    CHECK(node.disconnect(peer));
+    eventually([&] { return !listed_once(node.nodes(), peer); });
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    CHECK(echo_round_trip(erl, node, "dialled_us") == "ok");
+}
+
+TEST_CASE("a peer that stops ticking is dropped with net_tick_timeout; a ticking idle one is not") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    auto options = cluster.node_options("cpp_tick", &log);
+    options.net_ticktime = std::chrono::seconds(4);
+    Node node = start_node(options);
+    NodeEvents events(node);
+    auto erl_options = cluster.erl_options("erl_tick");
+    erl_options.extra_args = {"-kernel", "net_ticktime", "4"};
+    ErlNode erl(erl_options);
+    const Atom peer = atom(erl.node_name());
+
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    // Idle for well over a tick time: each side's ticks keep the other from giving up.
+    std::this_thread::sleep_for(10s);
+    CHECK(events.count(peer, false) == 0);
+    CHECK(erl.eval("lists:member(" + quoted(node.name()) + ", nodes(hidden))") == "true");
+
+    const std::string os_pid = erl.eval("list_to_integer(os:getpid())");
+    {
+        Stopped frozen(static_cast<pid_t>(std::stol(os_pid)));
+        eventually([&] { return events.count(peer, false) == 1; }, 30s);
+    }
+    const auto down = events.last(peer, false);
+    REQUIRE(down.has_value());
+    CHECK(down->reason.find("net_tick_timeout") != std::string::npos);
+    CHECK_FALSE(listed_once(node.nodes(), peer));
+    // erl, running again, can be reached again.
+    eventually([&] { return node.ping(peer, 2s); }, 30s);
+}
+
+TEST_CASE("a handshake that stalls is closed after the setup time and counted as refused") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    auto options = cluster.node_options("cpp_stall", &log);
+    options.setup_timeout = std::chrono::milliseconds(1000);
+    Node node = start_node(options);
+
+    // Connected, and not a byte sent.
+    auto refused = node.stats().refused_handshakes;
+    {
+        RawSocket silent(node.port());
+        CHECK(silent.closed_within(20s));
+    }
+    eventually([&] { return node.stats().refused_handshakes == refused + 1; });
+
+    // Named, challenged, and then silent.
+    refused = node.stats().refused_handshakes;
+    ScriptedPeer quitter(node.port(), unique_name("quitter") + "@" + short_host(),
+                         std::string(node.name().name()), "interop_cookie");
+    REQUIRE(quitter.stall_after_challenge());
+    CHECK(quitter.closed_within(20s));
+    eventually([&] { return node.stats().refused_handshakes == refused + 1; });
+    CHECK(node.hidden_nodes().empty());
+
+    // The node still takes handshakes that finish.
+    ScriptedPeer finisher(node.port(), unique_name("finisher") + "@" + short_host(),
+                          std::string(node.name().name()), "interop_cookie");
+    CHECK(finisher.handshake());
+}
+
+TEST_CASE("a malformed frame closes only its own connection; the peer can connect again") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_bad_frames", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    ErlNode erl(cluster.erl_options("erl_bystander"));
+    CHECK(echo_round_trip(erl, node, "first") == "ok");
+    const std::string scripted = unique_name("scripted") + "@" + short_host();
+
+    // A working scripted peer first, so that what closes it below is the frame, not the peer.
+    auto connect = [&] {
+        auto peer = std::make_unique<ScriptedPeer>(
+            node.port(), scripted, std::string(node.name().name()), "interop_cookie");
+        REQUIRE(peer->handshake());
+        const Pid me = peer->pid(1);
+        peer->send(wire::RegSend{me, "echo"_a, tuple(me, "scripted_hello"_a), std::nullopt});
+        auto answer = peer->next_control();
+        REQUIRE(answer.has_value());
+        auto* send = std::get_if<wire::SendSender>(&*answer);
+        REQUIRE(send != nullptr);
+        CHECK(send->to == me);
+        CHECK(send->message == Term("scripted_hello"_a));
+        return peer;
+    };
+
+    struct Garbage {
+        const char* what;
+        std::vector<std::uint8_t> frame;
+    };
+    const std::vector<Garbage> cases = {
+        {"a pass-through frame with a bad term tag", {0, 0, 0, 3, 112, 131, 255}},
+        {"an unknown control op", {0, 0, 0, 6, 112, 131, 104, 1, 97, 99}},
+        {"a control that is not a tuple", {0, 0, 0, 4, 112, 131, 97, 1}},
+        {"an unknown frame layout", {0, 0, 0, 2, 7, 7}},
+        {"a SEND without its message", {0, 0, 0, 0, 0}},  // length filled in below
+    };
+    for (const auto& garbage : cases) {
+        CAPTURE(garbage.what);
+        auto frame = garbage.frame;
+        if (frame.size() == 5) {
+            // {22, From, To} with no message term after it.
+            // A LINK frame {1, From, To} re-tagged as SEND_SENDER {22, From, To}: the same
+            // shape, but SEND_SENDER needs a message term after it.
+            std::vector<std::uint8_t> body;
+            wire::FrameEncoder encoder(wire::offered);
+            const Pid me{atom(scripted), 1, 0, 0x5c21};
+            encoder.encode(body, wire::Link{me, me});
+            // length:4, 112, 131, SMALL_TUPLE_EXT 104, arity 3, SMALL_INTEGER_EXT 97, op
+            REQUIRE(body.size() > 10);
+            REQUIRE(body[6] == 104);
+            REQUIRE(body[8] == 97);
+            REQUIRE(body[9] == 1);
+            body[9] = 22;
+            frame = body;
+        }
+        auto peer = connect();
+        const auto bad = node.stats().bad_frames;
+        peer->send_raw(frame);
+        CHECK(peer->closed_within(20s));
+        eventually([&] { return node.stats().bad_frames == bad + 1; });
+        CHECK(echo_round_trip(erl, node, "bystander") == "ok");
+    }
+    CHECK(log.contains("bad frame"));
+    // After all that, the same peer connects and is served as before.
+    auto peer = connect();
+    CHECK(listed_once(node.hidden_nodes(), atom(scripted)));
+}
+
+TEST_CASE(
+    "a peer back under the same name while its old connection is open replaces it: nodedown "
+    "first, then nodeup") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_replace", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    NodeEvents events(node);
+    const std::string name = unique_name("phoenix") + "@" + short_host();
+    const Atom peer = atom(name);
+    const std::string ours(node.name().name());
+
+    auto echo = [&](ScriptedPeer& p, Atom tag) {
+        const Pid me = p.pid(1);
+        p.send(wire::RegSend{me, "echo"_a, tuple(me, tag), std::nullopt});
+        for (;;) {
+            auto answer = p.next_control();
+            REQUIRE(answer.has_value());
+            if (auto* send = std::get_if<wire::SendSender>(&*answer)) {
+                CHECK(send->message == Term(tag));
+                return;
+            }
+        }
+    };
+    ScriptedPeer old_life(node.port(), name, ours, "interop_cookie", 1);
+    REQUIRE(old_life.handshake());
+    echo(old_life, "first_life"_a);
+    Mailbox watcher = node.open_mailbox();
+    watcher.trap_exit(true);
+    const Reference ref = watcher.monitor(old_life.pid(7));
+    watcher.link(old_life.pid(8));
+
+    // The old socket stays open; the new incarnation is told `alive` and says to replace it.
+    ScriptedPeer new_life(node.port(), name, ours, "interop_cookie", 2);
+    REQUIRE(new_life.handshake());
+    CHECK(old_life.closed_within(20s));
+    // Everything over the old connection fired noconnection; the order of the two is free.
+    std::vector<Term> got{next_message(watcher), next_message(watcher)};
+    std::sort(got.begin(), got.end());
+    std::vector<Term> expected{
+        tuple(atoms::DOWN, ref, atoms::process, old_life.pid(7), atoms::noconnection),
+        tuple(atoms::EXIT, old_life.pid(8), atoms::noconnection)};
+    std::sort(expected.begin(), expected.end());
+    CHECK(got == expected);
+    echo(new_life, "second_life"_a);
+    CHECK(events.sequence(peer) == std::vector<bool>{true, false, true});
+    CHECK(listed_once(node.hidden_nodes(), peer));
+}
+
+TEST_CASE(
+    "our node and erl dialling each other at the same moment end up with one connection, "
+    "whichever name is greater") {
+    Cluster cluster;
+    ErlNode erl(cluster.erl_options("erl_sim"));
+    register_tester(erl);
+    const Atom peer = atom(erl.node_name());
+    constexpr int rounds = 10;
+    constexpr int count = 50;
+    // "a..." sorts before "erl_sim...", "zz..." after it.
+    for (const char* prefix : {"a_cpp_low", "zz_cpp_high"}) {
+        CAPTURE(prefix);
+        LogCapture log;
+        INFO(log.text());
+        Node node = start_node(cluster.node_options(prefix, &log));
+        Mailbox inbox = named_mailbox(node, "inbox");
+        NodeEvents events(node);
+        const std::string cpp = quoted(node.name());
+        for (int round = 0; round < rounds; ++round) {
+            CAPTURE(round);
+            // Both sides start sending at nearly the same moment of the wall clock, each
+            // spinning up to it. erl dials more slowly than we do: a sweep of offsets makes some
+            // rounds overlap the two handshakes.
+            const auto at = std::chrono::system_clock::now() + 300ms;
+            const auto at_us =
+                std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch())
+                    .count();
+            CHECK(
+                erl.eval("Cpp = " + cpp + ", At = " + std::to_string(at_us) +
+                         ", spawn(fun() -> Spin = fun S() -> case erlang:system_time(microsecond) "
+                         "< At of true -> S(); false -> ok end end, Spin(), [{inbox, Cpp} ! "
+                         "{sim, N} || N <- lists:seq(1, " +
+                         std::to_string(count) + ")] end), ok") == "ok");
+            const auto ours = at + std::chrono::microseconds(500 * (round - rounds / 2 - 2));
+            while (std::chrono::system_clock::now() < ours) {
+            }
+            for (int n = 1; n <= count; ++n)
+                inbox.send("tester"_a, peer, tuple("sim"_a, n));
+            for (int n = 1; n <= count; ++n)
+                REQUIRE(next_message(inbox) == tuple("sim"_a, n));
+            CHECK(erl.eval("Loop = fun L(N) when N > " + std::to_string(count) +
+                           " -> in_order; L(N) -> receive {sim, N} -> L(N + 1); {sim, M} -> "
+                           "{out_of_order, N, M} after 15000 -> {timeout, N} end end, Loop(1)") ==
+                  "in_order");
+            CHECK(listed_once(node.nodes(), peer));
+            CHECK(erl.eval("Cpp = " + cpp + ", length([N || N <- nodes(connected), N =:= Cpp])") ==
+                  "1");
+            CHECK(events.count(peer, true) == static_cast<std::size_t>(round + 1));
+            // Apart, for the next round.
+            CHECK(node.disconnect(peer));
+            eventually(
+                [&] { return events.count(peer, false) == static_cast<std::size_t>(round + 1); });
+            eventually(
+                [&] { return erl.eval("lists:member(" + cpp + ", nodes(connected))") == "false"; });
+        }
+    }
+}
+
+TEST_CASE("two C++ nodes sending to each other at the same moment end up with one connection") {
+    Cluster cluster;
+    constexpr int rounds = 20;
+    constexpr int senders = 3;
+    constexpr int per_sender = 100;
+    for (int round = 0; round < rounds; ++round) {
+        CAPTURE(round);
+        LogCapture log_a, log_b;
+        INFO(log_a.text());
+        INFO(log_b.text());
+        // Both name orders: the node whose threads start first has the smaller name in even
+        // rounds and the greater one in odd rounds.
+        const std::string low = unique_name("sim_a"), high = unique_name("sim_b");
+        auto options_a = cluster.node_options("x", &log_a);
+        auto options_b = cluster.node_options("x", &log_b);
+        options_a.name = round % 2 ? high : low;
+        options_b.name = round % 2 ? low : high;
+        Node a = start_node(options_a);
+        Node b = start_node(options_b);
+        NodeEvents events_a(a), events_b(b);
+        Mailbox rx_a = named_mailbox(a, "rx");
+        Mailbox rx_b = named_mailbox(b, "rx");
+
+        std::latch go(2 * senders);
+        std::vector<std::jthread> threads;  // joined however the round ends
+        auto sender = [&](Node& from, Atom to, int index) {
+            Mailbox me = from.open_mailbox();
+            go.arrive_and_wait();
+            for (int n = 0; n < per_sender; ++n)
+                me.send("rx"_a, to, tuple(index, n));
+        };
+        for (int i = 0; i < senders; ++i) {
+            threads.emplace_back(sender, std::ref(a), b.name(), i);
+            threads.emplace_back(sender, std::ref(b), a.name(), i);
+        }
+        // Each receiver wants every message, and each sender's in order.
+        auto drain = [&](Mailbox& rx) {
+            std::vector<int> next(senders, 0);
+            for (int got = 0; got < senders * per_sender; ++got) {
+                auto m = rx.receive(30s);
+                REQUIRE_MESSAGE(m.has_value(), "message " << got << " of " << senders * per_sender
+                                                          << " did not arrive");
+                auto pair = m->unpack<std::int64_t, std::int64_t>();
+                REQUIRE(pair.has_value());
+                auto [index, n] = *pair;
+                CHECK(n == next[static_cast<std::size_t>(index)]);
+                next[static_cast<std::size_t>(index)] = static_cast<int>(n) + 1;
+            }
+        };
+        drain(rx_a);
+        drain(rx_b);
+        CHECK(listed_once(a.hidden_nodes(), b.name()));
+        CHECK(listed_once(b.hidden_nodes(), a.name()));
+        CHECK(events_a.count(b.name(), true) == 1);
+        CHECK(events_b.count(a.name(), true) == 1);
+        CHECK(events_a.count(b.name(), false) == 0);
+        CHECK(events_b.count(a.name(), false) == 0);
+    }
+}
+
+TEST_CASE("a pid from an earlier incarnation of a restarted node is treated as dead") {
+    Cluster cluster;
+    LogCapture log, log_old, log_new;
+    INFO(log.text());
+    INFO(log_old.text());
+    INFO(log_new.text());
+    auto options = cluster.node_options("cpp_reborn", &log_old);
+    const std::string name = options.name;
+    ErlNode erl(cluster.erl_options("erl_reborn"));
+    register_tester(erl);
+    Node other = start_node(cluster.node_options("cpp_witness", &log));
+    Mailbox witness = other.open_mailbox();
+    witness.trap_exit(true);
+
+    Pid old_pid;
+    std::uint32_t old_creation = 0;
+    {
+        Node first = start_node(options);
+        Mailbox inbox = named_mailbox(first, "inbox");
+        old_pid = inbox.pid();
+        old_creation = first.creation();
+        give_erl(erl, inbox, "old", Term(old_pid));
+        witness.send("rx"_a, first.name(), Term("hello"_a));  // connects the witness
+        CHECK(other.ping(first.name()));
+        inbox.close();
+    }
+    const std::string alive = name;
+    eventually([&] { return !epmd_port_please({"127.0.0.1", cluster.epmd_port()}, alive); });
+
+    options.log = log_new.sink();
+    Node second = start_node(options);
+    CHECK(second.creation() != old_creation);
+    Mailbox inbox = named_mailbox(second, "inbox");
+    // The same numbers as the old pid, another creation.
+    CHECK(inbox.pid().id == old_pid.id);
+    CHECK(inbox.pid().serial == old_pid.serial);
+    CHECK_FALSE(inbox.pid() == old_pid);
+
+    // From the other C++ node: a message to the old pid is dropped, link and monitor say noproc.
+    const auto dropped = second.stats().dropped_messages;
+    witness.send(old_pid, Term("to_the_dead"_a));
+    witness.send("inbox"_a, second.name(), Term("to_the_living"_a));
+    CHECK(next_message(inbox) == Term("to_the_living"_a));
+    CHECK(second.stats().dropped_messages == dropped + 1);
+    CHECK(inbox.queued() == 0);
+    witness.link(old_pid);
+    CHECK(next_message(witness) == tuple(atoms::EXIT, old_pid, atoms::noproc));
+    const Reference ref = witness.monitor(old_pid);
+    CHECK(next_message(witness) == tuple(atoms::DOWN, ref, atoms::process, old_pid, atoms::noproc));
+
+    // From erl: the message does not reach the new process, and a link to the old pid fails.
+    CHECK(erl.eval("get(old) ! to_the_dead, {inbox, " + quoted(second.name()) +
+                   "} ! to_the_living, ok") == "ok");
+    CHECK(next_message(inbox) == Term("to_the_living"_a));
+    CHECK(inbox.queued() == 0);
+    CHECK(erl.eval("process_flag(trap_exit, true), Old = get(old), link(Old), R = receive "
+                   "{'EXIT', Old, Why} -> Why after 15000 -> timeout end, process_flag(trap_exit, "
+                   "false), lists:member(R, [noproc, noconnection])") == "true");
+}

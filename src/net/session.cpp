@@ -1,0 +1,320 @@
+#include "net/session.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace distribute::net {
+namespace {
+
+constexpr std::size_t read_chunk = 64 * 1024;
+// A write buffer that grew past this for one huge message is given back afterwards.
+constexpr std::size_t kept_write_capacity = 4 * 1024 * 1024;
+
+std::uint32_t load32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
+}
+
+bool shared(const SharedBuffer& buffer) {
+    return buffer.object() && buffer.object()->refs.load(std::memory_order_acquire) > 1;
+}
+
+}  // namespace
+
+Session::Session(asio::io_context& io, std::unique_ptr<Transport> transport,
+                 SessionSettings settings, SessionObserver& observer, std::string dialled)
+    : io_(io),
+      strand_(asio::make_strand(io)),
+      transport_(std::move(transport)),
+      settings_(std::move(settings)),
+      observer_(observer),
+      dialled_(std::move(dialled)),
+      address_(transport_->peer_address()),
+      handshake_(dialled_.empty() ? wire::Handshake::accept(settings_.handshake)
+                                  : wire::Handshake::initiate(settings_.handshake, dialled_)),
+      in_(read_chunk),
+      handshake_timer_(strand_),
+      tick_timer_(strand_) {}
+
+Session::~Session() = default;
+
+// The Transport takes its completion handlers as std::function, which drops the executor that
+// asio::bind_executor attaches: a bound handler would run on whichever io thread completed the
+// operation, concurrently with the strand. So the handler hops onto the strand itself (inline
+// when the strand is free on this thread).
+Transport::Handler Session::on_strand(Transport::Handler handler) {
+    return [strand = strand_, handler = std::move(handler)](const boost::system::error_code& e,
+                                                            std::size_t n) {
+        asio::dispatch(strand, [handler, e, n] { handler(e, n); });
+    };
+}
+
+void Session::start() {
+    asio::dispatch(strand_, [self = shared_from_this()] {
+        self->handshake_timer_.expires_after(self->settings_.handshake_timeout);
+        self->handshake_timer_.async_wait([self](const boost::system::error_code& e) {
+            if (e || self->up_) return;
+            const std::string limit = std::to_string(self->settings_.handshake_timeout.count());
+            if (self->handshake_.failure().code == wire::HandshakeErrc::lost_race)
+                self->end(SessionEnd::Cause::simultaneous,
+                          "the peer answered nok, and its own connection did not arrive within " +
+                              limit + " ms");
+            else
+                self->end(SessionEnd::Cause::handshake_timeout,
+                          "no complete handshake within " + limit + " ms");
+        });
+        self->handshake_output();
+        self->read();
+    });
+}
+
+void Session::close(std::string reason) {
+    asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+        self->end(SessionEnd::Cause::closed_by_us, std::move(reason));
+    });
+}
+
+void Session::end(SessionEnd::Cause cause, std::string detail) {
+    if (ended_) return;
+    ended_ = true;
+    handshake_timer_.cancel();
+    tick_timer_.cancel();
+    {
+        // A refusal (or a nok) must reach the peer before the socket closes: the write in
+        // flight closes it. A peer that read EOF instead of nok would drop what it had queued.
+        std::lock_guard lock(out_mutex_);
+        const bool flush = cause == SessionEnd::Cause::handshake_failed ||
+                           cause == SessionEnd::Cause::simultaneous;
+        if (!(writing_ && flush)) transport_->close();
+    }
+    observer_.on_end(*this, SessionEnd{cause, std::move(detail), up_});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+void Session::read() {
+    if (ended_) return;
+    make_room();
+    auto into = std::span<std::uint8_t>(in_.data() + end_, in_.size() - end_);
+    transport_->async_read_some(
+        into, on_strand([self = shared_from_this()](const boost::system::error_code& e,
+                                                    std::size_t n) { self->on_read(e, n); }));
+}
+
+// Keeps room after end_ for the next read: unconsumed bytes move to the front of the buffer, or
+// to a new one when decoded binaries still use this one or the pending frame needs more space.
+void Session::make_room() {
+    const std::size_t kept = end_ - begin_;
+    std::size_t needed = read_chunk / 4;
+    if (up_ && kept >= 4) {
+        // Room grows with what has arrived (doubling), not with the length the peer announced:
+        // four bytes alone do not get a gigabyte allocated.
+        const std::size_t missing = std::size_t{load32(in_.data() + begin_)} + 4 - kept;
+        needed = std::max(needed, std::min(missing, std::max(read_chunk, kept)));
+    }
+    if (in_.size() - end_ >= needed) return;
+    const std::size_t size = std::max(read_chunk, kept + needed);
+    if (!shared(in_) && in_.size() >= size) {
+        std::memmove(in_.data(), in_.data() + begin_, kept);
+    } else {
+        SharedBuffer fresh(size);
+        std::memcpy(fresh.data(), in_.data() + begin_, kept);
+        in_ = std::move(fresh);
+    }
+    begin_ = 0;
+    end_ = kept;
+}
+
+void Session::on_read(const boost::system::error_code& error, std::size_t n) {
+    if (ended_) return;
+    if (error) {
+        end(SessionEnd::Cause::peer_closed,
+            error == asio::error::eof ? "connection closed by peer" : error.message());
+        return;
+    }
+    end_ += n;
+    read_since_tick_ = true;
+    if (!up_ && !feed_handshake()) return;
+    if (up_ && !feed_frames()) return;
+    if (begin_ == end_ && !shared(in_)) begin_ = end_ = 0;
+    read();
+}
+
+bool Session::feed_handshake() {
+    auto progress = handshake_.feed(std::span(in_.data() + begin_, end_ - begin_));
+    begin_ += progress.used;
+    using Event = wire::Handshake::Event;
+    switch (progress.event) {
+        case Event::none:
+            handshake_output();
+            return true;
+        case Event::peer_named: {
+            const auto status = observer_.on_peer_named(*this);
+            handshake_.decide(status);
+            handshake_output();
+            if (handshake_.failure().code != wire::HandshakeErrc{}) {
+                end(status == wire::HandshakeStatus::nok ? SessionEnd::Cause::simultaneous
+                                                         : SessionEnd::Cause::handshake_failed,
+                    handshake_.failure().detail);
+                return false;
+            }
+            // The peer's next message may already be here.
+            return begin_ == end_ || feed_handshake();
+        }
+        case Event::peer_says_alive:
+            // We are dialling, so we hold no live connection to the peer: the old one it sees is
+            // stale, and replacing it is what the BEAM's initiator does too.
+            handshake_.replace_alive(true);
+            handshake_output();
+            return begin_ == end_ || feed_handshake();
+        case Event::established:
+            handshake_output();
+            become_up();
+            return !ended_;
+        case Event::failed:
+            handshake_output();
+            // After a nok the peer's own attempt takes this connection over (and closes this
+            // session); until then, or the handshake deadline, the session waits without
+            // reading, so the node keeps the connection and what is queued on it, as the BEAM's
+            // initiator does ("wait to be killed by net_kernel").
+            if (handshake_.failure().code == wire::HandshakeErrc::lost_race) return false;
+            end(SessionEnd::Cause::handshake_failed, handshake_.failure().detail);
+            return false;
+    }
+    return true;
+}
+
+void Session::handshake_output() {
+    auto bytes = handshake_.take_output();
+    if (bytes.empty()) return;
+    std::lock_guard lock(out_mutex_);
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    if (!writing_) {
+        writing_ = true;
+        write();
+    }
+}
+
+void Session::become_up() {
+    handshake_timer_.cancel();
+    negotiated_ = handshake_.negotiated_flags();
+    decoder_.emplace(negotiated_, settings_.decode);
+    {
+        std::lock_guard lock(out_mutex_);
+        encoder_.emplace(negotiated_);
+    }
+    up_ = true;
+    observer_.on_up(*this);
+    arm_tick();
+}
+
+bool Session::feed_frames() {
+    while (end_ - begin_ >= 4) {
+        const std::size_t length = load32(in_.data() + begin_);
+        if (length == 0) {  // a tick
+            begin_ += 4;
+            continue;
+        }
+        if (length > settings_.max_frame_bytes) {
+            end(SessionEnd::Cause::bad_frame, "frame of " + std::to_string(length) +
+                                                  " bytes is over the limit of " +
+                                                  std::to_string(settings_.max_frame_bytes));
+            return false;
+        }
+        if (end_ - begin_ < 4 + length) break;
+        auto frame = std::span<const std::uint8_t>(in_.data() + begin_ + 4, length);
+        begin_ += 4 + length;
+        auto decoded = decoder_->decode(in_, frame);
+        if (!decoded) {
+            end(SessionEnd::Cause::bad_frame, decoded.error().to_string());
+            return false;
+        }
+        if (*decoded) observer_.on_control(*this, std::move(**decoded));
+        if (ended_) return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+void Session::send(const wire::Control& control) {
+    std::lock_guard lock(out_mutex_);
+    if (!encoder_) return;  // ended before it came up
+    encoder_->encode(pending_, control);
+    wrote_since_tick_.store(true, std::memory_order_relaxed);
+    schedule_write();
+}
+
+// Called with out_mutex_ held.
+void Session::schedule_write() {
+    if (writing_) return;
+    writing_ = true;
+    asio::post(strand_, [self = shared_from_this()] {
+        std::lock_guard lock(self->out_mutex_);
+        self->write();
+    });
+}
+
+// On the strand, with out_mutex_ held and writing_ set: everything queued goes in one write.
+void Session::write() {
+    if (ended_ || pending_.empty()) {
+        writing_ = false;
+        return;
+    }
+    in_flight_.swap(pending_);
+    transport_->async_write(
+        in_flight_,
+        on_strand([self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+            if (e) {
+                {
+                    std::lock_guard lock(self->out_mutex_);
+                    self->writing_ = false;
+                }
+                self->end(SessionEnd::Cause::peer_closed, "write failed: " + e.message());
+                return;
+            }
+            std::lock_guard lock(self->out_mutex_);
+            if (self->in_flight_.capacity() > kept_write_capacity)
+                std::vector<std::uint8_t>().swap(self->in_flight_);
+            else
+                self->in_flight_.clear();
+            self->write();
+            if (self->ended_ && !self->writing_) self->transport_->close();
+        }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ticks
+
+void Session::arm_tick() {
+    if (ended_) return;
+    tick_timer_.expires_after(settings_.tick_interval);
+    tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+        if (!e) self->on_tick();
+    });
+}
+
+void Session::on_tick() {
+    if (ended_) return;
+    if (read_since_tick_) {
+        silent_intervals_ = 0;
+    } else if (++silent_intervals_ >= settings_.tick_intervals) {
+        end(SessionEnd::Cause::tick_timeout,
+            "nothing received for " +
+                std::to_string(settings_.tick_interval.count() * settings_.tick_intervals) +
+                " ms (net_tick_timeout)");
+        return;
+    }
+    read_since_tick_ = false;
+    // Quiet outgoing: a tick tells the peer we are alive.
+    if (!wrote_since_tick_.exchange(false, std::memory_order_relaxed)) {
+        std::lock_guard lock(out_mutex_);
+        pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+        schedule_write();
+    }
+    arm_tick();
+}
+
+}  // namespace distribute::net

@@ -1,0 +1,144 @@
+// One distribution connection: the handshake, then frames both ways and ticks, over a Transport.
+// Everything the session does runs on its own strand; send() may be called from any thread and
+// coalesces what queues up while a write is in flight into the next single write. The session
+// knows nothing of processes: it reports to a SessionObserver (the node) and takes controls to
+// send.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "distribute/term.hpp"
+#include "net/asio.hpp"
+#include "net/transport.hpp"
+#include "wire/control.hpp"
+#include "wire/framing.hpp"
+#include "wire/handshake.hpp"
+
+namespace distribute::net {
+
+class Session;
+
+// Why a session ended, for the log line and for the node's decision about the peer.
+struct SessionEnd {
+    enum class Cause {
+        closed_by_us,       // close() was called
+        peer_closed,        // EOF or a socket error
+        handshake_failed,   // refused, bad cookie, missing flags ... (handshake says which)
+        handshake_timeout,  // the peer did not finish the handshake in time
+        tick_timeout,       // nothing arrived for the whole tick window (net_tick_timeout)
+        bad_frame,          // a frame that does not decode: the peer is broken or hostile
+        // Both nodes dialled each other and this attempt is the one that gives way: we answered
+        // the peer nok (our own attempt wins), or the peer answered ours nok and its attempt did
+        // not reach us in time. Neither is a refusal of the peer.
+        simultaneous,
+    };
+    Cause cause = Cause::closed_by_us;
+    std::string detail;
+    bool was_up = false;  // the handshake had completed
+};
+
+// Called on the session's strand, so calls for one session never overlap.
+class SessionObserver {
+  public:
+    virtual ~SessionObserver() = default;
+    // Acceptor side: the peer named itself; the answer decides the handshake status.
+    virtual wire::HandshakeStatus on_peer_named(Session& session) = 0;
+    virtual void on_up(Session& session) = 0;
+    // Controls arrive in the order the peer sent them.
+    virtual void on_control(Session& session, wire::Control&& control) = 0;
+    // Exactly once per session, whether or not it came up.
+    virtual void on_end(Session& session, const SessionEnd& end) = 0;
+};
+
+struct SessionSettings {
+    wire::HandshakeSettings handshake;
+    std::chrono::milliseconds handshake_timeout{7000};  // the BEAM's net_setuptime default
+    // A tick goes out after a quiet interval; the peer is dropped after `tick_intervals` silent
+    // intervals. net_ticktime 60 gives 15 s intervals and a drop after 60 s of silence.
+    std::chrono::milliseconds tick_interval{15000};
+    unsigned tick_intervals = 4;
+    etf::DecodeOptions decode;
+    std::size_t max_frame_bytes = std::size_t{1} << 30;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    // `dialled`: the node name we connect to (initiator); empty when the peer dialled us.
+    Session(asio::io_context& io, std::unique_ptr<Transport> transport, SessionSettings settings,
+            SessionObserver& observer, std::string dialled);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void start();
+    // Any thread. Only after on_up; earlier sends are a programmer error (the node queues them).
+    void send(const wire::Control& control);
+    // Any thread, any number of times: ends the session (on_end follows, once).
+    void close(std::string reason = "closed");
+
+    bool is_initiator() const { return !dialled_.empty(); }
+    // Valid from on_peer_named (acceptor) or on_up (initiator) on.
+    const wire::HandshakePeer& peer() const { return handshake_.peer(); }
+    std::uint64_t negotiated() const { return negotiated_; }
+    std::string peer_address() const { return address_; }
+
+    // The node's bookkeeping, set from on_peer_named (acceptor) or before start (initiator): the
+    // peer's name as an atom, and which connection incarnation the session carries.
+    Atom peer_node;
+    std::uint64_t connection_id = 0;
+
+  private:
+    Transport::Handler on_strand(Transport::Handler handler);
+    void read();
+    void on_read(const boost::system::error_code& error, std::size_t n);
+    bool feed_handshake();
+    bool feed_frames();
+    void make_room();
+    void handshake_output();
+    void become_up();
+    void schedule_write();
+    void write();
+    void arm_tick();
+    void on_tick();
+    void end(SessionEnd::Cause cause, std::string detail);
+
+    asio::io_context& io_;
+    asio::strand<asio::io_context::executor_type> strand_;
+    std::unique_ptr<Transport> transport_;
+    SessionSettings settings_;
+    SessionObserver& observer_;
+    std::string dialled_;
+    std::string address_;
+    wire::Handshake handshake_;
+    bool up_ = false;
+    bool ended_ = false;
+    std::uint64_t negotiated_ = 0;
+    std::optional<wire::FrameDecoder> decoder_;
+
+    // Received bytes: [begin_, end_) of in_ are not yet consumed. A buffer that decoded binaries
+    // still point into is never written again; a fresh one takes its place.
+    SharedBuffer in_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+    bool read_since_tick_ = false;
+    unsigned silent_intervals_ = 0;
+
+    std::mutex out_mutex_;  // guards the three below and the encoder
+    std::optional<wire::FrameEncoder> encoder_;
+    std::vector<std::uint8_t> pending_;  // queued while a write is in flight
+    bool writing_ = false;
+    std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
+    std::atomic<bool> wrote_since_tick_{false};
+
+    asio::steady_timer handshake_timer_;
+    asio::steady_timer tick_timer_;
+};
+
+}  // namespace distribute::net

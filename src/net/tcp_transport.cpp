@@ -1,0 +1,41 @@
+#include "net/transport.hpp"
+
+namespace distribute::net {
+namespace {
+
+class TcpTransport final : public Transport {
+  public:
+    explicit TcpTransport(tcp::socket socket) : socket_(std::move(socket)) {
+        boost::system::error_code ignored;
+        // Distribution frames are often tiny and latency matters: the BEAM sets nodelay too.
+        socket_.set_option(tcp::no_delay(true), ignored);
+        auto endpoint = socket_.remote_endpoint(ignored);
+        if (!ignored)
+            address_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    }
+
+    void async_read_some(std::span<std::uint8_t> into, Handler done) override {
+        socket_.async_read_some(asio::buffer(into.data(), into.size()), std::move(done));
+    }
+    void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
+        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(done));
+    }
+    void close() override {
+        boost::system::error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+    }
+    std::string peer_address() const override { return address_; }
+
+  private:
+    tcp::socket socket_;
+    std::string address_ = "?";
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket) {
+    return std::make_unique<TcpTransport>(std::move(socket));
+}
+
+}  // namespace distribute::net

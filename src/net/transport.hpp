@@ -1,0 +1,32 @@
+// The byte stream a distribution session runs over. Plain TCP today; the encrypted C++-to-C++
+// transport plugs in here without the session knowing.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "net/asio.hpp"
+
+namespace distribute::net {
+
+class Transport {
+  public:
+    using Handler = std::function<void(const boost::system::error_code&, std::size_t)>;
+    virtual ~Transport() = default;
+
+    // At most one read and one write in flight at a time, both started on the session's strand.
+    virtual void async_read_some(std::span<std::uint8_t> into, Handler done) = 0;
+    // Writes every byte (or fails).
+    virtual void async_write(std::span<const std::uint8_t> bytes, Handler done) = 0;
+    // Ends both directions; outstanding operations complete with an error.
+    virtual void close() = 0;
+    // "address:port" of the peer, for log lines.
+    virtual std::string peer_address() const = 0;
+};
+
+std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket);
+
+}  // namespace distribute::net

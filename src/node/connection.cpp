@@ -1,0 +1,37 @@
+#include "node/connection.hpp"
+
+namespace distribute::node {
+
+bool Connection::send(const wire::Control& control) {
+    std::lock_guard lock(mutex);
+    if (down) return false;
+    if (state == State::up)
+        carrier->send(control);
+    else
+        queued.push_back(control);
+    return true;
+}
+
+std::vector<std::function<void(bool)>> Connection::mark_up(std::shared_ptr<net::Session> session,
+                                                           bool peer_hidden,
+                                                           std::uint32_t creation) {
+    std::lock_guard lock(mutex);
+    carrier = std::move(session);
+    hidden = peer_hidden;
+    peer_creation = creation;
+    for (auto& control : queued)
+        carrier->send(control);
+    queued.clear();
+    queued.shrink_to_fit();
+    state = State::up;
+    return std::move(waiters);
+}
+
+std::vector<std::function<void(bool)>> Connection::take_waiters() {
+    std::lock_guard lock(mutex);
+    down = true;
+    queued.clear();
+    return std::move(waiters);
+}
+
+}  // namespace distribute::node

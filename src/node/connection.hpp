@@ -1,0 +1,56 @@
+// The node's view of one peer: a logical connection that exists from the first attempt to reach
+// the peer (or the peer's first handshake message) until it goes down. Sends made while it is
+// still being set up queue here in order and go out when it comes up, as on the BEAM. A
+// simultaneous connect may swap the session underneath; the connection, its id and its queue stay.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "distribute/term.hpp"
+#include "net/session.hpp"
+#include "wire/control.hpp"
+
+namespace distribute::node {
+
+class Connection {
+  public:
+    enum class State { connecting, up };
+
+    Connection(Atom peer, std::uint64_t id) : peer(peer), id(id) {}
+
+    // Any thread: out now when up, queued while connecting. False once the connection is down:
+    // the control goes nowhere, and a caller that recorded a link or monitor over this
+    // connection must fire it itself, since the sweep of connection_down may have run already.
+    bool send(const wire::Control& control);
+    // Up: flushes the queue through `session` before any later send. Returns the waiters to call.
+    std::vector<std::function<void(bool)>> mark_up(std::shared_ptr<net::Session> carrier,
+                                                   bool hidden, std::uint32_t creation);
+    // Down or never up: marks it down and returns the waiters to call with false.
+    std::vector<std::function<void(bool)>> take_waiters();
+
+    const Atom peer;
+    // Links and monitors remember the id of the connection they crossed: when it goes down,
+    // exactly those fire noconnection, not ones made over a later connection to the same node.
+    const std::uint64_t id;
+
+    // Guarded by the registry's mutex: which session carries the connection, whether our own
+    // dial is still under way.
+    std::shared_ptr<net::Session> session;
+    bool dialling = false;
+
+    mutable std::mutex mutex;  // guards the rest
+    State state = State::connecting;
+    bool down = false;
+    std::shared_ptr<net::Session> carrier;  // the session sends go through, once up
+    bool hidden = false;
+    std::uint32_t peer_creation = 0;
+    std::vector<wire::Control> queued;
+    std::vector<std::function<void(bool)>> waiters;  // connect() callers: true once up
+};
+
+}  // namespace distribute::node

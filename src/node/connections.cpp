@@ -1,0 +1,378 @@
+// The connection registry: dialling on demand, accepting, the simultaneous-connect and
+// replace-alive rules of the handshake, node events, and noconnection for everything that crossed
+// a connection that went down.
+#include <algorithm>
+
+#include "net/connector.hpp"
+#include "node/runtime.hpp"
+#include "wire/flags.hpp"
+
+namespace distribute::node {
+
+namespace {
+
+std::string describe(const net::SessionEnd& end) {
+    using Cause = net::SessionEnd::Cause;
+    switch (end.cause) {
+        case Cause::closed_by_us:
+            return end.detail;
+        case Cause::peer_closed:
+            return end.detail;
+        case Cause::handshake_failed:
+            return "handshake failed: " + end.detail;
+        case Cause::handshake_timeout:
+            return "handshake timed out: " + end.detail;
+        case Cause::tick_timeout:
+            return "net_tick_timeout: " + end.detail;
+        case Cause::bad_frame:
+            return "bad frame: " + end.detail;
+        case Cause::simultaneous:
+            return "simultaneous connect: " + end.detail;
+    }
+    return end.detail;
+}
+
+}  // namespace
+
+std::shared_ptr<Connection> Runtime::connection_to(Atom node) {
+    if (is_local(node) || stopped()) return nullptr;
+    {
+        std::shared_lock lock(connections_mutex_);
+        auto it = connections_.find(node.index());
+        if (it != connections_.end()) return it->second;
+    }
+    std::shared_ptr<Connection> connection;
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto& slot = connections_[node.index()];
+        if (slot) return slot;
+        slot = std::make_shared<Connection>(node, next_connection_id_++);
+        slot->dialling = true;
+        connection = slot;
+    }
+    dial(connection);
+    return connection;
+}
+
+std::shared_ptr<Connection> Runtime::connection_if(Atom node, std::uint64_t id) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    if (it == connections_.end() || it->second->id != id) return nullptr;
+    return it->second;
+}
+
+std::shared_ptr<Connection> Runtime::connection_of(const net::Session& session) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(session.peer_node.index());
+    if (it == connections_.end() || it->second->session.get() != &session) return nullptr;
+    return it->second;
+}
+
+void Runtime::dial(const std::shared_ptr<Connection>& connection) {
+    log(LogLevel::debug, "connecting to " + std::string(connection->peer.name()));
+    net::async_connect_node(io_, *epmd_client_, std::string(connection->peer.name()),
+                            options_.setup_timeout,
+                            [self = shared_from_this(), connection](auto socket) {
+                                self->on_dialled(connection, std::move(socket));
+                            });
+}
+
+void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
+                         Expected<tcp::socket, std::string> socket) {
+    std::shared_ptr<net::Session> session;
+    bool failed = false;
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto it = connections_.find(connection->peer.index());
+        const bool current = it != connections_.end() && it->second == connection;
+        // A simultaneous connect may have handed the connection to the peer's session already.
+        if (!current || !connection->dialling || stopped()) return;
+        connection->dialling = false;
+        if (!socket) {
+            connections_.erase(it);
+            failed = true;
+        } else {
+            session = std::make_shared<net::Session>(
+                io_, net::make_tcp_transport(std::move(*socket)), session_settings(), *this,
+                std::string(connection->peer.name()));
+            session->connection_id = connection->id;
+            session->peer_node = connection->peer;
+            connection->session = session;
+        }
+    }
+    if (failed) {
+        log(LogLevel::info,
+            "cannot connect to " + std::string(connection->peer.name()) + ": " + socket.error());
+        connection_down(connection, socket.error(), false);
+        return;
+    }
+    session->start();
+}
+
+void Runtime::accept(tcp::socket socket) {
+    constexpr std::size_t max_handshakes = 256;
+    auto session = std::make_shared<net::Session>(io_, net::make_tcp_transport(std::move(socket)),
+                                                  session_settings(), *this, std::string());
+    {
+        std::unique_lock lock(connections_mutex_);
+        if (stopped()) return;
+        if (handshaking_.size() >= max_handshakes) {
+            lock.unlock();
+            log(LogLevel::warning, "refused a connection from " + session->peer_address() +
+                                       ": too many handshakes in progress");
+            session->close("too many handshakes");
+            return;
+        }
+        handshaking_.push_back(session);
+    }
+    session->start();
+}
+
+wire::HandshakeStatus Runtime::on_peer_named(net::Session& session) {
+    const auto& peer = session.peer();
+    auto atom = Atom::make(peer.name);
+    if (!atom || is_local(*atom)) return wire::HandshakeStatus::not_allowed;
+    session.peer_node = *atom;
+    std::shared_ptr<net::Session> superseded;
+    wire::HandshakeStatus status = wire::HandshakeStatus::ok;
+    {
+        std::unique_lock lock(connections_mutex_);
+        if (stopped()) return wire::HandshakeStatus::not_allowed;
+        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
+                                 [&](auto& s) { return s.get() == &session; });
+        std::shared_ptr<net::Session> owned;
+        if (self != handshaking_.end()) {
+            owned = *self;
+            handshaking_.erase(self);
+        }
+        auto& slot = connections_[atom->index()];
+        if (!slot) {
+            slot = std::make_shared<Connection>(*atom, next_connection_id_++);
+            slot->session = owned;
+            session.connection_id = slot->id;
+        } else {
+            std::unique_lock state(slot->mutex);
+            const bool up = slot->state == Connection::State::up;
+            state.unlock();
+            const bool ours = slot->dialling || (slot->session && slot->session->is_initiator());
+            if (up) {
+                // The peer thinks its old connection is dead; it says whether to replace it.
+                status = wire::HandshakeStatus::alive;
+                session.connection_id = 0;
+                if (owned) handshaking_.push_back(owned);
+            } else if (ours && name_.name() > atom->name()) {
+                status = wire::HandshakeStatus::nok;  // our attempt wins
+            } else if (ours) {
+                status = wire::HandshakeStatus::ok_simultaneous;
+                superseded = slot->session;
+                slot->dialling = false;
+                slot->session = owned;
+                session.connection_id = slot->id;
+            } else {
+                status = wire::HandshakeStatus::nok;  // another handshake from it is under way
+            }
+        }
+    }
+    if (superseded) superseded->close("simultaneous connect: the peer's connection is kept");
+    return status;
+}
+
+void Runtime::on_up(net::Session& session) {
+    std::shared_ptr<Connection> connection;
+    std::shared_ptr<Connection> replaced;
+    std::shared_ptr<net::Session> owned;
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
+                                 [&](auto& s) { return s.get() == &session; });
+        if (self != handshaking_.end()) {
+            owned = *self;
+            handshaking_.erase(self);
+        }
+        auto it = connections_.find(session.peer_node.index());
+        if (it != connections_.end() && it->second->session.get() == &session) {
+            connection = it->second;
+            owned = connection->session;
+        } else if (owned) {
+            // The peer replaced a connection it had given up on ('alive' answered true).
+            if (it != connections_.end()) replaced = it->second;
+            connection = std::make_shared<Connection>(session.peer_node, next_connection_id_++);
+            connection->session = owned;
+            session.connection_id = connection->id;
+            connections_[session.peer_node.index()] = connection;
+        }
+    }
+    if (replaced) {
+        if (replaced->session) replaced->session->close("replaced by a new connection");
+        connection_down(replaced, "replaced by a new connection", true);
+    }
+    if (!connection) {
+        session.close("superseded by the peer's connection");
+        return;
+    }
+    const bool hidden = !(session.peer().flags & wire::flag::published);
+    for (auto& waiter : connection->mark_up(owned, hidden, session.peer().creation))
+        waiter(true);
+    log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
+                            (hidden ? ", hidden" : "") + ")");
+    node_event({session.peer_node, true, hidden, {}});
+}
+
+void Runtime::on_control(net::Session& session, wire::Control&& control) {
+    auto connection = connection_of(session);
+    if (!connection) return;
+    route(*connection, std::move(control));
+}
+
+void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
+    const std::string why = describe(end);
+    std::shared_ptr<Connection> connection;
+    {
+        std::unique_lock lock(connections_mutex_);
+        std::erase_if(handshaking_, [&](auto& s) { return s.get() == &session; });
+        auto it = connections_.find(session.peer_node.index());
+        if (it != connections_.end() && it->second->session.get() == &session) {
+            connection = it->second;
+            connections_.erase(it);
+        }
+    }
+    const std::string peer =
+        session.peer().name.empty() ? session.peer_address() : session.peer().name;
+    if (end.cause == net::SessionEnd::Cause::handshake_failed ||
+        end.cause == net::SessionEnd::Cause::handshake_timeout) {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        log(LogLevel::warning, "refused a handshake with " + peer + ": " + end.detail);
+    } else if (end.cause == net::SessionEnd::Cause::simultaneous) {
+        // Routine when both sides dial at once; worth more than a debug line only when the
+        // connection it gave way to never came.
+        log(connection ? LogLevel::info : LogLevel::debug,
+            "gave way to " + peer + "'s connection attempt: " + end.detail);
+    } else if (end.cause == net::SessionEnd::Cause::bad_frame) {
+        bad_frames_.fetch_add(1, std::memory_order_relaxed);
+        log(LogLevel::warning, "closed the connection to " + peer + ": " + why);
+    } else if (end.was_up) {
+        log(LogLevel::info, "disconnected from " + peer + ": " + why);
+    } else if (connection) {
+        log(LogLevel::info, "cannot connect to " + peer + ": " + why);
+    }
+    if (connection) connection_down(connection, why, end.was_up);
+}
+
+void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
+                              const std::string& reason, bool was_up) {
+    for (auto& waiter : connection->take_waiters())
+        waiter(false);
+    const Atom peer = connection->peer;
+    const std::uint64_t id = connection->id;
+    for (auto& process : processes_.all()) {
+        std::vector<Pid> linked;
+        std::vector<std::pair<Reference, HeldMonitor>> held;
+        {
+            std::lock_guard lock(process->mutex);
+            if (!process->alive) continue;
+            for (auto& [pid, state] : process->links)
+                if (pid.node == peer && state.connection == id) linked.push_back(pid);
+            for (auto it = process->monitors.begin(); it != process->monitors.end();) {
+                if (it->second.node == peer && it->second.connection == id) {
+                    held.emplace_back(it->first, std::move(it->second));
+                    it = process->monitors.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            std::erase_if(process->watchers, [&](auto& entry) {
+                return entry.second.watcher.node == peer && entry.second.connection == id;
+            });
+        }
+        for (auto& [ref, monitor] : held)
+            down_message(process->pid, ref, monitor.target, peer, Term(atoms::noconnection));
+        for (auto& pid : linked)
+            exit_signal({process->pid, pid, Term(atoms::noconnection), ExitKind::link});
+    }
+    if (was_up) node_event({peer, false, connection->hidden, reason});
+}
+
+void Runtime::node_event(const NodeEvent& event) {
+    std::vector<std::function<void(const NodeEvent&)>> callbacks;
+    std::vector<Pid> monitors;
+    {
+        std::lock_guard lock(events_mutex_);
+        for (auto& [id, callback] : subscribers_)
+            callbacks.push_back(callback);
+        monitors = node_monitors_;
+    }
+    for (auto& callback : callbacks)
+        callback(event);
+    const Atom tag = Atom::make(event.up ? "nodeup" : "nodedown").value();
+    for (auto& pid : monitors)
+        if (auto process = find(pid)) deliver(*process, tuple(tag, event.node));
+}
+
+std::vector<Atom> Runtime::connected(bool hidden) const {
+    std::vector<Atom> out;
+    std::shared_lock lock(connections_mutex_);
+    for (auto& [atom, connection] : connections_) {
+        std::lock_guard state(connection->mutex);
+        if (connection->state == Connection::State::up && connection->hidden == hidden)
+            out.push_back(connection->peer);
+    }
+    return out;
+}
+
+void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
+    if (is_local(node)) return done(true);
+    auto connection = connection_to(node);
+    if (!connection) return done(false);
+    bool up;
+    {
+        std::lock_guard lock(connection->mutex);
+        // A dial that fails at once may have taken the waiters already: nobody would call this
+        // one, and connect() would wait for its whole timeout.
+        up = connection->state == Connection::State::up && !connection->down;
+        if (!up && !connection->down) {
+            connection->waiters.push_back(std::move(done));
+            return;
+        }
+    }
+    done(up);
+}
+
+bool Runtime::disconnect(Atom node) {
+    std::shared_ptr<Connection> connection;
+    std::shared_ptr<net::Session> session;
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto it = connections_.find(node.index());
+        if (it == connections_.end()) return false;
+        connection = it->second;
+        session = connection->session;
+        if (!session) connections_.erase(it);  // still dialling: nothing to close
+    }
+    if (session)
+        session->close("disconnect_node");
+    else
+        connection_down(connection, "disconnect_node", false);
+    return true;
+}
+
+std::uint64_t Runtime::on_node_event(std::function<void(const NodeEvent&)> callback) {
+    std::lock_guard lock(events_mutex_);
+    subscribers_.emplace_back(next_subscriber_, std::move(callback));
+    return next_subscriber_++;
+}
+
+void Runtime::unsubscribe(std::uint64_t id) {
+    std::lock_guard lock(events_mutex_);
+    std::erase_if(subscribers_, [id](auto& s) { return s.first == id; });
+}
+
+void Runtime::monitor_nodes(const Pid& pid, bool enable) {
+    std::lock_guard lock(events_mutex_);
+    if (enable)
+        node_monitors_.push_back(pid);
+    else if (auto it = std::find(node_monitors_.begin(), node_monitors_.end(), pid);
+             it != node_monitors_.end())
+        node_monitors_.erase(it);
+}
+
+}  // namespace distribute::node

@@ -1,0 +1,184 @@
+// The public Node: a handle on the runtime.
+#include "distribute/node.hpp"
+
+#include <future>
+
+#include "node/runtime.hpp"
+
+namespace distribute {
+
+namespace {
+
+class NodeCategory : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "distribute.node"; }
+    std::string message(int code) const override {
+        switch (static_cast<NodeErrc>(code)) {
+            case NodeErrc::bad_name:
+                return "bad node name";
+            case NodeErrc::no_cookie:
+                return "no cookie";
+            case NodeErrc::visible_refused:
+                return "visible mode is not available";
+            case NodeErrc::listen_failed:
+                return "cannot listen for connections";
+            case NodeErrc::epmd_failed:
+                return "cannot register with EPMD";
+            case NodeErrc::not_running:
+                return "the node is not running";
+            case NodeErrc::connect_failed:
+                return "cannot connect to the node";
+            case NodeErrc::timeout:
+                return "timed out";
+            case NodeErrc::name_taken:
+                return "the name is registered already";
+            case NodeErrc::not_alive:
+                return "the process is not alive";
+        }
+        return "unknown node error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& node_category() noexcept {
+    static const NodeCategory category;
+    return category;
+}
+
+std::error_code make_error_code(NodeErrc e) noexcept {
+    return {static_cast<int>(e), node_category()};
+}
+
+Expected<Node, NodeError> Node::start(NodeOptions options) {
+    auto runtime = node::Runtime::start(std::move(options));
+    if (!runtime) return unexpected(runtime.error());
+    return Node(std::move(*runtime));
+}
+
+Node::Node(std::shared_ptr<node::Runtime> runtime) : runtime_(std::move(runtime)) {}
+Node::Node(Node&&) noexcept = default;
+Node& Node::operator=(Node&& other) noexcept {
+    if (this != &other) {
+        if (runtime_) runtime_->stop();
+        runtime_ = std::move(other.runtime_);
+    }
+    return *this;
+}
+
+Node::~Node() {
+    if (runtime_) runtime_->stop();
+}
+
+void Node::stop() {
+    runtime_->stop();
+}
+
+Atom Node::name() const {
+    return runtime_->name();
+}
+
+std::uint32_t Node::creation() const {
+    return runtime_->creation();
+}
+
+std::uint16_t Node::port() const {
+    return runtime_->port();
+}
+
+Mailbox Node::open_mailbox() {
+    return Mailbox(runtime_->spawn(node::Process::Kind::mailbox, {}, false));
+}
+
+ProcessHandle Node::spawn(Handler handler, bool trap_exit) {
+    return ProcessHandle(
+        runtime_->spawn(node::Process::Kind::handler, std::move(handler), trap_exit));
+}
+
+Expected<void, NodeError> Node::register_name(Atom name, const Pid& pid) {
+    return runtime_->register_name(name, pid);
+}
+
+bool Node::unregister_name(Atom name) {
+    return runtime_->unregister_name(name);
+}
+
+std::optional<Pid> Node::whereis(Atom name) const {
+    if (auto process = runtime_->whereis(name)) return process->pid;
+    return std::nullopt;
+}
+
+std::vector<Atom> Node::nodes() const {
+    return runtime_->connected(false);
+}
+
+std::vector<Atom> Node::hidden_nodes() const {
+    return runtime_->connected(true);
+}
+
+Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds timeout) {
+    if (runtime_->stopped()) return unexpected(NodeError{NodeErrc::not_running, "stopped"});
+    auto result = std::make_shared<std::promise<bool>>();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    runtime_->async_connect(node, [result, answered](bool up) {
+        if (!answered->exchange(true)) result->set_value(up);
+    });
+    auto future = result->get_future();
+    if (future.wait_for(timeout) != std::future_status::ready)
+        return unexpected(NodeError{NodeErrc::timeout,
+                                    "no connection to " + std::string(node.name()) + " in time"});
+    if (!future.get())
+        return unexpected(
+            NodeError{NodeErrc::connect_failed, "cannot connect to " + std::string(node.name())});
+    return {};
+}
+
+bool Node::disconnect(Atom node) {
+    return runtime_->disconnect(node);
+}
+
+bool Node::ping(Atom node, std::chrono::milliseconds timeout) {
+    if (runtime_->is_local(node)) return true;
+    Mailbox me = open_mailbox();
+    static const Atom net_kernel = Atom::make("net_kernel").value();
+    static const Atom is_auth = Atom::make("is_auth").value();
+    static const Atom yes = Atom::make("yes").value();
+    // As gen:call: the monitor's reference tags the request, and a DOWN ends the wait.
+    Reference ref = me.monitor(net_kernel, node);
+    me.send(net_kernel, node,
+            tuple(atoms::gen_call, tuple(me.pid(), ref), tuple(is_auth, runtime_->name())));
+    auto answer = me.receive_if(
+        [&](const Term& t) {
+            return (t.is_tuple(2) && t[0] == Term(ref)) ||
+                   (t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref));
+        },
+        timeout);
+    me.demonitor(ref);
+    return answer && answer->is_tuple(2) && (*answer)[1].is_atom(yes);
+}
+
+void Node::set_cookie(Atom node, std::string cookie) {
+    runtime_->set_cookie(node, std::move(cookie));
+}
+
+std::uint64_t Node::on_node_event(std::function<void(const NodeEvent&)> callback) {
+    return runtime_->on_node_event(std::move(callback));
+}
+
+void Node::unsubscribe(std::uint64_t id) {
+    runtime_->unsubscribe(id);
+}
+
+void Node::monitor_nodes(const Pid& pid, bool enable) {
+    runtime_->monitor_nodes(pid, enable);
+}
+
+NodeStats Node::stats() const {
+    return runtime_->stats();
+}
+
+boost::asio::io_context& Node::io() {
+    return runtime_->io();
+}
+
+}  // namespace distribute

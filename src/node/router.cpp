@@ -1,0 +1,150 @@
+// Controls that arrive from other nodes, applied to the processes here. Everything a peer sends
+// is checked for a target that exists; what does not reach anybody is dropped and counted.
+#include "node/runtime.hpp"
+
+namespace distribute::node {
+
+namespace {
+template <class... F>
+struct Visitor : F... {
+    using F::operator()...;
+};
+template <class... F>
+Visitor(F...) -> Visitor<F...>;
+}  // namespace
+
+void Runtime::route(Connection& from, wire::Control&& control) {
+    auto to_pid = [this](const Pid& pid, Term&& message) {
+        if (auto process = find(pid))
+            deliver(*process, std::move(message));
+        else
+            count_dropped();
+    };
+    std::visit(Visitor{
+                   [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
+                   [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
+                   [&](wire::RegSend& m) {
+                       if (auto process = whereis(m.to_name)) {
+                           deliver(*process, std::move(m.message));
+                       } else {
+                           count_dropped();
+                           log(LogLevel::debug,
+                               "dropped a message from " + std::string(from.peer.name()) +
+                                   " to the unregistered name " + std::string(m.to_name.name()));
+                       }
+                   },
+                   [&](wire::AliasSend& m) {
+                       if (auto process = aliases_.find(m.alias))
+                           deliver(*process, std::move(m.message));
+                       else
+                           count_dropped();
+                   },
+                   [&](wire::Link& m) { incoming_link(from, m); },
+                   [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
+                   [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
+                   [&](wire::Unlink& m) {
+                       // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
+                       if (auto process = find(m.to)) {
+                           std::lock_guard lock(process->mutex);
+                           auto it = process->links.find(m.from);
+                           if (it != process->links.end() && it->second.active)
+                               process->links.erase(it);
+                       }
+                   },
+                   [&](wire::Exit& m) {
+                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
+                   },
+                   [&](wire::Exit2& m) {
+                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
+                   },
+                   [&](wire::MonitorP& m) { incoming_monitor(from, m); },
+                   [&](wire::DemonitorP& m) { incoming_demonitor(m); },
+                   [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
+                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, m); },
+                   [&](wire::SpawnReply&) {
+                       // This node sends no spawn requests yet, so no reply can be ours.
+                       count_dropped();
+                   },
+                   [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
+                   [&](wire::NodeLink&) {},
+               },
+               control);
+}
+
+void Runtime::incoming_link(Connection& from, const wire::Link& link) {
+    if (auto process = find(link.to)) {
+        std::lock_guard lock(process->mutex);
+        if (process->alive) {
+            // An existing entry (even one being unlinked) is left alone: see the link protocol.
+            process->links.try_emplace(link.from, LinkState{true, 0, from.id});
+            return;
+        }
+    }
+    // Linking to a process that does not exist gives the linker an exit signal noproc.
+    from.send(wire::Exit{link.to, link.from, Term(atoms::noproc), std::nullopt});
+}
+
+void Runtime::incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink) {
+    if (auto process = find(unlink.to)) {
+        std::lock_guard lock(process->mutex);
+        auto it = process->links.find(unlink.from);
+        if (it != process->links.end() && it->second.active) process->links.erase(it);
+    }
+    // The acknowledgement goes out before any later signal from here to the unlinker: both take
+    // the same ordered connection, and this one is queued now.
+    from.send(wire::UnlinkIdAck{unlink.id, unlink.to, unlink.from});
+}
+
+void Runtime::incoming_unlink_ack(const wire::UnlinkIdAck& ack) {
+    if (auto process = find(ack.to)) {
+        std::lock_guard lock(process->mutex);
+        auto it = process->links.find(ack.from);
+        if (it != process->links.end() && !it->second.active && it->second.unlink_id == ack.id)
+            process->links.erase(it);
+    }
+}
+
+void Runtime::incoming_monitor(Connection& from, const wire::MonitorP& monitor) {
+    auto pid = std::get_if<Pid>(&monitor.to);
+    auto process = pid ? find(*pid) : whereis(std::get<Atom>(monitor.to));
+    if (process) {
+        std::lock_guard lock(process->mutex);
+        if (process->alive) {
+            process->watchers.emplace(
+                monitor.ref,
+                Watcher{monitor.from, !pid, pid ? Atom() : std::get<Atom>(monitor.to), from.id});
+            return;
+        }
+    }
+    // Answered at once, so a gen_server:call to a missing name fails with noproc instead of
+    // waiting for its timeout.
+    from.send(wire::MonitorPExit{monitor.to, monitor.from, monitor.ref, Term(atoms::noproc)});
+}
+
+void Runtime::incoming_demonitor(const wire::DemonitorP& demonitor) {
+    auto pid = std::get_if<Pid>(&demonitor.to);
+    if (auto process = pid ? find(*pid) : whereis(std::get<Atom>(demonitor.to))) {
+        std::lock_guard lock(process->mutex);
+        process->watchers.erase(demonitor.ref);
+    }
+}
+
+void Runtime::incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit) {
+    auto watcher = find(exit.to);
+    if (!watcher) return;
+    bool held;
+    {
+        std::lock_guard lock(watcher->mutex);
+        held = watcher->monitors.erase(exit.ref) > 0;
+    }
+    if (held) down_message(exit.to, exit.ref, exit.from, from.peer, exit.reason);
+}
+
+void Runtime::incoming_spawn_request(Connection& from, const wire::SpawnRequest& request) {
+    // Spawning C++ functions by name comes with the rpc service; until then the request is
+    // refused in the form erlang:spawn_request/5 reports as an error.
+    from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(Atom::make("notsup").value()),
+                               std::nullopt});
+}
+
+}  // namespace distribute::node

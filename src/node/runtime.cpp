@@ -1,0 +1,256 @@
+// Start-up and shutdown of a node, its settings for sessions, and its small shared services
+// (references, names, cookies, log lines, statistics).
+#include "node/runtime.hpp"
+
+#include <sodium.h>
+
+#include <future>
+
+#include "node/environment.hpp"
+#include "otp/services.hpp"
+#include "wire/flags.hpp"
+#include "wire/node_name.hpp"
+
+namespace distribute::node {
+
+namespace {
+NodeError error(NodeErrc code, std::string detail) {
+    return {code, std::move(detail)};
+}
+}  // namespace
+
+Runtime::Runtime(NodeOptions options) : options_(std::move(options)) {}
+
+Runtime::~Runtime() {
+    stop();
+}
+
+Expected<std::shared_ptr<Runtime>, NodeError> Runtime::start(NodeOptions options) {
+    auto runtime = std::make_shared<Runtime>(std::move(options));
+    if (auto booted = runtime->boot(); !booted) {
+        runtime->stop();
+        return unexpected(booted.error());
+    }
+    return runtime;
+}
+
+Expected<void, NodeError> Runtime::boot() {
+    if (sodium_init() < 0)
+        return unexpected(error(NodeErrc::no_cookie, "libsodium failed to start"));
+    if (!options_.hidden)
+        return unexpected(error(
+            NodeErrc::visible_refused,
+            "visible mode is not available yet: a visible node that does not speak the global "
+            "protocol makes global:sync() wait forever on every BEAM node it is connected to"));
+
+    std::string full = options_.name;
+    if (full.find('@') == std::string::npos) {
+        auto host = local_host_name(options_.long_names);
+        if (!host) return unexpected(error(NodeErrc::bad_name, host.error()));
+        full += "@" + *host;
+    }
+    auto parsed = wire::NodeName::parse(full);
+    if (!parsed) return unexpected(error(NodeErrc::bad_name, parsed.error()));
+    auto atom = Atom::make(full);
+    if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
+    name_ = *atom;
+
+    cookie_ = options_.cookie;
+    if (cookie_.empty()) {
+        auto cookie = home_cookie();
+        if (!cookie) return unexpected(error(NodeErrc::no_cookie, cookie.error()));
+        cookie_ = std::move(*cookie);
+    }
+    ref_salt_ = randombytes_random();
+
+    work_.emplace(io_.get_executor());
+    unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
+    for (unsigned i = 0; i < std::max(1u, threads); ++i)
+        threads_.emplace_back([this] { io_.run(); });
+
+    auto server_options = EpmdServerOptions::from_environment();
+    server_options.port = options_.epmd.endpoint.port;
+    server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
+    auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
+    if (!server) return unexpected(error(NodeErrc::epmd_failed, server.error().detail));
+    epmd_server_ = std::move(*server);
+    if (epmd_server_)
+        log(LogLevel::info,
+            "no EPMD answered on port " + std::to_string(server_options.port) + ": started one");
+
+    auto acceptor =
+        net::Acceptor::listen(io_, options_.listen_address, options_.port_min, options_.port_max);
+    if (!acceptor) return unexpected(error(NodeErrc::listen_failed, acceptor.error()));
+    acceptor_ = std::move(*acceptor);
+
+    epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
+    auto registered = std::make_shared<std::promise<Expected<std::uint32_t, EpmdError>>>();
+    auto first = std::make_shared<std::atomic<bool>>(true);
+    RegistrationEvents events;
+    events.registered = [this, registered, first](std::uint32_t creation, unsigned count) {
+        if (first->exchange(false)) {
+            registered->set_value(creation);
+        } else {
+            // Pids, ports and references already handed out carry the first creation, so the
+            // node keeps it; peers learn a node's creation in the handshake, not from EPMD.
+            log(LogLevel::warning, "registered with EPMD again (registration " +
+                                       std::to_string(count) + "); keeping creation " +
+                                       std::to_string(creation_));
+        }
+    };
+    events.lost = [this](const EpmdError& e) {
+        log(LogLevel::warning, "lost the EPMD registration (" + e.detail + "): registering again");
+    };
+    events.failed = [this, registered, first](const EpmdError& e) {
+        if (first->exchange(false))
+            registered->set_value(unexpected(e));
+        else
+            log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
+    };
+    registration_ = epmd_client_->register_node(
+        NodeRegistration{parsed->alive,
+                         acceptor_->port(),
+                         options_.hidden ? NodeType::hidden : NodeType::normal,
+                         6,
+                         6,
+                         {}},
+        std::move(events));
+    auto creation = registered->get_future().get();
+    if (!creation)
+        return unexpected(error(NodeErrc::epmd_failed, "EPMD refused '" + parsed->alive +
+                                                           "': " + creation.error().detail));
+    creation_ = *creation;
+
+    otp::start_services(*this);
+    acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
+    log(LogLevel::info, "node " + full + " up on port " + std::to_string(acceptor_->port()) +
+                            " (creation " + std::to_string(creation_) + ")");
+    return {};
+}
+
+void Runtime::stop() {
+    if (stopped_.exchange(true)) return;
+    if (acceptor_) acceptor_->close();
+    if (registration_) registration_->close();
+    std::vector<std::shared_ptr<net::Session>> sessions;
+    {
+        std::unique_lock lock(connections_mutex_);
+        for (auto& [atom, connection] : connections_)
+            if (connection->session) sessions.push_back(connection->session);
+        sessions.insert(sessions.end(), handshaking_.begin(), handshaking_.end());
+    }
+    for (auto& s : sessions)
+        s->close("node stopping");
+    for (auto& process : processes_.all())
+        terminate(process, Term(atoms::shutdown));
+    if (epmd_server_) epmd_server_->stop();
+    work_.reset();
+    // Sessions end as their sockets close; what is left is stopped.
+    std::promise<void> drained;
+    auto done = drained.get_future();
+    if (!threads_.empty()) {
+        asio::post(io_, [&drained] { drained.set_value(); });
+        done.wait_for(std::chrono::seconds(2));
+    }
+    io_.stop();
+    for (auto& t : threads_) {
+        // Stopped from one of its own threads (a handler stopping the node): that one finishes
+        // on its own once the handler returns.
+        if (t.get_id() == std::this_thread::get_id())
+            t.detach();
+        else if (t.joinable())
+            t.join();
+    }
+    threads_.clear();
+    registration_.reset();
+    epmd_server_.reset();
+}
+
+void Runtime::log(LogLevel level, const std::string& line) const {
+    if (options_.log) options_.log(level, line);
+}
+
+std::string Runtime::cookie_for(const std::string& peer) const {
+    std::lock_guard lock(cookies_mutex_);
+    auto it = peer_cookies_.find(peer);
+    return it == peer_cookies_.end() ? cookie_ : it->second;
+}
+
+void Runtime::set_cookie(Atom node, std::string cookie) {
+    std::lock_guard lock(cookies_mutex_);
+    peer_cookies_[std::string(node.name())] = std::move(cookie);
+}
+
+net::SessionSettings Runtime::session_settings() const {
+    net::SessionSettings s;
+    s.handshake.node_name = std::string(name_.name());
+    s.handshake.creation = creation_;
+    s.handshake.offered_flags = wire::offered | (options_.hidden ? 0 : wire::flag::published);
+    s.handshake.required_flags = wire::required_of_peers;
+    auto self = weak_from_this();
+    s.handshake.cookie_for = [self](const std::string& peer) {
+        auto runtime = self.lock();
+        return runtime ? runtime->cookie_for(peer) : std::string();
+    };
+    s.handshake.random_challenge = [] { return randombytes_random(); };
+    s.handshake_timeout = options_.setup_timeout;
+    s.tick_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.net_ticktime) / 4;
+    s.tick_intervals = 4;
+    return s;
+}
+
+Reference Runtime::make_ref() {
+    const std::uint64_t n = next_ref_.fetch_add(1, std::memory_order_relaxed);
+    Reference r;
+    r.node = name_;
+    r.creation = creation_;
+    r.size = 3;
+    r.words = {static_cast<std::uint32_t>(n & 0x3FFFF), static_cast<std::uint32_t>(n >> 18),
+               ref_salt_, 0, 0};
+    return r;
+}
+
+Expected<void, NodeError> Runtime::register_name(Atom name, const Pid& pid) {
+    auto process = find(pid);
+    if (!process) return unexpected(error(NodeErrc::not_alive, "no such process"));
+    std::lock_guard lock(process->mutex);
+    if (!process->alive) return unexpected(error(NodeErrc::not_alive, "the process has exited"));
+    if (!names_.add(name, process))
+        return unexpected(error(NodeErrc::name_taken, std::string(name.name()) + " is taken"));
+    process->names.push_back(name);
+    return {};
+}
+
+bool Runtime::unregister_name(Atom name) {
+    auto process = names_.find(name);
+    if (!process) return false;
+    std::lock_guard lock(process->mutex);
+    std::erase(process->names, name);
+    return names_.remove(name, process.get());
+}
+
+Reference Runtime::make_alias(Process& owner) {
+    Reference alias = make_ref();
+    {
+        std::lock_guard lock(owner.mutex);
+        if (!owner.alive) return alias;
+        owner.aliases.push_back(alias);
+    }
+    aliases_.add(alias, owner.shared_from_this());
+    return alias;
+}
+
+bool Runtime::remove_alias(Process& owner, const Reference& alias) {
+    {
+        std::lock_guard lock(owner.mutex);
+        if (std::erase(owner.aliases, alias) == 0) return false;
+    }
+    return aliases_.remove(alias);
+}
+
+NodeStats Runtime::stats() const {
+    return {dropped_.load(), refused_.load(), bad_frames_.load()};
+}
+
+}  // namespace distribute::node

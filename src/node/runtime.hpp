@@ -1,0 +1,179 @@
+// The node's engine: processes and the signals between them (messages, links, monitors, exit
+// signals) with Erlang's semantics, and the registry of connections to other nodes. Signals to
+// processes here are applied at once by whichever thread sends them; signals to processes on
+// other nodes become control messages on the connection to that node, dialled on demand.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "distribute/epmd.hpp"
+#include "distribute/node.hpp"
+#include "net/acceptor.hpp"
+#include "net/asio.hpp"
+#include "net/session.hpp"
+#include "node/connection.hpp"
+#include "node/process.hpp"
+#include "node/process_table.hpp"
+
+namespace distribute::node {
+
+namespace asio = net::asio;
+using tcp = net::tcp;
+
+// Which kind of exit signal: one from a link (the linked process ended, or the connection went
+// down) or one sent by exit/2.
+enum class ExitKind { link, exit2 };
+
+class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
+  public:
+    [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
+    explicit Runtime(NodeOptions options);
+    ~Runtime() override;
+
+    void stop();
+    bool stopped() const { return stopped_.load(); }
+
+    Atom name() const { return name_; }
+    std::uint32_t creation() const { return creation_; }
+    std::uint16_t port() const { return acceptor_ ? acceptor_->port() : 0; }
+    asio::io_context& io() { return io_; }
+    void log(LogLevel level, const std::string& line) const;
+
+    // Processes
+    std::shared_ptr<Process> spawn(Process::Kind kind, Node::Handler handler, bool trap_exit);
+    std::shared_ptr<Process> find(const Pid& pid) const { return processes_.find(pid); }
+    std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
+    [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
+    bool unregister_name(Atom name);
+    Reference make_ref();
+    Reference make_alias(Process& owner);
+    bool remove_alias(Process& owner, const Reference& alias);
+    bool is_local(Atom node) const { return node == name_; }
+
+    // Signals from a local process (`from`).
+    void send(const Process& from, const Pid& to, Term message);
+    void send_named(const Process& from, Atom name, Atom node, Term message);
+    void send_alias(const Process& from, const Reference& alias, Term message);
+    void link(Process& from, const Pid& to);
+    void unlink(Process& from, const Pid& to);
+    Reference monitor(Process& from, const wire::ProcessId& target, Atom node);
+    bool demonitor(Process& from, const Reference& ref);
+    void exit2(const Process& from, const Pid& to, Term reason);
+    // The process ends with `reason`: links and monitors fire, names and aliases go.
+    void terminate(const std::shared_ptr<Process>& process, Term reason);
+
+    // Connections
+    std::vector<Atom> connected(bool hidden) const;
+    void async_connect(Atom node, std::function<void(bool)> done);
+    bool disconnect(Atom node);
+    void set_cookie(Atom node, std::string cookie);
+    std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
+    void unsubscribe(std::uint64_t id);
+    void monitor_nodes(const Pid& pid, bool enable);
+    NodeStats stats() const;
+    void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
+
+    // SessionObserver
+    wire::HandshakeStatus on_peer_named(net::Session& session) override;
+    void on_up(net::Session& session) override;
+    void on_control(net::Session& session, wire::Control&& control) override;
+    void on_end(net::Session& session, const net::SessionEnd& end) override;
+
+  private:
+    struct PendingExit {
+        Pid to;
+        Pid from;
+        Term reason;
+        ExitKind kind;
+    };
+
+    [[nodiscard]] Expected<void, NodeError> boot();
+    std::string cookie_for(const std::string& peer) const;
+    net::SessionSettings session_settings() const;
+    void accept(tcp::socket socket);
+
+    // Delivery to a local process. Returns false when it is not alive.
+    bool deliver(Process& to, Term message);
+    void run_handler(const std::shared_ptr<Process>& process);
+    // Applies an exit signal to a local process; an exit that kills it queues its own signals.
+    void apply_exit(const PendingExit& signal, std::vector<PendingExit>& more);
+    void exit_signal(PendingExit signal);
+    void die(Process& process, Term reason, std::vector<PendingExit>& more);
+    void down_message(const Pid& watcher, const Reference& ref, const wire::ProcessId& target,
+                      Atom node, const Term& reason);
+
+    // The connection to `node`, dialling it when there is none. Null for this node itself or a
+    // node name that cannot be dialled.
+    std::shared_ptr<Connection> connection_to(Atom node);
+    // The connection to `node` only while it is still the one with `id`: signals about links and
+    // monitors made over an earlier connection must not open a new one.
+    std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
+    void dial(const std::shared_ptr<Connection>& connection);
+    void on_dialled(const std::shared_ptr<Connection>& connection,
+                    Expected<tcp::socket, std::string> socket);
+    // The connection is gone: everything that crossed it fires noconnection.
+    void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
+                         bool was_up);
+    void node_event(const NodeEvent& event);
+    std::shared_ptr<Connection> connection_of(const net::Session& session) const;
+
+    // Incoming controls, by kind (router.cpp).
+    void route(Connection& from, wire::Control&& control);
+    void incoming_link(Connection& from, const wire::Link& link);
+    void incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink);
+    void incoming_unlink_ack(const wire::UnlinkIdAck& ack);
+    void incoming_monitor(Connection& from, const wire::MonitorP& monitor);
+    void incoming_demonitor(const wire::DemonitorP& demonitor);
+    void incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit);
+    void incoming_spawn_request(Connection& from, const wire::SpawnRequest& request);
+
+    NodeOptions options_;
+    Atom name_;
+    std::uint32_t creation_ = 0;
+    std::string cookie_;
+    std::atomic<bool> stopped_{false};
+
+    asio::io_context io_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    std::vector<std::thread> threads_;
+    std::unique_ptr<EpmdServer> epmd_server_;
+    std::unique_ptr<EpmdClient> epmd_client_;
+    std::unique_ptr<EpmdRegistration> registration_;
+    std::shared_ptr<net::Acceptor> acceptor_;
+
+    ProcessTable processes_;
+    NameTable names_;
+    AliasTable aliases_;
+    std::atomic<std::uint64_t> next_ref_{1};
+    std::uint32_t ref_salt_ = 0;
+    std::atomic<std::uint64_t> next_unlink_id_{1};
+
+    mutable std::shared_mutex connections_mutex_;
+    std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
+    std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
+    std::uint64_t next_connection_id_ = 1;
+
+    mutable std::mutex cookies_mutex_;
+    std::unordered_map<std::string, std::string> peer_cookies_;
+
+    mutable std::mutex events_mutex_;
+    std::vector<std::pair<std::uint64_t, std::function<void(const NodeEvent&)>>> subscribers_;
+    std::vector<Pid> node_monitors_;
+    std::uint64_t next_subscriber_ = 1;
+
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> refused_{0};
+    std::atomic<std::uint64_t> bad_frames_{0};
+};
+
+}  // namespace distribute::node
