@@ -1,0 +1,65 @@
+%% The BEAM side of the node benchmark: a sink and an echo like the demo node's, a sender that
+%% times a burst of messages into any sink, and a ping-pong timer for round trips.
+-module(node_bench).
+-export([start_services/0, burst/3, round_trips/3, payload/1]).
+
+%% Registers sink and echo on this node.
+start_services() ->
+    Parent = self(),
+    Sink = spawn(fun() -> register(sink, self()), Parent ! ready, sink() end),
+    receive ready -> ok end,
+    Echo = spawn(fun() -> register(echo, self()), Parent ! ready, echo() end),
+    receive ready -> ok end,
+    {Sink, Echo}.
+
+sink() ->
+    receive
+        {start, From, N} -> count(From, N);
+        _ -> sink()
+    end.
+
+count(From, 0) ->
+    From ! done,
+    sink();
+count(From, N) ->
+    receive _ -> count(From, N - 1) end.
+
+echo() ->
+    receive
+        {From, Msg} -> From ! Msg, echo();
+        _ -> echo()
+    end.
+
+payload(small) -> {hello, 42, 3.5, [1, 2]};
+payload({binary, Bytes}) -> binary:copy(<<7>>, Bytes).
+
+%% Sends N copies of the payload to Target (a pid or {Name, Node}) after {start, self(), N} and
+%% waits for done. Returns the elapsed microseconds.
+burst(Target, Kind, N) ->
+    Msg = payload(Kind),
+    Target ! {start, self(), N},
+    T0 = erlang:monotonic_time(microsecond),
+    send_n(Target, Msg, N),
+    receive
+        done -> erlang:monotonic_time(microsecond) - T0
+    after 300000 -> timeout
+    end.
+
+send_n(_, _, 0) -> ok;
+send_n(Target, Msg, N) ->
+    Target ! Msg,
+    send_n(Target, Msg, N - 1).
+
+%% N sequential round trips through an echo; returns the elapsed microseconds.
+round_trips(Target, Kind, N) ->
+    Msg = payload(Kind),
+    T0 = erlang:monotonic_time(microsecond),
+    ok = ping_pong(Target, Msg, N),
+    erlang:monotonic_time(microsecond) - T0.
+
+ping_pong(_, _, 0) -> ok;
+ping_pong(Target, Msg, N) ->
+    Target ! {self(), Msg},
+    receive Msg -> ping_pong(Target, Msg, N - 1)
+    after 30000 -> timeout
+    end.

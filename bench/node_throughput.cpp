@@ -1,0 +1,281 @@
+// Node benchmark: messages per second and receiver CPU per message on loopback, ours against the
+// BEAM and an erl_interface C node, all in one run. Reports; asserts nothing.
+//
+//   node_throughput [--scale X] [--only PAYLOAD]
+//
+// Processes it starts, all on one private EPMD (the embedded one, in this process):
+//   this process   a C++ node (the "ours" sender and round-trip client)
+//   bench_cpp      `distribute node`: our sink and echo
+//   bench_recv     erl: a BEAM sink and echo (node_bench.erl), schedulers without busy-waiting
+//   bench_drv      erl: the BEAM sender and round-trip client
+//   bench_ei       ei_sink: an erl_interface C node sink
+// Receiver CPU comes from /proc/<pid>/stat (user + system) over each burst.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "distribute/node.hpp"
+#include "erl_fixture.hpp"
+#include "subprocess.hpp"
+
+using namespace distribute;
+using namespace distribute::interop;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string cookie = "bench_cookie";
+
+struct Payload {
+    std::string label;
+    std::string erl;  // node_bench:payload/1 argument
+    Term term;        // the same term built here
+    long count;       // messages per burst
+};
+
+std::vector<Payload> payloads(double scale) {
+    auto n = [scale](long base) { return std::max(1000L, static_cast<long>(base * scale)); };
+    std::vector<std::uint8_t> kb(1024, 7), kb64(65536, 7);
+    return {
+        {"small tuple", "small", tuple("hello"_a, 42, 3.5, list(1, 2)), n(1'000'000)},
+        {"1 KB binary", "{binary, 1024}", binary(kb), n(300'000)},
+        {"64 KB binary", "{binary, 65536}", binary(kb64), n(20'000)},
+    };
+}
+
+// CPU seconds (user + system) a process has used so far.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    unsigned long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+        if (i == 14) utime = std::stoul(field);
+        if (i == 15) stime = std::stoul(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// A child that prints a line containing `ready` once it serves.
+struct Server {
+    Child child;
+    std::string out, err;
+
+    Server(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+           const std::string& ready) {
+        child = spawn_child(argv, env);
+        std::string_view none;
+        const auto deadline = Clock::now() + std::chrono::seconds(20);
+        while (out.find(ready) == std::string::npos) {
+            if (pump(child, none, false, out, err, deadline) == PumpResult::timed_out ||
+                try_reap(child))
+                throw FixtureError(argv[0] + " did not start: " + err);
+        }
+    }
+    ~Server() { kill_child(child); }
+};
+
+struct Burst {
+    double rate = 0;          // messages per second
+    double cpu_per_msg = -1;  // receiver microseconds per message; < 0: not measured
+};
+
+double parse_micros(const std::string& text) {
+    try {
+        return std::stod(text);
+    } catch (const std::exception&) {
+        throw FixtureError("the erl side answered '" + text + "'");
+    }
+}
+
+// The BEAM sender bursting into {sink, Node}.
+Burst beam_burst(ErlNode& drv, const std::string& node, const Payload& p, pid_t receiver) {
+    const double cpu0 = cpu_seconds(receiver);
+    const double micros = parse_micros(drv.eval(
+        "node_bench:burst({sink, '" + node + "'}, " + p.erl + ", " + std::to_string(p.count) + ")",
+        std::chrono::seconds(600)));
+    const double cpu = cpu_seconds(receiver) - cpu0;
+    return {p.count * 1e6 / micros, cpu * 1e6 / static_cast<double>(p.count)};
+}
+
+// Our sender bursting into {sink, Node}.
+Burst our_burst(Node& self, const std::string& node, const Payload& p) {
+    static const Atom sink = "sink"_a;
+    static const Atom start = "start"_a;
+    const Atom peer = Atom::make(node).value();
+    Mailbox me = self.open_mailbox();
+    me.send(sink, peer, tuple(start, me.pid(), p.count));
+    const auto t0 = Clock::now();
+    for (long i = 0; i < p.count; ++i)
+        me.send(sink, peer, p.term);
+    auto done = me.receive(std::chrono::seconds(600));
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!done) throw FixtureError("no done from " + node);
+    return {p.count / seconds, -1};
+}
+
+double beam_round_trip(ErlNode& drv, const std::string& node, const Payload& p, long n) {
+    return parse_micros(drv.eval("node_bench:round_trips({echo, '" + node + "'}, " + p.erl + ", " +
+                                     std::to_string(n) + ")",
+                                 std::chrono::seconds(600))) /
+           static_cast<double>(n);
+}
+
+double our_round_trip(Node& self, const std::string& node, const Payload& p, long n) {
+    static const Atom echo = "echo"_a;
+    const Atom peer = Atom::make(node).value();
+    Mailbox me = self.open_mailbox();
+    const auto t0 = Clock::now();
+    for (long i = 0; i < n; ++i) {
+        me.send(echo, peer, tuple(me.pid(), p.term));
+        if (!me.receive(std::chrono::seconds(30))) throw FixtureError("no echo from " + node);
+    }
+    return std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
+           static_cast<double>(n);
+}
+
+std::string rate(double r) {
+    char b[32];
+    if (r >= 1e6)
+        std::snprintf(b, sizeof b, "%.2fM", r / 1e6);
+    else
+        std::snprintf(b, sizeof b, "%.1fk", r / 1e3);
+    return b;
+}
+
+std::string num(double v, const char* format = "%.2f") {
+    char b[32];
+    std::snprintf(b, sizeof b, format, v);
+    return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double scale = 1.0;
+    std::string only;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--scale" && i + 1 < argc) {
+            scale = std::atof(argv[++i]);
+        } else if (a == "--only" && i + 1 < argc) {
+            only = argv[++i];
+        } else {
+            std::printf(
+                "usage: node_throughput [--scale X] [--only PAYLOAD]\n"
+                "  --scale X   messages per burst times X (default 1: 1M small, 300k 1 KB, 20k 64 "
+                "KB)\n"
+                "  --only P    just the payload whose label starts with P\n");
+            return a == "--help" ? 0 : 2;
+        }
+    }
+    try {
+        const std::uint16_t epmd_port = free_port();
+        const std::vector<std::string> env = {"ERL_EPMD_PORT=" + std::to_string(epmd_port)};
+        NodeOptions options;
+        options.name = unique_name("bench_self");
+        options.cookie = cookie;
+        options.epmd_mode = EpmdMode::embedded;
+        options.epmd.endpoint.port = epmd_port;
+        auto self = Node::start(options);
+        if (!self) throw FixtureError("our node did not start: " + self.error().detail);
+        const std::string host = short_host();
+
+        const std::string cpp_name = unique_name("bench_cpp");
+        Server cpp({DISTRIBUTE_EXE, "node", "--sname", cpp_name, "--cookie", cookie}, env, "is up");
+        const std::string ei_name = unique_name("bench_ei");
+        Server ei({EI_SINK_EXE, ei_name, cookie}, env, "ready");
+
+        TempDir dir;
+        compile_erl(BENCH_SOURCE_DIR "/erl/node_bench.erl", dir.path());
+        ErlNodeOptions recv_options;
+        recv_options.name_prefix = "bench_recv";
+        recv_options.cookie = cookie;
+        recv_options.epmd_port = epmd_port;
+        // Without busy-waiting schedulers, the BEAM's CPU time is the work it does.
+        recv_options.extra_args = {"-pa",       dir.path(), "+sbwt",    "none",
+                                   "+sbwtdcpu", "none",     "+sbwtdio", "none"};
+        ErlNode recv(recv_options);
+        recv.eval("node_bench:start_services()");
+        const pid_t recv_pid =
+            static_cast<pid_t>(std::stol(recv.eval("list_to_integer(os:getpid())")));
+        ErlNodeOptions drv_options = recv_options;
+        drv_options.name_prefix = "bench_drv";
+        drv_options.extra_args = {"-pa", dir.path()};
+        ErlNode drv(drv_options);
+
+        const std::string cpp_node = cpp_name + "@" + host;
+        const std::string ei_node = ei_name + "@" + host;
+        // Connections first, so no burst pays for a handshake.
+        for (auto& target : {cpp_node, recv.node_name(), ei_node})
+            drv.eval("net_kernel:connect_node('" + target + "')");
+        (void)self->connect(Atom::make(cpp_node).value());
+        (void)self->connect(Atom::make(recv.node_name()).value());
+
+        std::printf("Into a sink, sent by a BEAM node (msgs/s; receiver CPU in us/msg)\n\n");
+        std::printf(
+            "| payload      |  msgs | into ours | into BEAM |  into ei | ours/BEAM "
+            "| cpu ours | cpu BEAM | cpu ei | cpu ours/ei |\n");
+        std::printf(
+            "|--------------|------:|----------:|----------:|---------:|----------:"
+            "|---------:|---------:|-------:|------------:|\n");
+        std::vector<Payload> list = payloads(scale);
+        for (auto& p : list) {
+            if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
+            Burst ours = beam_burst(drv, cpp_node, p, cpp.child.pid);
+            Burst beam = beam_burst(drv, recv.node_name(), p, recv_pid);
+            Burst cnode = beam_burst(drv, ei_node, p, ei.child.pid);
+            std::printf("| %-12s | %5s | %9s | %9s | %8s | %8.2fx | %8s | %8s | %6s | %10.2fx |\n",
+                        p.label.c_str(), rate(static_cast<double>(p.count)).c_str(),
+                        rate(ours.rate).c_str(), rate(beam.rate).c_str(), rate(cnode.rate).c_str(),
+                        ours.rate / beam.rate, num(ours.cpu_per_msg).c_str(),
+                        num(beam.cpu_per_msg).c_str(), num(cnode.cpu_per_msg).c_str(),
+                        cnode.cpu_per_msg > 0 ? ours.cpu_per_msg / cnode.cpu_per_msg : 0.0);
+            std::fflush(stdout);
+        }
+
+        std::printf("\nSenders (msgs/s into a sink)\n\n");
+        std::printf("| payload      | ours -> BEAM | BEAM -> BEAM | ours/BEAM | ours -> ours |\n");
+        std::printf("|--------------|-------------:|-------------:|----------:|-------------:|\n");
+        for (auto& p : list) {
+            if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
+            Burst ours = our_burst(*self, recv.node_name(), p);
+            Burst beam = beam_burst(drv, recv.node_name(), p, recv_pid);
+            Burst pair = our_burst(*self, cpp_node, p);
+            std::printf("| %-12s | %12s | %12s | %8.2fx | %12s |\n", p.label.c_str(),
+                        rate(ours.rate).c_str(), rate(beam.rate).c_str(), ours.rate / beam.rate,
+                        rate(pair.rate).c_str());
+            std::fflush(stdout);
+        }
+
+        std::printf("\nRound trips through an echo (us per round trip; lower is better)\n\n");
+        std::printf("| payload      | BEAM -> ours | BEAM -> BEAM | BEAM/ours | ours -> ours |\n");
+        std::printf("|--------------|-------------:|-------------:|----------:|-------------:|\n");
+        for (auto& p : list) {
+            if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
+            const long n = std::max(200L, static_cast<long>(20'000 * scale));
+            double ours = beam_round_trip(drv, cpp_node, p, n);
+            double beam = beam_round_trip(drv, recv.node_name(), p, n);
+            double pair = our_round_trip(*self, cpp_node, p, n);
+            std::printf("| %-12s | %12s | %12s | %8.2fx | %12s |\n", p.label.c_str(),
+                        num(ours, "%.1f").c_str(), num(beam, "%.1f").c_str(), beam / ours,
+                        num(pair, "%.1f").c_str());
+            std::fflush(stdout);
+        }
+        std::printf("\nratios > 1 mean ours is faster; cpu ours/ei < 1 means ours uses less CPU\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "node_throughput: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
