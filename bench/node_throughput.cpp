@@ -1,7 +1,7 @@
 // Node benchmark: messages per second and receiver CPU per message on loopback, ours against the
 // BEAM and an erl_interface C node, all in one run. Reports; asserts nothing.
 //
-//   node_throughput [--scale X] [--only PAYLOAD]
+//   node_throughput [--scale X] [--only PAYLOAD] [--threads T]
 //
 // Processes it starts, all on one private EPMD (the embedded one, in this process):
 //   this process   a C++ node (the "ours" sender and round-trip client)
@@ -164,18 +164,22 @@ std::string num(double v, const char* format = "%.2f") {
 int main(int argc, char** argv) {
     double scale = 1.0;
     std::string only;
+    std::string threads = "0";
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--scale" && i + 1 < argc) {
             scale = std::atof(argv[++i]);
         } else if (a == "--only" && i + 1 < argc) {
             only = argv[++i];
+        } else if (a == "--threads" && i + 1 < argc) {
+            threads = argv[++i];
         } else {
             std::printf(
-                "usage: node_throughput [--scale X] [--only PAYLOAD]\n"
+                "usage: node_throughput [--scale X] [--only PAYLOAD] [--threads T]\n"
                 "  --scale X   messages per burst times X (default 1: 1M small, 300k 1 KB, 20k 64 "
                 "KB)\n"
-                "  --only P    just the payload whose label starts with P\n");
+                "  --only P    just the payload whose label starts with P\n"
+                "  --threads T threads of our nodes (default 0: one per core)\n");
             return a == "--help" ? 0 : 2;
         }
     }
@@ -187,6 +191,7 @@ int main(int argc, char** argv) {
         options.cookie = cookie;
         options.epmd_mode = EpmdMode::embedded;
         options.epmd.endpoint.port = epmd_port;
+        options.threads = static_cast<unsigned>(std::stoul(threads));
         auto self = Node::start(options);
         if (!self) throw FixtureError("our node did not start: " + self.error().detail);
         const std::string host = short_host();

@@ -18,6 +18,7 @@ namespace distribute {
 namespace node {
 class Process;
 class Runtime;
+struct Access;
 }  // namespace node
 
 inline constexpr std::chrono::milliseconds infinity_timeout = std::chrono::milliseconds::max();
@@ -74,6 +75,7 @@ class ProcessHandle {
     bool unalias(const Reference& alias) const;
 
   protected:
+    friend struct node::Access;
     std::shared_ptr<node::Process> process_;
 };
 

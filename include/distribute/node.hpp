@@ -27,7 +27,8 @@ namespace distribute {
 
 namespace node {
 class Runtime;
-}
+struct Access;
+}  // namespace node
 
 enum class NodeErrc {
     bad_name = 1,     // not alive, alive@host, or a host part that cannot be worked out
@@ -144,6 +145,7 @@ class Node {
     boost::asio::io_context& io();
 
   private:
+    friend struct node::Access;
     explicit Node(std::shared_ptr<node::Runtime> runtime);
     std::shared_ptr<node::Runtime> runtime_;
 };

@@ -1,7 +1,8 @@
 // `distribute node`, `distribute ping` and `distribute send`: a C++ node in the foreground, and
 // two one-shot clients that start a short-lived hidden node to do one thing.
 //
-//   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--verbose]
+//   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--threads T]
+//                   [--verbose]
 //   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
 //   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
@@ -67,6 +68,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
 
 struct NodeCommand {
     std::string sname, name, cookie, port;
+    unsigned threads = 0;
     bool hidden = true;
     bool verbose = false;
 };
@@ -78,6 +80,7 @@ void run_node(const NodeCommand& c) {
     options.long_names = !c.name.empty();
     options.cookie = c.cookie;
     options.hidden = c.hidden;
+    options.threads = c.threads;
     if (!c.port.empty()) parse_ports(c.port, options);
     options.log = stderr_log(c.verbose);
 
@@ -159,6 +162,7 @@ void add_node_commands(CLI::App& app) {
     n->add_flag("--hidden", node->hidden,
                 "Hidden node (the default: visible mode waits for the global protocol)");
     n->add_option("--port", node->port, "Distribution port, or range P-Q (default: any)");
+    n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
     n->callback([node] { run_node(*node); });
 

@@ -83,6 +83,8 @@ void Session::end(SessionEnd::Cause cause, std::string detail) {
         // A refusal (or a nok) must reach the peer before the socket closes: the write in
         // flight closes it. A peer that read EOF instead of nok would drop what it had queued.
         std::lock_guard lock(out_mutex_);
+        closed_ = true;
+        drained_.notify_all();
         const bool flush = cause == SessionEnd::Cause::handshake_failed ||
                            cause == SessionEnd::Cause::simultaneous;
         if (!(writing_ && flush)) transport_->close();
@@ -240,18 +242,25 @@ bool Session::feed_frames() {
 // Writing
 
 void Session::send(const wire::Control& control) {
-    std::lock_guard lock(out_mutex_);
-    if (!encoder_) return;  // ended before it came up
+    std::unique_lock lock(out_mutex_);
+    if (!encoder_ || closed_) return;  // ended before it came up, or since
     encoder_->encode(pending_, control);
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     schedule_write();
+    // Back-pressure, as the BEAM suspends a sender on a busy distribution port: a thread of the
+    // program waits while more than busy_limit bytes are queued. The node's own threads never
+    // wait (one of them has to run the write), so their queue may grow past the limit.
+    if (pending_.size() > settings_.busy_limit && !io_.get_executor().running_in_this_thread())
+        drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
 }
 
 // Called with out_mutex_ held.
 void Session::schedule_write() {
     if (writing_) return;
     writing_ = true;
-    asio::post(strand_, [self = shared_from_this()] {
+    // defer: a send from one of the node's threads is written by that thread once it is done,
+    // which also gathers what it sends meanwhile into the same write.
+    asio::defer(strand_, [self = shared_from_this()] {
         std::lock_guard lock(self->out_mutex_);
         self->write();
     });
@@ -264,6 +273,7 @@ void Session::write() {
         return;
     }
     in_flight_.swap(pending_);
+    drained_.notify_all();
     transport_->async_write(
         in_flight_,
         on_strand([self = shared_from_this()](const boost::system::error_code& e, std::size_t) {

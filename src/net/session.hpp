@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -66,6 +67,9 @@ struct SessionSettings {
     unsigned tick_intervals = 4;
     etf::DecodeOptions decode;
     std::size_t max_frame_bytes = std::size_t{1} << 30;
+    // Queued bytes past which a sending thread waits for the writer (the BEAM's
+    // dist_buf_busy_limit is 1 MB too).
+    std::size_t busy_limit = std::size_t{1} << 20;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -134,6 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<wire::FrameEncoder> encoder_;
     std::vector<std::uint8_t> pending_;  // queued while a write is in flight
     bool writing_ = false;
+    bool closed_ = false;                  // ended: sends are dropped, waiting senders released
+    std::condition_variable drained_;      // the queue went below busy_limit, or closed_
     std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
     std::atomic<bool> wrote_since_tick_{false};
 

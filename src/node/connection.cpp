@@ -3,12 +3,20 @@
 namespace distribute::node {
 
 bool Connection::send(const wire::Control& control) {
-    std::lock_guard lock(mutex);
-    if (down) return false;
-    if (state == State::up)
-        carrier->send(control);
-    else
-        queued.push_back(control);
+    std::shared_ptr<net::Session> session;
+    {
+        std::lock_guard lock(mutex);
+        if (down) return false;
+        if (state != State::up) {
+            queued.push_back(control);
+            return true;
+        }
+        session = carrier;
+    }
+    // Outside the lock: the session may hold a sender back while its queue is full, and other
+    // senders (the node's own threads among them) must not wait on this mutex meanwhile. Each
+    // sender's signals stay in order; the queue was flushed before `up` was set.
+    session->send(control);
     return true;
 }
 

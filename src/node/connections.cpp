@@ -267,9 +267,18 @@ void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
     for (auto& process : processes_.all()) {
         std::vector<Pid> linked;
         std::vector<std::pair<Reference, HeldMonitor>> held;
+        std::vector<Reference> unanswered;
         {
             std::lock_guard lock(process->mutex);
             if (!process->alive) continue;
+            for (auto it = process->spawning.begin(); it != process->spawning.end();) {
+                if (it->second == id) {
+                    unanswered.push_back(it->first);
+                    it = process->spawning.erase(it);
+                } else {
+                    ++it;
+                }
+            }
             for (auto& [pid, state] : process->links)
                 if (pid.node == peer && state.connection == id) linked.push_back(pid);
             for (auto it = process->monitors.begin(); it != process->monitors.end();) {
@@ -284,6 +293,9 @@ void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                 return entry.second.watcher.node == peer && entry.second.connection == id;
             });
         }
+        static const Atom spawn_reply = Atom::make("spawn_reply").value();
+        for (auto& ref : unanswered)
+            deliver(*process, tuple(spawn_reply, ref, atoms::error, atoms::noconnection));
         for (auto& [ref, monitor] : held)
             down_message(process->pid, ref, monitor.target, peer, Term(atoms::noconnection));
         for (auto& pid : linked)

@@ -72,6 +72,8 @@ class Process : public std::enable_shared_from_this<Process> {
     std::unordered_map<Pid, LinkState, PidHash> links;
     std::unordered_map<Reference, HeldMonitor, ReferenceHash> monitors;
     std::unordered_map<Reference, Watcher, ReferenceHash> watchers;
+    // Spawn requests sent and not yet answered, with the connection they went over.
+    std::unordered_map<Reference, std::uint64_t, ReferenceHash> spawning;
     std::vector<Atom> names;
     std::vector<Reference> aliases;
 };

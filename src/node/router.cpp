@@ -60,11 +60,8 @@ void Runtime::route(Connection& from, wire::Control&& control) {
                    [&](wire::MonitorP& m) { incoming_monitor(from, m); },
                    [&](wire::DemonitorP& m) { incoming_demonitor(m); },
                    [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
-                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, m); },
-                   [&](wire::SpawnReply&) {
-                       // This node sends no spawn requests yet, so no reply can be ours.
-                       count_dropped();
-                   },
+                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
+                   [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
                    [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
                    [&](wire::NodeLink&) {},
                },
@@ -140,11 +137,35 @@ void Runtime::incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit)
     if (held) down_message(exit.to, exit.ref, exit.from, from.peer, exit.reason);
 }
 
-void Runtime::incoming_spawn_request(Connection& from, const wire::SpawnRequest& request) {
-    // Spawning C++ functions by name comes with the rpc service; until then the request is
-    // refused in the form erlang:spawn_request/5 reports as an error.
+void Runtime::incoming_spawn_request(Connection& from, wire::SpawnRequest&& request) {
+    if (spawn_service_) {
+        spawn_service_->on_spawn_request(from, std::move(request));
+        return;
+    }
+    // Refused in the form erlang:spawn_request/5 reports as an error.
     from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(Atom::make("notsup").value()),
                                std::nullopt});
+}
+
+void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
+    static const Atom spawn_reply = Atom::make("spawn_reply").value();
+    auto process = find(reply.to);
+    if (!process) return;
+    auto pid = reply.result.to<Pid>();
+    {
+        std::lock_guard lock(process->mutex);
+        if (!process->alive || process->spawning.erase(reply.req_id) == 0) return;
+    }
+    if (pid) {
+        std::lock_guard lock(process->mutex);
+        // The peer made the monitor and the link on its side; these are our halves of them.
+        if (reply.flags & wire::SpawnReply::monitor_made)
+            process->monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id});
+        if (reply.flags & wire::SpawnReply::link_made)
+            process->links[*pid] = LinkState{true, 0, from.id};
+    }
+    deliver(*process, pid ? tuple(spawn_reply, reply.req_id, atoms::ok, *pid)
+                          : tuple(spawn_reply, reply.req_id, atoms::error, reply.result));
 }
 
 }  // namespace distribute::node

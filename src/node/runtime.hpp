@@ -34,6 +34,15 @@ using tcp = net::tcp;
 // down) or one sent by exit/2.
 enum class ExitKind { link, exit2 };
 
+// What serves spawn requests from other nodes (erpc calls and casts arrive as SPAWN_REQUEST).
+// The rpc service installs one; without it every request is refused with notsup.
+class SpawnService {
+  public:
+    virtual ~SpawnService() = default;
+    // On the connection's session strand: reply (Connection::send) without blocking.
+    virtual void on_spawn_request(Connection& from, wire::SpawnRequest&& request) = 0;
+};
+
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
     [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
@@ -71,6 +80,19 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void exit2(const Process& from, const Pid& to, Term reason);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
+
+    // Spawning across nodes. A request from `from` to run M:F(Args) on `node`; its answer comes
+    // as the message {spawn_reply, ReqId, ok, Pid} or {spawn_reply, ReqId, error, Reason}, as
+    // erlang:spawn_request/5 delivers it, and with `monitor` in `options` a
+    // {'DOWN', ReqId, process, Pid, Reason} follows when the spawned process ends.
+    Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
+                            Term options);
+    void set_spawn_service(std::shared_ptr<SpawnService> service);
+    // For a process spawned on a peer's request: the requester monitors it under `ref`, and
+    // links to it, over `connection`, as if it had asked itself.
+    void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
+                            std::uint64_t connection);
+    void add_remote_link(Process& target, const Pid& other, std::uint64_t connection);
 
     // Connections
     std::vector<Atom> connected(bool hidden) const;
@@ -135,7 +157,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void incoming_monitor(Connection& from, const wire::MonitorP& monitor);
     void incoming_demonitor(const wire::DemonitorP& demonitor);
     void incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit);
-    void incoming_spawn_request(Connection& from, const wire::SpawnRequest& request);
+    void incoming_spawn_request(Connection& from, wire::SpawnRequest&& request);
+    void incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply);
 
     NodeOptions options_;
     Atom name_;
@@ -162,6 +185,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
     std::uint64_t next_connection_id_ = 1;
+
+    std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;

@@ -53,7 +53,10 @@ bool Runtime::deliver(Process& to, Term message) {
     } else if (!to.scheduled) {
         to.scheduled = true;
         lock.unlock();
-        asio::post(io_, [this, p = to.shared_from_this()] { run_handler(p); });
+        // defer, not post: from one of the node's threads (a session delivering what it read)
+        // the handler runs on that same thread after the current work, instead of waking
+        // another thread for every message.
+        asio::defer(io_, [this, p = to.shared_from_this()] { run_handler(p); });
     }
     return true;
 }

@@ -1,0 +1,54 @@
+// Spawning across nodes: requests this node sends, and the halves of links and monitors that a
+// process spawned for a peer owes it.
+#include "node/runtime.hpp"
+
+namespace distribute::node {
+
+Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
+                                 Term options) {
+    static const Atom spawn_reply = Atom::make("spawn_reply").value();
+    static const Atom notsup = Atom::make("notsup").value();
+    Reference ref = make_ref();
+    auto refuse = [&](Atom why) {
+        deliver(from, tuple(spawn_reply, ref, atoms::error, why));
+        return ref;
+    };
+    // Spawning by name runs Erlang functions; this node has none of its own to run.
+    if (is_local(node)) return refuse(notsup);
+    auto connection = connection_to(node);
+    if (!connection) return refuse(atoms::noconnection);
+    {
+        std::lock_guard lock(from.mutex);
+        if (!from.alive) return ref;
+        from.spawning.emplace(ref, connection->id);
+    }
+    const auto arity = static_cast<std::uint32_t>(args.elements().size());
+    // A C++ process has no group leader; the BEAM wants a pid there, and the requester is one.
+    wire::SpawnRequest request{ref,   from.pid, from.pid,        module,      function,
+                               arity, options,  std::move(args), std::nullopt};
+    if (!connection->send(request)) {
+        {
+            std::lock_guard lock(from.mutex);
+            from.spawning.erase(ref);
+        }
+        return refuse(atoms::noconnection);
+    }
+    return ref;
+}
+
+void Runtime::set_spawn_service(std::shared_ptr<SpawnService> service) {
+    spawn_service_ = std::move(service);
+}
+
+void Runtime::add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
+                                 std::uint64_t connection) {
+    std::lock_guard lock(target.mutex);
+    if (target.alive) target.watchers.emplace(ref, Watcher{watcher, false, Atom(), connection});
+}
+
+void Runtime::add_remote_link(Process& target, const Pid& other, std::uint64_t connection) {
+    std::lock_guard lock(target.mutex);
+    if (target.alive) target.links[other] = LinkState{true, 0, connection};
+}
+
+}  // namespace distribute::node
