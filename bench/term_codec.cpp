@@ -2,12 +2,13 @@
 // ei_decode_*) and the BEAM (term_to_binary / binary_to_term, timed by an erl run started from
 // here), on the rows of corpus.cpp. Reports; asserts nothing.
 //
-//   term_codec [--ms N] [--no-beam]     N: milliseconds per timing run (best of three; 200)
+//   term_codec [--ms N] [--no-beam] [--row TEXT] [--iterations N [--op OP]]   (--help says more)
 #include <ei.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -62,51 +63,66 @@ double rate(Op&& op, int ms) {
     return best;
 }
 
+// One row's four timed operations, with the buffers they reuse.
+class Subject {
+  public:
+    explicit Subject(const Row& row) : row_(row) {
+        etf::encode_to(out_, row.term);
+        ours_ = out_;
+        ei_x_new_with_version(&x_);
+        row.ei_encode(&x_);
+        ei_bytes_.assign(x_.buff, x_.buff + x_.index);
+    }
+    ~Subject() { ei_x_free(&x_); }
+    Subject(const Subject&) = delete;
+    Subject& operator=(const Subject&) = delete;
+
+    const std::vector<std::uint8_t>& ours_bytes() const { return ours_; }
+    bool same_bytes() const {
+        return ei_bytes_.size() == ours_.size() &&
+               std::memcmp(ei_bytes_.data(), ours_.data(), ours_.size()) == 0;
+    }
+
+    void ours_encode() {
+        out_.clear();
+        etf::encode_to(out_, row_.term);
+        sink = sink + static_cast<std::int64_t>(out_.size());
+    }
+    void ours_decode() {
+        auto term = etf::decode(ours_);
+        sink = sink + term.has_value();
+    }
+    void ei_encode() {
+        x_.index = 0;
+        ei_x_encode_version(&x_);
+        row_.ei_encode(&x_);
+        sink = sink + x_.index;
+    }
+    void ei_decode() {
+        int index = 0;
+        int version = 0;
+        ei_decode_version(ei_bytes_.data(), &index, &version);
+        sink = sink + ei_walk(ei_bytes_.data(), &index);
+    }
+
+  private:
+    const Row& row_;
+    std::vector<std::uint8_t> out_;
+    std::vector<std::uint8_t> ours_;
+    ei_x_buff x_;
+    std::vector<char> ei_bytes_;
+};
+
 Result measure(const Row& row, int ms) {
+    Subject s(row);
     Result r;
     r.name = row.name;
-    std::vector<std::uint8_t> out;
-    etf::encode_to(out, row.term);
-    r.bytes = out.size();
-    const std::vector<std::uint8_t> ours = out;
-
-    ei_x_buff x;
-    ei_x_new_with_version(&x);
-    row.ei_encode(&x);
-    r.same_bytes = static_cast<std::size_t>(x.index) == ours.size() &&
-                   std::memcmp(x.buff, ours.data(), ours.size()) == 0;
-
-    r.ours.encode = rate(
-        [&] {
-            out.clear();
-            etf::encode_to(out, row.term);
-            sink = sink + static_cast<std::int64_t>(out.size());
-        },
-        ms);
-    r.ours.decode = rate(
-        [&] {
-            auto term = etf::decode(ours);
-            sink = sink + term.has_value();
-        },
-        ms);
-    r.ei.encode = rate(
-        [&] {
-            x.index = 0;
-            ei_x_encode_version(&x);
-            row.ei_encode(&x);
-            sink = sink + x.index;
-        },
-        ms);
-    const std::vector<char> ei_bytes(x.buff, x.buff + x.index);
-    r.ei.decode = rate(
-        [&] {
-            int index = 0;
-            int version = 0;
-            ei_decode_version(ei_bytes.data(), &index, &version);
-            sink = sink + ei_walk(ei_bytes.data(), &index);
-        },
-        ms);
-    ei_x_free(&x);
+    r.bytes = s.ours_bytes().size();
+    r.same_bytes = s.same_bytes();
+    r.ours.encode = rate([&] { s.ours_encode(); }, ms);
+    r.ours.decode = rate([&] { s.ours_decode(); }, ms);
+    r.ei.encode = rate([&] { s.ei_encode(); }, ms);
+    r.ei.decode = rate([&] { s.ei_decode(); }, ms);
     return r;
 }
 
@@ -167,23 +183,76 @@ void print_table(const std::vector<Result>& results, bool encode) {
     }
 }
 
+// Runs one operation of one row exactly `iterations` times, untimed: instruction counts under
+// callgrind are repeatable on a loaded machine where wall-clock rates are not.
+void run_fixed(const Row& row, const std::string& op, long iterations) {
+    Subject s(row);
+    void (Subject::*run)() = op == "ours-encode" ? &Subject::ours_encode
+                             : op == "ei-encode" ? &Subject::ei_encode
+                             : op == "ei-decode" ? &Subject::ei_decode
+                                                 : &Subject::ours_decode;
+    for (long i = 0; i < iterations; ++i)
+        (s.*run)();
+    std::fprintf(stderr, "%s: %s x %ld\n", row.name.c_str(), op.c_str(), iterations);
+}
+
+const char* const usage = R"(usage: term_codec [options]
+  --ms N          milliseconds per timing run, best of three (200)
+  --no-beam       skip the BEAM anchor
+  --row TEXT      only the rows whose name contains TEXT (skips the BEAM, which runs all)
+  --iterations N  no timing: run one operation N times on each selected row, for instruction
+                  counts (valgrind --tool=callgrind term_codec --row ... --iterations ...)
+  --op OP         with --iterations: ours-decode (default), ours-encode, ei-decode, ei-encode
+)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int ms = 200;
     bool beam = true;
+    std::string only_row;
+    long iterations = 0;
+    std::string op = "ours-decode";
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--ms") == 0 && i + 1 < argc) {
+        const std::string arg = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (arg == "--ms" && has_value) {
             ms = std::max(1, std::atoi(argv[++i]));
-        } else if (std::strcmp(argv[i], "--no-beam") == 0) {
+        } else if (arg == "--no-beam") {
             beam = false;
+        } else if (arg == "--row" && has_value) {
+            only_row = argv[++i];
+        } else if (arg == "--iterations" && has_value) {
+            iterations = std::max(1L, std::atol(argv[++i]));
+        } else if (arg == "--op" && has_value) {
+            op = argv[++i];
+            if (op != "ours-decode" && op != "ours-encode" && op != "ei-decode" &&
+                op != "ei-encode") {
+                std::fprintf(stderr, "unknown --op %s\n%s", op.c_str(), usage);
+                return 2;
+            }
         } else {
-            std::fprintf(stderr, "usage: %s [--ms N] [--no-beam]\n", argv[0]);
-            return 2;
+            std::fprintf(stderr, "%s", usage);
+            return arg == "--help" ? 0 : 2;
         }
     }
     ei_init();
-    const auto corpus = make_corpus();
+    auto corpus = make_corpus();
+    if (!only_row.empty()) {
+        std::erase_if(corpus,
+                      [&](const Row& row) { return row.name.find(only_row) == std::string::npos; });
+        if (corpus.empty()) {
+            std::fprintf(stderr, "no row matches '%s'\n", only_row.c_str());
+            return 2;
+        }
+        // The BEAM script numbers all rows; a subset would misalign them.
+        beam = false;
+    }
+    if (iterations > 0) {
+        for (const auto& row : corpus)
+            run_fixed(row, op, iterations);
+        return static_cast<int>(sink & 0);
+    }
     std::vector<Result> results;
     for (const auto& row : corpus) {
         std::fprintf(stderr, "measuring %s...\n", row.name.c_str());

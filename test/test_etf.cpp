@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "distribute/etf.hpp"
@@ -146,6 +147,13 @@ std::vector<Bytes> adversarial_inputs() {
                        *BigInt::parse("123456789012345678901234567890"), bitstring(Bytes{7}, 2));
     inputs.push_back(etf::encode(mixed));
     inputs.push_back(etf::encode(mixed, {.compression = 6}));
+    // A list continued by one-element LIST_EXT tails (it grows while it is decoded) ending in a
+    // STRING_EXT, inside a map whose keys come out of order.
+    Bytes chain{131, 116, 0, 0, 0, 2, 97, 9, 108, 0, 0, 0, 1, 97, 1};
+    for (int i = 0; i < 12; ++i)
+        chain.insert(chain.end(), {108, 0, 0, 0, 1, 104, 1, 97, static_cast<std::uint8_t>(i)});
+    chain.insert(chain.end(), {107, 0, 2, 5, 6, 97, 1, 106});
+    inputs.push_back(chain);
     return inputs;
 }
 
@@ -300,6 +308,33 @@ TEST_SUITE("etf") {
         // Keys out of order are fine: large maps arrive in hash order.
         CHECK(decoded({131, 116, 0, 0, 0, 2, 97, 2, 106, 97, 1, 106}) ==
               map({{1, Term()}, {2, Term()}}));
+    }
+
+    TEST_CASE("map keys that are atoms sharing a prefix, or with NUL in them, end up in order") {
+        const std::vector<std::string> sorted = {std::string("a"),
+                                                 std::string("a\0", 2),
+                                                 "ab",
+                                                 "abcdefgh",
+                                                 "abcdefghi",
+                                                 "abcdefgi",
+                                                 "b"};
+        std::vector<std::string> reversed(sorted.rbegin(), sorted.rend());
+        std::vector<std::string> one_swap = sorted;  // only a pair that ties on its first 8 bytes
+        std::swap(one_swap[0], one_swap[1]);
+        std::vector<std::string> other_swap = sorted;
+        std::swap(other_swap[3], other_swap[4]);
+        for (const auto& names : {sorted, reversed, one_swap, other_swap}) {
+            Bytes bytes{131, 116, 0, 0, 0, static_cast<std::uint8_t>(names.size())};
+            std::vector<MapEntry> entries;
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                bytes.insert(bytes.end(), {119, static_cast<std::uint8_t>(names[i].size())});
+                bytes.insert(bytes.end(), names[i].begin(), names[i].end());
+                bytes.insert(bytes.end(), {97, static_cast<std::uint8_t>(i)});
+                entries.push_back({Term(*Atom::make(names[i])), Term(static_cast<int>(i))});
+            }
+            CAPTURE(names[0]);
+            CHECK(decoded(bytes) == map_from(entries));
+        }
     }
 
     TEST_CASE("tags a node must never receive are refused by name") {
@@ -498,6 +533,33 @@ TEST_SUITE("etf") {
         for (int i = 0; i < 1'000'000; ++i)
             built = map({{atoms::ok, std::move(built)}});
         CHECK(decoded(etf::encode(built)) == built);
+    }
+
+    TEST_CASE("a list grown from LIST_EXT and STRING_EXT tails, in an unsorted map, decodes") {
+        const Bytes chain = adversarial_inputs().back();
+        std::vector<Term> items{Term(1)};
+        for (int i = 0; i < 12; ++i)
+            items.push_back(tuple(i));
+        items.push_back(Term(5));
+        items.push_back(Term(6));
+        CHECK(decoded(chain) == map({{9, list_from(items)}, {1, Term()}}));
+    }
+
+    TEST_CASE("terms decoded on one thread can be dropped on another") {
+        Bytes bytes = etf::encode(list(tuple("person"_a, binary("Ann"), 42), Term(remote_pid()),
+                                       binary(std::string(100, 'b'))));
+        for (int round = 0; round < 4; ++round) {
+            std::vector<Term> decoded_terms;
+            std::thread decoder([&] {
+                for (int i = 0; i < 5'000; ++i)
+                    if (auto t = etf::decode(bytes)) decoded_terms.push_back(std::move(*t));
+            });
+            decoder.join();
+            CHECK(decoded_terms.size() == 5'000);
+            std::thread dropper([&] { decoded_terms.clear(); });
+            dropper.join();
+        }
+        CHECK(etf::encode(decoded(bytes)) == bytes);
     }
 
     TEST_CASE("a long chain of one-element list tails decodes to one flat list") {

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <string>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "distribute/term.hpp"
+#include "term/heap.hpp"
 
 using namespace distribute;
 
@@ -220,6 +223,73 @@ TEST_SUITE("building and reading terms") {
         for (int i = 0; i < 1'000'000; ++i)
             t = tuple(std::move(t));
         CHECK(t != deep);
+    }
+
+    TEST_CASE("freeing a tree keeps the subterms that other terms still hold") {
+        Closure fun;
+        fun.arity = 1;
+        fun.module = "m"_a;
+        fun.old_index = Term(0);
+        fun.old_uniq = Term(0);
+        fun.pid = Term(pid_on("a@b", 1, 0, 1));
+        fun.free_vars = {tuple(1, list(2, 3)), binary("free")};
+        std::vector<Term> records;
+        for (int i = 0; i < 100; ++i)
+            records.push_back(tuple("r"_a, binary(std::string(i, 'x')), i, map({{i, list(i)}})));
+        Term root = tuple(list_from(records, Term(fun)), map({{"k"_a, records[7]}}));
+        Term record = records[50];
+        Term closure = root[0].tail();
+        Term inner = closure.to<Closure>()->free_vars[0];
+        records.clear();
+        root = Term();
+        CHECK(record == tuple("r"_a, binary(std::string(50, 'x')), 50, map({{50, list(50)}})));
+        CHECK(inner == tuple(1, list(2, 3)));
+        CHECK(closure.to<Closure>()->free_vars[1] == binary("free"));
+    }
+
+    TEST_CASE("a million-deep chain nested in first slots is freed without recursion") {
+        // Each parent still has a slot to release after its child, unlike {1, {2, ...}}.
+        Term t = Term(atoms::ok);
+        for (int i = 0; i < 1'000'000; ++i)
+            t = tuple(std::move(t), binary("x"));
+        Term l;
+        for (int i = 0; i < 1'000'000; ++i)
+            l = list_from(std::vector<Term>{std::move(l), Term(i)});
+        CHECK(t.is_tuple(2));
+        CHECK(l.is_list());
+    }
+
+    TEST_CASE("terms made on one thread can be freed on another, and threads can end") {
+        for (int round = 0; round < 4; ++round) {
+            std::vector<Term> made;
+            std::thread maker([&] {
+                for (int i = 0; i < 20'000; ++i)
+                    made.push_back(tuple(i, binary("payload"), list(i, "x"_a)));
+            });
+            maker.join();
+            std::thread freer([&] {
+                for (Term& t : made)
+                    t = Term();
+            });
+            freer.join();
+        }
+        Term after = tuple(1, binary("still fine"));
+        CHECK(after[1].text() == "still fine");
+    }
+
+    TEST_CASE("a thread reuses the memory of freed terms first and keeps a bounded amount") {
+        using detail::TermAccess;
+        using detail::TupleObject;
+        Term a = tuple(1, 2);
+        const void* memory = &TermAccess::object<TupleObject>(a);
+        a = Term();
+        Term b = tuple(3, 4);
+        CHECK(&TermAccess::object<TupleObject>(b) == memory);
+        std::vector<Term> many;
+        for (int i = 0; i < 200'000; ++i)  // about 10 MB of tuples
+            many.push_back(tuple(i, i));
+        many.clear();
+        CHECK(detail::heap::cache.bytes <= detail::heap::cache_limit);
     }
 
     TEST_CASE("binaries sliced from a shared buffer keep it alive") {

@@ -96,6 +96,9 @@ inline constexpr std::string_view well_known_atoms[] = {
     "not_found", "undef",
     "badarith",  "function_clause",
 };
+// Atom::name() is followed by this many zero bytes in the table, so that code comparing names can
+// load them a word at a time.
+inline constexpr std::size_t atom_name_padding = 8;
 consteval Atom well_known(std::string_view name) {
     for (std::uint32_t i = 0; i < std::size(well_known_atoms); ++i)
         if (well_known_atoms[i] == name) return Atom::from_index(i);
@@ -268,10 +271,16 @@ enum class Tag : std::uint8_t {
     buffer,  // raw bytes owned by binaries sliced from them; never the tag of a Term
 };
 
+// The tags of values held inside the Term, as a set of bits: one test tells them from objects.
+inline constexpr unsigned immediate_tags =
+    1u << static_cast<unsigned>(Tag::small_int) | 1u << static_cast<unsigned>(Tag::float_) |
+    1u << static_cast<unsigned>(Tag::atom) | 1u << static_cast<unsigned>(Tag::nil);
+
 struct HeapObject {
     explicit HeapObject(Tag t) noexcept : tag(t) {}
     mutable std::atomic<std::uint32_t> refs{1};
     Tag tag;
+    std::uint8_t size_class = 0;  // which free list the memory goes back to (0: operator delete)
 };
 
 void destroy(const HeapObject* object) noexcept;
@@ -415,8 +424,7 @@ class Term {
     friend struct detail::TermAccess;
     static Term from_unsigned(std::uint64_t value);
     bool is_boxed() const noexcept {
-        return tag_ != detail::Tag::small_int && tag_ != detail::Tag::float_ &&
-               tag_ != detail::Tag::atom && tag_ != detail::Tag::nil;
+        return ((1u << static_cast<unsigned>(tag_)) & detail::immediate_tags) == 0;
     }
 
     union Raw {
@@ -660,6 +668,8 @@ using ClosureObject = ValueObject<Closure, Tag::closure>;
 // What the codec and the implementation use to build and read terms in place.
 struct TermAccess {
     static Tag tag(const Term& t) noexcept { return t.tag_; }
+    static bool boxed(const Term& t) noexcept { return t.is_boxed(); }
+    static const HeapObject* heap_object(const Term& t) noexcept { return t.raw_.object; }
     static std::int64_t small(const Term& t) noexcept { return t.raw_.integer; }
     static double number(const Term& t) noexcept { return t.raw_.number; }
     static std::uint32_t atom(const Term& t) noexcept { return t.raw_.atom; }

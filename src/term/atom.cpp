@@ -86,10 +86,12 @@ class Table {
   private:
     std::uint32_t insert_locked(std::string_view name) {
         std::uint32_t i = static_cast<std::uint32_t>(count_.load(std::memory_order_relaxed));
-        auto* e = static_cast<Entry*>(::operator new(sizeof(Entry) + name.size()));
+        auto* e = static_cast<Entry*>(
+            ::operator new(sizeof(Entry) + name.size() + detail::atom_name_padding));
         e->hash = hash_name(name);
         e->size = static_cast<std::uint32_t>(name.size());
         std::memcpy(e->text, name.data(), name.size());
+        std::memset(e->text + name.size(), 0, detail::atom_name_padding);
 
         auto& segment_slot = segments_[i >> segment_bits];
         const Entry** segment = segment_slot.load(std::memory_order_relaxed);

@@ -1,8 +1,10 @@
 // Decoding the external term format. The input is hostile until proven otherwise: every length is
 // checked against the bytes that are really there before anything is allocated by it, nesting
 // lives on an explicit stack instead of the call stack, and each object joins the result tree as
-// soon as it exists, so an error midway frees everything by dropping the root.
+// soon as it exists, so an error midway frees everything by dropping the root (once the slots not
+// reached yet are filled with []: containers are allocated with raw slots, written exactly once).
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -17,7 +19,6 @@ namespace decoding {
 using detail::TermAccess;
 using wire::load16;
 using wire::load32;
-using wire::load64;
 
 ThreadState& thread_state() {
     thread_local ThreadState state;
@@ -26,69 +27,166 @@ ThreadState& thread_state() {
 
 namespace {
 
-// Atom order is the byte order of the names; they are short, so compare words inline.
+// Atom order: the byte order of the names (UTF-8 byte order is code point order). The first eight
+// bytes decide most pairs in one compare: the table pads every name with zeros.
 bool name_less(std::string_view a, std::string_view b) noexcept {
-    std::size_t n = std::min(a.size(), b.size());
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        std::uint64_t x = load64(reinterpret_cast<const std::uint8_t*>(a.data() + i));
-        std::uint64_t y = load64(reinterpret_cast<const std::uint8_t*>(b.data() + i));
-        if (x != y) return x < y;
-    }
-    for (; i < n; ++i)
-        if (a[i] != b[i])
-            return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
-    return a.size() < b.size();
+    static_assert(detail::atom_name_padding >= 8);
+    std::uint64_t x = wire::load64(reinterpret_cast<const std::uint8_t*>(a.data()));
+    std::uint64_t y = wire::load64(reinterpret_cast<const std::uint8_t*>(b.data()));
+    if (x != y) return x < y;
+    if (a.size() <= 8 && b.size() <= 8) return a.size() < b.size();
+    return a < b;
 }
 
-// Exact term order, with the common key kinds compared without the general machinery.
-bool key_less(const Term& a, const Term& b) noexcept {
-    detail::Tag ta = TermAccess::tag(a);
-    detail::Tag tb = TermAccess::tag(b);
-    if (ta == detail::Tag::atom && tb == detail::Tag::atom)
-        return name_less(Atom::from_index(TermAccess::atom(a)).name(),
-                         Atom::from_index(TermAccess::atom(b)).name());
-    if (ta == detail::Tag::small_int && tb == detail::Tag::small_int)
-        return TermAccess::small(a) < TermAccess::small(b);
-    return a < b;
+// Whether the keys are in exact term order already (strictly: a duplicate is not), with the common
+// key kinds compared without the general machinery and each atom's name looked up once.
+bool keys_sorted(const MapEntry* e, std::size_t n) noexcept {
+    std::string_view previous;  // the name of e[i - 1].key when it is an atom
+    for (std::size_t i = 0; i < n; ++i) {
+        const Term& key = e[i].key;
+        const detail::Tag tag = TermAccess::tag(key);
+        const bool atom = tag == detail::Tag::atom;
+        const std::string_view name =
+            atom ? Atom::from_index(TermAccess::atom(key)).name() : std::string_view();
+        if (i > 0) {
+            const Term& before = e[i - 1].key;
+            const detail::Tag before_tag = TermAccess::tag(before);
+            bool less;
+            if (atom && before_tag == detail::Tag::atom)
+                less = name_less(previous, name);
+            else if (tag == detail::Tag::small_int && before_tag == detail::Tag::small_int)
+                less = TermAccess::small(before) < TermAccess::small(key);
+            else
+                less = before < key;
+            if (!less) return false;
+        }
+        previous = name;
+    }
+    return true;
+}
+
+// Slots stay raw memory: each is written once, by the decoder or by unwind().
+template <class O>
+O* make_container(std::size_t n, std::size_t slot_bytes) {
+    return detail::heap::make<O>(sizeof(O) + n * slot_bytes, n);
 }
 
 }  // namespace
 
 bool Decoder::run(Term& result) {
-    Term* dst = &result;
-    while (dst != nullptr) {
-        if (p_ == end_) return short_input(1, "a term");
+    top_->next = &result;
+    top_->end = &result + 1;
+    top_->kind = Frame::root;
+    bool closing = false;
+    try {
+        for (;;) {
+            Frame* f = top_;
+            if (f->next == f->end) {
+                // A tuple is done once it has its elements; the other kinds have checks.
+                if (f->kind == Frame::elements) {
+                    --top_;
+                    continue;
+                }
+                if (f == base_) return true;
+                closing = true;
+                if (!close()) [[unlikely]] {
+                    unwind();
+                    return false;
+                }
+                closing = false;
+                continue;
+            }
+            Term& dst = *f->next++;
+            if (!item(dst)) [[unlikely]] {
+                fill(dst);
+                unwind();
+                return false;
+            }
+        }
+    } catch (...) {
+        // Allocation failed. item() throws only before it fills its slot or pushes a frame; when
+        // a container was closing, every slot handed out is filled.
+        if (!closing) fill(*(top_->next - 1));
+        unwind();
+        throw;
+    }
+}
+
+// The tree is about to be dropped: the slots of open containers that were never reached get [],
+// and a list keeps only the elements it has.
+void Decoder::unwind() noexcept {
+    for (Frame* f = top_; f != base_; --f) {
+        switch (f->kind) {
+            case Frame::elements:
+            case Frame::map:
+                for (Term* t = f->next; t != f->end; ++t)
+                    fill(*t);
+                break;
+            case Frame::list: {
+                auto* l = static_cast<detail::ListObject*>(f->object);
+                l->size = static_cast<std::size_t>(f->next - l->data());
+                break;
+            }
+            case Frame::root:
+            case Frame::list_tail:  // the tail was made [] with the list
+            case Frame::closure:    // the free variables were made [] with the closure
+                break;
+        }
+    }
+    top_ = base_;
+}
+
+bool Decoder::make_room() {
+    std::size_t depth = static_cast<std::size_t>(top_ - base_);
+    if (depth >= options_.max_depth)
+        return fail(DecodeErrc::too_deep, p_,
+                    "more than " + std::to_string(options_.max_depth) + " nested containers");
+    std::size_t count = state_.frame_count * 2;
+    auto bigger = std::make_unique_for_overwrite<Frame[]>(count);
+    std::copy(base_, top_ + 1, bigger.get());
+    state_.frames = std::move(bigger);
+    state_.frame_count = count;
+    base_ = state_.frames.get();
+    top_ = base_ + depth;
+    cap_ = base_ + usable_frames();
+    return true;
+}
+
+// One term into `dst`: a scalar, or a container whose frame is pushed for its elements.
+[[gnu::always_inline]] inline bool Decoder::item(Term& dst) {
+    for (;;) {
+        if (p_ == end_) [[unlikely]]
+            return short_input(1, "a term");
         switch (*p_) {
             case tag::small_integer:
-                if (!need(2, "SMALL_INTEGER_EXT")) return false;
-                fill(*dst, std::int64_t{p_[1]});
+                if (remaining() < 2) [[unlikely]]
+                    return short_input(2, "SMALL_INTEGER_EXT");
+                fill(dst, std::int64_t{p_[1]});
                 p_ += 2;
-                break;
+                return true;
             case tag::integer:
-                if (!need(5, "INTEGER_EXT")) return false;
-                fill(*dst, std::int64_t{static_cast<std::int32_t>(load32(p_ + 1))});
+                if (remaining() < 5) [[unlikely]]
+                    return short_input(5, "INTEGER_EXT");
+                fill(dst, std::int64_t{static_cast<std::int32_t>(load32(p_ + 1))});
                 p_ += 5;
-                break;
+                return true;
             case tag::small_atom_utf8:
             case tag::atom_utf8:
             case tag::atom:
             case tag::small_atom: {
                 Atom a;
-                if (!atom(a)) return false;
-                fill(*dst, a);
-                break;
+                if (!known_atom(a)) return false;
+                fill(dst, a);
+                return true;
             }
             case tag::nil:
                 ++p_;
-                fill(*dst);
-                break;
+                fill(dst);
+                return true;
             case tag::small_tuple:
-                if (!need(2, "SMALL_TUPLE_EXT") || !tuple(*dst, 2, p_[1])) return false;
-                break;
+                return need(2, "SMALL_TUPLE_EXT") && tuple(dst, 2, p_[1]);
             case tag::large_tuple:
-                if (!need(5, "LARGE_TUPLE_EXT") || !tuple(*dst, 5, load32(p_ + 1))) return false;
-                break;
+                return need(5, "LARGE_TUPLE_EXT") && tuple(dst, 5, load32(p_ + 1));
             case tag::list:
                 if (!need(5, "LIST_EXT")) return false;
                 if (load32(p_ + 1) == 0) {
@@ -97,67 +195,59 @@ bool Decoder::run(Term& result) {
                     p_ += 5;
                     continue;
                 }
-                if (!list(*dst)) return false;
-                break;
+                return list(dst);
             case tag::string:
-                if (!string(*dst)) return false;
-                break;
+                return string(dst);
+            case tag::binary: {
+                if (!need(5, "BINARY_EXT")) return false;
+                const std::size_t size = load32(p_ + 1);
+                if (size >= slice_threshold || remaining() - 5 < size)
+                    return binary(dst, 5, size, 8);
+                fill(dst, TermAccess::adopt(small_binary(p_ + 5, size)));
+                p_ += 5 + size;
+                return true;
+            }
             case tag::map:
-                if (!map(*dst)) return false;
-                break;
+                return map(dst);
+            case tag::new_pid:
+                return pid(dst, false);
+            case tag::newer_reference:
+                return reference(dst, tag::newer_reference);
             case tag::new_fun:
-                if (!closure(*dst)) return false;
-                break;
+                return closure(dst);
             default:
-                if (!scalar(*dst)) return false;
+                return scalar(dst);
         }
-        if (!next_slot(dst)) return false;
     }
-    return true;
 }
 
-bool Decoder::next_slot(Term*& dst) {
-    while (!stack_.empty()) {
-        Frame& f = stack_.back();
-        if (f.left > 0) {
-            --f.left;
-            if (f.kind == Frame::map) {
-                std::size_t i = f.extra - f.left - 1;
-                MapEntry& e = static_cast<detail::MapObject*>(f.object)->data()[i >> 1];
-                dst = (i & 1) ? &e.value : &e.key;
-            } else {
-                dst = f.next++;
-            }
-            return true;
-        }
-        switch (f.kind) {
-            case Frame::list: {
-                bool more = false;
-                if (!close_list(f, more)) return false;
-                if (more) continue;
-                break;
-            }
-            case Frame::map:
-                if (!close_map(f)) return false;
-                break;
-            case Frame::closure:
-                if (offset() != f.extra)
-                    return fail(DecodeErrc::bad_fun, p_,
-                                "NEW_FUN_EXT declares it ends at byte " + std::to_string(f.extra));
-                break;
-            case Frame::elements:
-            case Frame::list_tail:
-                break;
-        }
-        stack_.pop_back();
+// The innermost container has all its slots: check it, and pop it unless more slots follow.
+bool Decoder::close() {
+    Frame& f = *top_;
+    switch (f.kind) {
+        case Frame::list:
+            return close_list(f);
+        case Frame::map:
+            if (!close_map(f)) return false;
+            break;
+        case Frame::closure:
+            if (offset() != f.end_offset)
+                return fail(DecodeErrc::bad_fun, p_,
+                            "NEW_FUN_EXT declares it ends at byte " + std::to_string(f.end_offset));
+            break;
+        case Frame::root:
+        case Frame::elements:
+        case Frame::list_tail:
+            break;
     }
-    dst = nullptr;
+    --top_;
     return true;
 }
 
 // The elements of a list are in; what follows is its tail. A tail that is itself a list (LIST_EXT,
-// STRING_EXT or []) continues this list, so that [1|[2]] and [1,2] become the same term.
-bool Decoder::close_list(Frame& f, bool& more) {
+// STRING_EXT or []) continues this list, so that [1|[2]] and [1,2] become the same term. While a
+// list is open its size is its capacity; it becomes the count of elements when the list closes.
+bool Decoder::close_list(Frame& f) {
     auto* l = static_cast<detail::ListObject*>(f.object);
     std::size_t filled = static_cast<std::size_t>(f.next - l->data());
     if (!need(1, "the tail of a list")) return false;
@@ -165,6 +255,7 @@ bool Decoder::close_list(Frame& f, bool& more) {
         case tag::nil:
             ++p_;
             l->size = filled;
+            --top_;
             return true;
         case tag::string: {
             if (!need(3, "STRING_EXT")) return false;
@@ -176,24 +267,23 @@ bool Decoder::close_list(Frame& f, bool& more) {
                 fill(l->data()[filled + i], std::int64_t{p_[3 + i]});
             l->size = filled + n;
             p_ += 3 + n;
+            --top_;
             return true;
         }
         case tag::list: {
             if (!need(5, "LIST_EXT")) return false;
             std::size_t n = load32(p_ + 1);
             if (!need(5 + n + 1, "LIST_EXT elements")) return false;
-            p_ += 5;
             grow_list(f, filled, filled + n);
-            f.left = n;
-            more = true;
+            p_ += 5;
+            f.end = f.next + n;
             return true;
         }
         default:
             l->size = filled;
             f.kind = Frame::list_tail;
-            f.left = 1;
             f.next = &l->tail;
-            more = true;
+            f.end = f.next + 1;
             return true;
     }
 }
@@ -201,24 +291,23 @@ bool Decoder::close_list(Frame& f, bool& more) {
 // Doubling keeps a chain of one-element LIST_EXT tails linear; every element needs at least one
 // input byte, so the capacity stays within twice what the input can fill.
 void Decoder::grow_list(Frame& f, std::size_t filled, std::size_t needed) {
-    if (needed <= f.extra) return;
     auto* old = static_cast<detail::ListObject*>(f.object);
-    std::size_t capacity = std::max(needed, f.extra * 2);
-    auto* bigger = TermAccess::new_list(capacity);
-    std::move(old->data(), old->data() + filled, bigger->data());
+    if (needed <= old->size) return;
+    std::size_t capacity = std::max(needed, old->size * 2);
+    auto* bigger = make_container<detail::ListObject>(capacity, sizeof(Term));
+    // Terms are relocated bytewise: the old list keeps no elements, so none is released twice.
+    std::memcpy(static_cast<void*>(bigger->data()), static_cast<const void*>(old->data()),
+                filled * sizeof(Term));
+    old->size = 0;
     *f.home = TermAccess::adopt(bigger);
     f.object = bigger;
     f.next = bigger->data() + filled;
-    f.extra = capacity;
+    f.end = f.next;
 }
 
 bool Decoder::close_map(Frame& f) {
     auto* m = static_cast<detail::MapObject*>(f.object);
-    const MapEntry* e = m->data();
-    bool sorted = true;
-    for (std::size_t i = 1; i < m->size && sorted; ++i)
-        sorted = key_less(e[i - 1].key, e[i].key);
-    if (sorted) return true;
+    if (keys_sorted(m->data(), m->size)) return true;
     // finish_map releases the map when it finds a duplicate, but the tree still owns it.
     detail::retain(m);
     if (!TermAccess::finish_map(m))
@@ -227,25 +316,25 @@ bool Decoder::close_map(Frame& f) {
     return true;
 }
 
-bool Decoder::tuple(Term& dst, std::size_t header, std::size_t arity) {
+[[gnu::always_inline]] inline bool Decoder::tuple(Term& dst, std::size_t header,
+                                                  std::size_t arity) {
     if (!need(header + arity, "tuple elements")) return false;
     if (arity > 0 && !can_nest()) return false;
-    auto* t = TermAccess::new_tuple(arity);
+    auto* t = make_container<detail::TupleObject>(arity, sizeof(Term));
     fill(dst, TermAccess::adopt(t));
     p_ += header;
-    if (arity == 0) return true;
-    stack_.push_back(Frame{Frame::elements, arity, t->data(), nullptr, nullptr, 0});
+    if (arity > 0) push(t->data(), arity, Frame::elements);
     return true;
 }
 
-bool Decoder::list(Term& dst) {
+[[gnu::always_inline]] inline bool Decoder::list(Term& dst) {
     std::size_t n = load32(p_ + 1);
     if (!need(5 + n + 1, "LIST_EXT elements")) return false;
     if (!can_nest()) return false;
-    auto* l = TermAccess::new_list(n);
+    auto* l = make_container<detail::ListObject>(n, sizeof(Term));
     fill(dst, TermAccess::adopt(l));
     p_ += 5;
-    stack_.push_back(Frame{Frame::list, n, l->data(), l, &dst, n});
+    push(l->data(), n, Frame::list, l).home = &dst;
     return true;
 }
 
@@ -259,23 +348,26 @@ bool Decoder::string(Term& dst) {
         fill(dst);
         return true;
     }
-    auto* l = TermAccess::new_list(n);
-    fill(dst, TermAccess::adopt(l));
+    auto* l = make_container<detail::ListObject>(n, sizeof(Term));
     for (std::size_t i = 0; i < n; ++i)
         fill(l->data()[i], std::int64_t{bytes[i]});
+    fill(dst, TermAccess::adopt(l));
     return true;
 }
 
-bool Decoder::map(Term& dst) {
+[[gnu::always_inline]] inline bool Decoder::map(Term& dst) {
     if (!need(5, "MAP_EXT")) return false;
     std::size_t n = load32(p_ + 1);
     if (!need(5 + 2 * n, "MAP_EXT entries")) return false;
     if (n > 0 && !can_nest()) return false;
-    auto* m = TermAccess::new_map(n);
+    auto* m = make_container<detail::MapObject>(n, sizeof(MapEntry));
     fill(dst, TermAccess::adopt(m));
     p_ += 5;
     if (n == 0) return true;
-    stack_.push_back(Frame{Frame::map, 2 * n, nullptr, m, nullptr, 2 * n});
+    // An entry is a key and a value side by side: the entries are 2n slots in wire order.
+    static_assert(sizeof(MapEntry) == 2 * sizeof(Term));
+    Term* slots = reinterpret_cast<Term*>(m->data());
+    push(slots, 2 * n, Frame::map, m);
     return true;
 }
 
@@ -305,17 +397,17 @@ bool Decoder::closure(Term& dst) {
         if (!ok) return fail(DecodeErrc::bad_fun, p_, "unexpected " + tag_name(t) + " in a fun");
         if (!scalar(*field)) return false;
     }
-    if (free_count > 0 && !can_nest()) return false;
-    c.free_vars.resize(free_count);
-    auto* object = new detail::ClosureObject(std::move(c));
-    fill(dst, TermAccess::adopt(object));
-    if (free_count == 0) {
-        if (offset() == end_offset) return true;
+    if (free_count == 0 && offset() != end_offset)
         return fail(DecodeErrc::bad_fun, p_,
                     "NEW_FUN_EXT declares it ends at byte " + std::to_string(end_offset));
-    }
-    stack_.push_back(Frame{Frame::closure, free_count, object->value.free_vars.data(), object,
-                           nullptr, end_offset});
+    if (free_count > 0 && !can_nest()) return false;
+    c.free_vars.resize(free_count);
+    auto* object =
+        detail::heap::make<detail::ClosureObject>(sizeof(detail::ClosureObject), std::move(c));
+    fill(dst, TermAccess::adopt(object));
+    if (free_count == 0) return true;
+    Term* vars = object->value.free_vars.data();
+    push(vars, free_count, Frame::closure, object).end_offset = end_offset;
     return true;
 }
 
@@ -377,6 +469,7 @@ bool decode_compressed(std::span<const std::uint8_t> bytes, const DecodeOptions&
     return true;
 }
 
+// The forms that need more than one Decoder run: no version byte, a wrong one, or compression.
 bool decode_from(std::span<const std::uint8_t> bytes, const DecodeOptions& options,
                  const detail::HeapObject* owner, bool with_version, Term& term, std::size_t& used,
                  DecodeError& error) {
@@ -404,14 +497,25 @@ bool decode_from(std::span<const std::uint8_t> bytes, const DecodeOptions& optio
     return true;
 }
 
-Expected<Term, DecodeError> decode_whole(std::span<const std::uint8_t> bytes,
-                                         const DecodeOptions& options,
-                                         const detail::HeapObject* owner) {
+// 131 and a term that is not compressed: what nearly every caller has, decoded in one step.
+bool plain(std::span<const std::uint8_t> bytes) noexcept {
+    return bytes.size() > 1 && bytes[0] == version_magic && bytes[1] != tag::compressed;
+}
+
+[[gnu::always_inline]] inline Expected<Term, DecodeError> decode_whole(
+    std::span<const std::uint8_t> bytes, const DecodeOptions& options,
+    const detail::HeapObject* owner) {
     Term term;
     std::size_t used = 0;
-    DecodeError error;
-    if (!decode_from(bytes, options, owner, true, term, used, error))
-        return unexpected(std::move(error));
+    if (plain(bytes)) [[likely]] {
+        Decoder decoder(bytes, 1, options, owner);
+        if (!decoder.run(term)) return unexpected(std::move(decoder.error()));
+        used = decoder.offset();
+    } else {
+        DecodeError error;
+        if (!decode_from(bytes, options, owner, true, term, used, error))
+            return unexpected(std::move(error));
+    }
     if (used != bytes.size())
         return unexpected(error_at(DecodeErrc::trailing_bytes, used,
                                    std::to_string(bytes.size() - used) + " bytes after the term"));
@@ -419,10 +523,17 @@ Expected<Term, DecodeError> decode_whole(std::span<const std::uint8_t> bytes,
 }
 
 Expected<Decoded, DecodeError> decode_front(std::span<const std::uint8_t> bytes,
-                                            const DecodeOptions& options, bool with_version) {
+                                            const DecodeOptions& options, bool with_version,
+                                            const detail::HeapObject* owner) {
     Decoded out;
+    if (!with_version || plain(bytes)) [[likely]] {
+        Decoder decoder(bytes, with_version ? 1 : 0, options, owner);
+        if (!decoder.run(out.term)) return unexpected(std::move(decoder.error()));
+        out.used = decoder.offset();
+        return out;
+    }
     DecodeError error;
-    if (!decode_from(bytes, options, nullptr, with_version, out.term, out.used, error))
+    if (!decode_from(bytes, options, owner, with_version, out.term, out.used, error))
         return unexpected(std::move(error));
     return out;
 }
@@ -440,12 +551,24 @@ Expected<Term, DecodeError> decode(const SharedBuffer& buffer, const DecodeOptio
 
 Expected<Decoded, DecodeError> decode_prefix(std::span<const std::uint8_t> bytes,
                                              const DecodeOptions& options) {
-    return decode_front(bytes, options, true);
+    return decode_front(bytes, options, true, nullptr);
+}
+
+Expected<Decoded, DecodeError> decode_prefix(const SharedBuffer& owner,
+                                             std::span<const std::uint8_t> bytes,
+                                             const DecodeOptions& options) {
+    return decode_front(bytes, options, true, owner.object());
+}
+
+Expected<Decoded, DecodeError> decode_body(const SharedBuffer& owner,
+                                           std::span<const std::uint8_t> bytes,
+                                           const DecodeOptions& options) {
+    return decode_front(bytes, options, false, owner.object());
 }
 
 Expected<Decoded, DecodeError> decode_body(std::span<const std::uint8_t> bytes,
                                            const DecodeOptions& options) {
-    return decode_front(bytes, options, false);
+    return decode_front(bytes, options, false, nullptr);
 }
 
 }  // namespace distribute::etf

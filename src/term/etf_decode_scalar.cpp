@@ -130,50 +130,33 @@ bool Decoder::scalar(Term& dst) {
     }
 }
 
-bool Decoder::atom(Atom& out) {
+bool Decoder::not_an_atom() {
+    if (*p_ == tag::atom_cache_ref)
+        return fail(DecodeErrc::unsupported_tag, p_,
+                    "ATOM_CACHE_REF is only valid after a distribution header");
+    return fail(DecodeErrc::bad_atom, p_, "expected an atom, found " + tag_name(*p_));
+}
+
+// A cache miss: validated and interned (or, in safe mode, looked up) once per thread and name.
+bool Decoder::new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded,
+                       Atom& out) {
     const std::uint8_t* at = p_;
-    if (!need(1, "an atom")) return false;
-    std::size_t header;
-    std::size_t len;
-    bool latin1 = false;
-    switch (*p_) {
-        case tag::small_atom_utf8:
-        case tag::small_atom:
-            if (!need(2, "an atom")) return false;
-            header = 2, len = p_[1], latin1 = *p_ == tag::small_atom;
-            break;
-        case tag::atom_utf8:
-        case tag::atom:
-            if (!need(3, "an atom")) return false;
-            header = 3, len = load16(p_ + 1), latin1 = *p_ == tag::atom;
-            break;
-        case tag::atom_cache_ref:
-            return fail(DecodeErrc::unsupported_tag, p_,
-                        "ATOM_CACHE_REF is only valid after a distribution header");
-        default:
-            return fail(DecodeErrc::bad_atom, p_, "expected an atom, found " + tag_name(*p_));
-    }
-    if (!need(header + len, "an atom")) return false;
-    const char* text = reinterpret_cast<const char*>(p_ + header);
-    p_ += header + len;
-    if (auto hit = state_.atoms.find(text, len, latin1)) {
-        out = *hit;
-        return true;
-    }
+    const std::string_view name(reinterpret_cast<const char*>(text), len);
     bool made;
     if (latin1) {
         if (len > max_latin1_atom)
             return fail(DecodeErrc::bad_atom, at, "atom longer than 255 characters");
-        bool ascii = std::all_of(text, text + len, [](char c) { return (c & 0x80) == 0; });
-        made = ascii ? intern(std::string_view(text, len), at, out)
-                     : intern(utf8::from_latin1(std::string_view(text, len)), at, out);
+        bool ascii = std::all_of(name.begin(), name.end(), [](char c) { return (c & 0x80) == 0; });
+        made = ascii ? intern(name, at, out) : intern(utf8::from_latin1(name), at, out);
     } else {
         if (len > max_atom_bytes)
             return fail(DecodeErrc::bad_atom, at, "atom longer than 255 characters");
-        made = intern(std::string_view(text, len), at, out);
+        made = intern(name, at, out);
     }
-    if (made) state_.atoms.insert(text, len, latin1, out);
-    return made;
+    if (!made) return false;
+    state_.atoms.insert(text, len, latin1, padded, out);
+    p_ = text + len;
+    return true;
 }
 
 bool Decoder::intern(std::string_view name, const std::uint8_t* at, Atom& out) {
@@ -213,7 +196,10 @@ bool Decoder::binary(Term& dst, std::size_t header, std::size_t size, std::uint8
         fill(dst, TermAccess::adopt(TermAccess::slice_binary(owner_, data, size, tail_bits)));
         return true;
     }
-    auto* b = TermAccess::new_binary(size, tail_bits);
+    auto* b = detail::heap::make<detail::BinaryObject>(sizeof(detail::BinaryObject) + size);
+    b->data = b->inline_data();
+    b->size = size;
+    b->tail_bits = tail_bits;
     if (size > 0) std::memcpy(b->inline_data(), data, size);
     if (!clean) b->inline_data()[size - 1] &= mask;
     fill(dst, TermAccess::adopt(b));
@@ -231,20 +217,6 @@ bool Decoder::bignum(Term& dst, std::size_t header, std::size_t size, bool negat
     return true;
 }
 
-bool Decoder::pid(Term& dst, bool old) {
-    ++p_;
-    Pid pid;
-    if (!atom(pid.node)) return false;
-    std::size_t size = old ? 9 : 12;
-    if (!need(size, "a pid")) return false;
-    pid.id = load32(p_);
-    pid.serial = load32(p_ + 4);
-    pid.creation = old ? p_[8] : load32(p_ + 8);
-    p_ += size;
-    fill(dst, pid);
-    return true;
-}
-
 bool Decoder::port(Term& dst, std::uint8_t t) {
     ++p_;
     Port port;
@@ -255,39 +227,7 @@ bool Decoder::port(Term& dst, std::uint8_t t) {
     port.id = id_size == 8 ? load64(p_) : load32(p_);
     port.creation = creation_size == 1 ? p_[id_size] : load32(p_ + id_size);
     p_ += id_size + creation_size;
-    fill(dst, port);
-    return true;
-}
-
-bool Decoder::reference(Term& dst, std::uint8_t t) {
-    const std::uint8_t* at = p_;
-    std::size_t words = 1;
-    if (t != tag::reference) {
-        if (!need(3, "a reference")) return false;
-        words = load16(p_ + 1);
-        if (words == 0 || words > Reference::max_words)
-            return fail(DecodeErrc::bad_reference, at,
-                        "reference of " + std::to_string(words) + " words (1 to 5 allowed)");
-        p_ += 2;
-    }
-    ++p_;
-    Reference ref;
-    if (!atom(ref.node)) return false;
-    ref.size = static_cast<std::uint8_t>(words);
-    if (t == tag::reference) {
-        if (!need(5, "REFERENCE_EXT")) return false;
-        ref.words[0] = load32(p_);
-        ref.creation = p_[4];
-        p_ += 5;
-    } else {
-        std::size_t creation_size = t == tag::newer_reference ? 4 : 1;
-        if (!need(creation_size + 4 * words, "a reference")) return false;
-        ref.creation = creation_size == 4 ? load32(p_) : p_[0];
-        p_ += creation_size;
-        for (std::size_t i = 0; i < words; ++i, p_ += 4)
-            ref.words[i] = load32(p_);
-    }
-    fill(dst, ref);
+    fill(dst, boxed<detail::PortObject>(port));
     return true;
 }
 
@@ -306,7 +246,7 @@ bool Decoder::export_fun(Term& dst) {
     if (value < 0 || value > 255)
         return fail(DecodeErrc::bad_fun, at, "EXPORT_EXT arity " + std::to_string(value));
     fun.arity = static_cast<std::uint8_t>(value);
-    fill(dst, fun);
+    fill(dst, boxed<detail::ExportFunObject>(fun));
     return true;
 }
 

@@ -1,17 +1,20 @@
 // The decoder's state machine, shared by etf_decode.cpp (the main loop, containers and the entry
-// points) and etf_decode_scalar.cpp (everything without elements).
+// points) and etf_decode_scalar.cpp (the terms without elements that are not on the hot path).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "distribute/etf.hpp"
 #include "term/etf_atom_cache.hpp"
+#include "term/etf_tags.hpp"
+#include "term/heap.hpp"
 
 namespace distribute::etf::decoding {
 
@@ -20,35 +23,51 @@ constexpr std::size_t slice_threshold = 64;
 // 255 characters of at most 4 bytes each.
 constexpr std::size_t max_atom_bytes = 255 * 4;
 constexpr std::size_t max_latin1_atom = 255;
+constexpr std::size_t first_stack_frames = 64;
 // Frame stacks that grew past this are given back after the decode that grew them.
 constexpr std::size_t kept_stack_frames = 4096;
 
-// A container being filled. Slots are handed out in wire order; the last one closes the frame.
+// A container being filled. Its slots are handed out in wire order, from `next` up to `end`;
+// the frame closes when they run out. Slots are raw memory until handed out and filled: an
+// error fills the rest with [] (see Decoder::unwind) before the tree is dropped.
 struct Frame {
-    enum Kind : std::uint8_t { elements, list, list_tail, map, closure };
-    Kind kind;
-    std::size_t left;            // slots still to hand out
-    Term* next;                  // elements, list, list_tail, closure: the next slot
+    enum Kind : std::uint8_t { root, elements, list, list_tail, map, closure };
+    Term* next;
+    Term* end;
     detail::HeapObject* object;  // list, map, closure
     Term* home;                  // list: the slot holding it, replaced when the list grows
-    std::size_t extra;           // list: capacity; map: 2 * entries; closure: offset of its end
+    std::size_t end_offset;      // closure: where its bytes end
+    Kind kind;
 };
 
 // Reused by every decode on a thread: no allocation for the stack once it has grown.
 struct ThreadState {
-    std::vector<Frame> stack;
+    std::unique_ptr<Frame[]> frames;
+    std::size_t frame_count = 0;
     AtomCache atoms;
 };
 ThreadState& thread_state();
 
-// Slots start as [] and are written once: a value is built over the slot in place, since []
-// holds nothing to release and assigning would copy it through a temporary.
+// A value is built over its slot in place: the slot is raw memory or [], which holds nothing
+// to release.
 template <class... Args>
 void fill(Term& slot, Args&&... args) {
     new (&slot) Term(std::forward<Args>(args)...);
 }
 
+// Pids, ports, references and export funs from the thread's free lists.
+template <class O, class T>
+Term boxed(const T& value) {
+    return detail::TermAccess::adopt(detail::heap::make<O>(sizeof(O), value));
+}
+
 std::string tag_name(std::uint8_t t);
+
+// Decoder::known_atom tells the four atom tags apart by these bits.
+static_assert((tag::small_atom_utf8 & 1) == 1 && (tag::small_atom & 1) == 1 &&
+              (tag::atom_utf8 & 1) == 0 && (tag::atom & 1) == 0);
+static_assert(tag::atom < tag::atom_utf8 && tag::small_atom < tag::atom_utf8 &&
+              tag::small_atom_utf8 > tag::atom_utf8);
 
 class Decoder {
   public:
@@ -57,16 +76,23 @@ class Decoder {
         : begin_(input.data()),
           p_(input.data() + start),
           end_(input.data() + std::min(input.size(), options.max_bytes)),
-          input_size_(input.size()),
+          input_end_(input.data() + input.size()),
           options_(options),
           owner_(owner),
-          state_(thread_state()),
-          stack_(state_.stack) {
-        stack_.clear();
+          state_(thread_state()) {
+        if (state_.frame_count == 0) [[unlikely]] {
+            state_.frames = std::make_unique<Frame[]>(first_stack_frames);
+            state_.frame_count = first_stack_frames;
+        }
+        base_ = state_.frames.get();
+        top_ = base_;
+        cap_ = base_ + usable_frames();
     }
     ~Decoder() {
-        stack_.clear();
-        if (stack_.capacity() > kept_stack_frames) std::vector<Frame>().swap(stack_);
+        if (state_.frame_count > kept_stack_frames) {
+            state_.frames.reset();
+            state_.frame_count = 0;
+        }
     }
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
@@ -87,24 +113,42 @@ class Decoder {
     [[gnu::cold, gnu::noinline]] bool short_input(std::size_t n, const char* what) {
         std::string detail = std::string(what) + " needs " + std::to_string(n) + " bytes, " +
                              std::to_string(remaining()) + " remain";
-        if (input_size_ > static_cast<std::size_t>(end_ - begin_))
+        if (input_end_ > end_)
             return fail(DecodeErrc::too_large, p_,
                         detail + " within the limit of " + std::to_string(options_.max_bytes));
         return fail(DecodeErrc::truncated, p_, std::move(detail));
     }
     bool need(std::size_t n, const char* what) { return remaining() >= n || short_input(n, what); }
 
-    // Checked before a container is allocated, so a too-deep term costs nothing more.
+    // Checked before a container is allocated, so a too-deep term costs nothing more; it also
+    // makes room for the frame first, so that pushing it cannot throw once the container is in
+    // the tree. One compare: cap_ stops at max_depth open containers as well as at the end of
+    // the stack, and the slow path tells which.
     bool can_nest() {
-        return stack_.size() < options_.max_depth ||
-               fail(DecodeErrc::too_deep, p_,
-                    "more than " + std::to_string(options_.max_depth) + " nested containers");
+        if (top_ + 1 == cap_) [[unlikely]]
+            return make_room();
+        return true;
     }
-
-    bool next_slot(Term*& dst);
-    bool close_list(Frame& f, bool& more);
+    std::size_t usable_frames() const noexcept {
+        return options_.max_depth < state_.frame_count ? options_.max_depth + 1
+                                                       : state_.frame_count;
+    }
+    [[gnu::noinline]] bool make_room();
+    Frame& push(Term* first, std::size_t n, Frame::Kind kind,
+                detail::HeapObject* object = nullptr) noexcept {
+        Frame& f = *++top_;
+        f.next = first;
+        f.end = first + n;
+        f.kind = kind;
+        f.object = object;
+        return f;
+    }
+    bool item(Term& dst);
+    bool close();
+    bool close_list(Frame& f);
     void grow_list(Frame& f, std::size_t filled, std::size_t needed);
     bool close_map(Frame& f);
+    void unwind() noexcept;
 
     bool tuple(Term& dst, std::size_t header, std::size_t arity);
     bool list(Term& dst);
@@ -112,24 +156,129 @@ class Decoder {
     bool map(Term& dst);
     bool closure(Term& dst);
     bool scalar(Term& dst);
-    bool atom(Atom& out);
-    bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
     bool binary(Term& dst, std::size_t header, std::size_t size, std::uint8_t tail_bits);
+    detail::BinaryObject* small_binary(const std::uint8_t* data, std::size_t size);
     bool bignum(Term& dst, std::size_t header, std::size_t size, bool negative);
     bool pid(Term& dst, bool old);
     bool port(Term& dst, std::uint8_t t);
     bool reference(Term& dst, std::uint8_t t);
     bool export_fun(Term& dst);
 
+    // Any of the four atom tags at p_, or an error naming what is there instead.
+    bool atom(Atom& out) {
+        if (p_ == end_) return short_input(1, "an atom");
+        switch (*p_) {
+            case tag::small_atom_utf8:
+            case tag::small_atom:
+            case tag::atom_utf8:
+            case tag::atom:
+                return known_atom(out);
+            default:
+                return not_an_atom();
+        }
+    }
+    // An atom whose tag at p_ is one of the four: a cache hit is the common case.
+    bool known_atom(Atom& out) {
+        // SMALL_ATOM_UTF8_EXT 119 and SMALL_ATOM_EXT 115 are odd; ATOM_EXT 100 and SMALL_ATOM_EXT
+        // 115 are the Latin-1 ones.
+        const std::uint8_t t = *p_;
+        const bool small = (t & 1) != 0;
+        const bool latin1 = t < tag::atom_utf8;
+        const std::size_t header = small ? 2 : 3;
+        if (remaining() < header) [[unlikely]]
+            return short_input(header, "an atom");
+        const std::size_t len = small ? p_[1] : wire::load16(p_ + 1);
+        if (remaining() - header < len) [[unlikely]]
+            return short_input(header + len, "an atom");
+        const std::uint8_t* text = p_ + header;
+        const bool padded = input_end_ - text >= 8;
+        if (auto hit = state_.atoms.find(text, len, latin1, padded)) [[likely]] {
+            out = *hit;
+            p_ = text + len;
+            return true;
+        }
+        return new_atom(text, len, latin1, padded, out);
+    }
+    bool new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded, Atom& out);
+    bool not_an_atom();
+    bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
+
     const std::uint8_t* begin_;
     const std::uint8_t* p_;
-    const std::uint8_t* end_;
-    std::size_t input_size_;
+    const std::uint8_t* end_;        // of what may be decoded: the input within max_bytes
+    const std::uint8_t* input_end_;  // of the input, which may be read ahead within
     const DecodeOptions& options_;
     const detail::HeapObject* owner_;
     ThreadState& state_;
-    std::vector<Frame>& stack_;
+    Frame* base_;  // the root frame
+    Frame* top_;   // the innermost open container
+    Frame* cap_;   // one past the last frame that may be used: the stack's end or max_depth
     DecodeError error_;
 };
+
+// A binary of fewer than slice_threshold bytes at `data`, copied: word by word when the input
+// has the bytes to read ahead (the object's block always has room for whole words).
+static_assert(sizeof(detail::BinaryObject) % 8 == 0 &&
+              sizeof(detail::BinaryObject) + slice_threshold <= detail::heap::fine_limit &&
+              detail::heap::fine_step % 8 == 0);
+inline detail::BinaryObject* Decoder::small_binary(const std::uint8_t* data, std::size_t size) {
+    auto* b = detail::heap::make<detail::BinaryObject>(sizeof(detail::BinaryObject) + size);
+    b->data = b->inline_data();
+    b->size = size;
+    std::uint8_t* out = b->inline_data();
+    if (static_cast<std::size_t>(input_end_ - data) >= slice_threshold) {
+        for (std::size_t i = 0; i < size; i += 8)
+            std::memcpy(out + i, data + i, 8);
+    } else if (size > 0) {
+        std::memcpy(out, data, size);
+    }
+    return b;
+}
+
+inline bool Decoder::pid(Term& dst, bool old) {
+    ++p_;
+    Pid pid;
+    if (!atom(pid.node)) return false;
+    std::size_t size = old ? 9 : 12;
+    if (!need(size, "a pid")) return false;
+    pid.id = wire::load32(p_);
+    pid.serial = wire::load32(p_ + 4);
+    pid.creation = old ? p_[8] : wire::load32(p_ + 8);
+    p_ += size;
+    fill(dst, boxed<detail::PidObject>(pid));
+    return true;
+}
+
+inline bool Decoder::reference(Term& dst, std::uint8_t t) {
+    const std::uint8_t* at = p_;
+    std::size_t words = 1;
+    if (t != tag::reference) {
+        if (!need(3, "a reference")) return false;
+        words = wire::load16(p_ + 1);
+        if (words == 0 || words > Reference::max_words)
+            return fail(DecodeErrc::bad_reference, at,
+                        "reference of " + std::to_string(words) + " words (1 to 5 allowed)");
+        p_ += 2;
+    }
+    ++p_;
+    Reference ref;
+    if (!atom(ref.node)) return false;
+    ref.size = static_cast<std::uint8_t>(words);
+    if (t == tag::reference) {
+        if (!need(5, "REFERENCE_EXT")) return false;
+        ref.words[0] = wire::load32(p_);
+        ref.creation = p_[4];
+        p_ += 5;
+    } else {
+        std::size_t creation_size = t == tag::newer_reference ? 4 : 1;
+        if (!need(creation_size + 4 * words, "a reference")) return false;
+        ref.creation = creation_size == 4 ? wire::load32(p_) : p_[0];
+        p_ += creation_size;
+        for (std::size_t i = 0; i < words; ++i, p_ += 4)
+            ref.words[i] = wire::load32(p_);
+    }
+    fill(dst, boxed<detail::ReferenceObject>(ref));
+    return true;
+}
 
 }  // namespace distribute::etf::decoding

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "distribute/etf.hpp"
@@ -23,89 +24,126 @@ constexpr std::size_t no_size_field = std::numeric_limits<std::size_t>::max();
 constexpr std::size_t max_string_ext = 65535;
 // OTP 25 writes a port number above 28 bits as V4_PORT_EXT, even when 32 bits would hold it.
 constexpr std::uint64_t max_new_port_id = 0x0FFFFFFF;
+constexpr std::size_t first_stack_frames = 64;
 constexpr std::size_t kept_stack_frames = 4096;
 
-// Appends to a vector through a raw pointer. The vector is kept a little longer than what was
-// written (so a write is a bounds check and a store) and cut to size at the end.
+// Appends to a vector through raw pointers. The vector is kept a little longer than what was
+// written (so a write is a bounds check and a store) and cut to size at the end; long runs of
+// bytes are appended without that, since growing by resize zeroes what is about to be copied.
 class Writer {
   public:
-    explicit Writer(std::vector<std::uint8_t>& out) : out_(out), pos_(out.size()) {}
-    ~Writer() { out_.resize(pos_); }
+    explicit Writer(std::vector<std::uint8_t>& out)
+        : out_(out), cur_(out.data() + out.size()), limit_(cur_) {}
+    ~Writer() { out_.resize(position()); }
     Writer(const Writer&) = delete;
     Writer& operator=(const Writer&) = delete;
 
     std::uint8_t* room(std::size_t n) {
-        if (out_.size() - pos_ < n) grow(n);
-        return out_.data() + pos_;
+        if (static_cast<std::size_t>(limit_ - cur_) < n) [[unlikely]]
+            grow(n);
+        return cur_;
     }
-    void advance(std::size_t n) noexcept { pos_ += n; }
+    void advance(std::size_t n) noexcept { cur_ += n; }
     void put(std::uint8_t byte) {
         *room(1) = byte;
-        ++pos_;
+        ++cur_;
     }
     void bytes(const std::uint8_t* data, std::size_t n) {
         if (n >= bulk) {
-            // Straight copy: growing by resize first would zero the bytes only to overwrite them.
-            out_.resize(pos_);
-            out_.insert(out_.end(), data, data + n);
-            pos_ += n;
+            append(data, n);
             return;
         }
         if (n > 0) std::memcpy(room(n), data, n);
-        pos_ += n;
+        cur_ += n;
     }
-    std::size_t position() const noexcept { return pos_; }
+    std::size_t position() const noexcept { return static_cast<std::size_t>(cur_ - out_.data()); }
     std::uint8_t* at(std::size_t pos) noexcept { return out_.data() + pos; }
 
   private:
     static constexpr std::size_t bulk = 1024;
     static constexpr std::size_t slack = 256;
-    // std::vector grows its capacity geometrically underneath, so this stays amortised O(1).
-    [[gnu::noinline]] void grow(std::size_t n) { out_.resize(pos_ + n + slack); }
+    // std::vector grows its capacity geometrically underneath, so this stays amortised O(1); the
+    // slack grows with the output so that a large term takes few trips here.
+    [[gnu::noinline]] void grow(std::size_t n) {
+        std::size_t pos = position();
+        out_.resize(pos + n + slack + pos / 8);
+        cur_ = out_.data() + pos;
+        limit_ = out_.data() + out_.size();
+    }
+    [[gnu::noinline]] void append(const std::uint8_t* data, std::size_t n) {
+        out_.resize(position());
+        out_.insert(out_.end(), data, data + n);
+        cur_ = limit_ = out_.data() + out_.size();
+    }
 
     std::vector<std::uint8_t>& out_;
-    std::size_t pos_;
+    std::uint8_t* cur_;
+    std::uint8_t* limit_;
 };
 
+// A container being written: its slots from `next` to `end` (a map's entries are 2n slots, key
+// and value side by side), then a list's tail.
 struct Frame {
-    enum Kind : std::uint8_t { elements, map };
-    Kind kind;
-    bool at_value;           // map: the key of `entry` is written, its value is next
-    const Term* next;        // elements
-    const Term* end;         // elements
-    const MapEntry* entry;   // map
-    const MapEntry* last;    // map: one past the final entry
-    const Term* tail;        // list: written after the elements
-    std::size_t size_field;  // closure: where its Size goes, patched after the free variables
+    const Term* next;
+    const Term* end;
+    const Term* tail;
+    std::size_t size_field;  // a closure's: where its Size goes, patched after its free variables
 };
 
-std::vector<Frame>& frame_stack() {
-    thread_local std::vector<Frame> stack;
+// Reused by every encode on a thread: no allocation for the stack once it has grown.
+struct FrameStack {
+    std::unique_ptr<Frame[]> frames;
+    std::size_t count = 0;
+};
+FrameStack& frame_stack() {
+    thread_local FrameStack stack;
     return stack;
 }
 
 class Encoder {
   public:
     explicit Encoder(std::vector<std::uint8_t>& out) : w_(out), stack_(frame_stack()) {
-        stack_.clear();
+        if (stack_.count == 0) [[unlikely]] {
+            stack_.frames = std::make_unique<Frame[]>(first_stack_frames);
+            stack_.count = first_stack_frames;
+        }
+        base_ = top_ = stack_.frames.get();
+        cap_ = base_ + stack_.count;
     }
     ~Encoder() {
-        stack_.clear();
-        if (stack_.capacity() > kept_stack_frames) std::vector<Frame>().swap(stack_);
+        if (stack_.count > kept_stack_frames) {
+            stack_.frames.reset();
+            stack_.count = 0;
+        }
     }
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
 
+    void version() { w_.put(version_magic); }
+
     void run(const Term& root) {
         const Term* t = &root;
-        do {
+        for (;;) {
             head(*t);
-            t = next();
-        } while (t != nullptr);
+            // The next slot of the innermost container; finished ones are popped on the way.
+            for (;;) {
+                if (top_ == base_) return;
+                Frame& f = *top_;
+                if (f.next != f.end) {
+                    t = f.next++;
+                    break;
+                }
+                t = f.tail;
+                if (f.size_field != no_size_field)
+                    store32(w_.at(f.size_field),
+                            static_cast<std::uint32_t>(w_.position() - f.size_field));
+                --top_;
+                if (t != nullptr) break;
+            }
+        }
     }
 
   private:
-    const Term* next();
     void head(const Term& t);
     void integer(std::int64_t v);
     void big(const detail::BigObject& b);
@@ -114,33 +152,32 @@ class Encoder {
     void closure(const Closure& c);
     void elements(const Term* first, std::size_t n, const Term* tail = nullptr,
                   std::size_t size_field = no_size_field) {
-        stack_.push_back(
-            Frame{Frame::elements, false, first, first + n, nullptr, nullptr, tail, size_field});
+        if (top_ + 1 == cap_) [[unlikely]]
+            grow_stack();
+        *++top_ = Frame{first, first + n, tail, size_field};
     }
+    [[gnu::noinline]] void grow_stack();
 
     Writer w_;
-    std::vector<Frame>& stack_;
+    FrameStack& stack_;
+    Frame* base_;  // never written: the stack is empty when top_ is here
+    Frame* top_;
+    Frame* cap_;
 };
 
-const Term* Encoder::next() {
-    while (!stack_.empty()) {
-        Frame& f = stack_.back();
-        if (f.kind == Frame::elements) {
-            if (f.next != f.end) return f.next++;
-        } else if (f.entry != f.last) {
-            f.at_value = !f.at_value;
-            return f.at_value ? &f.entry->key : &(f.entry++)->value;
-        }
-        const Term* tail = f.tail;
-        if (f.size_field != no_size_field)
-            store32(w_.at(f.size_field), static_cast<std::uint32_t>(w_.position() - f.size_field));
-        stack_.pop_back();
-        if (tail != nullptr) return tail;
-    }
-    return nullptr;
+void Encoder::grow_stack() {
+    std::size_t depth = static_cast<std::size_t>(top_ - base_);
+    std::size_t count = stack_.count * 2;
+    auto bigger = std::make_unique_for_overwrite<Frame[]>(count);
+    std::copy(base_, top_ + 1, bigger.get());
+    stack_.frames = std::move(bigger);
+    stack_.count = count;
+    base_ = stack_.frames.get();
+    top_ = base_ + depth;
+    cap_ = base_ + count;
 }
 
-void Encoder::head(const Term& t) {
+[[gnu::always_inline]] inline void Encoder::head(const Term& t) {
     switch (TermAccess::tag(t)) {
         case Tag::small_int:
             integer(TermAccess::small(t));
@@ -185,9 +222,9 @@ void Encoder::head(const Term& t) {
             p[0] = tag::map;
             store32(p + 1, static_cast<std::uint32_t>(map.size));
             w_.advance(5);
-            if (map.size > 0)
-                stack_.push_back(Frame{Frame::map, false, nullptr, nullptr, map.data(),
-                                       map.data() + map.size, nullptr, no_size_field});
+            // Key and value side by side: the entries are 2n slots in wire order.
+            static_assert(sizeof(MapEntry) == 2 * sizeof(Term));
+            if (map.size > 0) elements(reinterpret_cast<const Term*>(map.data()), 2 * map.size);
             return;
         }
         case Tag::binary: {
@@ -265,7 +302,7 @@ void Encoder::head(const Term& t) {
     }
 }
 
-void Encoder::integer(std::int64_t v) {
+[[gnu::always_inline]] inline void Encoder::integer(std::int64_t v) {
     std::uint8_t* p = w_.room(11);
     if (v >= 0 && v <= 255) {
         p[0] = tag::small_integer;
@@ -304,10 +341,13 @@ void Encoder::big(const detail::BigObject& b) {
     w_.bytes(b.data(), b.size);
 }
 
-void Encoder::atom(std::uint32_t index) {
+inline void Encoder::atom(std::uint32_t index) {
     std::string_view name = Atom::from_index(index).name();
     std::size_t n = name.size();
-    std::uint8_t* p = w_.room(3 + n);
+    // The name is copied in whole words: the table pads it with zeros, and the room taken here
+    // covers the last word; what lands past the name is overwritten or cut off.
+    static_assert(detail::atom_name_padding >= 8);
+    std::uint8_t* p = w_.room(3 + n + 8);
     if (n <= 255) {
         p[0] = tag::small_atom_utf8;
         p[1] = static_cast<std::uint8_t>(n);
@@ -319,7 +359,8 @@ void Encoder::atom(std::uint32_t index) {
         p += 3;
         w_.advance(3 + n);
     }
-    std::memcpy(p, name.data(), n);
+    for (std::size_t i = 0; i < n; i += 8)
+        std::memcpy(p + i, name.data() + i, 8);
 }
 
 // A proper list of at most 65535 integers 0..255 is a STRING_EXT, as the BEAM writes it.
@@ -372,8 +413,11 @@ void encode_body(std::vector<std::uint8_t>& out, const Term& term) {
 
 void encode_to(std::vector<std::uint8_t>& out, const Term& term, const EncodeOptions& options) {
     std::size_t start = out.size();
-    out.push_back(version_magic);
-    encode_body(out, term);
+    {
+        Encoder encoder(out);
+        encoder.version();
+        encoder.run(term);
+    }
     std::size_t body = out.size() - start - 1;
     if (options.compression < 0 || body > std::numeric_limits<std::uint32_t>::max()) return;
     std::vector<std::uint8_t> packed(6);

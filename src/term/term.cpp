@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "distribute/term.hpp"
+#include "term/heap.hpp"
 #include "term/utf8.hpp"
 
 namespace distribute {
@@ -14,74 +15,239 @@ namespace {
 
 template <class O, class Element>
 O* allocate_with(std::size_t n) {
-    void* memory = ::operator new(sizeof(O) + n * sizeof(Element));
-    return new (memory) O(n);
+    return heap::make<O>(sizeof(O) + n * sizeof(Element), n);
 }
-
-void free_object(const HeapObject* object) noexcept {
-    auto* o = const_cast<HeapObject*>(object);
-    switch (o->tag) {
-        case Tag::tuple: {
-            auto* t = static_cast<TupleObject*>(o);
-            std::destroy_n(t->data(), t->size);
-            t->~TupleObject();
-            break;
-        }
-        case Tag::list: {
-            auto* l = static_cast<ListObject*>(o);
-            std::destroy_n(l->data(), l->size);
-            l->~ListObject();
-            break;
-        }
-        case Tag::map: {
-            auto* m = static_cast<MapObject*>(o);
-            std::destroy_n(m->data(), m->size);
-            m->~MapObject();
-            break;
-        }
-        case Tag::binary: {
-            auto* b = static_cast<BinaryObject*>(o);
-            if (b->owner) release(b->owner);
-            break;
-        }
-        case Tag::closure:
-            static_cast<ClosureObject*>(o)->~ClosureObject();
-            break;
-        default:
-            break;  // the other objects hold no references
-    }
-    ::operator delete(o);
-}
-
-// Objects whose count dropped to zero while another one is being freed on this thread: freeing
-// them later from a loop keeps the stack flat whatever the nesting.
-thread_local std::vector<const HeapObject*>* pending_frees = nullptr;
 
 bool holds_references(Tag tag) noexcept {
     // A binary's owner is a plain buffer: releasing it cannot cascade.
-    return tag == Tag::tuple || tag == Tag::list || tag == Tag::map || tag == Tag::closure;
+    constexpr unsigned containers =
+        1u << static_cast<unsigned>(Tag::tuple) | 1u << static_cast<unsigned>(Tag::list) |
+        1u << static_cast<unsigned>(Tag::map) | 1u << static_cast<unsigned>(Tag::closure);
+    return ((1u << static_cast<unsigned>(tag)) & containers) != 0;
+}
+
+// An object without references to other terms (a binary's buffer cannot cascade).
+void free_leaf(const HeapObject* object) noexcept {
+    auto* o = const_cast<HeapObject*>(object);
+    if (o->tag == Tag::binary) {
+        auto* b = static_cast<BinaryObject*>(o);
+        if (b->owner) release(b->owner);
+    }
+    heap::dispose(o);
+}
+
+// The slots of a tuple, a map (an entry is a key and a value side by side) or a list (without
+// its tail).
+struct Slots {
+    const Term* first;
+    const Term* end;
+};
+Slots slots_of(const HeapObject* o) noexcept {
+    static_assert(sizeof(MapEntry) == 2 * sizeof(Term));
+    switch (o->tag) {
+        case Tag::tuple: {
+            const auto* t = static_cast<const TupleObject*>(o);
+            return {t->data(), t->data() + t->size};
+        }
+        case Tag::list: {
+            const auto* l = static_cast<const ListObject*>(o);
+            return {l->data(), l->data() + l->size};
+        }
+        case Tag::map: {
+            const auto* m = static_cast<const MapObject*>(o);
+            const auto* first = reinterpret_cast<const Term*>(m->data());
+            return {first, first + 2 * m->size};
+        }
+        default:
+            return {nullptr, nullptr};
+    }
+}
+
+// The object `t` refers to when `t` held its last reference, else null.
+const HeapObject* last_reference(const Term& t) noexcept {
+    if (!TermAccess::boxed(t)) return nullptr;
+    const HeapObject* o = TermAccess::heap_object(t);
+    // A sole owner cannot race with anybody, so it skips the atomic read-modify-write.
+    if (o->refs.load(std::memory_order_acquire) != 1 &&
+        o->refs.fetch_sub(1, std::memory_order_acq_rel) != 1)
+        return nullptr;
+    return o;
+}
+
+// Releases slots from `next` while they are immediates and leaves; returns the first
+// container that dies (`next` is then past it), or null at `end`.
+[[gnu::always_inline]] inline const HeapObject* release_leaves(const Term*& next,
+                                                               const Term* end) noexcept {
+    while (next != end) {
+        const HeapObject* c = last_reference(*next++);
+        if (c == nullptr) continue;
+        if (holds_references(c->tag)) return c;
+        free_leaf(c);
+    }
+    return nullptr;
+}
+
+// Freeing a tree walks it depth first without recursion: the walk goes down into a container that
+// dies with its parent and keeps the rest of the parent's slots on this explicit stack, which
+// a chain nested in last slots ({1, {2, ...}}, [[[...]]]) never needs. The first entries live in
+// the reaper itself, so freeing a shallow tree allocates nothing.
+class Reaper {
+  public:
+    Reaper() = default;
+    Reaper(const Reaper&) = delete;
+    Reaper& operator=(const Reaper&) = delete;
+    ~Reaper() {
+        if (entries_ != inline_) ::operator delete(entries_);
+    }
+
+    // `object` reached zero while this reaper runs (a closure's destructor released it).
+    void open(const HeapObject* object) noexcept { push(object, nullptr, nullptr); }
+    // The slots of `object` from `next` to `end` are still to release; it is freed after them.
+    void keep(const HeapObject* object, const Term* next, const Term* end) noexcept {
+        if (next != end)
+            push(object, next, end);
+        else
+            heap::dispose(const_cast<HeapObject*>(object));
+    }
+
+    // Frees `object` and everything only it held.
+    void run(const HeapObject* object) noexcept {
+        Entry e{const_cast<HeapObject*>(object), nullptr, nullptr};
+        for (;;) {
+            walk(e.object, e.next, e.end);
+            if (size_ == 0) return;
+            e = entries_[--size_];
+        }
+    }
+
+  private:
+    struct Entry {
+        HeapObject* object;
+        const Term* next;  // null: none of its slots is released yet, a list's tail included
+        const Term* end;
+    };
+    static constexpr std::size_t inline_entries = 32;
+
+    // Releases the slots of `o` from `next` on, then frees `o`; a container that dies on the way
+    // is walked next, in the same loop.
+    void walk(HeapObject* o, const Term* next, const Term* end) noexcept {
+        for (;;) {
+            if (next == nullptr) {
+                if (o->tag == Tag::closure) {
+                    // Its fields are members: the destructor releases them, and what dies of
+                    // that comes back through open().
+                    static_cast<ClosureObject*>(o)->~ClosureObject();
+                    heap::dispose(o);
+                    return;
+                }
+                const Slots slots = slots_of(o);
+                next = slots.first;
+                end = slots.end;
+                if (o->tag == Tag::list) {
+                    const HeapObject* tail = last_reference(static_cast<ListObject*>(o)->tail);
+                    if (tail != nullptr && !holds_references(tail->tag)) {
+                        free_leaf(tail);
+                    } else if (tail != nullptr) {
+                        o = descend(o, next, end, tail);
+                        next = nullptr;
+                        continue;
+                    }
+                }
+            }
+            const HeapObject* child = release_leaves(next, end);
+            if (child == nullptr) {
+                heap::dispose(o);
+                return;
+            }
+            if (child->tag == Tag::tuple || child->tag == Tag::map) {
+                // Most die flat, their slots immediates and leaves: then the walk of `o` goes
+                // on without keeping an entry for it.
+                const Slots slots = slots_of(child);
+                const Term* at = slots.first;
+                const HeapObject* grandchild = release_leaves(at, slots.end);
+                if (grandchild == nullptr) {
+                    heap::dispose(const_cast<HeapObject*>(child));
+                    continue;
+                }
+                keep(o, next, end);
+                o = descend(const_cast<HeapObject*>(child), at, slots.end, grandchild);
+            } else {
+                o = descend(o, next, end, child);
+            }
+            next = nullptr;
+        }
+    }
+
+    // Keeps what is left of `o` for later (or frees it: nothing is left) and returns `child`.
+    HeapObject* descend(HeapObject* o, const Term* next, const Term* end,
+                        const HeapObject* child) noexcept {
+        keep(o, next, end);
+        return const_cast<HeapObject*>(child);
+    }
+
+    void push(const HeapObject* object, const Term* next, const Term* end) noexcept {
+        if (size_ == capacity_) grow();
+        entries_[size_++] = Entry{const_cast<HeapObject*>(object), next, end};
+    }
+
+    // Out of memory here would leak the tree, and a destructor cannot report it: terminate.
+    [[gnu::noinline]] void grow() noexcept {
+        auto* bigger = static_cast<Entry*>(::operator new(2 * capacity_ * sizeof(Entry)));
+        std::copy_n(entries_, size_, bigger);
+        if (entries_ != inline_) ::operator delete(entries_);
+        entries_ = bigger;
+        capacity_ *= 2;
+    }
+
+    Entry inline_[inline_entries];
+    Entry* entries_ = inline_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = inline_entries;
+};
+
+// The reaper of the destroy() running on this thread: a closure's destructor releases its fields
+// from inside it, and what they free must join that walk instead of starting a nested one.
+constinit thread_local Reaper* active_reaper = nullptr;
+
+// Frees `object` with a reaper; or, when `child` is given, the slots of `object` from `next` to
+// `end` and `child`, a container that died with it (the earlier slots are released already).
+[[gnu::noinline]] void reap(const HeapObject* object, const Term* next, const Term* end,
+                            const HeapObject* child) noexcept {
+    Reaper reaper;
+    active_reaper = &reaper;
+    if (child == nullptr) {
+        reaper.run(object);
+    } else {
+        reaper.keep(object, next, end);
+        reaper.run(child);
+    }
+    active_reaper = nullptr;
 }
 
 }  // namespace
 
 void destroy(const HeapObject* object) noexcept {
-    if (pending_frees != nullptr) {
-        pending_frees->push_back(object);
-        return;
-    }
     if (!holds_references(object->tag)) {
-        free_object(object);
+        free_leaf(object);
         return;
     }
-    std::vector<const HeapObject*> pending;
-    pending_frees = &pending;
-    free_object(object);
-    while (!pending.empty()) {
-        const HeapObject* next = pending.back();
-        pending.pop_back();
-        free_object(next);
+    if (active_reaper != nullptr) {
+        active_reaper->open(object);
+        return;
     }
-    pending_frees = nullptr;
+    if (object->tag != Tag::tuple && object->tag != Tag::map) {
+        reap(object, nullptr, nullptr, nullptr);
+        return;
+    }
+    // Most tuples and maps hold only immediates and leaves: they need no reaper, which takes
+    // over at the first container that dies with them.
+    const Slots slots = slots_of(object);
+    const Term* next = slots.first;
+    if (const HeapObject* child = release_leaves(next, slots.end)) {
+        reap(object, next, slots.end, child);
+        return;
+    }
+    heap::dispose(const_cast<HeapObject*>(object));
 }
 
 TupleObject* TermAccess::new_tuple(std::size_t n) {
@@ -114,8 +280,7 @@ bool TermAccess::finish_map(MapObject* map) noexcept {
 }
 
 BinaryObject* TermAccess::new_binary(std::size_t size, std::uint8_t tail_bits) {
-    void* memory = ::operator new(sizeof(BinaryObject) + size);
-    auto* b = new (memory) BinaryObject();
+    auto* b = heap::make<BinaryObject>(sizeof(BinaryObject) + size);
     b->data = b->inline_data();
     b->size = size;
     b->tail_bits = tail_bits;
@@ -124,7 +289,7 @@ BinaryObject* TermAccess::new_binary(std::size_t size, std::uint8_t tail_bits) {
 
 BinaryObject* TermAccess::slice_binary(const HeapObject* owner, const std::uint8_t* data,
                                        std::size_t size, std::uint8_t tail_bits) {
-    auto* b = new (::operator new(sizeof(BinaryObject))) BinaryObject();
+    auto* b = heap::make<BinaryObject>(sizeof(BinaryObject));
     retain(owner);
     b->owner = owner;
     b->data = data;
@@ -166,7 +331,7 @@ using detail::TermAccess;
 namespace {
 template <class O, class T>
 Term boxed(T value) {
-    return TermAccess::adopt(new O(std::move(value)));
+    return TermAccess::adopt(detail::heap::make<O>(sizeof(O), std::move(value)));
 }
 }  // namespace
 
