@@ -149,20 +149,35 @@ void Runtime::incoming_spawn_request(Connection& from, wire::SpawnRequest&& requ
 
 void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
     static const Atom spawn_reply = Atom::make("spawn_reply").value();
+    static const Atom abandoned = Atom::make("abandoned").value();
     auto process = find(reply.to);
-    if (!process) return;
     auto pid = reply.result.to<Pid>();
-    {
+    bool awaited = false;
+    // Why the link, had it been set, would have fired: the requester's end, or noproc.
+    Term unlink_with(atoms::noproc);
+    if (process) {
         std::lock_guard lock(process->mutex);
-        if (!process->alive || process->spawning.erase(reply.req_id) == 0) return;
+        awaited = process->alive && process->spawning.erase(reply.req_id) > 0;
+        // The peer made the monitor and the link on its side; these are our halves of them, set
+        // in the same step as the request is taken, so that a requester giving up on it sees
+        // either a request still pending or a monitor to remove, never neither.
+        if (awaited && pid) {
+            if (reply.flags & wire::SpawnReply::monitor_made)
+                process->monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id});
+            if (reply.flags & wire::SpawnReply::link_made)
+                process->links[*pid] = LinkState{true, 0, from.id};
+        }
+        unlink_with = process->alive ? Term(abandoned) : process->exit_reason;
     }
-    if (pid) {
-        std::lock_guard lock(process->mutex);
-        // The peer made the monitor and the link on its side; these are our halves of them.
-        if (reply.flags & wire::SpawnReply::monitor_made)
-            process->monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id});
-        if (reply.flags & wire::SpawnReply::link_made)
-            process->links[*pid] = LinkState{true, 0, from.id};
+    if (!awaited) {
+        // Nobody waits for this process any more (the request was given up, or its maker ended):
+        // undo the halves the peer made, as erts does for an abandoned spawn request, instead of
+        // leaving them on the peer for the life of the process.
+        if (pid && (reply.flags & wire::SpawnReply::monitor_made))
+            from.send(wire::DemonitorP{reply.to, *pid, reply.req_id});
+        if (pid && (reply.flags & wire::SpawnReply::link_made))
+            from.send(wire::Exit{reply.to, *pid, unlink_with, std::nullopt});
+        return;
     }
     deliver(*process, pid ? tuple(spawn_reply, reply.req_id, atoms::ok, *pid)
                           : tuple(spawn_reply, reply.req_id, atoms::error, reply.result));

@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <future>
 
 #include "node/environment.hpp"
@@ -130,22 +131,47 @@ Expected<void, NodeError> Runtime::boot() {
 
 void Runtime::stop() {
     if (stopped_.exchange(true)) return;
+    if (spawn_service_) spawn_service_->stop();
     if (acceptor_) acceptor_->close();
     if (registration_) registration_->close();
     std::vector<std::shared_ptr<net::Session>> sessions;
+    std::vector<std::shared_ptr<Connection>> connections;
     {
         std::unique_lock lock(connections_mutex_);
-        for (auto& [atom, connection] : connections_)
+        for (auto& [atom, connection] : connections_) {
+            connections.push_back(connection);
             if (connection->session) sessions.push_back(connection->session);
+        }
         sessions.insert(sessions.end(), handshaking_.begin(), handshaking_.end());
     }
+    // Down before the processes end, so that their exits and DOWNs do not go out as signals:
+    // peers see the node go as a lost connection (noconnection), as when a BEAM node halts, not
+    // as every process exiting with shutdown.
+    for (auto& connection : connections)
+        for (auto& waiter : connection->take_waiters())
+            waiter(false);
     for (auto& s : sessions)
         s->close("node stopping");
     for (auto& process : processes_.all())
         terminate(process, Term(atoms::shutdown));
     if (epmd_server_) epmd_server_->stop();
     work_.reset();
-    // Sessions end as their sockets close; what is left is stopped.
+    // The sessions close on their strands. Wait for that before stopping the threads: stopped
+    // first, a socket stays open and its peer takes the node for alive until its tick timeout.
+    auto ended = [&] {
+        std::shared_lock lock(connections_mutex_);
+        for (auto& s : sessions) {
+            if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
+                return false;
+            for (auto& [atom, connection] : connections_)
+                if (connection->session == s) return false;
+        }
+        return true;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!threads_.empty() && !ended() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // What else is queued runs; what is left after that is stopped.
     std::promise<void> drained;
     auto done = drained.get_future();
     if (!threads_.empty()) {

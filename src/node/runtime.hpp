@@ -41,6 +41,8 @@ class SpawnService {
     virtual ~SpawnService() = default;
     // On the connection's session strand: reply (Connection::send) without blocking.
     virtual void on_spawn_request(Connection& from, wire::SpawnRequest&& request) = 0;
+    // The node is stopping: start no more work (it may still be destroyed much later).
+    virtual void stop() {}
 };
 
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
@@ -88,6 +90,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
                             Term options);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
+    SpawnService* spawn_service() const { return spawn_service_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
     // links to it, over `connection`, as if it had asked itself.
     void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
