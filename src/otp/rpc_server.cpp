@@ -1,0 +1,180 @@
+#include "otp/rpc_server.hpp"
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include "node/access.hpp"
+#include "otp/rpc_registry.hpp"
+#include "otp/rpc_shapes.hpp"
+
+namespace distribute::otp {
+
+namespace {
+
+struct Names {
+    Atom erpc = Atom::make("erpc").value();
+    Atom execute_call = Atom::make("execute_call").value();
+    Atom execute_cast = Atom::make("execute_cast").value();
+    Atom notsup = Atom::make("notsup").value();
+    Atom badopt = Atom::make("badopt").value();
+    Atom link = Atom::make("link").value();
+    Atom monitor = Atom::make("monitor").value();
+    Atom cpp_exception = Atom::make("cpp_exception").value();
+};
+const Names& names() {
+    static const Names n;
+    return n;
+}
+
+// A C++ exception escaping a registered function is an error of the call, not of the node.
+RpcRaise from_exception(std::exception_ptr thrown) {
+    std::string what = "unknown exception";
+    try {
+        std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+    }
+    return RpcRaise{atoms::error, tuple(names().cpp_exception, binary(what)), std::nullopt};
+}
+
+RpcResult run_guarded(const RpcRegistry::Function& function, const std::vector<Term>& args) {
+    try {
+        return function(std::span<const Term>(args));
+    } catch (...) {
+        return unexpected(from_exception(std::current_exception()));
+    }
+}
+
+std::string mfa(Atom module, Atom function, std::size_t arity) {
+    return to_string(Term(module)) + ":" + to_string(Term(function)) + "/" + std::to_string(arity);
+}
+
+}  // namespace
+
+RpcServer& RpcServer::of(node::Runtime& runtime) {
+    auto* server = dynamic_cast<RpcServer*>(runtime.spawn_service());
+    if (server == nullptr) throw std::logic_error("this node has no rpc server");
+    return *server;
+}
+
+void RpcServer::stop() {
+    registry_.state_->stop();
+}
+
+void RpcServer::dispatch(Atom module, Atom function, std::vector<Term> args, Done done) {
+    const std::size_t arity = args.size();
+    auto entry = registry_.state_->find(module, function, arity);
+    if (!entry) {
+        done(unexpected(undef_raise(module, function, list_from(args))));
+        return;
+    }
+    auto finish = [done = std::move(done), module, function, arity](RpcResult result) {
+        done(with_stack(std::move(result), module, function, arity));
+    };
+    if (auto* sync = std::get_if<0>(&*entry)) {
+        registry_.state_->post(
+            [body = *sync, args = std::move(args), finish = std::move(finish)]() {
+                finish(run_guarded(*body, args));
+            });
+        return;
+    }
+    // Asynchronous functions start on a node thread, never on the connection's own strand.
+    net::asio::post(runtime_.io(), [body = std::get<1>(*entry), args = std::move(args),
+                                    finish = std::move(finish)]() mutable {
+        RpcReply reply(std::make_shared<RpcReply::State>(std::move(finish)));
+        try {
+            (*body)(std::move(args), reply);
+        } catch (...) {
+            reply.complete(unexpected(from_exception(std::current_exception())));
+        }
+    });
+}
+
+void RpcServer::on_spawn_request(node::Connection& from, wire::SpawnRequest&& request) {
+    const Names& n = names();
+    if (request.module == n.erpc && request.function == n.execute_call && request.arity == 4) {
+        serve(from, request, true);
+    } else if (request.module == n.erpc && request.function == n.execute_cast &&
+               request.arity == 3) {
+        serve(from, request, false);
+    } else {
+        // Only registered functions run here: a spawn of anything else (a fun, a module of the
+        // caller's) is refused the way a node without distributed spawn refuses it.
+        runtime_.log(LogLevel::debug, "refused a spawn of " +
+                                          mfa(request.module, request.function, request.arity) +
+                                          " from " + std::string(from.peer.name()));
+        from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(n.notsup), std::nullopt});
+    }
+}
+
+void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request, bool call) {
+    const Names& n = names();
+    auto refuse = [&](Atom why) {
+        from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(why), std::nullopt});
+    };
+    // execute_call(Res, M, F, A) or execute_cast(M, F, A)
+    const auto parts = request.args.elements();
+    if (!request.args.is_proper_list() || parts.size() != request.arity)
+        return refuse(atoms::badarg);
+    const std::size_t at = call ? 1 : 0;
+    const auto module = parts[at].to<Atom>();
+    const auto function = parts[at + 1].to<Atom>();
+    const Term& arguments = parts[at + 2];
+    if (!module || !function || !arguments.is_proper_list()) return refuse(atoms::badarg);
+    if (!request.options.is_proper_list()) return refuse(n.badopt);
+    bool link = false, monitor = false;
+    for (const Term& option : request.options.elements()) {
+        if (option.is_atom(n.link)) link = true;
+        if (option.is_atom(n.monitor) || (option.is_tuple(2) && option[0].is_atom(n.monitor)))
+            monitor = true;
+        // Other spawn options (priority, heap sizes...) mean nothing to a C++ process.
+    }
+
+    auto process = runtime_.spawn(
+        node::Process::Kind::handler, [](const ProcessHandle&, Term) {}, false);
+    std::uint32_t flags = 0;
+    if (monitor) {
+        runtime_.add_remote_watcher(*process, request.from, request.req_id, from.id);
+        flags |= wire::SpawnReply::monitor_made;
+    }
+    if (link) {
+        runtime_.add_remote_link(*process, request.from, from.id);
+        flags |= wire::SpawnReply::link_made;
+    }
+    // Before anything the process does: the connection keeps this order, and the caller must
+    // learn the pid before the DOWN that carries the result.
+    from.send(
+        wire::SpawnReply{request.req_id, request.from, flags, Term(process->pid), std::nullopt});
+
+    std::weak_ptr<node::Process> weak = process;
+    Term res = call ? parts[0] : Term();
+    const Atom peer = from.peer;
+    const Atom m = *module, f = *function;
+    const std::size_t arity = arguments.elements().size();
+    dispatch(m, f, std::vector<Term>(arguments.elements().begin(), arguments.elements().end()),
+             [weak, res, call, peer, m, f, arity](RpcResult result) {
+                 // Gone already: killed through its link, or the node stopped.
+                 auto p = weak.lock();
+                 if (!p) return;
+                 if (!call && !result)
+                     p->runtime.log(LogLevel::warning, "erpc:cast of " + mfa(m, f, arity) +
+                                                           " from " + std::string(peer.name()) +
+                                                           " raised " +
+                                                           to_string(Term(result.error().kind)) +
+                                                           ":" + to_string(result.error().reason));
+                 p->runtime.terminate(
+                     p, call ? erpc_call_reason(res, result) : erpc_cast_reason(result));
+             });
+}
+
+}  // namespace distribute::otp
+
+namespace distribute {
+
+RpcRegistry& rpc_registry(Node& node) {
+    return otp::RpcServer::of(node::Access::runtime(node)).registry();
+}
+
+}  // namespace distribute
