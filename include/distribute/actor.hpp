@@ -1,0 +1,196 @@
+// Actors with gen_server semantics: a C++ object whose callbacks run on the node's threads, one
+// message at a time, and that Erlang and Elixir call with gen_server:call/cast and
+// GenServer.call/cast as they would one of their own servers.
+//
+//   class Counter : public Actor {
+//       std::int64_t n = 0;
+//       CallResult handle_call(const Term& request, From) override {
+//           if (request.is_atom("next"_a)) return Reply{Term(++n)};
+//           return Stop{tuple("bad_call"_a, request), Term("error"_a)};
+//       }
+//   };
+//   auto counter = spawn_actor(node, std::make_unique<Counter>(), {.name = "counter"_a});
+//   %% erl: gen_server:call({counter, 'cpp@host'}, next) -> 1
+//
+// What arrives is dispatched as gen_server does it: {'$gen_call', {Pid, Tag}, Request} to
+// handle_call, {'$gen_cast', Msg} to handle_cast, {'EXIT', Parent, Reason} (when trapping exits)
+// ends the actor, {system, From, {terminate, Reason}} (sys:terminate, gen_server:stop) ends it,
+// anything else goes to handle_info. Results are values (Reply, NoReply, Stop), not exceptions;
+// an exception out of a callback ends the actor with {cpp_exception, <<"what()">>}, after
+// terminate.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <variant>
+
+#include "distribute/expected.hpp"
+#include "distribute/mailbox.hpp"
+#include "distribute/node.hpp"
+#include "distribute/term.hpp"
+
+namespace distribute {
+
+namespace node {
+class Process;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who called: the caller's pid and the tag its reply must carry
+
+// The From of gen_server's handle_call/3: copyable, kept for as long as needed, and reply() may
+// be called later from any thread. Replies go where gen:reply/2 sends them: to the alias when the
+// tag is [alias | Alias] (what OTP 24+ sends, so that a reply after the caller gave up is dropped
+// instead of landing in its mailbox), else to the caller's pid.
+class From {
+  public:
+    From() = default;
+    // `server` is the process the reply is sent from (the actor that was called).
+    From(const ProcessHandle& server, Pid caller, Term tag);
+
+    const Pid& caller() const { return caller_; }
+    const Term& tag() const { return tag_; }
+    // The alias of an [alias | Alias] tag, when the tag is one.
+    std::optional<Reference> alias() const;
+    // {Pid, Tag}, as Erlang code sees it.
+    Term to_term() const;
+    explicit operator bool() const { return set_; }
+
+    // Sends {Tag, Reply}. Does nothing for a default-constructed From; dropped, as any message
+    // to a process that is gone, when the server's process object no longer exists.
+    void reply(const Term& reply) const;
+
+  private:
+    // Weak: an actor that keeps a From for a later reply must not keep its own process alive.
+    std::weak_ptr<node::Process> server_;
+    Pid caller_;
+    Term tag_;
+    bool set_ = false;
+};
+
+// {'$gen_call', {Pid, Tag}, Request}: the From and the request, or nullopt for other terms.
+struct GenCall {
+    Pid caller;
+    Term tag;
+    Term request;
+};
+std::optional<GenCall> parse_gen_call(const Term& message);
+
+// ---------------------------------------------------------------------------------------------
+// Results of the callbacks
+
+struct Ready {};   // init: start handling messages
+struct Ignore {};  // init: do not start (spawn_actor reports StartErrc::ignored)
+struct Reply {     // handle_call: answer now
+    Term value;
+};
+struct NoReply {};  // no answer now (handle_call: reply later through the From, or never)
+struct Stop {       // end the actor with `reason` (after terminate)
+    Term reason = Term(atoms::normal);
+    std::optional<Term> reply;  // handle_call: the answer, sent after terminate has run
+};
+
+using InitResult = std::variant<Ready, Ignore, Stop>;
+using CallResult = std::variant<Reply, NoReply, Stop>;
+using HandleResult = std::variant<NoReply, Stop>;
+
+// ---------------------------------------------------------------------------------------------
+// The actor
+
+class Actor {
+  public:
+    virtual ~Actor() = default;
+
+    // Runs on the thread that calls spawn_actor, before any message is handled; messages that
+    // arrive meanwhile wait. Stop{reason} makes spawn_actor fail with that reason.
+    virtual InitResult init() { return Ready{}; }
+    // The default, as Elixir's GenServer: the actor stops with {bad_call, Request}.
+    virtual CallResult handle_call(const Term& request, From from);
+    // The default stops with {bad_cast, Message}.
+    virtual HandleResult handle_cast(const Term& message);
+    // Everything that is neither a call nor a cast: plain messages, 'DOWN's, and 'EXIT's of
+    // linked processes other than the parent when trapping exits. The default logs and ignores.
+    virtual HandleResult handle_info(const Term& message);
+    // Called once when the actor stops by Stop, an exception, its parent's exit or a system
+    // terminate; not when an exit signal kills it outright (untrapped, or kill), as gen_server.
+    virtual void terminate(const Term& reason) { (void)reason; }
+
+  protected:
+    // This actor's process, valid inside the callbacks. Do not keep a copy in the actor: the
+    // actor lives inside its process, and a handle kept there would keep the process alive.
+    const ProcessHandle& self() const { return *self_; }
+
+  private:
+    friend class ActorRunner;
+    const ProcessHandle* self_ = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Starting actors
+
+enum class StartErrc {
+    init_failed = 1,  // init returned Stop, or threw: `reason` says why
+    ignored,          // init returned Ignore
+    name_taken,       // the name is registered already: reason {already_started, Pid}
+    not_running,      // the node has stopped
+    bad_options,      // supervisor options that cannot work: reason says which
+};
+const std::error_category& start_category() noexcept;
+std::error_code make_error_code(StartErrc e) noexcept;
+
+struct StartError {
+    StartErrc code{};
+    Term reason;  // as Erlang's {error, Reason} would carry it
+};
+
+struct ActorOptions {
+    std::optional<Atom> name{};  // registered before init, as gen_server:start_link({local, N})
+    bool trap_exit = false;
+    // The parent: linked before init, and its 'EXIT' ends the actor when it traps exits.
+    std::optional<Pid> link_to{};
+};
+
+[[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(Node& node,
+                                                              std::unique_ptr<Actor> actor,
+                                                              ActorOptions options = {});
+// The same, on the node of `on_node_of` (any process of that node): what a supervisor's child
+// spec uses, since it is given the supervisor rather than the node.
+[[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(const ProcessHandle& on_node_of,
+                                                              std::unique_ptr<Actor> actor,
+                                                              ActorOptions options = {});
+
+// gen_server:stop/3: asks the process (an actor, a supervisor, or any OTP process on another
+// node) to terminate with `reason` through the sys protocol, and waits until it has. Blocking:
+// for plain threads, not for callbacks. Errors: timeout, or the reason it ended with instead
+// (noproc when it did not exist).
+[[nodiscard]] Expected<void, Term> stop_process(
+    Node& node, const Pid& process, Term reason = Term(atoms::normal),
+    std::chrono::milliseconds timeout = infinity_timeout);
+
+// ---------------------------------------------------------------------------------------------
+// Timers: erlang:send_after/3 for processes that must not block a node thread
+
+class Timer {
+  public:
+    Timer() = default;
+    // True when the message had not gone yet and now never will.
+    bool cancel() const;
+    explicit operator bool() const { return state_ != nullptr; }
+
+    struct State;
+
+  private:
+    friend Timer send_after(const ProcessHandle&, std::chrono::milliseconds, Term);
+    std::shared_ptr<State> state_;
+};
+
+// `message` arrives at `self` after `delay`, sent by itself, unless cancelled first.
+Timer send_after(const ProcessHandle& self, std::chrono::milliseconds delay, Term message);
+
+}  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::StartErrc> : std::true_type {};

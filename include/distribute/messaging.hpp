@@ -1,0 +1,204 @@
+// Checked, typed sends: the layer above ProcessHandle::send (Erlang's `!`, which never fails).
+// A checked send says why a message cannot go: the local process is not alive, the local name is
+// not registered, the node cannot be reached, the value does not encode, or it is larger than the
+// limit. Requests wait for a typed reply under a unique tag; a batch reports each item.
+//
+//   auto sent = send_typed(me, Address("kv"_a, peer), Put{"k", 1});
+//   if (!sent) std::cerr << sent.error().detail;     // network: cannot connect to kv@host ...
+//   auto value = request<std::optional<std::int64_t>>(me, Address("kv"_a), Get{"k"}, 5s);
+//
+// What cannot be checked is not pretended: whether a name exists on another node is only known
+// there (a send to {Name, Node} that connects succeeds even when Name is missing), as with `!`.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "distribute/codec.hpp"
+#include "distribute/expected.hpp"
+#include "distribute/mailbox.hpp"
+#include "distribute/term.hpp"
+
+namespace distribute {
+
+// Where a message goes: a pid (here or on another node), a name registered here, or {Name, Node}.
+class Address {
+  public:
+    Address(const Pid& pid) : target_(pid) {}
+    explicit Address(Atom name) : target_(name) {}
+    Address(Atom name, Atom node) : target_(std::pair<Atom, Atom>(name, node)) {}
+
+    const Pid* pid() const { return std::get_if<Pid>(&target_); }
+    // The name, for a local or a remote name.
+    std::optional<Atom> name() const;
+    // The node of a {Name, Node} address; nullopt for pids and local names.
+    std::optional<Atom> node() const;
+    std::string to_string() const;
+
+  private:
+    std::variant<Pid, Atom, std::pair<Atom, Atom>> target_;
+};
+
+enum class SendErrc {
+    no_such_name = 1,  // no process is registered under the name here
+    not_alive,         // the pid is of this node but its process has ended (or an older node)
+    network,           // the node cannot be connected
+    encode_failed,     // the value cannot be made a term (a Codec threw)
+    too_large,         // encoded, it is larger than SendOptions::max_bytes
+};
+const std::error_category& send_category() noexcept;
+std::error_code make_error_code(SendErrc e) noexcept;
+
+struct SendError {
+    SendErrc code{};
+    std::string detail;  // what and where: "kv@host: cannot connect", "1048580 bytes > 1048576"
+};
+
+struct SendOptions {
+    // The largest message accepted, counted as the external term format encodes it.
+    std::size_t max_bytes = std::size_t{10} * 1024 * 1024;
+    // How long a send to another node may wait for the connection to come up. The wait blocks
+    // the calling thread: from an actor's callback, prefer the unchecked ProcessHandle::send.
+    std::chrono::milliseconds connect_timeout{7000};
+};
+
+// A checked send of a term.
+[[nodiscard]] Expected<void, SendError> send_checked(const ProcessHandle& from, const Address& to,
+                                                     Term message, const SendOptions& options = {});
+
+// A checked send of a C++ value, encoded with Codec<T>.
+template <class T>
+[[nodiscard]] Expected<void, SendError> send_typed(const ProcessHandle& from, const Address& to,
+                                                   const T& value, const SendOptions& options = {});
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+struct BatchItem {
+    Address to;
+    Term message;
+};
+
+struct BatchResult {
+    std::size_t total = 0;
+    std::size_t succeeded = 0;
+    std::size_t failed = 0;
+    std::vector<Expected<void, SendError>> results;  // one per item, in order
+};
+
+BatchResult send_batch(const ProcessHandle& from, std::span<const BatchItem> items,
+                       const SendOptions& options = {});
+
+template <class T>
+BatchResult send_batch_typed(const ProcessHandle& from,
+                             std::span<const std::pair<Address, T>> items,
+                             const SendOptions& options = {});
+
+// ---------------------------------------------------------------------------------------------
+// Request and reply
+
+enum class RequestErrc {
+    no_such_name = 1,  // as SendErrc, before sending or when the target vanished meanwhile
+    not_alive,
+    network,        // cannot connect, or the connection went down while waiting
+    encode_failed,  // the request does not encode
+    too_large,      // the request is larger than SendOptions::max_bytes
+    timeout,        // no reply in time
+    bad_reply,      // the reply does not decode as the type asked for: see `codec`
+    down,           // the server ended before it replied: see `reason`
+    exited,         // the caller's own process was ended by an exit signal
+};
+const std::error_category& request_category() noexcept;
+std::error_code make_error_code(RequestErrc e) noexcept;
+
+struct RequestError {
+    RequestErrc code{};
+    std::string detail;
+    Term reason;                      // down, exited: the exit reason
+    std::optional<CodecError> codec;  // bad_reply
+};
+
+// Sends `request` the way gen_server:call does ({'$gen_call', {Me, [alias | Alias]}, Request}, so
+// any gen_server, here or on a BEAM node, answers it) with a monitor on the target, and waits for
+// the reply. The alias is dropped when the wait ends: a reply that comes later is discarded
+// instead of lingering in the mailbox. Other messages stay queued in order.
+[[nodiscard]] Expected<Term, RequestError> request_term(Mailbox& me, const Address& to,
+                                                        Term request,
+                                                        std::chrono::milliseconds timeout,
+                                                        const SendOptions& options = {});
+
+template <class Reply, class Request>
+[[nodiscard]] Expected<Reply, RequestError> request(Mailbox& me, const Address& to,
+                                                    const Request& value,
+                                                    std::chrono::milliseconds timeout,
+                                                    const SendOptions& options = {});
+
+// ---------------------------------------------------------------------------------------------
+// Template definitions
+
+namespace messaging_detail {
+// The value encoded, or encode_failed with what the codec threw.
+template <class T>
+Expected<Term, SendError> encode_checked(const T& value) {
+    try {
+        return encode(value);
+    } catch (const std::exception& e) {
+        return unexpected(SendError{SendErrc::encode_failed, e.what()});
+    }
+}
+}  // namespace messaging_detail
+
+template <class T>
+Expected<void, SendError> send_typed(const ProcessHandle& from, const Address& to, const T& value,
+                                     const SendOptions& options) {
+    auto term = messaging_detail::encode_checked(value);
+    if (!term) return unexpected(term.error());
+    return send_checked(from, to, std::move(*term), options);
+}
+
+template <class T>
+BatchResult send_batch_typed(const ProcessHandle& from,
+                             std::span<const std::pair<Address, T>> items,
+                             const SendOptions& options) {
+    BatchResult out;
+    out.total = items.size();
+    out.results.reserve(items.size());
+    for (const auto& [to, value] : items) {
+        auto sent = send_typed(from, to, value, options);
+        ++(sent ? out.succeeded : out.failed);
+        out.results.push_back(std::move(sent));
+    }
+    return out;
+}
+
+template <class Reply, class Request>
+Expected<Reply, RequestError> request(Mailbox& me, const Address& to, const Request& value,
+                                      std::chrono::milliseconds timeout,
+                                      const SendOptions& options) {
+    auto term = messaging_detail::encode_checked(value);
+    if (!term)
+        return unexpected(
+            RequestError{RequestErrc::encode_failed, term.error().detail, Term(), std::nullopt});
+    auto reply = request_term(me, to, std::move(*term), timeout, options);
+    if (!reply) return unexpected(std::move(reply).error());
+    auto decoded = decode<Reply>(*reply);
+    if (!decoded)
+        return unexpected(RequestError{RequestErrc::bad_reply, decoded.error().to_string(), *reply,
+                                       decoded.error()});
+    return std::move(*decoded);
+}
+
+}  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::SendErrc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<distribute::RequestErrc> : std::true_type {};

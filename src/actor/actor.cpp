@@ -1,0 +1,262 @@
+// Actors: the gen_server loop (gen_server.erl's decode_msg and handle_msg) over a handler
+// process. init runs on the starter's thread behind a StartGate; each message is then
+// dispatched to a callback and the callback's result applied, as gen_server applies
+// {reply, ...}, {noreply, ...} and {stop, ...}.
+#include <stdexcept>
+
+#include "actor/process_start.hpp"
+#include "actor/start_gate.hpp"
+#include "distribute/actor.hpp"
+#include "node/access.hpp"
+
+namespace distribute {
+
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+node::Runtime& runtime_of(const ProcessHandle& h) {
+    return node::Access::process(h).runtime;
+}
+
+const Atom& system_atom() {
+    static const Atom a = Atom::make("system").value();
+    return a;
+}
+
+}  // namespace
+
+// Friend of Actor: sets self() around each callback and turns exceptions into exit reasons.
+class ActorRunner {
+  public:
+    ActorRunner(std::unique_ptr<Actor> actor, ActorOptions options, Reference token)
+        : actor_(std::move(actor)), parent_(options.link_to), name_(options.name) {
+        gate.set_token(token);
+    }
+
+    InitResult init(const ProcessHandle& self) {
+        auto result = guarded(self, [&] { return actor_->init(); });
+        if (!result) {
+            log_crash(self, "init", result.error());
+            return Stop{result.error(), std::nullopt};
+        }
+        return *result;
+    }
+
+    void handle(const ProcessHandle& self, Term message) {
+        gate.pass(std::move(message), [&](Term m) { return dispatch(self, std::move(m)); });
+    }
+
+    actor_detail::StartGate gate;
+
+  private:
+    // Runs one callback with self() set; an exception becomes its exit reason.
+    template <class F>
+    auto guarded(const ProcessHandle& self, F&& callback) -> Expected<decltype(callback()), Term> {
+        actor_->self_ = &self;
+        try {
+            auto result = callback();
+            actor_->self_ = nullptr;
+            return result;
+        } catch (const std::exception& e) {
+            actor_->self_ = nullptr;
+            return unexpected(actor_detail::exception_reason(e.what()));
+        } catch (...) {
+            actor_->self_ = nullptr;
+            return unexpected(actor_detail::exception_reason("an exception of unknown type"));
+        }
+    }
+
+    // One message; false once the actor has ended.
+    bool dispatch(const ProcessHandle& self, Term message) {
+        if (done_) return false;
+        if (auto call = parse_gen_call(message)) {
+            From from(self, call->caller, call->tag);
+            auto result = guarded(self, [&] { return actor_->handle_call(call->request, from); });
+            if (!result) {
+                log_crash(self, "handle_call", result.error());
+                finish(self, result.error());
+                return false;
+            }
+            std::visit(Overloaded{
+                           [&](Reply& r) { from.reply(r.value); },
+                           [](NoReply&) {},
+                           [&](Stop& s) { finish(self, s.reason, &from, s.reply); },
+                       },
+                       *result);
+            return !done_;
+        }
+        if (message.is_tuple(2) && message[0].is_atom(atoms::gen_cast))
+            return apply(self, "handle_cast", [&] { return actor_->handle_cast(message[1]); });
+        // Only a trapping actor sees 'EXIT' messages; its parent's ends it, as gen_server.
+        if (parent_ && message.is_tuple(3) && message[0].is_atom(atoms::EXIT) &&
+            message[1] == Term(*parent_)) {
+            finish(self, message[2]);
+            return false;
+        }
+        if (message.is_tuple(3) && message[0].is_atom(system_atom()) && message[1].is_tuple(2))
+            return system(self, message[1], message[2]);
+        return apply(self, "handle_info", [&] { return actor_->handle_info(message); });
+    }
+
+    template <class F>
+    bool apply(const ProcessHandle& self, const char* which, F&& callback) {
+        auto result = guarded(self, callback);
+        if (!result) {
+            log_crash(self, which, result.error());
+            finish(self, result.error());
+            return false;
+        }
+        if (auto stop = std::get_if<Stop>(&*result)) finish(self, stop->reason);
+        return !done_;
+    }
+
+    // sys's protocol, as far as a C++ actor can serve it: terminate (sys:terminate/2,
+    // gen_server:stop/1); other requests are answered as sys answers one it does not know.
+    bool system(const ProcessHandle& self, const Term& from_term, const Term& request) {
+        static const Atom terminate = Atom::make("terminate").value();
+        static const Atom unknown = Atom::make("unknown_system_msg").value();
+        auto caller = from_term[0].to<Pid>();
+        if (!caller) return true;
+        From from(self, *caller, from_term[1]);
+        if (auto t = request.tagged<Term>(terminate)) {
+            from.reply(Term(atoms::ok));
+            finish(self, std::get<0>(*t));
+            return false;
+        }
+        from.reply(tuple(atoms::error, tuple(unknown, request)));
+        return true;
+    }
+
+    // gen_server's terminate: the callback, then the pending reply, then the exit.
+    void finish(const ProcessHandle& self, Term reason, const From* from = nullptr,
+                const std::optional<Term>& reply = std::nullopt) {
+        done_ = true;
+        Term final_reason = reason;
+        auto ended = guarded(self, [&] {
+            actor_->terminate(reason);
+            return true;
+        });
+        if (!ended) {
+            log_crash(self, "terminate", ended.error());
+            final_reason = ended.error();
+        }
+        if (from && reply) from->reply(*reply);
+        if (!actor_detail::clean_exit(final_reason))
+            runtime_of(self).log(LogLevel::error, "actor " +
+                                                      actor_detail::describe(self.pid(), name_) +
+                                                      " terminated: " + to_string(final_reason));
+        actor_.reset();
+        self.exit_self(std::move(final_reason));
+    }
+
+    void log_crash(const ProcessHandle& self, const char* where, const Term& reason) const {
+        runtime_of(self).log(LogLevel::error, "actor " + actor_detail::describe(self.pid(), name_) +
+                                                  " threw in " + where + ": " + to_string(reason));
+    }
+
+    std::unique_ptr<Actor> actor_;
+    std::optional<Pid> parent_;
+    std::optional<Atom> name_;
+    bool done_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Default callbacks
+
+CallResult Actor::handle_call(const Term& request, From) {
+    static const Atom bad_call = Atom::make("bad_call").value();
+    return Stop{tuple(bad_call, request), std::nullopt};
+}
+
+HandleResult Actor::handle_cast(const Term& message) {
+    static const Atom bad_cast = Atom::make("bad_cast").value();
+    return Stop{tuple(bad_cast, message), std::nullopt};
+}
+
+HandleResult Actor::handle_info(const Term& message) {
+    runtime_of(self()).log(LogLevel::warning,
+                           "actor " + to_string(Term(self().pid())) +
+                               " ignored an unexpected message: " + to_string(message));
+    return NoReply{};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting
+
+namespace {
+
+Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_ptr<Actor> actor,
+                                          ActorOptions options) {
+    if (!actor) throw std::invalid_argument("spawn_actor: no actor");
+    auto runner = std::make_shared<ActorRunner>(std::move(actor), options, runtime.make_ref());
+    auto spawned = actor_detail::spawn_linked(
+        runtime,
+        [runner](const ProcessHandle& self, Term m) { runner->handle(self, std::move(m)); },
+        options.trap_exit, options.link_to, options.name);
+    if (!spawned) return spawned;
+    const ProcessHandle& self = *spawned;
+    InitResult result = runner->init(self);
+    if (auto stop = std::get_if<Stop>(&result)) {
+        actor_detail::abandon(self, options.name, stop->reason);
+        return unexpected(StartError{StartErrc::init_failed, stop->reason});
+    }
+    if (std::holds_alternative<Ignore>(result)) {
+        actor_detail::abandon(self, options.name, Term(atoms::normal));
+        return unexpected(StartError{StartErrc::ignored, Term(Atom::make("ignore").value())});
+    }
+    // Killed while init ran (by its parent, say): it never started.
+    if (!self.alive())
+        return unexpected(StartError{StartErrc::init_failed, actor_detail::exit_reason(self)});
+    runner->gate.open(self);
+    return spawned;
+}
+
+class StartCategory : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "distribute.start"; }
+    std::string message(int code) const override {
+        switch (static_cast<StartErrc>(code)) {
+            case StartErrc::init_failed:
+                return "init failed";
+            case StartErrc::ignored:
+                return "init chose not to start";
+            case StartErrc::name_taken:
+                return "the name is registered already";
+            case StartErrc::not_running:
+                return "the node is not running";
+            case StartErrc::bad_options:
+                return "bad options";
+        }
+        return "unknown start error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& start_category() noexcept {
+    static const StartCategory category;
+    return category;
+}
+
+std::error_code make_error_code(StartErrc e) noexcept {
+    return {static_cast<int>(e), start_category()};
+}
+
+Expected<ProcessHandle, StartError> spawn_actor(Node& node, std::unique_ptr<Actor> actor,
+                                                ActorOptions options) {
+    return start(node::Access::runtime(node), std::move(actor), std::move(options));
+}
+
+Expected<ProcessHandle, StartError> spawn_actor(const ProcessHandle& on_node_of,
+                                                std::unique_ptr<Actor> actor,
+                                                ActorOptions options) {
+    return start(runtime_of(on_node_of), std::move(actor), std::move(options));
+}
+
+}  // namespace distribute

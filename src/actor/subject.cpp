@@ -1,0 +1,35 @@
+// The error category of typed receives on a subject (the rest of subject.hpp is templates).
+#include "distribute/subject.hpp"
+
+namespace distribute {
+
+namespace {
+
+class SubjectCategory : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "distribute.subject"; }
+    std::string message(int code) const override {
+        switch (static_cast<SubjectErrc>(code)) {
+            case SubjectErrc::timeout:
+                return "nothing came through the subject in time";
+            case SubjectErrc::exited:
+                return "the owner was ended by an exit signal";
+            case SubjectErrc::decode_failed:
+                return "a message came through the subject but does not decode";
+        }
+        return "unknown subject error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& subject_category() noexcept {
+    static const SubjectCategory category;
+    return category;
+}
+
+std::error_code make_error_code(SubjectErrc e) noexcept {
+    return {static_cast<int>(e), subject_category()};
+}
+
+}  // namespace distribute
