@@ -13,5 +13,7 @@ void add_epmd_command(CLI::App& app);
 void add_names_command(CLI::App& app);
 // `distribute node`, `distribute ping NODE` and `distribute send NODE NAME TERM`.
 void add_node_commands(CLI::App& app);
+// `distribute call NODE NAME REQUEST` and `distribute rpc NODE M F [ARG...]`.
+void add_call_commands(CLI::App& app);
 
 }  // namespace distribute::cli

@@ -45,7 +45,9 @@ Expected<void, NodeError> start_demo_services(Node& node) {
     auto e = node.spawn(echo);
     if (auto r = node.register_name(Atom::make("echo").value(), e.pid()); !r) return r;
     auto s = node.spawn(sink());
-    return node.register_name(Atom::make("sink").value(), s.pid());
+    if (auto r = node.register_name(Atom::make("sink").value(), s.pid()); !r) return r;
+    if (auto r = start_demo_kv(node); !r) return r;
+    return start_demo_rpc(node);
 }
 
 }  // namespace distribute::cli

@@ -1,6 +1,7 @@
 // The processes the demo node hosts, for people trying it from erl and for the benchmarks:
 //   echo: {Pid, Msg} sends Msg back to Pid, whatever Msg is.
 //   sink: {start, Pid, N} counts the next N messages, of any shape, then sends done to Pid.
+//   kv: a key-value store with gen_server semantics (put, get, delete, keys; see demo_kv.cpp).
 #pragma once
 
 #include "distribute/node.hpp"
@@ -9,5 +10,14 @@ namespace distribute::cli {
 
 // Spawns both and registers them as `echo` and `sink`.
 [[nodiscard]] Expected<void, NodeError> start_demo_services(Node& node);
+
+// Registers the rpc module `demo` (demo_rpc.cpp lists its functions) in rpc_registry(node).
+// Some of its functions refer to `node`, which must stay where it is (not be moved from) while
+// it runs.
+[[nodiscard]] Expected<void, NodeError> start_demo_rpc(Node& node);
+
+// Spawns the actor `kv` (demo_kv.cpp: put, get, delete, keys by gen_server call; put by cast)
+// and registers it.
+[[nodiscard]] Expected<void, NodeError> start_demo_kv(Node& node);
 
 }  // namespace distribute::cli

@@ -6,7 +6,6 @@
 //   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
 //   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -16,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/client_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/demo_services.hpp"
 #include "distribute/node.hpp"
@@ -48,11 +48,6 @@ LogSink stderr_log(bool verbose) {
     };
 }
 
-[[noreturn]] void fail(const std::string& command, const std::string& why) {
-    std::fprintf(stderr, "distribute %s: %s\n", command.c_str(), why.c_str());
-    throw CLI::RuntimeError(2);
-}
-
 // "P" or "P-Q".
 void parse_ports(const std::string& text, NodeOptions& options) {
     auto dash = text.find('-');
@@ -62,7 +57,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
                                ? options.port_min
                                : static_cast<std::uint16_t>(std::stoul(text.substr(dash + 1)));
     } catch (const std::exception&) {
-        fail("node", "--port wants P or P-Q, not '" + text + "'");
+        usage_error("node", "--port wants P or P-Q, not '" + text + "'");
     }
 }
 
@@ -75,7 +70,8 @@ struct NodeCommand {
 
 void run_node(const NodeCommand& c) {
     NodeOptions options;
-    if (c.sname.empty() == c.name.empty()) fail("node", "give exactly one of --sname and --name");
+    if (c.sname.empty() == c.name.empty())
+        usage_error("node", "give exactly one of --sname and --name");
     options.name = c.sname.empty() ? c.name : c.sname;
     options.long_names = !c.name.empty();
     options.cookie = c.cookie;
@@ -92,9 +88,9 @@ void run_node(const NodeCommand& c) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     auto node = Node::start(std::move(options));
-    if (!node) fail("node", node.error().detail);
+    if (!node) command_failed("node", node.error().detail);
     if (auto services = start_demo_services(*node); !services)
-        fail("node", services.error().detail);
+        command_failed("node", services.error().detail);
     std::printf("%s is up (port %u); it hosts echo and sink. Ctrl-C stops it.\n",
                 std::string(node->name().name()).c_str(), node->port());
     std::fflush(stdout);
@@ -102,26 +98,6 @@ void run_node(const NodeCommand& c) {
     sigwait(&stop_signals, &received);
     std::fprintf(stderr, "stopping on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
     node->stop();
-}
-
-// A hidden node with a name of its own beside `target`, speaking the same name length.
-Node client_node(const std::string& command, const std::string& target, const std::string& cookie) {
-    auto at = target.find('@');
-    if (at == std::string::npos) fail(command, "'" + target + "' is not a node name (name@host)");
-    NodeOptions options;
-    options.name = "distribute_" + command + "_" + std::to_string(::getpid());
-    options.long_names = target.find('.', at) != std::string::npos;
-    options.cookie = cookie;
-    options.setup_timeout = std::chrono::milliseconds(5000);
-    auto node = Node::start(std::move(options));
-    if (!node) fail(command, node.error().detail);
-    return std::move(*node);
-}
-
-Atom atom_of(const std::string& command, const std::string& text) {
-    auto atom = Atom::make(text);
-    if (!atom) fail(command, "'" + text + "' cannot be an atom");
-    return *atom;
 }
 
 struct ClientCommand {
@@ -139,16 +115,16 @@ void run_ping(const ClientCommand& c) {
 
 void run_send(const ClientCommand& c) {
     auto message = parse_term(c.term);
-    if (!message) fail("send", "TERM: " + message.error().to_string());
+    if (!message) usage_error("send", "TERM: " + message.error().to_string());
     Node node = client_node("send", c.node, c.cookie);
     const Atom peer = atom_of("send", c.node);
-    if (auto up = node.connect(peer); !up) fail("send", up.error().detail);
+    if (auto up = node.connect(peer); !up) command_failed("send", up.error().detail);
     Mailbox me = node.open_mailbox();
     me.send(atom_of("send", c.name), peer, *message);
     // A ping's answer comes back over the same ordered connection, after the message arrived.
     const bool delivered = node.ping(peer);
     node.stop();
-    if (!delivered) fail("send", "the connection to " + c.node + " went down");
+    if (!delivered) command_failed("send", "the connection to " + c.node + " went down");
 }
 
 }  // namespace
