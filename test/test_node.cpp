@@ -2,9 +2,6 @@
 // program (over loopback, with the embedded EPMD): message order, selective receive, links, exit
 // signals, monitors, registered names, aliases, handler processes, and the options a node refuses.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -13,84 +10,14 @@
 
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
+#include "node_support.hpp"
 
 using namespace distribute;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A loopback port that was free a moment ago.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
-
-std::string unique(std::string_view prefix) {
-    static std::atomic<unsigned> counter{0};
-    return std::string(prefix) + "_" + std::to_string(::getpid()) + "_" +
-           std::to_string(counter.fetch_add(1));
-}
-
-NodeOptions options_on(std::uint16_t epmd_port, std::string_view prefix = "unit") {
-    NodeOptions o;
-    o.name = unique(prefix);
-    o.cookie = "unit_test_cookie";
-    o.epmd_mode = EpmdMode::automatic;  // the first node of a test starts the embedded EPMD
-    o.epmd.endpoint.host = "127.0.0.1";
-    o.epmd.endpoint.port = epmd_port;
-    o.threads = 2;
-    return o;
-}
-
-Node start(NodeOptions options) {
-    auto node = Node::start(std::move(options));
-    REQUIRE_MESSAGE(node.has_value(), (node ? std::string() : node.error().detail));
-    return std::move(*node);
-}
-
-// One node with its own embedded EPMD.
-struct OneNode {
-    std::uint16_t epmd_port = free_port();
-    Node node = start_embedded();
-    Node start_embedded() {
-        auto o = options_on(epmd_port);
-        o.epmd_mode = EpmdMode::embedded;
-        return start(std::move(o));
-    }
-};
-
-Term next(Mailbox& m, std::chrono::milliseconds limit = 10s) {
-    auto got = m.receive(limit);
-    REQUIRE_MESSAGE(got.has_value(), (got ? std::string()
-                                      : got.error().code == ReceiveErrc::timeout
-                                          ? std::string("no message in time")
-                                          : "exited: " + to_string(got.error().reason)));
-    return std::move(*got);
-}
-
-Term exited_with(Mailbox& m, std::chrono::milliseconds limit = 10s) {
-    auto got = m.receive(limit);
-    REQUIRE_FALSE(got.has_value());
-    REQUIRE(got.error().code == ReceiveErrc::exited);
-    return got.error().reason;
-}
-
-template <class F>
-void eventually(F condition, std::chrono::milliseconds limit = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        REQUIRE(std::chrono::steady_clock::now() < deadline);
-        std::this_thread::sleep_for(5ms);
-    }
-}
+using namespace test_support;
 
 Term down(const Reference& ref, const Term& object, const Term& reason) {
     return tuple(atoms::DOWN, ref, atoms::process, object, reason);
@@ -100,7 +27,7 @@ Term down(const Reference& ref, const Term& object, const Term& reason) {
 
 TEST_SUITE("node") {
     TEST_CASE("messages between two mailboxes of a node arrive in the order sent") {
-        OneNode n;
+        LocalNode n;
         Mailbox a = n.node.open_mailbox();
         Mailbox b = n.node.open_mailbox();
         for (int i = 0; i < 1000; ++i)
@@ -111,7 +38,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("receive_if takes the first match and leaves the other messages queued in order") {
-        OneNode n;
+        LocalNode n;
         Mailbox m = n.node.open_mailbox();
         for (int i = 0; i < 10; ++i)
             m.send(m.pid(), Term(i));
@@ -140,7 +67,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("receive times out when nothing (that matches) arrives in time") {
-        OneNode n;
+        LocalNode n;
         Mailbox m = n.node.open_mailbox();
         auto nothing = m.receive(30ms);
         REQUIRE_FALSE(nothing.has_value());
@@ -154,7 +81,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a link to a dead local pid gives noproc: a message when trapping, else the end") {
-        OneNode n;
+        LocalNode n;
         Mailbox dead = n.node.open_mailbox();
         const Pid gone = dead.pid();
         dead.close();
@@ -170,7 +97,7 @@ TEST_SUITE("node") {
     TEST_CASE(
         "a linked process's end: trapped as a message, else it ends the other; normal is "
         "ignored") {
-        OneNode n;
+        LocalNode n;
         Mailbox trapper = n.node.open_mailbox();
         trapper.trap_exit(true);
         Mailbox plain = n.node.open_mailbox();
@@ -199,7 +126,7 @@ TEST_SUITE("node") {
     TEST_CASE(
         "exit/2: trapped as a message; kill cannot be trapped; normal is ignored unless sent "
         "to oneself") {
-        OneNode n;
+        LocalNode n;
         Mailbox sender = n.node.open_mailbox();
         Mailbox trapper = n.node.open_mailbox();
         trapper.trap_exit(true);
@@ -235,7 +162,7 @@ TEST_SUITE("node") {
 
     TEST_CASE(
         "a chain of 100,000 linked processes dies from one end without overflowing the stack") {
-        OneNode n;
+        LocalNode n;
         constexpr int length = 100000;
         std::vector<ProcessHandle> chain;
         chain.reserve(length);
@@ -253,7 +180,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("monitors: DOWN with the reason, noproc for a missing target, none after demonitor") {
-        OneNode n;
+        LocalNode n;
         Mailbox watcher = n.node.open_mailbox();
         {
             Mailbox target = n.node.open_mailbox();
@@ -300,7 +227,7 @@ TEST_SUITE("node") {
 
     TEST_CASE(
         "registered names: register, whereis, a taken name refused, unregister, freed on exit") {
-        OneNode n;
+        LocalNode n;
         Mailbox a = n.node.open_mailbox();
         Mailbox b = n.node.open_mailbox();
         REQUIRE(n.node.register_name("first"_a, a.pid()).has_value());
@@ -335,7 +262,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("an alias reaches its process until unalias or the process's end") {
-        OneNode n;
+        LocalNode n;
         Mailbox owner = n.node.open_mailbox();
         Mailbox sender = n.node.open_mailbox();
         const Reference alias = owner.alias();
@@ -360,7 +287,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a spawned handler handles its messages one at a time, in order, until exit_self") {
-        OneNode n;
+        LocalNode n;
         constexpr int senders = 4;
         constexpr int each = 500;
         struct Seen {
@@ -414,7 +341,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a handler that throws ends its process with a cpp_exception reason") {
-        OneNode n;
+        LocalNode n;
         ProcessHandle thrower = n.node.spawn(
             [](const ProcessHandle&, Term) { throw std::runtime_error("handler failed"); });
         Mailbox watcher = n.node.open_mailbox();
@@ -427,7 +354,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a spawned trapping handler gets exit signals as messages") {
-        OneNode n;
+        LocalNode n;
         Mailbox out = n.node.open_mailbox();
         const Pid to = out.pid();
         ProcessHandle handler =
@@ -441,7 +368,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a visible node is refused with visible_refused") {
-        auto o = options_on(free_port());
+        auto o = node_options(free_port());
         o.hidden = false;
         auto node = Node::start(o);
         REQUIRE_FALSE(node.has_value());
@@ -452,7 +379,7 @@ TEST_SUITE("node") {
         const auto port = free_port();
         for (const char* name : {"", "@host", "alive@", "two@at@signs"}) {
             CAPTURE(name);
-            auto o = options_on(port);
+            auto o = node_options(port);
             o.name = name;
             auto node = Node::start(o);
             REQUIRE_FALSE(node.has_value());
@@ -461,7 +388,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("a stopped node ends its processes with shutdown") {
-        OneNode n;
+        LocalNode n;
         Mailbox m = n.node.open_mailbox();
         n.node.stop();
         CHECK(exited_with(m) == Term(atoms::shutdown));
@@ -476,13 +403,8 @@ TEST_SUITE("node") {
 
     struct TwoNodes {
         std::uint16_t epmd_port = free_port();
-        Node a = start_first();
-        Node b = start(options_on(epmd_port, "unit_b"));
-        Node start_first() {
-            auto o = options_on(epmd_port, "unit_a");
-            o.epmd_mode = EpmdMode::embedded;
-            return start(std::move(o));
-        }
+        Node a = start_node(node_options(epmd_port, "unit_a", EpmdMode::embedded));
+        Node b = start_node(node_options(epmd_port, "unit_b"));
     };
 
     }  // namespace
@@ -605,7 +527,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("links and monitors to a node that cannot be reached fire noconnection; sends drop") {
-        OneNode n;
+        LocalNode n;
         const Atom nowhere =
             Atom::make("nowhere_" + std::to_string(::getpid()) + "@localhost").value();
         const Pid far{nowhere, 1, 0, 1};
@@ -625,7 +547,7 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE("connect to a node that does not exist fails, and ping says false") {
-        OneNode n;
+        LocalNode n;
         const Atom nobody =
             Atom::make("nobody_" + std::to_string(::getpid()) + "@localhost").value();
         auto up = n.node.connect(nobody, 5s);
