@@ -246,12 +246,31 @@ void Session::send(const wire::Control& control) {
     if (!encoder_ || closed_) return;  // ended before it came up, or since
     encoder_->encode(pending_, control);
     wrote_since_tick_.store(true, std::memory_order_relaxed);
+    // A program thread writes the frame itself when nothing else is queued: a node thread would
+    // have to be woken for it, which costs more than the write on a round trip.
+    const bool node_thread = io_.get_executor().running_in_this_thread();
+    if (!writing_ && !node_thread && write_now()) return;
     schedule_write();
     // Back-pressure, as the BEAM suspends a sender on a busy distribution port: a thread of the
     // program waits while more than busy_limit bytes are queued. The node's own threads never
     // wait (one of them has to run the write), so their queue may grow past the limit.
-    if (pending_.size() > settings_.busy_limit && !io_.get_executor().running_in_this_thread())
+    if (pending_.size() > settings_.busy_limit && !node_thread)
         drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
+}
+
+// Called with out_mutex_ held and no write in flight or scheduled: all of pending_ written, or
+// what is left of it still there for schedule_write.
+bool Session::write_now() {
+    const std::size_t written = transport_->write_now(pending_);
+    if (written < pending_.size()) {
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
+        return false;
+    }
+    if (pending_.capacity() > kept_write_capacity)
+        std::vector<std::uint8_t>().swap(pending_);
+    else
+        pending_.clear();
+    return true;
 }
 
 // Called with out_mutex_ held.

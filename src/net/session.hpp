@@ -107,6 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void make_room();
     void handshake_output();
     void become_up();
+    bool write_now();
     void schedule_write();
     void write();
     void arm_tick();

@@ -1,5 +1,7 @@
 #include "net/transport.hpp"
 
+#include <sys/socket.h>
+
 namespace distribute::net {
 namespace {
 
@@ -19,6 +21,14 @@ class TcpTransport final : public Transport {
     }
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
         asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(done));
+    }
+    std::size_t write_now(std::span<const std::uint8_t> bytes) override {
+        // The raw descriptor: asio's socket object is not for concurrent use, and the only
+        // operation that may be pending on it here is the strand's read. An error is left for
+        // the async_write that follows to report.
+        const ssize_t n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     void close() override {
         boost::system::error_code ignored;

@@ -21,6 +21,10 @@ class Transport {
     virtual void async_read_some(std::span<std::uint8_t> into, Handler done) = 0;
     // Writes every byte (or fails).
     virtual void async_write(std::span<const std::uint8_t> bytes, Handler done) = 0;
+    // Writes what the socket takes at once, without blocking, from any thread, while no
+    // async_write is in flight; the bytes written (0 when full, failed, or not supported). Lets a
+    // program thread put a frame on the wire itself instead of waking a node thread to do it.
+    virtual std::size_t write_now(std::span<const std::uint8_t>) { return 0; }
     // Ends both directions; outstanding operations complete with an error.
     virtual void close() = 0;
     // "address:port" of the peer, for log lines.
