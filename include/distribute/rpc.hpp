@@ -167,8 +167,18 @@ class RpcRegistry {
     // process or another thread, and answer through `reply`.
     using AsyncFunction = std::function<void(std::vector<Term> args, RpcReply reply)>;
 
+    // Where a synchronous function runs.
+    enum class RunOn {
+        workers,  // the worker pool: the function may block
+        // One of the node's threads, with no hop to the pool and back: for functions that never
+        // block and return in microseconds (a lookup, a computation). A blocking one here holds
+        // up the node's other work.
+        node_thread,
+    };
+
     // Replaces what was registered under the same module, function and arity.
-    void add(Atom module, Atom function, std::size_t arity, Function function_body);
+    void add(Atom module, Atom function, std::size_t arity, Function function_body,
+             RunOn where = RunOn::workers);
     void add_async(Atom module, Atom function, std::size_t arity, AsyncFunction function_body);
     bool remove(Atom module, Atom function, std::size_t arity);
     bool contains(Atom module, Atom function, std::size_t arity) const;

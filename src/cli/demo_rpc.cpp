@@ -64,10 +64,12 @@ void worker(const ProcessHandle& self, Term message) {
 Expected<void, NodeError> start_demo_rpc(Node& node) {
     static const Atom demo = Atom::make("demo").value();
     RpcRegistry& registry = rpc_registry(node);
-    registry.add(demo, "echo"_a, 1, echo);
-    registry.add(demo, "add"_a, 2, add);
-    registry.add(demo, "fail"_a, 1, fail);
-    registry.add(demo, "raise"_a, 2, raise);
+    // Pure and quick: run on the node's threads, with no hop to the worker pool.
+    constexpr auto quick = RpcRegistry::RunOn::node_thread;
+    registry.add(demo, "echo"_a, 1, echo, quick);
+    registry.add(demo, "add"_a, 2, add, quick);
+    registry.add(demo, "fail"_a, 1, fail, quick);
+    registry.add(demo, "raise"_a, 2, raise, quick);
 
     // The ones that need the node are asynchronous: they run on the node's own threads, which
     // the node joins before it goes, so they never see it half gone.

@@ -15,8 +15,10 @@ RpcRegistry::~RpcRegistry() {
     state_->stop();
 }
 
-void RpcRegistry::add(Atom module, Atom function, std::size_t arity, Function function_body) {
-    auto entry = std::make_shared<const Function>(std::move(function_body));
+void RpcRegistry::add(Atom module, Atom function, std::size_t arity, Function function_body,
+                      RunOn where) {
+    auto entry = std::make_shared<const State::Synchronous>(
+        State::Synchronous{std::move(function_body), where});
     std::unique_lock lock(state_->mutex);
     state_->functions.insert_or_assign(key(module, function, arity), State::Entry(entry));
 }

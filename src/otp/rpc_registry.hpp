@@ -19,8 +19,12 @@ namespace distribute {
 
 struct RpcRegistry::State {
     using Key = std::tuple<std::uint32_t, std::uint32_t, std::size_t>;  // module, function, arity
+    struct Synchronous {
+        RpcRegistry::Function body;
+        RunOn where;
+    };
     // Shared, so that a call already under way keeps its function if it is replaced meanwhile.
-    using Entry = std::variant<std::shared_ptr<const RpcRegistry::Function>,
+    using Entry = std::variant<std::shared_ptr<const Synchronous>,
                                std::shared_ptr<const RpcRegistry::AsyncFunction>>;
 
     std::optional<Entry> find(Atom module, Atom function, std::size_t arity) const;

@@ -73,14 +73,17 @@ void RpcServer::dispatch(Atom module, Atom function, std::vector<Term> args, Don
     auto finish = [done = std::move(done), module, function, arity](RpcResult result) {
         done(with_stack(std::move(result), module, function, arity));
     };
+    // Functions start on a node thread or a worker, never on the connection's own strand.
     if (auto* sync = std::get_if<0>(&*entry)) {
-        registry_.state_->post(
-            [body = *sync, args = std::move(args), finish = std::move(finish)]() {
-                finish(run_guarded(*body, args));
-            });
+        auto job = [sync = *sync, args = std::move(args), finish = std::move(finish)]() {
+            finish(run_guarded(sync->body, args));
+        };
+        if (sync->get()->where == RpcRegistry::RunOn::node_thread)
+            net::asio::post(runtime_.io(), std::move(job));
+        else
+            registry_.state_->post(std::move(job));
         return;
     }
-    // Asynchronous functions start on a node thread, never on the connection's own strand.
     net::asio::post(runtime_.io(), [body = std::get<1>(*entry), args = std::move(args),
                                     finish = std::move(finish)]() mutable {
         RpcReply reply(std::make_shared<RpcReply::State>(std::move(finish)));
