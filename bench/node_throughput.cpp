@@ -21,17 +21,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "distribute/node.hpp"
 #include "erl_fixture.hpp"
 #include "subprocess.hpp"
 
 using namespace distribute;
 using namespace distribute::interop;
+using namespace distribute::bench;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const std::string cookie = "bench_cookie";
 
 struct Payload {
     std::string label;
@@ -50,53 +50,10 @@ std::vector<Payload> payloads(double scale) {
     };
 }
 
-// CPU seconds (user + system) a process has used so far.
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14) utime = std::stoul(field);
-        if (i == 15) stime = std::stoul(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// A child that prints a line containing `ready` once it serves.
-struct Server {
-    Child child;
-    std::string out, err;
-
-    Server(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-           const std::string& ready) {
-        child = spawn_child(argv, env);
-        std::string_view none;
-        const auto deadline = Clock::now() + std::chrono::seconds(20);
-        while (out.find(ready) == std::string::npos) {
-            if (pump(child, none, false, out, err, deadline) == PumpResult::timed_out ||
-                try_reap(child))
-                throw FixtureError(argv[0] + " did not start: " + err);
-        }
-    }
-    ~Server() { kill_child(child); }
-};
-
 struct Burst {
     double rate = 0;          // messages per second
     double cpu_per_msg = -1;  // receiver microseconds per message; < 0: not measured
 };
-
-double parse_micros(const std::string& text) {
-    try {
-        return std::stod(text);
-    } catch (const std::exception&) {
-        throw FixtureError("the erl side answered '" + text + "'");
-    }
-}
 
 // The BEAM sender bursting into {sink, Node}.
 Burst beam_burst(ErlNode& drv, const std::string& node, const Payload& p, pid_t receiver) {
@@ -144,21 +101,6 @@ double our_round_trip(Node& self, const std::string& node, const Payload& p, lon
            static_cast<double>(n);
 }
 
-std::string rate(double r) {
-    char b[32];
-    if (r >= 1e6)
-        std::snprintf(b, sizeof b, "%.2fM", r / 1e6);
-    else
-        std::snprintf(b, sizeof b, "%.1fk", r / 1e3);
-    return b;
-}
-
-std::string num(double v, const char* format = "%.2f") {
-    char b[32];
-    std::snprintf(b, sizeof b, format, v);
-    return b;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,48 +126,16 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        const std::uint16_t epmd_port = free_port();
-        const std::vector<std::string> env = {"ERL_EPMD_PORT=" + std::to_string(epmd_port)};
-        NodeOptions options;
-        options.name = unique_name("bench_self");
-        options.cookie = cookie;
-        options.epmd_mode = EpmdMode::embedded;
-        options.epmd.endpoint.port = epmd_port;
-        options.threads = static_cast<unsigned>(std::stoul(threads));
-        auto self = Node::start(options);
-        if (!self) throw FixtureError("our node did not start: " + self.error().detail);
-        const std::string host = short_host();
-
-        const std::string cpp_name = unique_name("bench_cpp");
-        Server cpp({DISTRIBUTE_EXE, "node", "--sname", cpp_name, "--cookie", cookie}, env, "is up");
+        Cluster c(static_cast<unsigned>(std::stoul(threads)));
         const std::string ei_name = unique_name("bench_ei");
-        Server ei({EI_SINK_EXE, ei_name, cookie}, env, "ready");
-
-        TempDir dir;
-        compile_erl(BENCH_SOURCE_DIR "/erl/node_bench.erl", dir.path());
-        ErlNodeOptions recv_options;
-        recv_options.name_prefix = "bench_recv";
-        recv_options.cookie = cookie;
-        recv_options.epmd_port = epmd_port;
-        // Without busy-waiting schedulers, the BEAM's CPU time is the work it does.
-        recv_options.extra_args = {"-pa",       dir.path(), "+sbwt",    "none",
-                                   "+sbwtdcpu", "none",     "+sbwtdio", "none"};
-        ErlNode recv(recv_options);
-        recv.eval("node_bench:start_services()");
-        const pid_t recv_pid =
-            static_cast<pid_t>(std::stol(recv.eval("list_to_integer(os:getpid())")));
-        ErlNodeOptions drv_options = recv_options;
-        drv_options.name_prefix = "bench_drv";
-        drv_options.extra_args = {"-pa", dir.path()};
-        ErlNode drv(drv_options);
-
-        const std::string cpp_node = cpp_name + "@" + host;
-        const std::string ei_node = ei_name + "@" + host;
-        // Connections first, so no burst pays for a handshake.
-        for (auto& target : {cpp_node, recv.node_name(), ei_node})
-            drv.eval("net_kernel:connect_node('" + target + "')");
-        (void)self->connect(Atom::make(cpp_node).value());
-        (void)self->connect(Atom::make(recv.node_name()).value());
+        const std::string ei_node = ei_name + "@" + c.host;
+        Server ei({EI_SINK_EXE, ei_name, c.cookie}, c.env, "ready");
+        c.connect(ei_node);
+        ErlNode& drv = *c.drv;
+        ErlNode& recv = *c.recv;
+        Node& self = *c.self;
+        const std::string& cpp_node = c.cpp_node;
+        const pid_t recv_pid = c.recv_pid;
 
         std::printf("Into a sink, sent by a BEAM node (msgs/s; receiver CPU in us/msg)\n\n");
         std::printf(
@@ -237,7 +147,7 @@ int main(int argc, char** argv) {
         std::vector<Payload> list = payloads(scale);
         for (auto& p : list) {
             if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
-            Burst ours = beam_burst(drv, cpp_node, p, cpp.child.pid);
+            Burst ours = beam_burst(drv, cpp_node, p, c.cpp->child.pid);
             Burst beam = beam_burst(drv, recv.node_name(), p, recv_pid);
             Burst cnode = beam_burst(drv, ei_node, p, ei.child.pid);
             std::printf("| %-12s | %5s | %9s | %9s | %8s | %8.2fx | %8s | %8s | %6s | %10.2fx |\n",
@@ -254,9 +164,9 @@ int main(int argc, char** argv) {
         std::printf("|--------------|-------------:|-------------:|----------:|-------------:|\n");
         for (auto& p : list) {
             if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
-            Burst ours = our_burst(*self, recv.node_name(), p);
+            Burst ours = our_burst(self, recv.node_name(), p);
             Burst beam = beam_burst(drv, recv.node_name(), p, recv_pid);
-            Burst pair = our_burst(*self, cpp_node, p);
+            Burst pair = our_burst(self, cpp_node, p);
             std::printf("| %-12s | %12s | %12s | %8.2fx | %12s |\n", p.label.c_str(),
                         rate(ours.rate).c_str(), rate(beam.rate).c_str(), ours.rate / beam.rate,
                         rate(pair.rate).c_str());
@@ -271,7 +181,7 @@ int main(int argc, char** argv) {
             const long n = std::max(200L, static_cast<long>(20'000 * scale));
             double ours = beam_round_trip(drv, cpp_node, p, n);
             double beam = beam_round_trip(drv, recv.node_name(), p, n);
-            double pair = our_round_trip(*self, cpp_node, p, n);
+            double pair = our_round_trip(self, cpp_node, p, n);
             std::printf("| %-12s | %12s | %12s | %8.2fx | %12s |\n", p.label.c_str(),
                         num(ours, "%.1f").c_str(), num(beam, "%.1f").c_str(), beam / ours,
                         num(pair, "%.1f").c_str());

@@ -1,7 +1,7 @@
 %% The BEAM side of the node benchmark: a sink and an echo like the demo node's, a sender that
 %% times a burst of messages into any sink, and a ping-pong timer for round trips.
 -module(node_bench).
--export([start_services/0, burst/3, round_trips/3, payload/1]).
+-export([start_services/0, burst/3, round_trips/3, payload/1, calls/4, rpcs/5]).
 
 %% Registers sink and echo on this node.
 start_services() ->
@@ -63,3 +63,26 @@ ping_pong(Target, Msg, N) ->
     receive Msg -> ping_pong(Target, Msg, N - 1)
     after 30000 -> timeout
     end.
+
+%% Callers processes together make N gen_server calls of Request to Server; returns the elapsed
+%% microseconds.
+calls(Server, Request, N, Callers) ->
+    in_parallel(fun() -> gen_server:call(Server, Request) end, N, Callers).
+
+%% The same with erpc:call(Node, M, F, A).
+rpcs(Node, M, F, A, {N, Callers}) ->
+    in_parallel(fun() -> erpc:call(Node, M, F, A) end, N, Callers).
+
+in_parallel(Op, N, Callers) ->
+    Self = self(),
+    Each = N div Callers,
+    T0 = erlang:monotonic_time(microsecond),
+    Pids = [spawn_link(fun() -> repeat(Op, Each), Self ! {done, self()} end)
+            || _ <- lists:seq(1, Callers)],
+    [receive {done, P} -> ok end || P <- Pids],
+    erlang:monotonic_time(microsecond) - T0.
+
+repeat(_, 0) -> ok;
+repeat(Op, N) ->
+    Op(),
+    repeat(Op, N - 1).
