@@ -272,7 +272,7 @@ void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
             std::lock_guard lock(process->mutex);
             if (!process->alive) continue;
             for (auto it = process->spawning.begin(); it != process->spawning.end();) {
-                if (it->second == id) {
+                if (it->second.connection == id) {
                     unanswered.push_back(it->first);
                     it = process->spawning.erase(it);
                 } else {

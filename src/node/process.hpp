@@ -72,8 +72,13 @@ class Process : public std::enable_shared_from_this<Process> {
     std::unordered_map<Pid, LinkState, PidHash> links;
     std::unordered_map<Reference, HeldMonitor, ReferenceHash> monitors;
     std::unordered_map<Reference, Watcher, ReferenceHash> watchers;
-    // Spawn requests sent and not yet answered, with the connection they went over.
-    std::unordered_map<Reference, std::uint64_t, ReferenceHash> spawning;
+    // Spawn requests sent and not yet answered: the connection each went over, and whether a
+    // success is reported (spawn_request's reply option).
+    struct PendingSpawn {
+        std::uint64_t connection;
+        bool report_success;
+    };
+    std::unordered_map<Reference, PendingSpawn, ReferenceHash> spawning;
     std::vector<Atom> names;
     std::vector<Reference> aliases;
 };

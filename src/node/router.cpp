@@ -153,11 +153,17 @@ void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
     auto process = find(reply.to);
     auto pid = reply.result.to<Pid>();
     bool awaited = false;
+    bool report = true;
     // Why the link, had it been set, would have fired: the requester's end, or noproc.
     Term unlink_with(atoms::noproc);
     if (process) {
         std::lock_guard lock(process->mutex);
-        awaited = process->alive && process->spawning.erase(reply.req_id) > 0;
+        if (auto it = process->spawning.find(reply.req_id);
+            process->alive && it != process->spawning.end()) {
+            awaited = true;
+            report = it->second.report_success;
+            process->spawning.erase(it);
+        }
         // The peer made the monitor and the link on its side; these are our halves of them, set
         // in the same step as the request is taken, so that a requester giving up on it sees
         // either a request still pending or a monitor to remove, never neither.
@@ -179,8 +185,10 @@ void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
             from.send(wire::Exit{reply.to, *pid, unlink_with, std::nullopt});
         return;
     }
-    deliver(*process, pid ? tuple(spawn_reply, reply.req_id, atoms::ok, *pid)
-                          : tuple(spawn_reply, reply.req_id, atoms::error, reply.result));
+    if (!pid)
+        deliver(*process, tuple(spawn_reply, reply.req_id, atoms::error, reply.result));
+    else if (report)
+        deliver(*process, tuple(spawn_reply, reply.req_id, atoms::ok, *pid));
 }
 
 }  // namespace distribute::node

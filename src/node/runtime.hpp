@@ -86,9 +86,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // Spawning across nodes. A request from `from` to run M:F(Args) on `node`; its answer comes
     // as the message {spawn_reply, ReqId, ok, Pid} or {spawn_reply, ReqId, error, Reason}, as
     // erlang:spawn_request/5 delivers it, and with `monitor` in `options` a
-    // {'DOWN', ReqId, process, Pid, Reason} follows when the spawned process ends.
+    // {'DOWN', ReqId, process, Pid, Reason} follows when the spawned process ends. With
+    // `errors_only` the ok message is left out, as spawn_request's {reply, error_only} leaves it
+    // (erpc's choice: the DOWN brings the result, and the requester is woken once, not twice).
     Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
-                            Term options);
+                            Term options, bool errors_only = false);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and

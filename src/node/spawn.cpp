@@ -5,7 +5,7 @@
 namespace distribute::node {
 
 Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
-                                 Term options) {
+                                 Term options, bool errors_only) {
     static const Atom spawn_reply = Atom::make("spawn_reply").value();
     static const Atom notsup = Atom::make("notsup").value();
     Reference ref = make_ref();
@@ -20,7 +20,7 @@ Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom fun
     {
         std::lock_guard lock(from.mutex);
         if (!from.alive) return ref;
-        from.spawning.emplace(ref, connection->id);
+        from.spawning.emplace(ref, Process::PendingSpawn{connection->id, !errors_only});
     }
     const auto arity = static_cast<std::uint32_t>(args.elements().size());
     // A C++ process has no group leader; the BEAM wants a pid there, and the requester is one.

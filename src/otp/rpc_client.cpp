@@ -98,9 +98,9 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
                             p->pid, tuple(tag, res, otp::erpc_call_reason(Term(res), result)));
                 });
         } else {
-            const Reference request =
-                runtime.spawn_request(node::Access::process(self), target, n.erpc, n.execute_call,
-                                      list(res, module, function, arguments), list(n.monitor));
+            const Reference request = runtime.spawn_request(
+                node::Access::process(self), target, n.erpc, n.execute_call,
+                list(res, module, function, arguments), list(n.monitor), true);
             by_ref.emplace(request, index);
         }
     }
@@ -132,8 +132,7 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
         if (!got) break;
         const Term& m = *got;
         Call& call = calls[*call_of(m)];
-        if (m[0].is_atom(n.spawn_reply)) {
-            if (m[2].is_atom(atoms::ok)) continue;  // running; the DOWN brings the result
+        if (m[0].is_atom(n.spawn_reply)) {  // only errors: the DOWN brings a result
             call.result = unexpected(otp::spawn_error(m[3], call.target));
         } else {
             const Term& reason = m[0].is_atom(atoms::DOWN) ? m[4] : m[2];
