@@ -38,11 +38,27 @@ class AtomCache {
         // A long Latin-1 name with accents has other bytes in the table (UTF-8) than on the wire:
         // such an entry could never be confirmed.
         if (len > covered && !same_rest(atom.name(), text, len)) return;
-        const Key k = key(text, len, latin1, padded);
-        Entry* set = &entries_[set_of(k)];
-        // The newer entry goes first; the older one moves to the second way.
-        set[1] = set[0];
-        set[0] = Entry{k.head, k.last, len > middle_end ? load(text + 8) : 0, k.meta, atom.index()};
+        store(key(text, len, latin1, padded), len > middle_end ? load(text + 8) : 0, atom);
+    }
+
+    // A short atom by its whole wire form: the tag, the length and the text, `n` bytes at `at`
+    // (at most wire_max: a node name of up to 22 characters), where wire_max bytes can be read.
+    // The tag tells Latin-1 text from UTF-8, so a key names one atom; up to three words and no
+    // length decoding answer a repeat.
+    static constexpr std::size_t wire_max = 24;
+    std::optional<Atom> find_wire(const std::uint8_t* at, std::size_t n) const noexcept {
+        const Key k = wire_key(at, n);
+        const Entry* set = &entries_[set_of(k)];
+        for (int way = 0; way < 2; ++way) {
+            const Entry& e = set[way];
+            if (e.meta == k.meta && e.head == k.head && e.middle == k.middle && e.last == k.last)
+                return Atom::from_index(e.index);
+        }
+        return std::nullopt;
+    }
+    void insert_wire(const std::uint8_t* at, std::size_t n, Atom atom) noexcept {
+        const Key k = wire_key(at, n);
+        store(k, k.middle, atom);
     }
 
   private:
@@ -54,6 +70,7 @@ class AtomCache {
     struct Key {
         std::uint64_t head;
         std::uint64_t last;
+        std::uint64_t middle;  // wire keys only: bytes 8..15
         std::uint32_t meta;
     };
     struct Entry {
@@ -77,6 +94,7 @@ class AtomCache {
         static_assert(std::endian::native == std::endian::little, "head masks the low bytes");
         Key k;
         k.meta = static_cast<std::uint32_t>(len) | (latin1 ? 1u << 16 : 0u);
+        k.middle = 0;
         if (len >= 8) {
             k.head = load(text);
             k.last = len > 8 ? load(text + len - 8) : 0;
@@ -91,6 +109,25 @@ class AtomCache {
         return k;
     }
 
+    // Wire keys have this bit in `meta`, which a text key's length and Latin-1 flag never set.
+    static constexpr std::uint32_t wire_bit = 1u << 31;
+    static Key wire_key(const std::uint8_t* at, std::size_t n) noexcept {
+        constexpr std::uint64_t ones = ~std::uint64_t{0};
+        Key k;
+        k.meta = wire_bit | static_cast<std::uint32_t>(n);
+        k.head = load(at) & (n >= 8 ? ones : ones >> (64 - 8 * n));
+        k.middle = n > 8 ? load(at + 8) & (n >= 16 ? ones : ones >> (128 - 8 * n)) : 0;
+        k.last = n > 16 ? load(at + 16) & (ones >> (192 - 8 * n)) : 0;
+        return k;
+    }
+
+    void store(const Key& k, std::uint64_t middle, Atom atom) noexcept {
+        Entry* set = &entries_[set_of(k)];
+        // The newer entry goes first; the older one moves to the second way.
+        set[1] = set[0];
+        set[0] = Entry{k.head, k.last, middle, k.meta, atom.index()};
+    }
+
     static bool same_middle(const Entry& e, const std::uint8_t* text, std::size_t len) noexcept {
         if (load(text + 8) != e.middle) return false;
         return len <= covered || same_rest(Atom::from_index(e.index).name(), text, len);
@@ -103,7 +140,8 @@ class AtomCache {
     }
 
     static std::size_t set_of(const Key& k) noexcept {
-        std::uint64_t h = (k.head ^ std::rotl(k.last, 29) ^ k.meta) * 0x9E3779B97F4A7C15ull;
+        std::uint64_t h = (k.head ^ std::rotl(k.middle, 13) ^ std::rotl(k.last, 29) ^ k.meta) *
+                          0x9E3779B97F4A7C15ull;
         return static_cast<std::size_t>(h >> 55) * 2;
     }
 
