@@ -111,13 +111,27 @@ class AtomCache {
 
     // Wire keys have this bit in `meta`, which a text key's length and Latin-1 flag never set.
     static constexpr std::uint32_t wire_bit = 1u << 31;
+    // Of a wire form of n bytes, the bytes each of its three words keeps.
+    struct WireMasks {
+        std::uint64_t head, middle, last;
+    };
+    static constexpr auto wire_masks = [] {
+        std::array<WireMasks, wire_max + 1> masks{};
+        auto bytes = [](std::size_t k) {
+            return k >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * k)) - 1;
+        };
+        for (std::size_t n = 0; n <= wire_max; ++n)
+            masks[n] = {bytes(n), bytes(n > 8 ? n - 8 : 0), bytes(n > 16 ? n - 16 : 0)};
+        return masks;
+    }();
+    // The length byte is in `head`, so the masked words alone tell wire forms apart.
     static Key wire_key(const std::uint8_t* at, std::size_t n) noexcept {
-        constexpr std::uint64_t ones = ~std::uint64_t{0};
+        const WireMasks& m = wire_masks[n];
         Key k;
-        k.meta = wire_bit | static_cast<std::uint32_t>(n);
-        k.head = load(at) & (n >= 8 ? ones : ones >> (64 - 8 * n));
-        k.middle = n > 8 ? load(at + 8) & (n >= 16 ? ones : ones >> (128 - 8 * n)) : 0;
-        k.last = n > 16 ? load(at + 16) & (ones >> (192 - 8 * n)) : 0;
+        k.meta = wire_bit;
+        k.head = load(at) & m.head;
+        k.middle = load(at + 8) & m.middle;
+        k.last = load(at + 16) & m.last;
         return k;
     }
 
