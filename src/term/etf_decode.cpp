@@ -201,10 +201,12 @@ bool Decoder::make_room() {
             case tag::binary: {
                 if (!need(5, "BINARY_EXT")) return false;
                 const std::size_t size = load32(p_ + 1);
-                if (remaining() - 5 < size || (size >= slice_threshold && owner_ != nullptr))
+                if (size >= slice_threshold || remaining() - 5 < size) {
+                    if (owner_ == nullptr && remaining() - 5 >= size)
+                        return copied_binary(dst, size);
                     return binary(dst, 5, size, 8);
-                fill(dst, TermAccess::adopt(size < slice_threshold ? small_binary(p_ + 5, size)
-                                                                   : copied_binary(p_ + 5, size)));
+                }
+                fill(dst, TermAccess::adopt(small_binary(p_ + 5, size)));
                 p_ += 5 + size;
                 return true;
             }

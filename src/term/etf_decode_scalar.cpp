@@ -228,6 +228,16 @@ bool Decoder::binary(Term& dst, std::size_t header, std::size_t size, std::uint8
     return true;
 }
 
+bool Decoder::copied_binary(Term& dst, std::size_t size) {
+    auto* b = detail::heap::make<detail::BinaryObject>(sizeof(detail::BinaryObject) + size);
+    b->data = b->inline_data();
+    b->size = size;
+    std::memcpy(b->inline_data(), p_ + 5, size);
+    fill(dst, TermAccess::adopt(b));
+    p_ += 5 + size;
+    return true;
+}
+
 bool Decoder::bignum(Term& dst, std::size_t header, std::size_t size, bool negative) {
     if (size > options_.max_bignum_bytes)
         return fail(DecodeErrc::bignum_too_large, p_,

@@ -158,7 +158,8 @@ class Decoder {
     bool scalar(Term& dst);
     bool binary(Term& dst, std::size_t header, std::size_t size, std::uint8_t tail_bits);
     detail::BinaryObject* small_binary(const std::uint8_t* data, std::size_t size);
-    detail::BinaryObject* copied_binary(const std::uint8_t* data, std::size_t size);
+    // A BINARY_EXT of `size` bytes, all there, copied: there is no buffer to slice it from.
+    [[gnu::noinline]] bool copied_binary(Term& dst, std::size_t size);
     bool bignum(Term& dst, std::size_t header, std::size_t size, bool negative);
     bool pid(Term& dst, bool old);
     bool port(Term& dst, std::uint8_t t);
@@ -231,15 +232,6 @@ inline detail::BinaryObject* Decoder::small_binary(const std::uint8_t* data, std
     } else if (size > 0) {
         std::memcpy(out, data, size);
     }
-    return b;
-}
-
-// A whole binary of slice_threshold bytes or more, copied: there is no buffer to slice it from.
-inline detail::BinaryObject* Decoder::copied_binary(const std::uint8_t* data, std::size_t size) {
-    auto* b = detail::heap::make<detail::BinaryObject>(sizeof(detail::BinaryObject) + size);
-    b->data = b->inline_data();
-    b->size = size;
-    std::memcpy(b->inline_data(), data, size);
     return b;
 }
 
