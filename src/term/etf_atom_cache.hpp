@@ -1,8 +1,9 @@
 // A per-thread memo from atom text on the wire to interned atoms. Atoms repeat (record tags, node
 // names, map keys) and the table lookup re-validates and re-hashes the text every time; this
 // two-way set-associative cache answers a repeat of a short atom with two word loads, a multiply
-// and two compares. Atoms are never removed, so an entry never goes stale, and safe mode may trust
-// a hit: the atom exists.
+// and two compares. Small atoms of up to 24 wire bytes are also keyed by those bytes (tag, length
+// and text), which spares the decoder reading the length first. Atoms are never removed, so an
+// entry never goes stale, and safe mode may trust a hit: the atom exists.
 #pragma once
 
 #include <array>
