@@ -388,6 +388,28 @@ TEST_SUITE("etf") {
         CHECK(failure_code({131, 119, 2, 0xC0, 0x80}) == DecodeErrc::bad_atom);  // overlong
     }
 
+    TEST_CASE("a short atom is the same atom wherever it sits and whatever tag carries it") {
+        // 'café' as SMALL_ATOM_EXT (Latin-1 é) and SMALL_ATOM_UTF8_EXT (é as two bytes), and
+        // the Latin-1 bytes read as UTF-8, which they are not; each in a tuple, with 24 bytes
+        // after it or at the very end of the input.
+        const Bytes latin1 = {115, 4, 'c', 'a', 'f', 0xE9};
+        const Bytes utf8 = {119, 5, 'c', 'a', 'f', 0xC3, 0xA9};
+        const Bytes not_utf8 = {119, 4, 'c', 'a', 'f', 0xE9};
+        const Term cafe = Term(Atom::make("caf\xC3\xA9").value());
+        for (int round = 0; round < 2; ++round) {
+            for (const Bytes& atom : {latin1, utf8}) {
+                CHECK(decoded(concat({{131, 104, 2}, atom, {109, 0, 0, 0, 24}, Bytes(24, 0)})) ==
+                      tuple(cafe, binary(Bytes(24, 0))));
+                CHECK(decoded(concat({{131, 104, 2, 106}, atom})) == tuple(Term(), cafe));
+            }
+            CHECK(failure_code(concat({{131, 104, 2}, not_utf8, Bytes(24, 106)})) ==
+                  etf::DecodeErrc::bad_atom);
+            CHECK(decoded(concat({{131}, utf8})) == cafe);
+            CHECK(failure_code(concat({{131, 119, 5, 'c', 'a', 'f', 0xC3}})) ==
+                  etf::DecodeErrc::truncated);
+        }
+    }
+
     TEST_CASE("safe mode refuses atoms that do not exist and accepts those that do") {
         etf::DecodeOptions safe{.safe = true};
         Bytes unknown = concat({{131, 119, 24}, text_bytes("surely_not_an_atom_yet_9")});

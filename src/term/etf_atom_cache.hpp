@@ -1,8 +1,9 @@
 // A per-thread memo from atom text on the wire to interned atoms. Atoms repeat (record tags, node
 // names, map keys) and the table lookup re-validates and re-hashes the text every time; this
 // two-way set-associative cache answers a repeat of a short atom with two word loads, a multiply
-// and two compares. Atoms are never removed, so an entry never goes stale, and safe mode may trust
-// a hit: the atom exists.
+// and two compares. Small atoms of up to 24 wire bytes are also keyed by those bytes (tag, length
+// and text), which spares the decoder reading the length first. Atoms are never removed, so an
+// entry never goes stale, and safe mode may trust a hit: the atom exists.
 #pragma once
 
 #include <array>
@@ -38,11 +39,27 @@ class AtomCache {
         // A long Latin-1 name with accents has other bytes in the table (UTF-8) than on the wire:
         // such an entry could never be confirmed.
         if (len > covered && !same_rest(atom.name(), text, len)) return;
-        const Key k = key(text, len, latin1, padded);
-        Entry* set = &entries_[set_of(k)];
-        // The newer entry goes first; the older one moves to the second way.
-        set[1] = set[0];
-        set[0] = Entry{k.head, k.last, len > middle_end ? load(text + 8) : 0, k.meta, atom.index()};
+        store(key(text, len, latin1, padded), len > middle_end ? load(text + 8) : 0, atom);
+    }
+
+    // A short atom by its whole wire form: the tag, the length and the text, `n` bytes at `at`
+    // (at most wire_max: a node name of up to 22 characters), where wire_max bytes can be read.
+    // The tag tells Latin-1 text from UTF-8, so a key names one atom; up to three words and no
+    // length decoding answer a repeat.
+    static constexpr std::size_t wire_max = 24;
+    std::optional<Atom> find_wire(const std::uint8_t* at, std::size_t n) const noexcept {
+        const Key k = wire_key(at, n);
+        const Entry* set = &entries_[set_of(k)];
+        for (int way = 0; way < 2; ++way) {
+            const Entry& e = set[way];
+            if (e.meta == k.meta && e.head == k.head && e.middle == k.middle && e.last == k.last)
+                return Atom::from_index(e.index);
+        }
+        return std::nullopt;
+    }
+    void insert_wire(const std::uint8_t* at, std::size_t n, Atom atom) noexcept {
+        const Key k = wire_key(at, n);
+        store(k, k.middle, atom);
     }
 
   private:
@@ -54,6 +71,7 @@ class AtomCache {
     struct Key {
         std::uint64_t head;
         std::uint64_t last;
+        std::uint64_t middle;  // wire keys only: bytes 8..15
         std::uint32_t meta;
     };
     struct Entry {
@@ -77,6 +95,7 @@ class AtomCache {
         static_assert(std::endian::native == std::endian::little, "head masks the low bytes");
         Key k;
         k.meta = static_cast<std::uint32_t>(len) | (latin1 ? 1u << 16 : 0u);
+        k.middle = 0;
         if (len >= 8) {
             k.head = load(text);
             k.last = len > 8 ? load(text + len - 8) : 0;
@@ -91,6 +110,39 @@ class AtomCache {
         return k;
     }
 
+    // Wire keys have this bit in `meta`, which a text key's length and Latin-1 flag never set.
+    static constexpr std::uint32_t wire_bit = 1u << 31;
+    // Of a wire form of n bytes, the bytes each of its three words keeps.
+    struct WireMasks {
+        std::uint64_t head, middle, last;
+    };
+    static constexpr auto wire_masks = [] {
+        std::array<WireMasks, wire_max + 1> masks{};
+        auto bytes = [](std::size_t k) {
+            return k >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * k)) - 1;
+        };
+        for (std::size_t n = 0; n <= wire_max; ++n)
+            masks[n] = {bytes(n), bytes(n > 8 ? n - 8 : 0), bytes(n > 16 ? n - 16 : 0)};
+        return masks;
+    }();
+    // The length byte is in `head`, so the masked words alone tell wire forms apart.
+    static Key wire_key(const std::uint8_t* at, std::size_t n) noexcept {
+        const WireMasks& m = wire_masks[n];
+        Key k;
+        k.meta = wire_bit;
+        k.head = load(at) & m.head;
+        k.middle = load(at + 8) & m.middle;
+        k.last = load(at + 16) & m.last;
+        return k;
+    }
+
+    void store(const Key& k, std::uint64_t middle, Atom atom) noexcept {
+        Entry* set = &entries_[set_of(k)];
+        // The newer entry goes first; the older one moves to the second way.
+        set[1] = set[0];
+        set[0] = Entry{k.head, k.last, middle, k.meta, atom.index()};
+    }
+
     static bool same_middle(const Entry& e, const std::uint8_t* text, std::size_t len) noexcept {
         if (load(text + 8) != e.middle) return false;
         return len <= covered || same_rest(Atom::from_index(e.index).name(), text, len);
@@ -103,7 +155,8 @@ class AtomCache {
     }
 
     static std::size_t set_of(const Key& k) noexcept {
-        std::uint64_t h = (k.head ^ std::rotl(k.last, 29) ^ k.meta) * 0x9E3779B97F4A7C15ull;
+        std::uint64_t h = (k.head ^ std::rotl(k.middle, 13) ^ std::rotl(k.last, 29) ^ k.meta) *
+                          0x9E3779B97F4A7C15ull;
         return static_cast<std::size_t>(h >> 55) * 2;
     }
 

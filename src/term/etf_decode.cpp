@@ -201,8 +201,11 @@ bool Decoder::make_room() {
             case tag::binary: {
                 if (!need(5, "BINARY_EXT")) return false;
                 const std::size_t size = load32(p_ + 1);
-                if (size >= slice_threshold || remaining() - 5 < size)
+                if (size >= slice_threshold || remaining() - 5 < size) {
+                    if (owner_ == nullptr && remaining() - 5 >= size)
+                        return copied_binary(dst, size);
                     return binary(dst, 5, size, 8);
+                }
                 fill(dst, TermAccess::adopt(small_binary(p_ + 5, size)));
                 p_ += 5 + size;
                 return true;

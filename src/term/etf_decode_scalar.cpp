@@ -137,6 +137,28 @@ bool Decoder::not_an_atom() {
     return fail(DecodeErrc::bad_atom, p_, "expected an atom, found " + tag_name(*p_));
 }
 
+bool Decoder::text_atom(Atom& out, std::size_t wire_bytes) {
+    const std::uint8_t* at = p_;
+    // ATOM_EXT 100 and SMALL_ATOM_EXT 115 are the Latin-1 ones.
+    const std::uint8_t t = *at;
+    const bool small = (t & 1) != 0;
+    const bool latin1 = t < tag::atom_utf8;
+    const std::size_t header = small ? 2 : 3;
+    if (remaining() < header) return short_input(header, "an atom");
+    const std::size_t len = small ? at[1] : load16(at + 1);
+    if (remaining() - header < len) return short_input(header + len, "an atom");
+    const std::uint8_t* text = at + header;
+    const bool padded = input_end_ - text >= 8;
+    if (auto hit = state_.atoms.find(text, len, latin1, padded)) {
+        out = *hit;
+        p_ = text + len;
+    } else if (!new_atom(text, len, latin1, padded, out)) {
+        return false;
+    }
+    if (wire_bytes != 0) state_.atoms.insert_wire(at, wire_bytes, out);
+    return true;
+}
+
 // A cache miss: validated and interned (or, in safe mode, looked up) once per thread and name.
 bool Decoder::new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded,
                        Atom& out) {
@@ -203,6 +225,16 @@ bool Decoder::binary(Term& dst, std::size_t header, std::size_t size, std::uint8
     if (size > 0) std::memcpy(b->inline_data(), data, size);
     if (!clean) b->inline_data()[size - 1] &= mask;
     fill(dst, TermAccess::adopt(b));
+    return true;
+}
+
+bool Decoder::copied_binary(Term& dst, std::size_t size) {
+    auto* b = detail::heap::make<detail::BinaryObject>(sizeof(detail::BinaryObject) + size);
+    b->data = b->inline_data();
+    b->size = size;
+    std::memcpy(b->inline_data(), p_ + 5, size);
+    fill(dst, TermAccess::adopt(b));
+    p_ += 5 + size;
     return true;
 }
 

@@ -63,7 +63,7 @@ Term boxed(const T& value) {
 
 std::string tag_name(std::uint8_t t);
 
-// Decoder::known_atom tells the four atom tags apart by these bits.
+// Decoder::known_atom and Decoder::text_atom tell the four atom tags apart by these bits.
 static_assert((tag::small_atom_utf8 & 1) == 1 && (tag::small_atom & 1) == 1 &&
               (tag::atom_utf8 & 1) == 0 && (tag::atom & 1) == 0);
 static_assert(tag::atom < tag::atom_utf8 && tag::small_atom < tag::atom_utf8 &&
@@ -158,6 +158,8 @@ class Decoder {
     bool scalar(Term& dst);
     bool binary(Term& dst, std::size_t header, std::size_t size, std::uint8_t tail_bits);
     detail::BinaryObject* small_binary(const std::uint8_t* data, std::size_t size);
+    // A BINARY_EXT of `size` bytes, all there, copied: there is no buffer to slice it from.
+    [[gnu::noinline]] bool copied_binary(Term& dst, std::size_t size);
     bool bignum(Term& dst, std::size_t header, std::size_t size, bool negative);
     bool pid(Term& dst, bool old);
     bool port(Term& dst, std::uint8_t t);
@@ -177,28 +179,26 @@ class Decoder {
                 return not_an_atom();
         }
     }
-    // An atom whose tag at p_ is one of the four: a cache hit is the common case.
-    bool known_atom(Atom& out) {
-        // SMALL_ATOM_UTF8_EXT 119 and SMALL_ATOM_EXT 115 are odd; ATOM_EXT 100 and SMALL_ATOM_EXT
-        // 115 are the Latin-1 ones.
-        const std::uint8_t t = *p_;
-        const bool small = (t & 1) != 0;
-        const bool latin1 = t < tag::atom_utf8;
-        const std::size_t header = small ? 2 : 3;
-        if (remaining() < header) [[unlikely]]
-            return short_input(header, "an atom");
-        const std::size_t len = small ? p_[1] : wire::load16(p_ + 1);
-        if (remaining() - header < len) [[unlikely]]
-            return short_input(header + len, "an atom");
-        const std::uint8_t* text = p_ + header;
-        const bool padded = input_end_ - text >= 8;
-        if (auto hit = state_.atoms.find(text, len, latin1, padded)) [[likely]] {
-            out = *hit;
-            p_ = text + len;
-            return true;
+    // An atom whose tag at p_ is one of the four: a cache hit is the common case. A short small
+    // atom is looked up by its wire bytes, read ahead within the input.
+    [[gnu::always_inline]] bool known_atom(Atom& out) {
+        const std::uint8_t* at = p_;
+        // SMALL_ATOM_UTF8_EXT 119 and SMALL_ATOM_EXT 115 are odd.
+        if ((*at & 1) != 0 && input_end_ - at >= static_cast<std::ptrdiff_t>(AtomCache::wire_max)) {
+            const std::size_t n = std::size_t{at[1]} + 2;
+            if (n <= AtomCache::wire_max && remaining() >= n) [[likely]] {
+                if (auto hit = state_.atoms.find_wire(at, n)) [[likely]] {
+                    out = *hit;
+                    p_ = at + n;
+                    return true;
+                }
+                return text_atom(out, n);
+            }
         }
-        return new_atom(text, len, latin1, padded, out);
+        return text_atom(out, 0);
     }
+    // Any atom by its text; then, when `wire_bytes` is not 0, remembered by its wire form too.
+    [[gnu::noinline]] bool text_atom(Atom& out, std::size_t wire_bytes);
     bool new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded, Atom& out);
     bool not_an_atom();
     bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
