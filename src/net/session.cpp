@@ -9,6 +9,8 @@ namespace {
 constexpr std::size_t read_chunk = 64 * 1024;
 // A write buffer that grew past this for one huge message is given back afterwards.
 constexpr std::size_t kept_write_capacity = 4 * 1024 * 1024;
+// Shorter than any round trip, longer than the gap between the sends of a burst.
+constexpr auto coalesce_window = std::chrono::microseconds(25);
 
 std::uint32_t load32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
@@ -246,10 +248,16 @@ void Session::send(const wire::Control& control) {
     if (!encoder_ || closed_) return;  // ended before it came up, or since
     encoder_->encode(pending_, control);
     wrote_since_tick_.store(true, std::memory_order_relaxed);
-    // A program thread writes the frame itself when nothing else is queued: a node thread would
-    // have to be woken for it, which costs more than the write on a round trip.
+    // A program thread writes the frame itself when nothing else is queued and nothing went out
+    // just now: a node thread would have to be woken for it, which costs more than the write on
+    // a round trip. A burst of sends is gathered into few writes by a node thread instead.
     const bool node_thread = io_.get_executor().running_in_this_thread();
-    if (!writing_ && !node_thread && write_now()) return;
+    if (!writing_ && !node_thread) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool burst = now - last_write_ < coalesce_window;
+        last_write_ = now;
+        if (!burst && write_now()) return;
+    }
     schedule_write();
     // Back-pressure, as the BEAM suspends a sender on a busy distribution port: a thread of the
     // program waits while more than busy_limit bytes are queued. The node's own threads never
@@ -292,6 +300,7 @@ void Session::write() {
         return;
     }
     in_flight_.swap(pending_);
+    last_write_ = std::chrono::steady_clock::now();
     drained_.notify_all();
     transport_->async_write(
         in_flight_,

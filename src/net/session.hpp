@@ -139,6 +139,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<wire::FrameEncoder> encoder_;
     std::vector<std::uint8_t> pending_;  // queued while a write is in flight
     bool writing_ = false;
+    // When a write last went out (write_now or the strand's): sends closer together than
+    // coalesce_window are gathered into one write instead of a syscall each.
+    std::chrono::steady_clock::time_point last_write_{};
     bool closed_ = false;                  // ended: sends are dropped, waiting senders released
     std::condition_variable drained_;      // the queue went below busy_limit, or closed_
     std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
