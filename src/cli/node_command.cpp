@@ -91,7 +91,7 @@ void run_node(const NodeCommand& c) {
     if (!node) command_failed("node", node.error().detail);
     if (auto services = start_demo_services(*node); !services)
         command_failed("node", services.error().detail);
-    std::printf("%s is up (port %u); it hosts echo and sink. Ctrl-C stops it.\n",
+    std::printf("%s is up (port %u); it hosts echo, sink, kv and demo. Ctrl-C stops it.\n",
                 std::string(node->name().name()).c_str(), node->port());
     std::fflush(stdout);
     int received = 0;
