@@ -7,6 +7,8 @@ namespace distribute::net {
 namespace {
 
 constexpr std::size_t read_chunk = 64 * 1024;
+// Larger receive buffers are not kept as spares: one huge message must not pin its size.
+constexpr std::size_t kept_spare_capacity = 1024 * 1024;
 // A write buffer that grew past this for one huge message is given back afterwards.
 constexpr std::size_t kept_write_capacity = 4 * 1024 * 1024;
 // Shorter than any round trip, longer than the gap between the sends of a burst.
@@ -122,8 +124,10 @@ void Session::make_room() {
     if (!shared(in_) && in_.size() >= size) {
         std::memmove(in_.data(), in_.data() + begin_, kept);
     } else {
-        SharedBuffer fresh(size);
+        SharedBuffer fresh =
+            !shared(spare_) && spare_.size() >= size ? std::move(spare_) : SharedBuffer(size);
         std::memcpy(fresh.data(), in_.data() + begin_, kept);
+        spare_ = in_.size() <= kept_spare_capacity ? std::move(in_) : SharedBuffer();
         in_ = std::move(fresh);
     }
     begin_ = 0;

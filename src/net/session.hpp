@@ -130,6 +130,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Received bytes: [begin_, end_) of in_ are not yet consumed. A buffer that decoded binaries
     // still point into is never written again; a fresh one takes its place.
     SharedBuffer in_;
+    // The buffer in_ replaced: used again once the binaries that pointed into it are gone, so a
+    // stream of large messages does not allocate (and fault in) a fresh buffer for each.
+    SharedBuffer spare_;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
     bool read_since_tick_ = false;
