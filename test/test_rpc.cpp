@@ -144,11 +144,10 @@ TEST_SUITE("rpc shapes") {
         CHECK_FALSE(tag_alias(Term(ref)).has_value());
         CHECK_FALSE(tag_alias(list(atoms::alias, ref)).has_value());
         CHECK_FALSE(tag_alias(Term()).has_value());
-        auto call =
-            otp::parse_gen_call(tuple(atoms::gen_call, tuple(Pid{"n@h"_a, 1, 0, 1}, tag), 5));
+        auto call = parse_gen_call(tuple(atoms::gen_call, tuple(Pid{"n@h"_a, 1, 0, 1}, tag), 5));
         REQUIRE(call.has_value());
         CHECK(call->request == Term(5));
-        CHECK_FALSE(otp::parse_gen_call(tuple(atoms::gen_call, tuple("x"_a, tag), 5)).has_value());
+        CHECK_FALSE(parse_gen_call(tuple(atoms::gen_call, tuple("x"_a, tag), 5)).has_value());
     }
 
     TEST_CASE("ServerRef from an Erlang server term: pid, name, {Name, Node}") {
@@ -316,8 +315,8 @@ TEST_SUITE("rpc between C++ nodes") {
         CHECK(*viarex == Term("x"_a));
         // A handler process answering calls as a gen_server does.
         ProcessHandle server = t.server.spawn([](const ProcessHandle& self, Term m) {
-            if (auto c = otp::parse_gen_call(m))
-                gen_reply(self, c->from, tuple("got"_a, c->request));
+            if (auto c = parse_gen_call(m))
+                gen_reply(self, c->caller, c->tag, tuple("got"_a, c->request));
         });
         REQUIRE(t.server.register_name("srv"_a, server.pid()).has_value());
         Mailbox me = t.client.open_mailbox();

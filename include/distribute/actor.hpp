@@ -30,6 +30,7 @@
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
+#include "distribute/rpc.hpp"
 #include "distribute/term.hpp"
 
 namespace distribute {
@@ -70,14 +71,6 @@ class From {
     Term tag_;
     bool set_ = false;
 };
-
-// {'$gen_call', {Pid, Tag}, Request}: the From and the request, or nullopt for other terms.
-struct GenCall {
-    Pid caller;
-    Term tag;
-    Term request;
-};
-std::optional<GenCall> parse_gen_call(const Term& message);
 
 // ---------------------------------------------------------------------------------------------
 // Results of the callbacks

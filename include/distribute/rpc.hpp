@@ -63,6 +63,16 @@ struct CallError {
 
 inline constexpr std::chrono::milliseconds default_call_timeout{5000};
 
+// {'$gen_call', {Pid, Tag}, Request} as a gen_server receives it: the caller, the tag its reply
+// must carry, and the request; nullopt for other terms. For processes that serve calls without
+// being an actor (an actor gets a From).
+struct GenCall {
+    Pid caller;
+    Term tag;
+    Term request;
+};
+std::optional<GenCall> parse_gen_call(const Term& message);
+
 // gen_server:call: monitors the server, sends {'$gen_call', {Self, Tag}, Request} and waits for
 // {Tag, Reply} or the monitor's DOWN. Tag is [alias | Alias] with a fresh alias of `self`, as in
 // OTP 24 on: once the call returns the alias is gone, so a reply that comes too late is dropped

@@ -22,17 +22,7 @@ void From::reply(const Term& reply) const {
     if (!set_) return;
     auto server = server_.lock();
     if (!server) return;
-    ProcessHandle sender(std::move(server));
-    if (auto alias = otp::tag_alias(tag_))
-        sender.send_alias(*alias, tuple(tag_, reply));
-    else
-        sender.send(caller_, tuple(tag_, reply));
-}
-
-std::optional<GenCall> parse_gen_call(const Term& message) {
-    auto call = otp::parse_gen_call(message);
-    if (!call) return std::nullopt;
-    return GenCall{call->caller, call->from[1], std::move(call->request)};
+    otp::gen_reply(ProcessHandle(std::move(server)), caller_, tag_, reply);
 }
 
 }  // namespace distribute

@@ -1,14 +1,16 @@
 #include "otp/gen.hpp"
 
-namespace distribute::otp {
+namespace distribute {
 
 std::optional<GenCall> parse_gen_call(const Term& message) {
     if (!message.is_tuple(3) || !message[0].is_atom(atoms::gen_call) || !message[1].is_tuple(2))
         return std::nullopt;
     auto caller = message[1][0].to<Pid>();
     if (!caller) return std::nullopt;
-    return GenCall{*caller, message[1], message[2]};
+    return GenCall{*caller, message[1][1], message[2]};
 }
+
+namespace otp {
 
 std::optional<Reference> tag_alias(const Term& tag) {
     if (tag.kind() != TermKind::list || tag.elements().empty()) return std::nullopt;
@@ -20,14 +22,12 @@ std::optional<Reference> tag_alias(const Term& tag) {
     return std::nullopt;
 }
 
-void gen_reply(const ProcessHandle& self, const Term& from, Term reply) {
-    if (!from.is_tuple(2)) return;
-    const Term& tag = from[1];
-    if (auto alias = tag_alias(tag)) {
+void gen_reply(const ProcessHandle& self, const Pid& caller, const Term& tag, Term reply) {
+    if (auto alias = tag_alias(tag))
         self.send_alias(*alias, tuple(tag, std::move(reply)));
-    } else if (auto pid = from[0].to<Pid>()) {
-        self.send(*pid, tuple(tag, std::move(reply)));
-    }
+    else
+        self.send(caller, tuple(tag, std::move(reply)));
 }
 
-}  // namespace distribute::otp
+}  // namespace otp
+}  // namespace distribute

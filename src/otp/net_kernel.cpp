@@ -12,7 +12,7 @@ void net_kernel(const ProcessHandle& self, const Term& message) {
     static const Atom yes = Atom::make("yes").value();
     auto call = parse_gen_call(message);
     if (call && call->request.is_tuple(2) && call->request[0].is_atom(is_auth))
-        gen_reply(self, call->from, Term(yes));
+        gen_reply(self, call->caller, call->tag, Term(yes));
 }
 
 }  // namespace

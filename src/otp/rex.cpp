@@ -56,9 +56,10 @@ class Rex {
         const Names& n = names();
         if (auto call = parse_gen_call(message)) {
             if (auto mfa = read_mfa(call->request, atoms::call, n.block_call))
-                run(self, std::move(*mfa), [from = call->from](const ProcessHandle& rex, Term r) {
-                    gen_reply(rex, from, std::move(r));
-                });
+                run(self, std::move(*mfa),
+                    [caller = call->caller, tag = call->tag](const ProcessHandle& rex, Term r) {
+                        gen_reply(rex, caller, tag, std::move(r));
+                    });
             return;  // rex ignores other calls: the caller times out, as on a BEAM
         }
         if (!message.is_tuple(2)) return;
