@@ -17,6 +17,16 @@ bool has(const std::vector<Atom>& nodes, Atom node) {
     return std::count(nodes.begin(), nodes.end(), node) == 1;
 }
 
+// Erlang: takes {seq, 1} .. {seq, 10000} from the mailbox in that order and gives in_order, or
+// says which number came instead of which.
+const std::string receive_in_order = R"ERL(
+    Loop = fun L(N) when N > 10000 -> in_order;
+               L(N) -> receive {seq, N} -> L(N + 1);
+                               {seq, M} -> {out_of_order, N, M}
+                       after 30000 -> {timeout, N} end
+           end,
+    Loop(1))ERL";
+
 }  // namespace
 
 TEST_CASE(
@@ -114,14 +124,8 @@ TEST_CASE("10,000 messages keep their order from erl through our echo back to er
     CHECK(erl.eval(R"ERL(
         Cpp = )ERL" + quoted(node.name()) +
                        R"ERL(,
-        [{echo, Cpp} ! {self(), {seq, N}} || N <- lists:seq(1, 10000)],
-        Loop = fun L(N) when N > 10000 -> in_order;
-                   L(N) -> receive {seq, N} -> L(N + 1);
-                                   {seq, M} -> {out_of_order, N, M}
-                           after 30000 -> {timeout, N} end
-               end,
-        Loop(1)
-    )ERL",
+        [{echo, Cpp} ! {self(), {seq, N}} || N <- lists:seq(1, 10000)],)ERL" +
+                       receive_in_order,
                    60s) == "in_order");
 }
 
@@ -136,15 +140,7 @@ TEST_CASE("10,000 messages from a C++ mailbox reach an erl process in the order 
     static const Atom seq = Atom::make("seq").value();
     for (int n = 1; n <= 10000; ++n)
         inbox.send(tester, tuple(seq, n));
-    CHECK(erl.eval(R"ERL(
-        Loop = fun L(N) when N > 10000 -> in_order;
-                   L(N) -> receive {seq, N} -> L(N + 1);
-                                   {seq, M} -> {out_of_order, N, M}
-                           after 30000 -> {timeout, N} end
-               end,
-        Loop(1)
-    )ERL",
-                   60s) == "in_order");
+    CHECK(erl.eval(receive_in_order, 60s) == "in_order");
 }
 
 TEST_CASE("50 concurrent erl processes each get their own echo answers, in order") {
