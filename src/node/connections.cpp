@@ -236,6 +236,7 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
             connections_.erase(it);
         }
     }
+    sessions_ended_.notify_all();
     const std::string peer =
         session.peer().name.empty() ? session.peer_address() : session.peer().name;
     if (end.cause == net::SessionEnd::Cause::handshake_failed ||

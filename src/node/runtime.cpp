@@ -155,29 +155,36 @@ void Runtime::stop() {
     for (auto& process : processes_.all())
         terminate(process, Term(atoms::shutdown));
     if (epmd_server_) epmd_server_->stop();
-    work_.reset();
-    // The sessions close on their strands. Wait for that before stopping the threads: stopped
-    // first, a socket stays open and its peer takes the node for alive until its tick timeout.
-    auto ended = [&] {
-        std::shared_lock lock(connections_mutex_);
-        for (auto& s : sessions) {
-            if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
-                return false;
-            for (auto& [atom, connection] : connections_)
-                if (connection->session == s) return false;
+    // Stopped from one of the node's own threads (a handler stopping the node), nothing queued
+    // behind this handler can run while it waits: skip the waits, the threads finish later.
+    const bool own_thread = std::any_of(threads_.begin(), threads_.end(), [](const auto& t) {
+        return t.get_id() == std::this_thread::get_id();
+    });
+    if (!threads_.empty() && !own_thread) {
+        // The sessions close on their strands. Wait for that before stopping the threads:
+        // stopped first, a socket stays open and its peer takes the node for alive until its
+        // tick timeout. on_end signals each one that goes.
+        auto ended = [&] {
+            for (auto& s : sessions) {
+                if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
+                    return false;
+                for (auto& [atom, connection] : connections_)
+                    if (connection->session == s) return false;
+            }
+            return true;
+        };
+        {
+            std::shared_lock lock(connections_mutex_);
+            sessions_ended_.wait_for(lock, std::chrono::seconds(2), ended);
         }
-        return true;
-    };
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (!threads_.empty() && !ended() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    // What else is queued runs; what is left after that is stopped.
-    std::promise<void> drained;
-    auto done = drained.get_future();
-    if (!threads_.empty()) {
+        // What else is queued runs (the threads keep running while the work guard is held);
+        // what is left after that is stopped.
+        std::promise<void> drained;
+        auto done = drained.get_future();
         asio::post(io_, [&drained] { drained.set_value(); });
         done.wait_for(std::chrono::seconds(2));
     }
+    work_.reset();
     io_.stop();
     for (auto& t : threads_) {
         // Stopped from one of its own threads (a handler stopping the node): that one finishes

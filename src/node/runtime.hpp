@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -189,6 +190,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
+    std::condition_variable_any sessions_ended_;  // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
