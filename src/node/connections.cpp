@@ -3,7 +3,6 @@
 // a connection that went down.
 #include <algorithm>
 
-#include "net/connector.hpp"
 #include "node/runtime.hpp"
 #include "wire/flags.hpp"
 
@@ -30,6 +29,37 @@ std::string describe(const net::SessionEnd& end) {
             return "simultaneous connect: " + end.detail;
     }
     return end.detail;
+}
+
+NodeError dial_failure(const net::DialError& e) {
+    using net::DialErrc;
+    switch (e.code) {
+        case DialErrc::bad_name:
+            return {NodeErrc::bad_name, e.detail};
+        case DialErrc::unreachable:
+            return {NodeErrc::unreachable, e.detail};
+        case DialErrc::no_epmd:
+            return {NodeErrc::no_epmd, e.detail};
+        case DialErrc::not_registered:
+            return {NodeErrc::not_registered, e.detail};
+        case DialErrc::old_version:
+            return {NodeErrc::connect_failed, e.detail};
+    }
+    return {NodeErrc::connect_failed, e.detail};
+}
+
+// Why a connection we dialled ended before it came up.
+NodeError handshake_failure(const net::SessionEnd& end, const std::string& peer) {
+    using Cause = net::SessionEnd::Cause;
+    if (end.cause == Cause::handshake_failed &&
+        end.handshake_error == wire::HandshakeErrc::bad_digest)
+        return {NodeErrc::wrong_cookie,
+                peer + " refused the handshake: wrong cookie? (" + end.detail + ")"};
+    if (end.cause == Cause::handshake_failed)
+        return {NodeErrc::connect_failed, peer + " refused the handshake: " + end.detail};
+    if (end.cause == Cause::handshake_timeout)
+        return {NodeErrc::timeout, peer + " did not finish the handshake: " + end.detail};
+    return {NodeErrc::connect_failed, "cannot connect to " + peer + ": " + describe(end)};
 }
 
 }  // namespace
@@ -78,7 +108,7 @@ void Runtime::dial(const std::shared_ptr<Connection>& connection) {
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
-                         Expected<tcp::socket, std::string> socket) {
+                         Expected<tcp::socket, net::DialError> socket) {
     std::shared_ptr<net::Session> session;
     bool failed = false;
     {
@@ -101,9 +131,10 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         }
     }
     if (failed) {
-        log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + socket.error());
-        connection_down(connection, socket.error(), false);
+        log(LogLevel::info, "cannot connect to " + std::string(connection->peer.name()) + ": " +
+                                socket.error().detail);
+        connection->set_failure(dial_failure(socket.error()));
+        connection_down(connection, socket.error().detail, false);
         return;
     }
     session->start();
@@ -256,6 +287,7 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     } else if (connection) {
         log(LogLevel::info, "cannot connect to " + peer + ": " + why);
     }
+    if (connection && !end.was_up) connection->set_failure(handshake_failure(end, peer));
     if (connection) connection_down(connection, why, end.was_up);
 }
 
@@ -332,10 +364,17 @@ std::vector<Atom> Runtime::connected(bool hidden) const {
     return out;
 }
 
-void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
-    if (is_local(node)) return done(true);
+void Runtime::async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done) {
+    if (is_local(node)) return done({});
     auto connection = connection_to(node);
-    if (!connection) return done(false);
+    if (!connection)
+        return done(unexpected(NodeError{NodeErrc::not_running, "the node has stopped"}));
+    auto outcome = [connection, done = std::move(done)](bool up) {
+        if (up) return done({});
+        done(unexpected(
+            connection->failure_or({NodeErrc::connect_failed,
+                                    "cannot connect to " + std::string(connection->peer.name())})));
+    };
     bool up;
     {
         std::lock_guard lock(connection->mutex);
@@ -343,11 +382,11 @@ void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
         // one, and connect() would wait for its whole timeout.
         up = connection->state == Connection::State::up && !connection->down;
         if (!up && !connection->down) {
-            connection->waiters.push_back(std::move(done));
+            connection->waiters.push_back(std::move(outcome));
             return;
         }
     }
-    done(up);
+    outcome(up);
 }
 
 bool Runtime::disconnect(Atom node) {

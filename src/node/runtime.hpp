@@ -21,6 +21,7 @@
 #include "distribute/node.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
+#include "net/connector.hpp"
 #include "net/session.hpp"
 #include "node/connection.hpp"
 #include "node/process.hpp"
@@ -102,7 +103,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     // Connections
     std::vector<Atom> connected(bool hidden) const;
-    void async_connect(Atom node, std::function<void(bool)> done);
+    // `done` once the connection is up, or with why it could not be made.
+    void async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done);
     bool disconnect(Atom node);
     void set_cookie(Atom node, std::string cookie);
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
@@ -126,6 +128,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
+    // The acceptor, the EPMD started when none answers, and the registration that gives the
+    // creation (listen.cpp). `default_cookie_path`: where the cookie came from, when that was a
+    // default location (for the warning about listening everywhere with it).
+    [[nodiscard]] Expected<void, NodeError> listen_and_register(
+        const std::string& alive, const std::string& default_cookie_path);
     std::string cookie_for(const std::string& peer) const;
     net::SessionSettings session_settings() const;
     void accept(tcp::socket socket);
@@ -148,7 +155,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
-                    Expected<tcp::socket, std::string> socket);
+                    Expected<tcp::socket, net::DialError> socket);
     // The connection is gone: everything that crossed it fires noconnection.
     void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
                          bool was_up);
@@ -190,7 +197,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;  // a session left the two tables above
+    std::condition_variable_any sessions_ended_;              // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers

@@ -83,6 +83,10 @@ class Handshake {
     // Both return failed when the answer ends the handshake: write take_output(), then close.
     Event decide(HandshakeStatus status);
     Event replace_alive(bool replace);
+    // The peer closed the connection before the handshake ended. A BEAM refuses a challenge
+    // reply made with another cookie by closing at once: while we wait for the ack, that is a
+    // bad_digest failure (returns failed). Any other step returns none and changes nothing.
+    Event peer_closed();
 
     const HandshakePeer& peer() const { return peer_; }
     std::uint64_t negotiated_flags() const { return settings_.offered_flags & peer_.flags; }
