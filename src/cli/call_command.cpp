@@ -50,10 +50,10 @@ void run_call(const CallCommand& c) {
     connect_or_exit(node, "call", peer);
     auto reply = call(node, ServerRef(name, peer), std::move(request),
                       std::chrono::milliseconds(c.timeout_ms));
-    node.stop();
     if (!reply)
         command_failed("call", to_string(reply.error().reason) + ": " + reply.error().detail);
     print(*reply);
+    node.stop();
 }
 
 struct RpcCommand {
@@ -74,7 +74,6 @@ void run_rpc(const RpcCommand& c) {
     connect_or_exit(node, "rpc", peer);
     auto result =
         rpc(node, peer, module, function, std::move(args), std::chrono::milliseconds(c.timeout_ms));
-    node.stop();
     if (!result) {
         const RpcError& e = result.error();
         std::string why = e.detail;
@@ -82,6 +81,7 @@ void run_rpc(const RpcCommand& c) {
         command_failed("rpc", why);
     }
     print(*result);
+    node.stop();
 }
 
 }  // namespace
