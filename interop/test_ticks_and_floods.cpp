@@ -1,6 +1,7 @@
 // Keeping peers and letting them in: a BEAM whose net_ticktime is much shorter than ours keeps
-// an idle connection to our node (its ticks are answered), and a flood of idle sockets from one
-// address keeps no other peer out (handshakes are bounded per address).
+// an idle connection to our node (its ticks are answered), distribute node --net-ticktime sets
+// ours, and a flood of idle sockets from one address keeps no other peer out (handshakes are
+// bounded per address).
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "cli/demo_services.hpp"
 #include "node_support.hpp"
+#include "peer_process.hpp"
 #include "scripted_peer.hpp"
 
 using namespace distribute;
@@ -81,4 +83,23 @@ TEST_CASE("a flood of idle sockets from one address keeps no other peer out") {
                        std::string(node.name().name()), "interop_cookie", 0x5c21, wire::offered,
                        "127.0.0.3");
     CHECK(later.handshake());
+}
+
+TEST_CASE("distribute node --net-ticktime 4 drops a silent peer within seconds, not a minute") {
+    Cluster cluster;
+    const std::string cli = DISTRIBUTE_BUILD_ROOT "/src/cli/distribute";
+    PeerProcess node({cli, "node", "--sname", unique_name("cli_ticks"), "--cookie",
+                      "interop_cookie", "--net-ticktime", "4"},
+                     {epmd_env(cluster.epmd_port())});
+    // "<name> is up (port N); ..."
+    const std::string up = node.await_line("cli_ticks");
+    const auto port_at = up.find("(port ") + 6;
+    const auto port = static_cast<std::uint16_t>(std::stoul(up.substr(port_at)));
+    ScriptedPeer silent(port, unique_name("silent") + "@" + short_host(),
+                        up.substr(0, up.find(' ')), "interop_cookie");
+    REQUIRE(silent.handshake());
+    // It reads our ticks and says nothing: gone after 4 s of silence (60 s by default).
+    const bool dropped = silent.closed_within(20s);
+    INFO(node.output());
+    CHECK(dropped);
 }
