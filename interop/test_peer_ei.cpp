@@ -81,28 +81,7 @@ TEST_CASE(
     c.peer.await_line("pinged by " + std::string(node.name().name()));
     REQUIRE(node.connect(c.name).has_value());
     Mailbox me = node.open_mailbox();
-    me.trap_exit(true);
-    me.send("echo"_a, c.name, tuple(me.pid(), tuple("hello_c"_a, 1)));
-    CHECK(next_message(me) == tuple("hello_c"_a, 1));
-
-    auto reply = call(node, ServerRef("kv"_a, c.name), tuple("get"_a, "k"_a));
-    REQUIRE(reply.has_value());
-    CHECK(*reply == tuple("c_node"_a, tuple("get"_a, "k"_a)));
-    // rpc: the C node takes no spawn request, so the call goes through its rex.
-    auto its_name = rpc(node, c.name, "erlang"_a, "node"_a, {});
-    REQUIRE(its_name.has_value());
-    CHECK(*its_name == Term(c.name));
-    auto echoed = rpc(node, c.name, "demo"_a, "echo"_a, {list(1, "two"_a)});
-    REQUIRE(echoed.has_value());
-    CHECK(*echoed == list(1, "two"_a));
-    auto missing = rpc(node, c.name, "nosuch"_a, "f"_a, {Term(1)});
-    REQUIRE_FALSE(missing.has_value());
-    CHECK(missing.error().code == RpcErrc::undef);
-
-    me.send("self"_a, c.name, Term(me.pid()));
-    const Term self = next_message(me);
-    REQUIRE(self.is_tuple(2));
-    const Pid c_pid = self[1].to<Pid>().value();
+    const Pid c_pid = check_serves_us(node, me, c.name, "c_node");
     const Reference by_pid = me.monitor(c_pid);
     const Reference by_name = me.monitor("echo"_a, c.name);
     // The monitors crossed nothing: the C node is still connected and serving.

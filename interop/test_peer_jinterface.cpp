@@ -68,22 +68,7 @@ TEST_CASE(
     CHECK(node.ping(j.name));
     REQUIRE(node.connect(j.name).has_value());
     Mailbox me = node.open_mailbox();
-    me.send("echo"_a, j.name, tuple(me.pid(), tuple("hello_java"_a, 1)));
-    CHECK(next_message(me) == tuple("hello_java"_a, 1));
-    auto reply = call(node, ServerRef("kv"_a, j.name), tuple("get"_a, "k"_a));
-    REQUIRE(reply.has_value());
-    CHECK(*reply == tuple("java_node"_a, tuple("get"_a, "k"_a)));
-    auto its_name = rpc(node, j.name, "erlang"_a, "node"_a, {});
-    REQUIRE(its_name.has_value());
-    CHECK(*its_name == Term(j.name));
-    auto echoed = rpc(node, j.name, "demo"_a, "echo"_a, {list(1, "two"_a)});
-    REQUIRE(echoed.has_value());
-    CHECK(*echoed == list(1, "two"_a));
-
-    me.send("self"_a, j.name, Term(me.pid()));
-    const Term self = next_message(me);
-    REQUIRE(self.is_tuple(2));
-    const Pid j_pid = self[1].to<Pid>().value();
+    const Pid j_pid = check_serves_us(node, me, j.name, "java_node");
     const Reference ref = me.monitor(j_pid);
     me.send("inbox"_a, j.name, Term("after_monitor"_a));
     j.peer.await_line("got inbox after_monitor");
