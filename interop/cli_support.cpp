@@ -24,46 +24,27 @@ RunResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     return run(argv, 60s, env);
 }
 
-ForegroundNode::ForegroundNode(const std::vector<std::string>& args,
-                               const std::vector<std::string>& env) {
+namespace {
+
+std::vector<std::string> node_argv(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {cli_path(), "node"};
     argv.insert(argv.end(), args.begin(), args.end());
-    child_ = spawn_child(argv, env);
-    const auto deadline = Clock::now() + 20s;
-    std::string_view none;
+    return argv;
+}
+
+}  // namespace
+
+ForegroundNode::ForegroundNode(const std::vector<std::string>& args,
+                               const std::vector<std::string>& env)
+    : process_(node_argv(args), env) {
     // "NAME is up (port N); ..."
+    const std::string line = process_.await_line("", 20s);
     const std::string up = " is up (port ";
-    while (out_.find('\n') == std::string::npos) {
-        const bool late = pump(child_, none, false, out_, err_, deadline) == PumpResult::timed_out;
-        const auto exited = late ? std::nullopt : try_reap(child_);
-        if (late || exited || child_.out < 0) {
-            kill_child(child_);
-            throw FixtureError("distribute node " +
-                               (late
-                                    ? std::string("did not come up in time")
-                                    : "exited with status " + std::to_string(exited.value_or(-1))) +
-                               "\nstdout: " + out_ + "\nstderr: " + err_);
-        }
-    }
-    const auto at = out_.find(up);
-    if (at == std::string::npos) {
-        kill_child(child_);
-        throw FixtureError("distribute node said: " + out_ + "\nstderr: " + err_);
-    }
-    name_ = out_.substr(0, at);
-    port_ = static_cast<std::uint16_t>(std::stoul(out_.substr(at + up.size())));
-}
-
-ForegroundNode::~ForegroundNode() {
-    kill_child(child_);
-}
-
-std::string ForegroundNode::log() {
-    std::string_view none;
-    while (child_.err >= 0 &&
-           pump(child_, none, false, out_, err_, Clock::now() + 100ms, 10ms) == PumpResult::moved) {
-    }
-    return err_;
+    const auto at = line.find(up);
+    if (at == std::string::npos)
+        throw FixtureError("distribute node said: " + line + "\n" + process_.output());
+    name_ = line.substr(0, at);
+    port_ = static_cast<std::uint16_t>(std::stoul(line.substr(at + up.size())));
 }
 
 std::vector<std::string> listening_on(std::uint16_t port) {

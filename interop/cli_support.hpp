@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "erl_fixture.hpp"
+#include "peer_process.hpp"
 #include "subprocess.hpp"
 
 namespace distribute::interop {
@@ -25,18 +26,16 @@ RunResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
 class ForegroundNode {
   public:
     ForegroundNode(const std::vector<std::string>& args, const std::vector<std::string>& env);
-    ~ForegroundNode();
     ForegroundNode(const ForegroundNode&) = delete;
     ForegroundNode& operator=(const ForegroundNode&) = delete;
 
     const std::string& name() const { return name_; }
     std::uint16_t port() const { return port_; }
     // What it wrote to stderr so far (its log).
-    std::string log();
+    std::string log() { return process_.errors(); }
 
   private:
-    Child child_;
-    std::string out_, err_;
+    PeerProcess process_;
     std::string name_;
     std::uint16_t port_ = 0;
 };

@@ -2,7 +2,7 @@
 // two one-shot clients that start a short-lived hidden node to do one thing.
 //
 //   distribute node (--sname N | --name N) [--cookie C | --cookie-file PATH] [--listen ADDRESS]
-//                   [--port MIN[-MAX]] [--threads T] [--verbose]
+//                   [--port MIN[-MAX]] [--hidden] [--threads T] [--net-ticktime S] [--verbose]
 //   distribute ping NODE [client options]             prints pong or pang
 //   distribute send NODE NAME TERM [client options]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
@@ -76,6 +76,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
 struct NodeCommand {
     std::string sname, name, cookie, cookie_file, listen, port;
     unsigned threads = 0;
+    unsigned net_ticktime = 60;
     bool hidden = true;
     bool verbose = false;
 };
@@ -93,6 +94,7 @@ void run_node(const NodeCommand& c) {
     options.listen_address = c.listen;
     options.hidden = c.hidden;
     options.threads = c.threads;
+    options.net_ticktime = std::chrono::seconds(c.net_ticktime);
     if (!c.port.empty()) parse_ports(c.port, options);
     options.log = stderr_log(c.verbose);
 
@@ -190,6 +192,11 @@ void add_node_commands(CLI::App& app) {
     n->add_flag("--hidden", node->hidden,
                 "Hidden node (the default: visible mode waits for the global protocol)");
     n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
+    n->add_option("--net-ticktime", node->net_ticktime,
+                  "Seconds of silence after which a peer is dropped, as -kernel net_ticktime "
+                  "(default: 60)")
+        ->option_text("SECONDS")
+        ->check(CLI::Range(1u, 86400u));
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
     n->footer(node_footer);
     n->callback([node] { run_node(*node); });

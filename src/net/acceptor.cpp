@@ -2,12 +2,9 @@
 
 namespace distribute::net {
 
-Acceptor::Acceptor(tcp::acceptor acceptor) : acceptor_(std::move(acceptor)) {
-    boost::system::error_code ignored;
-    port_ = acceptor_.local_endpoint(ignored).port();
-}
-
 namespace {
+
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
 // One socket listening on `ip`, on the first free port of the range.
 Expected<tcp::acceptor, std::string> bind_first_free(asio::io_context& io,
@@ -33,6 +30,12 @@ Expected<tcp::acceptor, std::string> bind_first_free(asio::io_context& io,
 }
 
 }  // namespace
+
+Acceptor::Acceptor(tcp::acceptor acceptor)
+    : acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {
+    boost::system::error_code ignored;
+    port_ = acceptor_.local_endpoint(ignored).port();
+}
 
 Expected<std::shared_ptr<Acceptor>, std::string> Acceptor::listen(asio::io_context& io,
                                                                   const std::string& address,
@@ -64,8 +67,15 @@ void Acceptor::accept() {
     acceptor_.async_accept(
         [self = shared_from_this()](const boost::system::error_code& e, tcp::socket socket) {
             if (e == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-            if (!e) self->on_accept_(std::move(socket));
-            self->accept();
+            if (!e) {
+                self->on_accept_(std::move(socket));
+                self->accept();
+                return;
+            }
+            self->backoff_.expires_after(accept_backoff);
+            self->backoff_.async_wait([self](const boost::system::error_code& waited) {
+                if (!waited && self->acceptor_.is_open()) self->accept();
+            });
         });
 }
 
@@ -73,6 +83,7 @@ void Acceptor::close() {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
+        self->backoff_.cancel();
     });
 }
 

@@ -7,9 +7,7 @@ namespace {
 
 // 127.0.0.1:4370, [::1]:4370; an IPv4 peer of a dual-stack socket shows as IPv4.
 std::string printable(const tcp::endpoint& endpoint) {
-    auto address = endpoint.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped())
-        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    const auto address = unmapped(endpoint.address());
     const std::string host =
         address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
     return host + ":" + std::to_string(endpoint.port());
@@ -52,6 +50,12 @@ class TcpTransport final : public Transport {
 };
 
 }  // namespace
+
+asio::ip::address unmapped(const asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return address;
+}
 
 std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket) {
     return std::make_unique<TcpTransport>(std::move(socket));

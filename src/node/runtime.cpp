@@ -52,9 +52,19 @@ Expected<void, NodeError> Runtime::boot() {
     }
     auto parsed = wire::NodeName::parse(full);
     if (!parsed) return unexpected(error(NodeErrc::bad_name, parsed.error()));
-    auto atom = Atom::make(full);
-    if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
-    name_ = *atom;
+    // As erl -sname undefined: the name comes from the first node this one connects to.
+    dynamic_name_ = parsed->alive == "undefined";
+    if (dynamic_name_) {
+        if (options_.named_by.empty())
+            return unexpected(error(NodeErrc::bad_name,
+                                    "the name 'undefined' asks for a dynamic name: "
+                                    "NodeOptions::named_by must say which node gives it"));
+        dynamic_host_ = parsed->host;
+    } else {
+        auto atom = Atom::make(full);
+        if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
+        name_ = *atom;
+    }
 
     cookie_ = options_.cookie;
     std::string default_cookie_path;  // set when the cookie came from a default location
@@ -75,23 +85,25 @@ Expected<void, NodeError> Runtime::boot() {
     unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
     for (unsigned i = 0; i < std::max(1u, threads); ++i)
         threads_.emplace_back([this] { io_.run(); });
-
     epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
-    if (options_.dist_listen) {
+
+    if (dynamic_name_) {
+        if (auto named = ask_for_name(); !named) return named;
+    } else if (options_.dist_listen) {
         if (auto listening = listen_and_register(parsed->alive, default_cookie_path); !listening)
             return listening;
     } else {
         // As erl -dist_listen false: no EPMD registration to hand out a creation, so a random
-        // one, never 0..3, as net_kernel picks it.
-        creation_ = randombytes_random();
-        if (creation_ < 4) creation_ += 4;
+        // one, as net_kernel picks it.
+        creation_ = wrap_creation(randombytes_random());
     }
 
     otp::start_services(*this);
     if (acceptor_) acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
-    log(LogLevel::info, "node " + full + " up " +
-                            (acceptor_ ? "on port " + std::to_string(acceptor_->port())
-                                       : std::string("without listening")) +
+    log(LogLevel::info, "node " + std::string(name_.name()) + " up " +
+                            (acceptor_       ? "on port " + std::to_string(acceptor_->port())
+                             : dynamic_name_ ? "with a name from " + options_.named_by
+                                             : std::string("without listening")) +
                             " (creation " + std::to_string(creation_) + ")");
     return {};
 }
@@ -109,7 +121,8 @@ void Runtime::stop() {
             connections.push_back(connection);
             if (connection->session) sessions.push_back(connection->session);
         }
-        sessions.insert(sessions.end(), handshaking_.begin(), handshaking_.end());
+        for (auto& [key, pending] : handshaking_)
+            sessions.push_back(pending.session);
     }
     // Down before the processes end, so that their exits and DOWNs do not go out as signals:
     // peers see the node go as a lost connection (noconnection), as when a BEAM node halts, not
@@ -133,8 +146,7 @@ void Runtime::stop() {
         // tick timeout. on_end signals each one that goes.
         auto ended = [&] {
             for (auto& s : sessions) {
-                if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
-                    return false;
+                if (handshaking_.contains(s.get())) return false;
                 for (auto& [atom, connection] : connections_)
                     if (connection->session == s) return false;
             }
@@ -183,7 +195,9 @@ void Runtime::set_cookie(Atom node, std::string cookie) {
 
 net::SessionSettings Runtime::session_settings() const {
     net::SessionSettings s;
-    s.handshake.node_name = std::string(name_.name());
+    // Not named yet (a dynamic name): ask the peer for one, sending only our host.
+    s.handshake.ask_for_name = dynamic_name_ && name_ == Atom();
+    s.handshake.node_name = s.handshake.ask_for_name ? dynamic_host_ : std::string(name_.name());
     s.handshake.creation = creation_;
     s.handshake.offered_flags = wire::offered | (options_.hidden ? 0 : wire::flag::published);
     s.handshake.required_flags = wire::required_of_peers;
