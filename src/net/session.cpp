@@ -250,6 +250,9 @@ bool Session::feed_frames() {
 void Session::send(const wire::Control& control) {
     std::unique_lock lock(out_mutex_);
     if (!encoder_ || closed_) return;  // ended before it came up, or since
+    // What the peer could not take is dropped, as the BEAM drops it (an alias send to a peer
+    // without aliases): the peer would close the connection on it.
+    if (!wire::sendable(control, negotiated_)) return;
     encoder_->encode(pending_, control);
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     // A program thread writes the frame itself when nothing else is queued and nothing went out
