@@ -94,19 +94,21 @@ class RawSocket {
 // say anything, including what a BEAM never would.
 class ScriptedPeer {
   public:
+    // `offered`: the flags it offers, to play a release with other capabilities.
     ScriptedPeer(std::uint16_t port, std::string name, std::string dial, std::string cookie,
-                 std::uint32_t creation = 0x5c21)
+                 std::uint32_t creation = 0x5c21, std::uint64_t offered = wire::offered)
         : socket_(port),
           name_(std::move(name)),
           creation_(creation),
-          handshake_(make(name_, dial, cookie, creation)) {}
+          handshake_(make(name_, dial, cookie, creation, offered)) {}
 
     static wire::Handshake make(const std::string& name, const std::string& dial,
-                                const std::string& cookie, std::uint32_t creation) {
+                                const std::string& cookie, std::uint32_t creation,
+                                std::uint64_t offered) {
         wire::HandshakeSettings s;
         s.node_name = name;
         s.creation = creation;
-        s.offered_flags = wire::offered;
+        s.offered_flags = offered;
         s.required_flags = wire::required_of_peers;
         s.cookie_for = [cookie](const std::string&) { return cookie; };
         s.random_challenge = [] { return 0x1234567u; };
@@ -129,6 +131,8 @@ class ScriptedPeer {
         socket_.write(frame);
     }
     void send_raw(std::span<const std::uint8_t> bytes) { socket_.write(bytes); }
+    // The op code of the last control next_control() returned, as it came over the wire.
+    int last_op() const { return last_op_; }
     bool closed_within(std::chrono::milliseconds limit) { return socket_.closed_within(limit); }
 
     // The next control message (ticks skipped), or nullopt when none came in time.
@@ -142,6 +146,9 @@ class ScriptedPeer {
                 SharedBuffer frame(std::span<const std::uint8_t>(in_.data() + 4, length));
                 in_.erase(in_.begin(), in_.begin() + 4 + static_cast<std::ptrdiff_t>(length));
                 if (length == 0) continue;
+                // A pass-through frame's control tuple starts 112, 131, 104, Arity, 97, Op.
+                if (length > 5 && frame.span()[2] == 104 && frame.span()[4] == 97)
+                    last_op_ = frame.span()[5];
                 auto decoded = decoder_->decode(frame, frame.span());
                 REQUIRE_MESSAGE(decoded.has_value(), "the node sent a bad frame");
                 if (*decoded) return std::move(**decoded);
@@ -213,6 +220,7 @@ class ScriptedPeer {
     std::vector<std::uint8_t> in_;
     std::optional<wire::FrameDecoder> decoder_;
     std::optional<wire::FrameEncoder> encoder_;
+    int last_op_ = -1;
 };
 
 // SIGCONTs a SIGSTOPped process whatever happens to the test.
@@ -640,4 +648,58 @@ TEST_CASE("a pid from an earlier incarnation of a restarted node is treated as d
     CHECK(erl.eval("process_flag(trap_exit, true), Old = get(old), link(Old), R = receive "
                    "{'EXIT', Old, Why} -> Why after 15000 -> timeout end, process_flag(trap_exit, "
                    "false), lists:member(R, [noproc, noconnection])") == "true");
+}
+
+TEST_CASE(
+    "a peer of a future release: the connection uses the flags both offer, and the log names "
+    "those we do not understand") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_future", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    constexpr std::uint64_t future = (std::uint64_t{1} << 40) | (std::uint64_t{1} << 55);
+    ScriptedPeer peer(node.port(), unique_name("future") + "@" + short_host(),
+                      std::string(node.name().name()), "interop_cookie", 0x5c21,
+                      wire::offered | future);
+    REQUIRE(peer.handshake());
+    const Pid me = peer.pid(1);
+    peer.send(wire::RegSend{me, "echo"_a, tuple(me, "from_the_future"_a), std::nullopt});
+    auto answer = peer.next_control();
+    REQUIRE(answer.has_value());
+    auto* send = std::get_if<wire::SendSender>(&*answer);
+    REQUIRE(send != nullptr);
+    CHECK(send->message == Term("from_the_future"_a));
+    eventually([&] { return log.contains("does not understand"); });
+    CHECK(log.contains("bit 40, bit 55"));
+}
+
+TEST_CASE(
+    "a peer without ALIAS, as OTP 30 will be: replies to its gen_server calls come as "
+    "ALTACT_SIG_SEND") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_no_alias", &log));
+    REQUIRE(cli::start_demo_kv(node).has_value());
+    ScriptedPeer peer(node.port(), unique_name("otp30") + "@" + short_host(),
+                      std::string(node.name().name()), "interop_cookie", 0x5c21,
+                      wire::offered & ~wire::flag::alias);
+    REQUIRE(peer.handshake());
+    // gen_server:call as gen.erl makes it: a monitor by name, then {'$gen_call', {Pid, [alias |
+    // Ref]}, Request} to the name; the reply goes to the alias.
+    const Pid me = peer.pid(1);
+    const Reference ref{me.node, 0x5c21, 3, {7, 8, 9}};
+    peer.send(wire::MonitorP{me, "kv"_a, ref});
+    const Term tag = list_from(std::vector<Term>{Term("alias"_a)}, Term(ref));
+    peer.send(wire::RegSend{
+        me, "kv"_a, tuple("$gen_call"_a, tuple(me, tag), tuple("put"_a, "k"_a, 1)), std::nullopt});
+    auto reply = peer.next_control();
+    REQUIRE(reply.has_value());
+    CHECK(peer.last_op() == static_cast<int>(wire::Op::altact_sig_send));
+    auto* alias_send = std::get_if<wire::AliasSend>(&*reply);
+    REQUIRE(alias_send != nullptr);
+    CHECK(alias_send->alias == ref);
+    CHECK(alias_send->message == tuple(tag, "ok"_a));
+    CHECK_FALSE(alias_send->priority);
 }
