@@ -104,8 +104,13 @@ int compare_numbers(const Term& a, const Term& b, bool exact) noexcept {
     Tag ta = TermAccess::tag(a), tb = TermAccess::tag(b);
     if (ta == Tag::small_int && tb == Tag::small_int)
         return three_way(TermAccess::small(a), TermAccess::small(b));
-    if (ta == Tag::float_ && tb == Tag::float_)
-        return three_way(TermAccess::number(a), TermAccess::number(b));
+    if (ta == Tag::float_ && tb == Tag::float_) {
+        const double x = TermAccess::number(a), y = TermAccess::number(b);
+        // Since OTP 27, -0.0 and 0.0 are == but not =:=, and in exact order (map keys) -0.0
+        // comes first.
+        if (int c = three_way(x, y); c != 0 || !exact) return c;
+        return three_way(!std::signbit(x), !std::signbit(y));
+    }
     bool a_float = ta == Tag::float_, b_float = tb == Tag::float_;
     if (!a_float && !b_float) {
         if (ta == Tag::big_int && tb == Tag::big_int)
@@ -317,7 +322,9 @@ bool operator==(const Term& a, const Term& b) noexcept {
         case Tag::small_int:
             return TermAccess::small(a) == TermAccess::small(b);
         case Tag::float_:
-            return TermAccess::number(a) == TermAccess::number(b);
+            // -0.0 =:= 0.0 is false since OTP 27.
+            return TermAccess::number(a) == TermAccess::number(b) &&
+                   std::signbit(TermAccess::number(a)) == std::signbit(TermAccess::number(b));
         case Tag::atom:
             return TermAccess::atom(a) == TermAccess::atom(b);
         case Tag::nil:
@@ -362,7 +369,8 @@ std::size_t hash(const Term& t) noexcept {
                 break;
             case Tag::float_: {
                 double d = TermAccess::number(x);
-                h = mix(h, std::bit_cast<std::uint64_t>(d == 0 ? 0.0 : d));  // 0.0 =:= -0.0
+                // 0.0 and -0.0 hash alike, as erlang:phash2 has them.
+                h = mix(h, std::bit_cast<std::uint64_t>(d == 0 ? 0.0 : d));
                 break;
             }
             case Tag::atom:
