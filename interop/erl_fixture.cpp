@@ -150,9 +150,10 @@ std::string short_host() {
 }
 
 RunResult run(const std::vector<std::string>& argv, milliseconds timeout,
-              const std::vector<std::string>& extra_env, std::string_view input) {
+              const std::vector<std::string>& extra_env, std::string_view input,
+              const std::string& release) {
     const auto deadline = Clock::now() + timeout;
-    Child child = spawn_child(otp_argv(argv, default_otp_release()), extra_env);
+    Child child = spawn_child(otp_argv(argv, release), extra_env);
     RunResult result;
     std::optional<int> status;
     while (!status || child.out >= 0 || child.err >= 0) {
@@ -178,7 +179,7 @@ RunResult run(const std::vector<std::string>& argv, milliseconds timeout,
 }
 
 std::string run_erl_eval(std::string_view expression, milliseconds timeout,
-                         const std::vector<std::string>& extra_args) {
+                         const std::vector<std::string>& extra_args, const std::string& release) {
     std::string body(expression);
     while (!body.empty() &&
            (std::isspace(static_cast<unsigned char>(body.back())) != 0 || body.back() == '.'))
@@ -190,7 +191,7 @@ std::string run_erl_eval(std::string_view expression, milliseconds timeout,
     std::vector<std::string> argv = {"erl", "-noshell"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     argv.insert(argv.end(), {"-eval", program});
-    RunResult result = run(argv, timeout, erl_env);
+    RunResult result = run(argv, timeout, erl_env, {}, release);
     if (result.exit_status != 0)
         throw FixtureError(report(
             "erl -eval exited with status " + std::to_string(result.exit_status) + ": " + body,

@@ -40,18 +40,21 @@ std::vector<std::string> otp_argv(std::vector<std::string> argv, std::string_vie
 
 // A program run to completion with a hard timeout. Throws FixtureError on timeout (after killing
 // the whole process group) or when it cannot be started; the exit status is returned. OTP
-// programs run with default_otp_release().
+// programs run with `release` (default_otp_release() unless given; empty: the machine's own).
 struct RunResult {
     int exit_status = -1;
     std::string out;  // stdout
     std::string err;  // stderr
 };
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-              const std::vector<std::string>& extra_env = {}, std::string_view input = {});
+              const std::vector<std::string>& extra_env = {}, std::string_view input = {},
+              const std::string& release = default_otp_release());
 
-// `erl -noshell` evaluating `expression`, then halting. Throws FixtureError unless it exits 0.
+// `erl -noshell` of `release` evaluating `expression`, then halting. Throws FixtureError unless
+// it exits 0.
 std::string run_erl_eval(std::string_view expression, std::chrono::milliseconds timeout,
-                         const std::vector<std::string>& extra_args = {});
+                         const std::vector<std::string>& extra_args = {},
+                         const std::string& release = default_otp_release());
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it when this goes.
 class TempDir {

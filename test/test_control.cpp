@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "distribute/etf.hpp"
+#include "wire/capabilities.hpp"
 #include "wire/control.hpp"
 #include "wire/flags.hpp"
 
@@ -479,17 +480,6 @@ TEST_SUITE("control messages") {
         CHECK(op_for(AliasExit{p1, ref, msg, none}, 0) == Op::altact_sig_send);
     }
 
-    TEST_CASE("what the peer cannot take is not sendable: alias signals without the flags") {
-        const Control alias_send = AliasSend{p1, ref, msg, none};
-        const Control alias_exit = AliasExit{p1, ref, atoms::kill, none, true};
-        CHECK(sendable(alias_send, flag::alias));
-        CHECK(sendable(alias_send, flag::altact_sig));
-        CHECK_FALSE(sendable(alias_send, mandatory_otp26 | flag::send_sender));
-        CHECK(sendable(alias_exit, flag::altact_sig));
-        CHECK_FALSE(sendable(alias_exit, offered & ~flag::altact_sig));
-        CHECK(sendable(SendSender{p1, p2, msg, none}, 0));
-    }
-
     TEST_CASE("a malformed ALTACT_SIG_SEND is refused with the field that is wrong") {
         auto refused = [](const Term& control, std::string_view field) {
             CAPTURE(to_string(control));
@@ -749,5 +739,87 @@ TEST_SUITE("control messages") {
         CHECK(op_name(Op::unlink_id_ack) == "UNLINK_ID_ACK");
         CHECK(op_name(static_cast<Op>(9)).empty());
         CHECK(op_name(static_cast<Op>(200)).empty());
+    }
+}
+
+TEST_SUITE("capabilities") {
+    // OTP 25's mandatory flags and nothing else (the digest bit stands for them).
+    const std::uint64_t mandatory_only = expand(flag::mandatory_25_digest);
+
+    bool needs_an_optional_flag(const Control& c) {
+        return std::holds_alternative<MonitorP>(c) || std::holds_alternative<DemonitorP>(c) ||
+               std::holds_alternative<MonitorPExit>(c) || std::holds_alternative<SpawnRequest>(c) ||
+               std::holds_alternative<SpawnReply>(c) || std::holds_alternative<AliasSend>(c) ||
+               std::holds_alternative<AliasExit>(c) || std::holds_alternative<UnlinkId>(c) ||
+               std::holds_alternative<UnlinkIdAck>(c);
+    }
+
+    TEST_CASE(
+        "a peer with only the mandatory flags takes every control but monitors, spawns, aliases "
+        "and unlink ids") {
+        for (const Golden& g : goldens()) {
+            CAPTURE(g.name);
+            CHECK(peer_takes(g.control, mandatory_only) == !needs_an_optional_flag(g.control));
+        }
+    }
+
+    TEST_CASE("every control goes to a peer that offers what we offer") {
+        for (const Golden& g : goldens()) {
+            CAPTURE(g.name);
+            CHECK(peer_takes(g.control, offered));
+        }
+    }
+
+    TEST_CASE(
+        "monitors need DIST_MONITOR and DIST_MONITOR_NAME both, by pid or by name, as erts sends "
+        "them: erl_interface's DIST_MONITOR alone is not enough") {
+        const std::uint64_t ei = mandatory_only | flag::dist_monitor | flag::unlink_id |
+                                 flag::v4_nc | flag::small_atom_tags;
+        for (const Control& c : {Control(MonitorP{p1, p2, ref}), Control(MonitorP{p1, "kv"_a, ref}),
+                                 Control(DemonitorP{p1, p2, ref}),
+                                 Control(MonitorPExit{p2, p1, ref, Term("normal"_a)})}) {
+            CHECK_FALSE(peer_takes(c, ei & offered));
+            CHECK(peer_takes(c, ei | flag::dist_monitor_name));
+            CHECK(flags_needed(c) == FlagsNeeded{flag::dist_monitor | flag::dist_monitor_name, 0});
+        }
+    }
+
+    TEST_CASE("the flag each optional control needs is the spec's") {
+        CHECK(flags_needed(SpawnRequest{ref, p1, p1, "erpc"_a, "execute_call"_a, 4, Term(), Term(),
+                                        std::nullopt}) == FlagsNeeded{flag::spawn, 0});
+        CHECK(flags_needed(SpawnReply{ref, p1, 0, Term(p2), std::nullopt}) ==
+              FlagsNeeded{flag::spawn, 0});
+        CHECK(flags_needed(AliasSend{p1, ref, Term(1), std::nullopt}) ==
+              FlagsNeeded{0, flag::alias | flag::altact_sig});
+        CHECK(flags_needed(AliasExit{p1, ref, Term(1), std::nullopt}) ==
+              FlagsNeeded{flag::altact_sig, 0});
+        CHECK(flags_needed(UnlinkId{7, p1, p2}) == FlagsNeeded{flag::unlink_id, 0});
+        CHECK(flags_needed(UnlinkIdAck{7, p1, p2}) == FlagsNeeded{flag::unlink_id, 0});
+        CHECK(flags_needed(Link{p1, p2}) == FlagsNeeded{});
+    }
+
+    TEST_CASE(
+        "a message to an alias goes to a peer with ALTACT_SIG or ALIAS, an exit signal to an "
+        "alias only with ALTACT_SIG, and a priority message needs nothing more") {
+        const Term msg("m"_a);
+        const Control alias_send = AliasSend{p1, ref, msg, std::nullopt};
+        const Control priority_send = AliasSend{p1, ref, msg, std::nullopt, true};
+        const Control alias_exit = AliasExit{p1, ref, Term("kill"_a), std::nullopt, true};
+        for (const Control& send : {alias_send, priority_send}) {
+            CHECK(peer_takes(send, mandatory_only | flag::alias));
+            CHECK(peer_takes(send, mandatory_only | flag::altact_sig));
+            // An OTP 30 node that dropped ALIAS still gets our replies to its gen calls.
+            CHECK(peer_takes(send, offered & ~flag::alias));
+            CHECK_FALSE(peer_takes(send, mandatory_only | flag::send_sender));
+        }
+        CHECK(peer_takes(alias_exit, mandatory_only | flag::altact_sig));
+        CHECK_FALSE(peer_takes(alias_exit, offered & ~flag::altact_sig));
+        CHECK(peer_takes(SendSender{p1, p2, msg, std::nullopt}, 0));
+    }
+
+    TEST_CASE("to a peer with only the mandatory flags, sends and exits go in their older forms") {
+        CHECK(op_for(SendSender{p1, p2, Term(1), std::nullopt}, mandatory_only) == Op::send);
+        CHECK(op_for(Exit{p1, p2, Term("boom"_a), std::nullopt}, mandatory_only) == Op::exit);
+        CHECK(op_for(Exit2{p1, p2, Term("boom"_a), std::nullopt}, mandatory_only) == Op::exit2);
     }
 }

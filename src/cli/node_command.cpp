@@ -2,7 +2,7 @@
 // two one-shot clients that start a short-lived hidden node to do one thing.
 //
 //   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--threads T]
-//                   [--verbose]
+//                   [--net-ticktime S] [--verbose]
 //   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
 //   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
@@ -64,6 +64,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
 struct NodeCommand {
     std::string sname, name, cookie, port;
     unsigned threads = 0;
+    unsigned net_ticktime = 60;
     bool hidden = true;
     bool verbose = false;
 };
@@ -77,6 +78,7 @@ void run_node(const NodeCommand& c) {
     options.cookie = c.cookie;
     options.hidden = c.hidden;
     options.threads = c.threads;
+    options.net_ticktime = std::chrono::seconds(c.net_ticktime);
     if (!c.port.empty()) parse_ports(c.port, options);
     options.log = stderr_log(c.verbose);
 
@@ -139,6 +141,10 @@ void add_node_commands(CLI::App& app) {
                 "Hidden node (the default: visible mode waits for the global protocol)");
     n->add_option("--port", node->port, "Distribution port, or range P-Q (default: any)");
     n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
+    n->add_option("--net-ticktime", node->net_ticktime,
+                  "Seconds of silence after which a peer is dropped, as -kernel net_ticktime "
+                  "(default: 60)")
+        ->check(CLI::Range(1u, 86400u));
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
     n->callback([node] { run_node(*node); });
 

@@ -110,7 +110,8 @@ void Runtime::send(const Process& from, const Pid& to, Term message) {
     }
     auto connection = connection_to(to.node);
     if (!connection ||
-        !connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}))
+        connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}) !=
+            Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -127,8 +128,8 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
         return;
     }
     auto connection = connection_to(node);
-    if (!connection ||
-        !connection->send(wire::RegSend{from.pid, name, std::move(message), std::nullopt}))
+    if (!connection || connection->send(wire::RegSend{from.pid, name, std::move(message),
+                                                      std::nullopt}) != Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -140,10 +141,12 @@ void Runtime::send_alias(const Process& from, const Reference& alias, Term messa
             count_dropped();
         return;
     }
-    // Out as ALTACT_SIG_SEND where the peer offers it, else as ALIAS_SEND (the encoder chooses).
+    // Out as ALTACT_SIG_SEND where the peer offers it, else as ALIAS_SEND (the encoder chooses);
+    // a peer with neither cannot have made the alias: the message is dropped, as erts drops it.
     auto connection = connection_to(alias.node);
-    if (!connection || !connection->send(wire::AliasSend{from.pid, alias, std::move(message),
-                                                         std::nullopt, priority}))
+    if (!connection ||
+        connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt,
+                                         priority}) != Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -187,7 +190,7 @@ void Runtime::link(Process& from, const Pid& to) {
     }
     // Went down meanwhile: fire the link here unless the sweep of connection_down got it
     // (apply_exit finds no link then).
-    if (!connection->send(wire::Link{from.pid, to}))
+    if (connection->send(wire::Link{from.pid, to}) == Connection::Sent::down)
         exit_signal({from.pid, to, Term(atoms::noconnection), ExitKind::link});
 }
 
@@ -261,7 +264,9 @@ Reference Runtime::monitor(Process& from, const wire::ProcessId& target, Atom no
         if (!from.alive) return ref;
         from.monitors.emplace(ref, HeldMonitor{target, target_node, connection->id});
     }
-    if (!connection->send(wire::MonitorP{from.pid, target, ref})) {
+    // A peer without DIST_MONITOR and DIST_MONITOR_NAME is not told (not_offered): the monitor
+    // stays here alone and fires only with noconnection, as the BEAM keeps it for such a peer.
+    if (connection->send(wire::MonitorP{from.pid, target, ref}) == Connection::Sent::down) {
         // Went down meanwhile: exactly one of this and the sweep of connection_down still finds
         // the monitor, and that one sends the DOWN.
         bool held;
@@ -327,9 +332,13 @@ void Runtime::exit_alias(const Process& from, const Reference& alias, Term reaso
             wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt, priority});
         return;
     }
-    if (auto connection = connection_to(alias.node))
-        connection->send(
-            wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt, priority});
+    // Only as ALTACT_SIG_SEND: a peer before OTP 28 has no way to take it, and it is dropped, as
+    // erts drops it (wire/capabilities.hpp).
+    auto connection = connection_to(alias.node);
+    if (connection &&
+        connection->send(wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt,
+                                         priority}) == Connection::Sent::not_offered)
+        count_dropped();
 }
 
 void Runtime::incoming_alias_exit(wire::AliasExit&& exit) {

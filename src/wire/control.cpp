@@ -554,13 +554,6 @@ Op op_for(const Control& control, std::uint64_t negotiated) {
     return std::visit(OpChoice{negotiated}, control);
 }
 
-bool sendable(const Control& control, std::uint64_t negotiated) noexcept {
-    if (std::holds_alternative<AliasSend>(control))
-        return (negotiated & (flag::alias | flag::altact_sig)) != 0;
-    if (std::holds_alternative<AliasExit>(control)) return (negotiated & flag::altact_sig) != 0;
-    return true;
-}
-
 void encode_control(std::vector<std::uint8_t>& out, const Control& control,
                     std::uint64_t negotiated, bool with_version) {
     std::visit(ControlWriter(out, op_for(control, negotiated), with_version), control);

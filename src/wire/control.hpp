@@ -239,11 +239,6 @@ struct ControlError {
 // the reason-in-tuple forms, _TT when a token is present, ALTACT_SIG_SEND for alias sends.
 Op op_for(const Control& control, std::uint64_t negotiated);
 
-// False for a control the peer cannot take under `negotiated` flags: a message to an alias when
-// neither ALIAS nor ALTACT_SIG was agreed (the BEAM drops those too: the peer has no aliases),
-// an exit signal to an alias without ALTACT_SIG.
-bool sendable(const Control& control, std::uint64_t negotiated) noexcept;
-
 // Appends the control term (with 131 when `with_version`) and its payload term, if any, in the
 // form op_for() chose. Written straight into `out`, without building an intermediate tuple.
 void encode_control(std::vector<std::uint8_t>& out, const Control& control,
