@@ -367,14 +367,6 @@ TEST_SUITE("node") {
         eventually([&] { return !handler.alive(); });
     }
 
-    TEST_CASE("a visible node is refused with visible_refused") {
-        auto o = node_options(free_port());
-        o.hidden = false;
-        auto node = Node::start(o);
-        REQUIRE_FALSE(node.has_value());
-        CHECK(node.error().code == NodeErrc::visible_refused);
-    }
-
     TEST_CASE("a bad node name is refused with bad_name") {
         const auto port = free_port();
         for (const char* name : {"", "@host", "alive@", "two@at@signs"}) {

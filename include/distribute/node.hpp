@@ -31,16 +31,15 @@ struct Access;
 }  // namespace node
 
 enum class NodeErrc {
-    bad_name = 1,     // not alive, alive@host, or a host part that cannot be worked out
-    no_cookie,        // no cookie given and ~/.erlang.cookie cannot be read or created
-    visible_refused,  // visible mode needs the `global` protocol, which this node lacks yet
-    listen_failed,    // no port of the range could be bound
-    epmd_failed,      // no EPMD to register with, or it refused the name
-    not_running,      // the node was stopped
-    connect_failed,   // the peer could not be reached or refused the handshake
-    timeout,          // an operation did not finish in time
-    name_taken,       // register_name: the name is in use
-    not_alive,        // register_name: the process has exited
+    bad_name = 1,    // not alive, alive@host, or a host part that cannot be worked out
+    no_cookie,       // no cookie given and ~/.erlang.cookie cannot be read or created
+    listen_failed,   // no port of the range could be bound
+    epmd_failed,     // no EPMD to register with, or it refused the name
+    not_running,     // the node was stopped
+    connect_failed,  // the peer could not be reached or refused the handshake
+    timeout,         // an operation did not finish in time
+    name_taken,      // register_name: the name is in use
+    not_alive,       // register_name: the process has exited
 };
 const std::error_category& node_category() noexcept;
 std::error_code make_error_code(NodeErrc e) noexcept;
@@ -65,10 +64,10 @@ struct NodeOptions {
     std::uint16_t port_min = 0;
     std::uint16_t port_max = 0;
     std::string listen_address = "0.0.0.0";
-    // Hidden nodes are left out of nodes() and of `global` on the BEAM. Visible mode is refused
-    // until this node speaks `global`: a visible node that does not answer it stalls
-    // global:sync() on every BEAM node it is connected to.
-    bool hidden = true;
+    // Visible, the node takes part in `global` and `pg` as a BEAM node does, and BEAM nodes list
+    // it in nodes(). Hidden nodes are left out of nodes() and of `global` (but may still join
+    // pg scopes: see groups.hpp).
+    bool hidden = false;
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
     EpmdMode epmd_mode = EpmdMode::automatic;

@@ -42,6 +42,8 @@ Node client_node(const std::string& command, const std::string& target, const st
     options.long_names = target.find('.', at) != std::string::npos;
     options.cookie = cookie;
     options.setup_timeout = std::chrono::milliseconds(5000);
+    // In and out in a moment: not worth a place in the cluster's global and nodes().
+    options.hidden = true;
     auto node = Node::start(std::move(options));
     if (!node) command_failed(command, node.error().detail);
     return std::move(*node);

@@ -1,5 +1,6 @@
 // `distribute node`, `distribute ping` and `distribute send`: a C++ node in the foreground, and
-// two one-shot clients that start a short-lived hidden node to do one thing.
+// two one-shot clients that start a short-lived hidden node to do one thing. The node is visible
+// unless --hidden: it takes part in global and pg as a BEAM node does.
 //
 //   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--threads T]
 //                   [--verbose]
@@ -64,7 +65,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
 struct NodeCommand {
     std::string sname, name, cookie, port;
     unsigned threads = 0;
-    bool hidden = true;
+    bool hidden = false;
     bool verbose = false;
 };
 
@@ -91,8 +92,10 @@ void run_node(const NodeCommand& c) {
     if (!node) command_failed("node", node.error().detail);
     if (auto services = start_demo_services(*node); !services)
         command_failed("node", services.error().detail);
-    std::printf("%s is up (port %u); it hosts echo, sink, kv and demo. Ctrl-C stops it.\n",
-                std::string(node->name().name()).c_str(), node->port());
+    std::printf(
+        "%s is up (port %u); it hosts echo, sink, kv, demo, pg group demo and global "
+        "name demo_global. Ctrl-C stops it.\n",
+        std::string(node->name().name()).c_str(), node->port());
     std::fflush(stdout);
     int received = 0;
     sigwait(&stop_signals, &received);
@@ -136,7 +139,7 @@ void add_node_commands(CLI::App& app) {
     n->add_option("--name", node->name, "Long node name (like erl -name)");
     n->add_option("--cookie", node->cookie, "Cookie (default: ~/.erlang.cookie)");
     n->add_flag("--hidden", node->hidden,
-                "Hidden node (the default: visible mode waits for the global protocol)");
+                "Hidden node: left out of nodes() and global on the BEAM (default: visible)");
     n->add_option("--port", node->port, "Distribution port, or range P-Q (default: any)");
     n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");

@@ -61,6 +61,12 @@ std::shared_ptr<Connection> Runtime::connection_if(Atom node, std::uint64_t id) 
     return it->second;
 }
 
+std::shared_ptr<Connection> Runtime::existing_connection(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    return it == connections_.end() ? nullptr : it->second;
+}
+
 std::shared_ptr<Connection> Runtime::connection_of(const net::Session& session) const {
     std::shared_lock lock(connections_mutex_);
     auto it = connections_.find(session.peer_node.index());

@@ -38,11 +38,6 @@ Expected<std::shared_ptr<Runtime>, NodeError> Runtime::start(NodeOptions options
 Expected<void, NodeError> Runtime::boot() {
     if (sodium_init() < 0)
         return unexpected(error(NodeErrc::no_cookie, "libsodium failed to start"));
-    if (!options_.hidden)
-        return unexpected(error(
-            NodeErrc::visible_refused,
-            "visible mode is not available yet: a visible node that does not speak the global "
-            "protocol makes global:sync() wait forever on every BEAM node it is connected to"));
 
     std::string full = options_.name;
     if (full.find('@') == std::string::npos) {
@@ -131,6 +126,7 @@ Expected<void, NodeError> Runtime::boot() {
 
 void Runtime::stop() {
     if (stopped_.exchange(true)) return;
+    if (services_) services_->stop();
     if (spawn_service_) spawn_service_->stop();
     if (acceptor_) acceptor_->close();
     if (registration_) registration_->close();

@@ -46,6 +46,18 @@ class SpawnService {
     virtual void stop() {}
 };
 
+// What the otp layer keeps on a node beside the spawn service (global, pg scopes): installed
+// once at start-up, stopped first when the node stops, so that nothing it does on the way out
+// (a lost connection) reads as a failure to its peers.
+class Services {
+  public:
+    virtual ~Services() = default;
+    virtual void stop() {}
+};
+
+// Whether a send to another node may dial it: erlang:send/3's `noconnect` is Dial::no.
+enum class Dial { on_demand, no };
+
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
     [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
@@ -71,10 +83,13 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     Reference make_alias(Process& owner);
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
+    // This node was started hidden: BEAM nodes leave it out of nodes() and of global.
+    bool hidden() const { return options_.hidden; }
 
     // Signals from a local process (`from`).
-    void send(const Process& from, const Pid& to, Term message);
-    void send_named(const Process& from, Atom name, Atom node, Term message);
+    void send(const Process& from, const Pid& to, Term message, Dial dial = Dial::on_demand);
+    void send_named(const Process& from, Atom name, Atom node, Term message,
+                    Dial dial = Dial::on_demand);
     void send_alias(const Process& from, const Reference& alias, Term message);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
@@ -94,6 +109,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
                             Term options, bool errors_only = false);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
+    void set_services(std::shared_ptr<Services> services);
+    Services* services() const { return services_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
     // links to it, over `connection`, as if it had asked itself.
     void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
@@ -146,6 +163,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The connection to `node` only while it is still the one with `id`: signals about links and
     // monitors made over an earlier connection must not open a new one.
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
+    // The connection to `node` when there is one (up or still being set up), never dialling.
+    std::shared_ptr<Connection> existing_connection(Atom node) const;
+    std::shared_ptr<Connection> connection_for(Atom node, Dial dial) {
+        return dial == Dial::on_demand ? connection_to(node) : existing_connection(node);
+    }
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
                     Expected<tcp::socket, std::string> socket);
@@ -190,10 +212,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;  // a session left the two tables above
+    std::condition_variable_any sessions_ended_;              // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
+    std::shared_ptr<Services> services_;           // likewise
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;
