@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "distribute/term.hpp"
 
@@ -70,6 +71,16 @@ struct GlobalAtoms {
     Atom none = Atom::make("none").value();
 };
 const GlobalAtoms& global_atoms();
+
+// What an init_connect's version says ({Vsn, Tag}, or a longer tuple from a future release):
+// the version to speak with that node (ours when it is newer), its own, and its tag. nullopt
+// for anything else, which global logs as an illegal version and ignores.
+struct InitConnectVersion {
+    int speak = 0;
+    int his = 0;
+    Term tag;
+};
+std::optional<InitConnectVersion> init_connect_version(const Term& version, int ours);
 
 // global's random_sleep(Times): up to 1/8 s the first time, doubling each time up to 8 s.
 std::chrono::milliseconds random_sleep(unsigned times);

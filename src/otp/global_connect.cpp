@@ -35,14 +35,6 @@ std::vector<Atom> node_names(const Term& nodes) {
     return out;
 }
 
-// A protocol version that came over the wire, as an int: an integer stays itself; anything newer
-// (in Erlang's term order, anything that compares above) counts as one past ours.
-std::optional<int> version_of(const Term& v) {
-    if (auto n = v.to<int>()) return *n;
-    if (compare(v, Term(global_vsn)) > 0) return global_vsn + 1;
-    return std::nullopt;
-}
-
 }  // namespace
 
 Term GlobalServer::my_tag(Atom node) const {
@@ -147,22 +139,19 @@ void GlobalServer::handle_nodedown(Atom node, NodeDown what) {
 // init_connect, init_connect_ack, cancel_connect
 
 void GlobalServer::on_init_connect(const Term& version, Atom node, const Term& init) {
-    // It is the newer side's job to understand the older one: a newer peer is spoken to in ours.
-    const std::size_t size = version.is_tuple() ? version.elements().size() : 0;
-    if (size < 2) {
+    auto v = init_connect_version(version, global_vsn);
+    if (!v) {
         log(LogLevel::info, "Illegal global protocol version " + to_string(version) +
                                 " Node: " + std::string(node.name()));
         return;
     }
-    const auto his_vsn = version_of(version[0]);
-    if (!his_vsn || *his_vsn < 5) {
+    if (v->his < 5) {
         // Version 4 and older (R10B) had a locker protocol this one no longer speaks.
         log(LogLevel::warning, "takes no part in global with " + std::string(node.name()) +
-                                   ": protocol version " + to_string(version[0]));
+                                   ": protocol version " + std::to_string(v->his));
         return;
     }
-    const int vsn = size == 2 ? std::min(*his_vsn, global_vsn) : global_vsn;
-    init_connect(vsn, node, init, version[1], Term(*his_vsn));
+    init_connect(v->speak, node, init, v->tag, Term(v->his));
 }
 
 void GlobalServer::init_connect(int vsn, Atom node, const Term& init, const Term& his_tag,
