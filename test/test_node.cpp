@@ -413,9 +413,10 @@ TEST_SUITE("node") {
             REQUIRE(next(rx) == Term(i));
         rx.send(tx.pid(), tuple("reply"_a, rx.pid()));
         CHECK(next(tx) == tuple("reply"_a, rx.pid()));
-        CHECK(t.a.hidden_nodes() == std::vector<Atom>{t.b.name()});
-        CHECK(t.b.hidden_nodes() == std::vector<Atom>{t.a.name()});
-        CHECK(t.a.nodes().empty());
+        // Both visible (the default): each lists the other in nodes().
+        CHECK(t.a.nodes() == std::vector<Atom>{t.b.name()});
+        CHECK(t.b.nodes() == std::vector<Atom>{t.a.name()});
+        CHECK(t.a.hidden_nodes().empty());
     }
 
     TEST_CASE(
@@ -512,7 +513,7 @@ TEST_SUITE("node") {
         std::lock_guard lock(mutex);
         REQUIRE(events.size() == 2);
         CHECK(events[0].up);
-        CHECK(events[0].hidden);
+        CHECK_FALSE(events[0].hidden);
         CHECK(events[0].node == t.b.name());
         CHECK_FALSE(events[1].up);
         CHECK_FALSE(events[1].reason.empty());
