@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "distribute/etf.hpp"
 #include "distribute/global.hpp"
 #include "distribute/groups.hpp"
 #include "node_support.hpp"
@@ -75,6 +76,18 @@ struct Membership {
     std::unique_ptr<Mailbox> inbox;
     std::vector<std::unique_ptr<ErlNode>> erls;
 };
+
+// A value computed on `erl` that reaches us without erl sending anything to our node (for an erl
+// node that must stay unconnected): erl prints it in the external term format, which we decode.
+inline Term erl_value_offline(ErlNode& erl, std::string_view expression) {
+    const std::string printed =
+        erl.eval("term_to_binary(begin " + std::string(expression) + " end)");
+    auto bytes = parse_term(printed);
+    REQUIRE_MESSAGE(bytes.has_value(), "not a binary: " << printed);
+    auto value = etf::decode(bytes->bytes());
+    REQUIRE_MESSAGE(value.has_value(), "not the external term format: " << printed);
+    return *value;
+}
 
 // Erlang: a process that lives until it gets stop, and forwards whatever else it gets to the
 // evaluating process (`tester`) as {got, self(), Msg}.

@@ -27,6 +27,8 @@ struct Split {
         CHECK(joined->eval("global:sync()") == "ok");
         CHECK(apart->eval("nodes()") == "[]");
     }
+    // The lone node is still alone: each side registered its name apart from the other.
+    void still_apart() { CHECK(apart->eval("nodes()") == "[]"); }
 
     Global names() const {
         auto g = global(*node);
@@ -35,11 +37,13 @@ struct Split {
     }
     // A process on `erl` that forwards what it gets to tester, registered as `clash` with
     // `method` (an Erlang fun expression).
+    // (Read back without a message to our node, which would connect `apart` too early.)
     Pid erl_registrant(ErlNode& erl, std::string_view method) {
-        return erl_pid(erl, *node, *inbox,
-                       "begin P = " + std::string(erl_forwarder) +
-                           ", yes = global:register_name(clash, P, " + std::string(method) +
-                           "), P end");
+        const Term pid = erl_value_offline(erl, "begin P = " + std::string(erl_forwarder) +
+                                                    ", yes = global:register_name(clash, P, " +
+                                                    std::string(method) + "), P end");
+        REQUIRE(pid.is_pid());
+        return *pid.to<Pid>();
     }
     // Every node of both sides sees `expected` (or nobody) under clash.
     void converge(std::optional<Pid> expected) {
@@ -81,6 +85,7 @@ TEST_CASE(
             Mailbox ours = s.node->open_mailbox();
             REQUIRE(s.names().register_name(Term("clash"_a), ours.pid(), method.ours).has_value());
             const Pid theirs = s.erl_registrant(*s.apart, method.theirs);
+            s.still_apart();
             CHECK(s.apart->eval("net_adm:ping(" + quoted(s.node->name()) + ")") == "pong");
             CHECK(s.apart->eval("global:sync()") == "ok");
             // Of two processes the one on the node whose name sorts first wins.
@@ -124,6 +129,7 @@ TEST_CASE("a clash resolved on our node by a C++ resolver keeps the process it c
         return keep;
     };
     REQUIRE(s.names().register_name(Term("clash"_a), ours.pid(), yield_to_theirs).has_value());
+    s.still_apart();
     CHECK(s.node->ping(atom(s.apart->node_name())));
     CHECK(s.names().sync(20s));
     s.converge(theirs);
@@ -152,6 +158,7 @@ TEST_CASE("an erl node that resolves a clash on our process asks our node by rpc
         }
         CHECK(s.names().whereis_name(Term("clash"_a)) == ours.pid());
         const Pid theirs = s.erl_registrant(*s.apart, "fun global:random_notify_name/3");
+        s.still_apart();
         CHECK(s.joined->eval("net_adm:ping('" + s.apart->node_name() + "')") == "pong");
         CHECK(s.joined->eval("global:sync()") == "ok");
         // random_notify_name: the process on the node whose name sorts first keeps the name.

@@ -78,8 +78,15 @@ class Global {
         const Term& name, const Pid& pid, Resolve resolve = Resolve::random_exit_name) const;
     // global:unregister_name/1 (nothing to do when nobody has it).
     [[nodiscard]] Expected<void, GlobalError> unregister_name(const Term& name) const;
+    // The same, giving up with `timeout` when the `global` lock cannot be had within
+    // `lock_timeout` (other registrations or partitions merging hold it); nothing has changed
+    // then, and trying again later may work.
+    [[nodiscard]] Expected<void, GlobalError> register_name(
+        const Term& name, const Pid& pid, Resolve resolve,
+        std::chrono::milliseconds lock_timeout) const;
     // The same without waiting: `done` runs on one of the node's threads.
-    void register_name_async(const Term& name, const Pid& pid, Resolve resolve, Done done) const;
+    void register_name_async(const Term& name, const Pid& pid, Resolve resolve, Done done,
+                             std::chrono::milliseconds lock_timeout = infinity_timeout) const;
     void unregister_name_async(const Term& name, Done done) const;
 
     // Read from this node's copy of the names, without asking anybody.

@@ -65,8 +65,7 @@ struct NodeOptions {
     std::uint16_t port_max = 0;
     std::string listen_address = "0.0.0.0";
     // Visible, the node takes part in `global` and `pg` as a BEAM node does, and BEAM nodes list
-    // it in nodes(). Hidden nodes are left out of nodes() and of `global` (but may still join
-    // pg scopes: see groups.hpp).
+    // it in nodes(). Hidden nodes are left out of nodes(), global and pg, as on the BEAM.
     bool hidden = false;
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect

@@ -243,12 +243,35 @@ Reference Runtime::make_ref() {
 Expected<void, NodeError> Runtime::register_name(Atom name, const Pid& pid) {
     auto process = find(pid);
     if (!process) return unexpected(error(NodeErrc::not_alive, "no such process"));
-    std::lock_guard lock(process->mutex);
+    std::unique_lock lock(process->mutex);
     if (!process->alive) return unexpected(error(NodeErrc::not_alive, "the process has exited"));
     if (!names_.add(name, process))
         return unexpected(error(NodeErrc::name_taken, std::string(name.name()) + " is taken"));
     process->names.push_back(name);
+    lock.unlock();
+    std::vector<std::function<void(const Pid&)>> watchers;
+    {
+        std::lock_guard watches(name_watches_mutex_);
+        auto [first, last] = name_watches_.equal_range(name.index());
+        for (auto it = first; it != last; ++it)
+            watchers.push_back(std::move(it->second.second));
+        name_watches_.erase(first, last);
+    }
+    for (auto& watcher : watchers)
+        watcher(pid);
     return {};
+}
+
+std::uint64_t Runtime::watch_name(Atom name, std::function<void(const Pid&)> callback) {
+    std::lock_guard lock(name_watches_mutex_);
+    const std::uint64_t id = next_name_watch_++;
+    name_watches_.emplace(name.index(), std::make_pair(id, std::move(callback)));
+    return id;
+}
+
+void Runtime::unwatch_name(std::uint64_t id) {
+    std::lock_guard lock(name_watches_mutex_);
+    std::erase_if(name_watches_, [id](const auto& entry) { return entry.second.first == id; });
 }
 
 bool Runtime::unregister_name(Atom name) {

@@ -79,6 +79,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
+    // Runs `callback` once, with the pid, when `name` is next registered here (not when it is
+    // registered already: look first, then watch, then look again). Returns an id for
+    // unwatch_name. The callback runs on the registering thread and must not block.
+    std::uint64_t watch_name(Atom name, std::function<void(const Pid&)> callback);
+    void unwatch_name(std::uint64_t id);
     Reference make_ref();
     Reference make_alias(Process& owner);
     bool remove_alias(Process& owner, const Reference& alias);
@@ -217,6 +222,12 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
     std::shared_ptr<Services> services_;           // likewise
+
+    std::mutex name_watches_mutex_;
+    std::unordered_multimap<std::uint32_t,
+                            std::pair<std::uint64_t, std::function<void(const Pid&)>>>
+        name_watches_;  // by atom
+    std::uint64_t next_name_watch_ = 1;
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;

@@ -123,11 +123,22 @@ Expected<void, GlobalError> Global::unregister_name(const Term& name) const {
     return wait([&](Done done) { unregister_name_async(name, std::move(done)); });
 }
 
-void Global::register_name_async(const Term& name, const Pid& pid, Resolve resolve,
-                                 Done done) const {
+Expected<void, GlobalError> Global::register_name(const Term& name, const Pid& pid, Resolve resolve,
+                                                  std::chrono::milliseconds lock_timeout) const {
+    return wait(
+        [&](Done done) { register_name_async(name, pid, resolve, std::move(done), lock_timeout); });
+}
+
+void Global::register_name_async(const Term& name, const Pid& pid, Resolve resolve, Done done,
+                                 std::chrono::milliseconds lock_timeout) const {
     auto registrar = server_->registrar();
     if (!registrar) return done(unexpected(stopped()));
-    registrar->register_name(name, pid, method_of(resolve), std::nullopt, false, std::move(done));
+    using Deadline = otp::GlobalRegistrar::Deadline;
+    const Deadline deadline = lock_timeout == infinity_timeout
+                                  ? Deadline::max()
+                                  : std::chrono::steady_clock::now() + lock_timeout;
+    registrar->register_name(name, pid, method_of(resolve), std::nullopt, false, std::move(done),
+                             deadline);
 }
 
 void Global::unregister_name_async(const Term& name, Done done) const {

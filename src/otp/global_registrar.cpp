@@ -84,16 +84,20 @@ void GlobalRegistrar::after(std::chrono::milliseconds delay, std::function<void(
 
 void GlobalRegistrar::trans_all_known(
     std::function<void(std::vector<Atom>, std::function<void()>)> body,
-    std::function<void()> finished, unsigned times) {
+    std::function<void()> finished, std::function<void()> gave_up, Deadline deadline,
+    unsigned times) {
     // The boss first, then every node global knows, and only if no node became known meanwhile.
     const Term id = tuple(global_atoms().global, pid_);
     const std::vector<Atom> known = server_.known_nodes();
     std::vector<Atom> nodes{runtime_.name()};
     nodes.insert(nodes.end(), known.begin(), known.end());
     const Atom boss = the_boss(nodes);
-    auto retry = [this, body, finished, times] {
-        after(random_sleep(times),
-              [this, body, finished, times] { trans_all_known(body, finished, times + 1); });
+    auto retry = [this, body, finished, gave_up, deadline, times] {
+        const auto pause = random_sleep(times);
+        if (std::chrono::steady_clock::now() + pause > deadline) return gave_up();
+        after(pause, [this, body, finished, gave_up, deadline, times] {
+            trans_all_known(body, finished, gave_up, deadline, times + 1);
+        });
     };
     locks_.set(process_, id, {boss}, [=, this](bool boss_locked) {
         if (!boss_locked) return retry();
@@ -113,7 +117,7 @@ void GlobalRegistrar::trans_all_known(
 
 void GlobalRegistrar::register_name(Term name, Pid pid, Term method,
                                     std::optional<GlobalResolver> resolver, bool re_register,
-                                    Done done) {
+                                    Done done, Deadline deadline) {
     submit([=, this](std::function<void()> finished) {
         auto outcome = std::make_shared<Expected<void, GlobalError>>();
         trans_all_known(
@@ -142,7 +146,14 @@ void GlobalRegistrar::register_name(Term name, Pid pid, Term method,
             [finished, done, outcome] {
                 done(std::move(*outcome));
                 finished();
-            });
+            },
+            [finished, done, name] {
+                done(
+                    unexpected(error(GlobalErrc::timeout, "the global lock for " + to_string(name) +
+                                                              " could not be had in time")));
+                finished();
+            },
+            deadline);
     });
 }
 
@@ -161,7 +172,8 @@ void GlobalRegistrar::unregister_name(Term name, Done done) {
             [finished, done] {
                 done({});
                 finished();
-            });
+            },
+            [] {}, Deadline::max());
     });
 }
 

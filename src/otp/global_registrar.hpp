@@ -30,10 +30,13 @@ class GlobalRegistrar : public std::enable_shared_from_this<GlobalRegistrar> {
     void start();
     Pid pid() const { return pid_; }
 
+    using Deadline = std::chrono::steady_clock::time_point;
+
     // `method` is what the other nodes keep for the name (see global_resolver.hpp); `resolver`,
-    // for a C++ resolver, what this node runs for it.
+    // for a C++ resolver, what this node runs for it. Past `deadline` without the lock, it gives
+    // up (timeout) before anything changed.
     void register_name(Term name, Pid pid, Term method, std::optional<GlobalResolver> resolver,
-                       bool re_register, Done done);
+                       bool re_register, Done done, Deadline deadline = Deadline::max());
     void unregister_name(Term name, Done done);
     void set_lock(Term id, std::vector<Atom> nodes, unsigned retries,
                   std::function<void(bool)> done);
@@ -46,9 +49,11 @@ class GlobalRegistrar : public std::enable_shared_from_this<GlobalRegistrar> {
     void submit(Job job);
     void handle(const Term& message);
     void next();
-    // trans_all_known: `body` runs with the nodes locked, then the lock goes.
+    // trans_all_known: `body` runs with the nodes locked, then the lock goes. `gave_up` runs
+    // instead when the deadline passes first.
     void trans_all_known(std::function<void(std::vector<Atom>, std::function<void()>)> body,
-                         std::function<void()> finished, unsigned times = 0);
+                         std::function<void()> finished, std::function<void()> gave_up,
+                         Deadline deadline, unsigned times = 0);
     void try_lock(Term id, std::vector<Atom> nodes, unsigned retries, unsigned times,
                   std::function<void(bool)> done);
     void after(std::chrono::milliseconds delay, std::function<void()> then);

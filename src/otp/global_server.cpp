@@ -203,14 +203,32 @@ void GlobalServer::exit_from_server(const Pid& to, Term reason) {
 // Dispatch
 
 void GlobalServer::handle(const Term& message) {
+    std::vector<std::pair<std::function<void(const Pid&)>, Pid>> fired;
+    {
+        std::unique_lock lock(mutex_);
+        if (!process_) return;
+        if (auto call = parse_gen_call(message))
+            handle_call(*call);
+        else if (message.is_tuple(2) && message[0].is_atom(atoms::gen_cast))
+            handle_cast(message[1]);
+        else
+            handle_info(message);
+        fired.swap(fired_);
+    }
+    for (auto& [callback, pid] : fired)
+        callback(pid);
+}
+
+std::uint64_t GlobalServer::watch_name(const Term& name, std::function<void(const Pid&)> callback) {
     std::unique_lock lock(mutex_);
-    if (!process_) return;
-    if (auto call = parse_gen_call(message))
-        handle_call(*call);
-    else if (message.is_tuple(2) && message[0].is_atom(atoms::gen_cast))
-        handle_cast(message[1]);
-    else
-        handle_info(message);
+    const std::uint64_t id = next_name_watch_++;
+    name_watches_.emplace(name, std::make_pair(id, std::move(callback)));
+    return id;
+}
+
+void GlobalServer::unwatch_name(std::uint64_t id) {
+    std::unique_lock lock(mutex_);
+    std::erase_if(name_watches_, [id](const auto& entry) { return entry.second.first == id; });
 }
 
 void GlobalServer::handle_call(const GenCall& call) {
@@ -347,7 +365,11 @@ void GlobalServer::insert_name(const Term& name, const Pid& pid, const Term& met
     name_monitors_[monitor] = name;
     // The lock that covered this registration went (its node went down and came back) before
     // the registration arrived: it does not count.
-    if (!lock_still_set(from, extra_info)) delete_name(name);
+    if (!lock_still_set(from, extra_info)) return delete_name(name);
+    auto [first, last] = name_watches_.equal_range(name);
+    for (auto it = first; it != last; ++it)
+        fired_.emplace_back(std::move(it->second.second), pid);
+    name_watches_.erase(first, last);
 }
 
 void GlobalServer::insert_external_name(const Term& name, const Pid& pid, const Term& method,

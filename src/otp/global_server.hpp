@@ -83,6 +83,11 @@ class GlobalServer : public std::enable_shared_from_this<GlobalServer> {
     // Null once the node stopped.
     std::shared_ptr<GlobalRegistrar> registrar() const;
 
+    // Runs `callback` once, with the pid, when `name` is next registered (by anyone, anywhere:
+    // when this node learns of it). On the server's thread: it must not block.
+    std::uint64_t watch_name(const Term& name, std::function<void(const Pid&)> callback);
+    void unwatch_name(std::uint64_t id);
+
     // C++ resolvers of names registered here with a resolver of their own, by name.
     void set_resolver(const Term& name, GlobalResolver resolver);
     std::optional<GlobalResolver> resolver_of(const Term& name) const;
@@ -224,6 +229,10 @@ class GlobalServer : public std::enable_shared_from_this<GlobalServer> {
     std::unordered_map<Reference, Term, node::ReferenceHash> lock_monitors_;
     bool global_lock_down_ = false;
     std::map<Term, GlobalResolver> resolvers_by_name_;
+    std::multimap<Term, std::pair<std::uint64_t, std::function<void(const Pid&)>>> name_watches_;
+    std::uint64_t next_name_watch_ = 1;
+    // Watches of names inserted by the message being handled: run once the lock is let go.
+    std::vector<std::pair<std::function<void(const Pid&)>, Pid>> fired_;
 
     // The connection protocol's state (handler only, but read by known_nodes()/synced_nodes())
     std::map<Atom, int> known_;    // node -> its protocol version (0: not known yet)

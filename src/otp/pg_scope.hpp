@@ -88,6 +88,7 @@ class PgScope : public std::enable_shared_from_this<PgScope> {
     node::Runtime& runtime_;
     const Atom name_;
     const ScopeOptions options_;
+    std::uint64_t node_events_ = 0;
 
     mutable std::shared_mutex mutex_;
     std::shared_ptr<node::Process> process_;  // null once stopped
