@@ -61,7 +61,10 @@ TEST_CASE("an Elixir node sees our :pg members and :global names and calls {:glo
     )EX";
     auto elixir = std::async(std::launch::async, [&] {
         return run({"elixir", "--sname", unique_name("elixir_pg"), "--cookie", "interop_cookie",
-                    "--erl", "-start_epmd false -kernel start_pg true", "-e", script},
+                    "--erl",
+                    "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1} -kernel "
+                    "start_pg true",
+                    "-e", script},
                    90s, {"ERL_EPMD_PORT=" + std::to_string(cluster.epmd_port())});
     });
     auto ready = member.receive_if(

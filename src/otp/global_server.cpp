@@ -349,16 +349,7 @@ void GlobalServer::handle_info(const Term& m) {
 void GlobalServer::insert_name(const Term& name, const Pid& pid, const Term& method,
                                const Term& from, const Term& extra_info) {
     // Whatever held the name before stops being watched; the entry itself is overwritten.
-    if (auto it = names_.find(name); it != names_.end()) {
-        const Name old = it->second;
-        runtime_.demonitor(*process_, old.monitor);
-        name_monitors_.erase(old.monitor);
-        if (auto p = pid_names_.find(old.pid); p != pid_names_.end()) {
-            std::erase(p->second, name);
-            if (p->second.empty()) pid_names_.erase(p);
-        }
-        external_names_.erase(name);
-    }
+    if (auto it = names_.find(name); it != names_.end()) forget(name, it->second);
     const Reference monitor = runtime_.monitor(*process_, pid, pid.node);
     names_[name] = Name{pid, method, monitor};
     pid_names_[pid].push_back(name);
@@ -382,16 +373,19 @@ void GlobalServer::insert_external_name(const Term& name, const Pid& pid, const 
 void GlobalServer::delete_name(const Term& name) {
     auto it = names_.find(name);
     if (it == names_.end()) return;
-    const Name old = it->second;
+    forget(name, it->second);
     names_.erase(it);
-    runtime_.demonitor(*process_, old.monitor);
-    name_monitors_.erase(old.monitor);
-    if (auto p = pid_names_.find(old.pid); p != pid_names_.end()) {
+    resolvers_by_name_.erase(name);
+}
+
+void GlobalServer::forget(const Term& name, const Name& entry) {
+    runtime_.demonitor(*process_, entry.monitor);
+    name_monitors_.erase(entry.monitor);
+    if (auto p = pid_names_.find(entry.pid); p != pid_names_.end()) {
         std::erase(p->second, name);
         if (p->second.empty()) pid_names_.erase(p);
     }
     external_names_.erase(name);
-    resolvers_by_name_.erase(name);
 }
 
 void GlobalServer::delete_name_monitored_by(const Reference& ref) {

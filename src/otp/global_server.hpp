@@ -150,6 +150,8 @@ class GlobalServer : public std::enable_shared_from_this<GlobalServer> {
     void insert_external_name(const Term& name, const Pid& pid, const Term& method,
                               Atom registered_on, const Term& from, const Term& extra_info);
     void delete_name(const Term& name);
+    // Stops watching `entry` (the process `name` had) and drops its indexes, not the entry.
+    void forget(const Term& name, const Name& entry);
     void delete_name_monitored_by(const Reference& ref);
     bool lock_still_set(const Term& from, const Term& extra_info) const;
     bool set_lock(const Term& lock_id, const Pid& holder);

@@ -235,229 +235,229 @@ void PgScope::handle(const Term& message) {
                                     node::Dial::no);
             return;
         }
+    }
+    runtime_.log(LogLevel::warning,
+                 "pg scope " + std::string(name_.name()) +
+                     " dropped a message it does not understand: " + to_string(message));
+}
+
+void PgScope::handle_call(const GenCall& call) {
+    const Names& n = names();
+    const Term& request = call.request;
+    std::optional<Term> reply;
+    {
+        std::unique_lock lock(mutex_);
+        if (!process_) return;
+        if (request.is_tuple(3) &&
+            (request[0].is_atom(n.join_local) || request[0].is_atom(n.leave_local))) {
+            auto pids = pids_of(request[2]);
+            if (!pids || !check_local(*pids)) {
+                reply = tuple(atoms::error, tuple(n.nolocal, request[2]));
+            } else if (request[0].is_atom(n.join_local)) {
+                (void)join_locked(request[1], *pids, request[2].is_pid());
+                reply = Term(atoms::ok);
+            } else {
+                reply = Term(leave_locked(request[1], *pids) ? atoms::ok : n.not_joined);
+            }
+        }
+    }
+    if (!reply) {
+        if (request.is_atom(n.monitor)) {
+            auto snapshot = monitor_scope(call.caller);
+            reply = tuple(snapshot.ref, snapshot.groups);
+        } else if (request.is_tuple(2) && request[0].is_atom(n.monitor)) {
+            auto snapshot = monitor_group(call.caller, request[1]);
+            reply = tuple(snapshot.ref, pid_list(snapshot.members));
+        } else if (auto ref = request.tagged<Reference>(n.demonitor)) {
+            reply = Term(demonitor(std::get<0>(*ref)) ? Term(atoms::ok) : Term(atoms::false_));
+        }
+    }
+    std::shared_lock lock(mutex_);
+    if (!process_) return;
+    if (reply)
+        gen_reply(ProcessHandle(process_), call.caller, call.tag, std::move(*reply));
+    else
         runtime_.log(LogLevel::warning,
                      "pg scope " + std::string(name_.name()) +
-                         " dropped a message it does not understand: " + to_string(message));
-    }
+                         " ignored a call it does not understand: " + to_string(request));
+}
 
-    void PgScope::handle_call(const GenCall& call) {
-        const Names& n = names();
-        const Term& request = call.request;
-        std::optional<Term> reply;
-        {
-            std::unique_lock lock(mutex_);
-            if (!process_) return;
-            if (request.is_tuple(3) &&
-                (request[0].is_atom(n.join_local) || request[0].is_atom(n.leave_local))) {
-                auto pids = pids_of(request[2]);
-                if (!pids || !check_local(*pids)) {
-                    reply = tuple(atoms::error, tuple(n.nolocal, request[2]));
-                } else if (request[0].is_atom(n.join_local)) {
-                    (void)join_locked(request[1], *pids, request[2].is_pid());
-                    reply = Term(atoms::ok);
-                } else {
-                    reply = Term(leave_locked(request[1], *pids) ? atoms::ok : n.not_joined);
-                }
-            }
+void PgScope::on_discover(const Pid& peer) {
+    std::unique_lock lock(mutex_);
+    if (!process_ || runtime_.is_local(peer.node)) return;
+    runtime_.send(
+        *process_, peer,
+        tuple(atoms::gen_cast, tuple(names().sync, process_->pid, local_groups_locked())));
+    if (peers_.find(peer) == peers_.end()) {
+        peer_locked(peer);
+        runtime_.send(*process_, peer, tuple(names().discover, process_->pid), node::Dial::no);
+    }
+}
+
+void PgScope::on_sync(const Pid& peer_pid, const Term& groups) {
+    // [{Group, [Pid]}]: checked whole before anything changes.
+    std::unordered_map<Term, std::vector<Pid>> incoming;
+    std::size_t total = 0;
+    bool valid = groups.is_proper_list();
+    for (const Term& entry : groups.elements()) {
+        if (!valid) break;
+        auto pids = entry.is_tuple(2) ? entry[1].to<std::vector<Pid>>() : std::nullopt;
+        if (!pids) {
+            valid = false;
+            break;
         }
-        if (!reply) {
-            if (request.is_atom(n.monitor)) {
-                auto snapshot = monitor_scope(call.caller);
-                reply = tuple(snapshot.ref, snapshot.groups);
-            } else if (request.is_tuple(2) && request[0].is_atom(n.monitor)) {
-                auto snapshot = monitor_group(call.caller, request[1]);
-                reply = tuple(snapshot.ref, pid_list(snapshot.members));
-            } else if (auto ref = request.tagged<Reference>(n.demonitor)) {
-                reply = Term(demonitor(std::get<0>(*ref)) ? Term(atoms::ok) : Term(atoms::false_));
-            }
-        }
-        std::shared_lock lock(mutex_);
-        if (!process_) return;
-        if (reply)
-            gen_reply(ProcessHandle(process_), call.caller, call.tag, std::move(*reply));
+        total += pids->size();
+        incoming[entry[0]] = std::move(*pids);
+    }
+    if (!valid) {
+        runtime_.log(LogLevel::warning, "pg scope " + std::string(name_.name()) +
+                                            " dropped a malformed sync from " +
+                                            to_string(Term(peer_pid)));
+        return;
+    }
+    std::unique_lock lock(mutex_);
+    if (!process_ || runtime_.is_local(peer_pid.node)) return;
+    Peer& peer = peer_locked(peer_pid);
+    if (!admit_locked(peer, peer_pid, total > peer.members ? total - peer.members : 0)) return;
+    for (auto& [group, pids] : incoming) {
+        auto old = peer.groups.find(group);
+        const std::vector<Pid> before = old == peer.groups.end() ? std::vector<Pid>{} : old->second;
+        if (before == pids) continue;
+        auto [joined, left] = table_.replace(group, before, pids);
+        if (!left.empty()) notify_locked(false, group, left);
+        if (!joined.empty()) notify_locked(true, group, joined);
+    }
+    for (auto& [group, pids] : peer.groups) {
+        if (incoming.count(group)) continue;
+        auto left = table_.leave(group, pids, false);
+        if (!left.empty()) notify_locked(false, group, left);
+    }
+    peer.groups = std::move(incoming);
+    peer.members = total;
+}
+
+void PgScope::on_join(const Pid& peer_pid, const Term& group, const std::vector<Pid>& pids) {
+    std::unique_lock lock(mutex_);
+    auto it = peers_.find(peer_pid);
+    // A scope we have not discovered (or one whose node went down meanwhile): pg ignores it.
+    if (it == peers_.end() || pids.empty()) return;
+    Peer& peer = it->second;
+    if (!admit_locked(peer, peer_pid, pids.size())) return;
+    auto& known = peer.groups[group];
+    known.insert(known.end(), pids.begin(), pids.end());
+    peer.members += pids.size();
+    table_.join(group, pids, false);
+    notify_locked(true, group, pids);
+}
+
+void PgScope::on_leave(const Pid& peer_pid, const std::vector<Pid>& pids, const Term& groups) {
+    std::unique_lock lock(mutex_);
+    auto it = peers_.find(peer_pid);
+    if (it == peers_.end()) return;
+    Peer& peer = it->second;
+    for (const Term& group : groups.elements()) {
+        auto known = peer.groups.find(group);
+        if (known == peer.groups.end()) continue;
+        const std::vector<Pid> remaining = subtract(known->second, pids);
+        peer.members -= known->second.size() - remaining.size();
+        if (remaining.empty())
+            peer.groups.erase(known);
         else
-            runtime_.log(LogLevel::warning,
-                         "pg scope " + std::string(name_.name()) +
-                             " ignored a call it does not understand: " + to_string(request));
+            known->second = remaining;
+        auto left = table_.leave(group, pids, false);
+        if (!left.empty()) notify_locked(false, group, left);
     }
+}
 
-    void PgScope::on_discover(const Pid& peer) {
-        std::unique_lock lock(mutex_);
-        if (!process_ || runtime_.is_local(peer.node)) return;
-        runtime_.send(
-            *process_, peer,
-            tuple(atoms::gen_cast, tuple(names().sync, process_->pid, local_groups_locked())));
-        if (peers_.find(peer) == peers_.end()) {
-            peer_locked(peer);
-            runtime_.send(*process_, peer, tuple(names().discover, process_->pid), node::Dial::no);
-        }
-    }
-
-    void PgScope::on_sync(const Pid& peer_pid, const Term& groups) {
-        // [{Group, [Pid]}]: checked whole before anything changes.
-        std::unordered_map<Term, std::vector<Pid>> incoming;
-        std::size_t total = 0;
-        bool valid = groups.is_proper_list();
-        for (const Term& entry : groups.elements()) {
-            if (!valid) break;
-            auto pids = entry.is_tuple(2) ? entry[1].to<std::vector<Pid>>() : std::nullopt;
-            if (!pids) {
-                valid = false;
-                break;
+void PgScope::on_down(const Reference& ref, const Term& who) {
+    std::unique_lock lock(mutex_);
+    if (!process_) return;
+    if (auto pid = who.to<Pid>()) {
+        if (auto it = local_.find(*pid); it != local_.end() && it->second.monitor == ref) {
+            // A member here exited: it leaves every group it joined, as many times as it did.
+            std::vector<Term> joined = std::move(it->second.groups);
+            local_.erase(it);
+            const Pid member[] = {*pid};
+            for (const Term& group : joined) {
+                table_.leave(group, member, true);
+                notify_locked(false, group, member);
             }
-            total += pids->size();
-            incoming[entry[0]] = std::move(*pids);
-        }
-        if (!valid) {
-            runtime_.log(LogLevel::warning, "pg scope " + std::string(name_.name()) +
-                                                " dropped a malformed sync from " +
-                                                to_string(Term(peer_pid)));
+            broadcast_locked(tuple(names().leave, process_->pid, *pid, list_from(joined)));
             return;
         }
-        std::unique_lock lock(mutex_);
-        if (!process_ || runtime_.is_local(peer_pid.node)) return;
-        Peer& peer = peer_locked(peer_pid);
-        if (!admit_locked(peer, peer_pid, total > peer.members ? total - peer.members : 0)) return;
-        for (auto& [group, pids] : incoming) {
-            auto old = peer.groups.find(group);
-            const std::vector<Pid> before =
-                old == peer.groups.end() ? std::vector<Pid>{} : old->second;
-            if (before == pids) continue;
-            auto [joined, left] = table_.replace(group, before, pids);
-            if (!left.empty()) notify_locked(false, group, left);
-            if (!joined.empty()) notify_locked(true, group, joined);
-        }
-        for (auto& [group, pids] : peer.groups) {
-            if (incoming.count(group)) continue;
-            auto left = table_.leave(group, pids, false);
-            if (!left.empty()) notify_locked(false, group, left);
-        }
-        peer.groups = std::move(incoming);
-        peer.members = total;
-    }
-
-    void PgScope::on_join(const Pid& peer_pid, const Term& group, const std::vector<Pid>& pids) {
-        std::unique_lock lock(mutex_);
-        auto it = peers_.find(peer_pid);
-        // A scope we have not discovered (or one whose node went down meanwhile): pg ignores it.
-        if (it == peers_.end() || pids.empty()) return;
-        Peer& peer = it->second;
-        if (!admit_locked(peer, peer_pid, pids.size())) return;
-        auto& known = peer.groups[group];
-        known.insert(known.end(), pids.begin(), pids.end());
-        peer.members += pids.size();
-        table_.join(group, pids, false);
-        notify_locked(true, group, pids);
-    }
-
-    void PgScope::on_leave(const Pid& peer_pid, const std::vector<Pid>& pids, const Term& groups) {
-        std::unique_lock lock(mutex_);
-        auto it = peers_.find(peer_pid);
-        if (it == peers_.end()) return;
-        Peer& peer = it->second;
-        for (const Term& group : groups.elements()) {
-            auto known = peer.groups.find(group);
-            if (known == peer.groups.end()) continue;
-            const std::vector<Pid> remaining = subtract(known->second, pids);
-            peer.members -= known->second.size() - remaining.size();
-            if (remaining.empty())
-                peer.groups.erase(known);
-            else
-                known->second = remaining;
-            auto left = table_.leave(group, pids, false);
-            if (!left.empty()) notify_locked(false, group, left);
+        if (auto it = peers_.find(*pid); it != peers_.end() && it->second.monitor == ref) {
+            remove_peer_locked(*pid);
+            return;
         }
     }
+    scope_monitors_.erase(ref);
+    group_monitors_.erase(ref);
+}
 
-    void PgScope::on_down(const Reference& ref, const Term& who) {
-        std::unique_lock lock(mutex_);
-        if (!process_) return;
-        if (auto pid = who.to<Pid>()) {
-            if (auto it = local_.find(*pid); it != local_.end() && it->second.monitor == ref) {
-                // A member here exited: it leaves every group it joined, as many times as it did.
-                std::vector<Term> joined = std::move(it->second.groups);
-                local_.erase(it);
-                const Pid member[] = {*pid};
-                for (const Term& group : joined) {
-                    table_.leave(group, member, true);
-                    notify_locked(false, group, member);
-                }
-                broadcast_locked(tuple(names().leave, process_->pid, *pid, list_from(joined)));
-                return;
-            }
-            if (auto it = peers_.find(*pid); it != peers_.end() && it->second.monitor == ref) {
-                remove_peer_locked(*pid);
-                return;
-            }
-        }
-        scope_monitors_.erase(ref);
-        group_monitors_.erase(ref);
+// ---------------------------------------------------------------------------------------------
+// Helpers, with the mutex held
+
+PgScope::Peer& PgScope::peer_locked(const Pid& peer) {
+    auto it = peers_.find(peer);
+    if (it != peers_.end()) return it->second;
+    Peer fresh;
+    fresh.monitor = runtime_.monitor(*process_, peer, peer.node);
+    return peers_.emplace(peer, std::move(fresh)).first->second;
+}
+
+bool PgScope::admit_locked(Peer& peer, const Pid& pid, std::size_t more) {
+    if (peer.members + more <= options_.max_members_per_peer) return true;
+    if (!peer.warned) {
+        peer.warned = true;
+        runtime_.log(LogLevel::warning, "pg scope " + std::string(name_.name()) +
+                                            " drops joins from " + to_string(Term(pid)) +
+                                            ": it announced more than " +
+                                            std::to_string(options_.max_members_per_peer) +
+                                            " memberships (ScopeOptions::max_members_per_peer)");
     }
+    return false;
+}
 
-    // ---------------------------------------------------------------------------------------------
-    // Helpers, with the mutex held
-
-    PgScope::Peer& PgScope::peer_locked(const Pid& peer) {
-        auto it = peers_.find(peer);
-        if (it != peers_.end()) return it->second;
-        Peer fresh;
-        fresh.monitor = runtime_.monitor(*process_, peer, peer.node);
-        return peers_.emplace(peer, std::move(fresh)).first->second;
+void PgScope::remove_peer_locked(const Pid& peer_pid) {
+    auto it = peers_.find(peer_pid);
+    if (it == peers_.end()) return;
+    for (auto& [group, pids] : it->second.groups) {
+        auto left = table_.leave(group, pids, false);
+        if (!left.empty()) notify_locked(false, group, left);
     }
+    peers_.erase(it);
+}
 
-    bool PgScope::admit_locked(Peer & peer, const Pid& pid, std::size_t more) {
-        if (peer.members + more <= options_.max_members_per_peer) return true;
-        if (!peer.warned) {
-            peer.warned = true;
-            runtime_.log(LogLevel::warning,
-                         "pg scope " + std::string(name_.name()) + " drops joins from " +
-                             to_string(Term(pid)) + ": it announced more than " +
-                             std::to_string(options_.max_members_per_peer) +
-                             " memberships (ScopeOptions::max_members_per_peer)");
-        }
-        return false;
-    }
+Term PgScope::local_groups_locked() const {
+    std::unordered_map<Term, std::vector<Term>> by_group;
+    for (const auto& [pid, member] : local_)
+        for (const Term& group : member.groups)
+            by_group[group].push_back(Term(pid));
+    std::vector<Term> out;
+    out.reserve(by_group.size());
+    for (auto& [group, pids] : by_group)
+        out.push_back(tuple(group, list_from(pids)));
+    return list_from(out);
+}
 
-    void PgScope::remove_peer_locked(const Pid& peer_pid) {
-        auto it = peers_.find(peer_pid);
-        if (it == peers_.end()) return;
-        for (auto& [group, pids] : it->second.groups) {
-            auto left = table_.leave(group, pids, false);
-            if (!left.empty()) notify_locked(false, group, left);
-        }
-        peers_.erase(it);
-    }
+void PgScope::notify_locked(bool joined, const Term& group, std::span<const Pid> pids) {
+    if (scope_monitors_.empty() && group_monitors_.empty()) return;
+    const Atom action = joined ? names().join : names().leave;
+    const Term members = pid_list(pids);
+    for (const auto& [ref, subscriber] : scope_monitors_)
+        send_locked(subscriber, tuple(ref, action, group, members));
+    for (const auto& [ref, monitor] : group_monitors_)
+        if (monitor.group == group)
+            send_locked(monitor.subscriber, tuple(ref, action, group, members));
+}
 
-    Term PgScope::local_groups_locked() const {
-        std::unordered_map<Term, std::vector<Term>> by_group;
-        for (const auto& [pid, member] : local_)
-            for (const Term& group : member.groups)
-                by_group[group].push_back(Term(pid));
-        std::vector<Term> out;
-        out.reserve(by_group.size());
-        for (auto& [group, pids] : by_group)
-            out.push_back(tuple(group, list_from(pids)));
-        return list_from(out);
-    }
+void PgScope::send_locked(const Pid& to, Term message) {
+    runtime_.send(*process_, to, std::move(message), node::Dial::no);
+}
 
-    void PgScope::notify_locked(bool joined, const Term& group, std::span<const Pid> pids) {
-        if (scope_monitors_.empty() && group_monitors_.empty()) return;
-        const Atom action = joined ? names().join : names().leave;
-        const Term members = pid_list(pids);
-        for (const auto& [ref, subscriber] : scope_monitors_)
-            send_locked(subscriber, tuple(ref, action, group, members));
-        for (const auto& [ref, monitor] : group_monitors_)
-            if (monitor.group == group)
-                send_locked(monitor.subscriber, tuple(ref, action, group, members));
-    }
-
-    void PgScope::send_locked(const Pid& to, Term message) {
-        runtime_.send(*process_, to, std::move(message), node::Dial::no);
-    }
-
-    void PgScope::broadcast_locked(const Term& message) {
-        for (const auto& [peer, state] : peers_)
-            send_locked(peer, message);
-    }
+void PgScope::broadcast_locked(const Term& message) {
+    for (const auto& [peer, state] : peers_)
+        send_locked(peer, message);
+}
 
 }  // namespace distribute::otp
