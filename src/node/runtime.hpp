@@ -168,10 +168,10 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The connection to `node` only while it is still the one with `id`: signals about links and
     // monitors made over an earlier connection must not open a new one.
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
-    // The connection to `node` when there is one (up or still being set up), never dialling.
-    std::shared_ptr<Connection> existing_connection(Atom node) const;
+    // The connection to `node` when it is up, never dialling.
+    std::shared_ptr<Connection> up_connection(Atom node) const;
     std::shared_ptr<Connection> connection_for(Atom node, Dial dial) {
-        return dial == Dial::on_demand ? connection_to(node) : existing_connection(node);
+        return dial == Dial::on_demand ? connection_to(node) : up_connection(node);
     }
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
