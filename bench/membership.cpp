@@ -55,7 +55,7 @@ std::int64_t seen_everywhere(std::vector<std::unique_ptr<ErlNode>>& witnesses,
     act();
     std::int64_t last = 0;
     for (auto& s : stamps)
-        last = std::max(last, std::stoll(s.get()));
+        last = std::max<std::int64_t>(last, std::stoll(s.get()));
     return last;
 }
 

@@ -33,7 +33,10 @@ TEST_CASE("global:sync() returns on every erl node while ours is connected, agai
     CHECK(known.size() == 3);
     // A node joins later: everybody syncs with it too, ours included.
     ErlNode late(pg_erl_options(m.cluster, "erl_late"));
+    // net_kernel:monitor_nodes fires for our node, a visible one.
+    CHECK(late.eval("net_kernel:monitor_nodes(true)") == "ok");
     CHECK(late.eval("net_adm:ping(" + m.cpp() + ")") == "pong");
+    CHECK(late.eval("receive {nodeup, " + m.cpp() + "} -> ok after 5000 -> timeout end") == "ok");
     CHECK(late.eval("global:sync()") == "ok");
     for (auto& erl : m.erls)
         CHECK(erl->eval(erl_wait("length(nodes()) =:= 4")) == "ok");
