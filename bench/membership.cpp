@@ -191,13 +191,13 @@ int main(int argc, char** argv) {
             static_cast<double>(seen - std::stoll(beam_start)) / 1000.0);
 
         // Broadcast: members on the witnesses acknowledge {bc, From, Round} with {ack, Round}.
-        const int per_witness = members / static_cast<int>(witnesses.size());
-        for (auto& w : witnesses)
-            w->eval(
+        const int spread = static_cast<int>(witnesses.size());
+        for (int i = 0; i < spread; ++i)
+            witnesses[static_cast<std::size_t>(i)]->eval(
                 "begin [pg:join(bench_all, spawn(fun F() -> receive {bc, From, R} -> From ! "
                 "{ack, R}, F() end end)) || _ <- lists:seq(1, " +
-                std::to_string(per_witness) + ")], ok end");
-        const int total = per_witness * static_cast<int>(witnesses.size());
+                std::to_string(members / spread + (i < members % spread ? 1 : 0)) + ")], ok end");
+        const int total = members;
         while (static_cast<int>(pg.members("bench_all"_a).size()) < total)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         beam.eval(wait_stamp("length(pg:get_members(bench_all)) =:= " + std::to_string(total)),
