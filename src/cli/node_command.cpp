@@ -3,7 +3,7 @@
 // unless --hidden: it takes part in global and pg as a BEAM node does.
 //
 //   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--threads T]
-//                   [--verbose]
+//                   [--net-ticktime S] [--verbose]
 //   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
 //   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
@@ -65,6 +65,7 @@ void parse_ports(const std::string& text, NodeOptions& options) {
 struct NodeCommand {
     std::string sname, name, cookie, port;
     unsigned threads = 0;
+    unsigned net_ticktime = 60;
     bool hidden = false;
     bool verbose = false;
 };
@@ -78,6 +79,7 @@ void run_node(const NodeCommand& c) {
     options.cookie = c.cookie;
     options.hidden = c.hidden;
     options.threads = c.threads;
+    options.net_ticktime = std::chrono::seconds(c.net_ticktime);
     if (!c.port.empty()) parse_ports(c.port, options);
     options.log = stderr_log(c.verbose);
 
@@ -142,6 +144,10 @@ void add_node_commands(CLI::App& app) {
                 "Hidden node: left out of nodes() and global on the BEAM (default: visible)");
     n->add_option("--port", node->port, "Distribution port, or range P-Q (default: any)");
     n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
+    n->add_option("--net-ticktime", node->net_ticktime,
+                  "Seconds of silence after which a peer is dropped, as -kernel net_ticktime "
+                  "(default: 60)")
+        ->check(CLI::Range(1u, 86400u));
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
     n->callback([node] { run_node(*node); });
 
