@@ -79,6 +79,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
     std::vector<Atom> registered() const { return names_.all(); }
     std::size_t process_count() const { return processes_.size(); }
+    // This node is hidden: BEAM nodes leave it out of nodes(), global and pg.
     bool hidden() const { return options_.hidden; }
     unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
@@ -92,8 +93,6 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     Reference make_alias(Process& owner);
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
-    // This node was started hidden: BEAM nodes leave it out of nodes() and of global.
-    bool hidden() const { return options_.hidden; }
 
     // Signals from a local process (`from`).
     void send(const Process& from, const Pid& to, Term message, Dial dial = Dial::on_demand);
