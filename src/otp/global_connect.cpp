@@ -434,16 +434,17 @@ void GlobalServer::sync_others(const std::vector<Atom>& nodes) {
         auto immediate = std::make_shared<std::atomic<bool>>(true);
         std::weak_ptr<node::Process> server = process_;
         const Atom me = runtime_.name();
-        runtime_.async_connect(node, [server, node, me, immediate](bool up) {
-            auto p = server.lock();
-            if (!p) return;
-            const GlobalAtoms& a = global_atoms();
-            if (up)
-                p->runtime.send_named(*p, a.global_name_server, node,
-                                      tuple(atoms::gen_cast, tuple(a.in_sync, me, true)));
-            else if (*immediate)
-                p->runtime.send(*p, p->pid, tuple(a.extra_nodedown, node));
-        });
+        runtime_.async_connect(
+            node, [server, node, me, immediate](const Expected<void, NodeError>& up) {
+                auto p = server.lock();
+                if (!p) return;
+                const GlobalAtoms& a = global_atoms();
+                if (up)
+                    p->runtime.send_named(*p, a.global_name_server, node,
+                                          tuple(atoms::gen_cast, tuple(a.in_sync, me, true)));
+                else if (*immediate)
+                    p->runtime.send(*p, p->pid, tuple(a.extra_nodedown, node));
+            });
         *immediate = false;
     }
 }
