@@ -634,6 +634,10 @@ TEST_SUITE("node") {
                   .find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos);
         CHECK(dynamic.creation() >= 4);
         CHECK(dynamic.port() == 0);  // it does not listen
+        // The namer lists it once the handshake is done on its side, just after the ack that
+        // lets start() return.
+        for (int i = 0; i < 500 && namer.hidden_nodes().empty(); ++i)
+            std::this_thread::sleep_for(10ms);
         CHECK(namer.hidden_nodes() == std::vector<Atom>{dynamic.name()});
 
         Mailbox rx = dynamic.open_mailbox();
