@@ -60,12 +60,12 @@ TEST_CASE("an Elixir node sees our :pg members and :global names and calls {:glo
         end
     )EX";
     auto elixir = std::async(std::launch::async, [&] {
-        return run({"elixir", "--sname", unique_name("elixir_pg"), "--cookie", "interop_cookie",
-                    "--erl",
-                    "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1} -kernel "
-                    "start_pg true",
-                    "-e", script},
-                   90s, {"ERL_EPMD_PORT=" + std::to_string(cluster.epmd_port())});
+        return run(
+            {"elixir", "--sname", unique_name("elixir_pg"), "--cookie", "interop_cookie", "--erl",
+             "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1} -kernel "
+             "start_pg true",
+             "-e", script},
+            90s, {"ERL_EPMD_PORT=" + std::to_string(cluster.epmd_port())});
     });
     auto ready = member.receive_if(
         [](const Term& m) { return m.is_tuple(3) && m[0].is_atom("ready"_a); }, 60s);
