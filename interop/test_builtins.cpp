@@ -13,7 +13,10 @@ TEST_CASE(
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
-    Node node = start_node(cluster.node_options("cpp_builtins", &log));
+    // Hidden, as the anchor it is compared with (a visible node's nodes() lists more).
+    auto options = cluster.node_options("cpp_builtins", &log);
+    options.hidden = true;
+    Node node = start_node(options);
     auto hidden_options = cluster.erl_options("erl_hidden_anchor");
     hidden_options.hidden = true;
     ErlNode anchor(hidden_options);

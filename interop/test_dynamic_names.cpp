@@ -63,7 +63,9 @@ TEST_CASE("our node started as undefined takes its name from erl and works under
     REQUIRE(cli::start_demo_services(node).has_value());
 
     // erl sees the name it gave, and reaches our processes under it.
-    CHECK(erl.eval("lists:member(" + quoted(given) + ", nodes(hidden))") == "true");
+    // Our side is up when the challenge ack arrives; erl marks us up just after sending it.
+    eventually(
+        [&] { return erl.eval("lists:member(" + quoted(given) + ", nodes(hidden))") == "true"; });
     CHECK(erl.eval("{echo, " + quoted(given) +
                    "} ! {self(), named_echo}, receive named_echo -> "
                    "ok after 15000 -> timeout end") == "ok");

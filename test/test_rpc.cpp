@@ -231,11 +231,18 @@ TEST_SUITE("rpc between C++ nodes") {
             CHECK(r.error().stack == list(tuple("erlang"_a, f, list(arg), list(info))));
         };
         CHECK(call("erlang"_a, "node"_a, {}).value() == Term(t.server.name()));
-        // Every connection of a hidden node is hidden: nodes() is empty, as on erl -hidden.
-        CHECK(call("erlang"_a, "nodes"_a, {}).value() == Term());
-        CHECK(call("erlang"_a, "nodes"_a, {Term("hidden"_a)}).value() == list(t.client.name()));
+        // Both nodes are visible (the default), so the client is in nodes(), not nodes(hidden).
+        CHECK(call("erlang"_a, "nodes"_a, {}).value() == list(t.client.name()));
+        CHECK(call("erlang"_a, "nodes"_a, {Term("hidden"_a)}).value() == Term());
         CHECK(call("erlang"_a, "nodes"_a, {list("this"_a, "connected"_a)}).value() ==
               list(t.client.name(), t.server.name()));
+        // A hidden node's connection is hidden on both ends, as erl -hidden's.
+        NodeOptions hidden_options = node_options(t.epmd_port, "rpc_hidden");
+        hidden_options.hidden = true;
+        Node hidden = start_node(std::move(hidden_options));
+        REQUIRE(rpc(hidden, t.server.name(), "erlang"_a, "node"_a, {}).has_value());
+        CHECK(call("erlang"_a, "nodes"_a, {Term("hidden"_a)}).value() == list(hidden.name()));
+        CHECK(call("erlang"_a, "nodes"_a, {}).value() == list(t.client.name()));
         badarg_in("nodes"_a, Term("bogus"_a));
         auto registered = call("erlang"_a, "registered"_a, {}).value();
         CHECK(registered.is_proper_list());

@@ -32,17 +32,16 @@ struct Access;
 }  // namespace node
 
 enum class NodeErrc {
-    bad_name = 1,     // not alive, alive@host, or a host part that cannot be worked out
-    no_cookie,        // no cookie given, and the cookie file is missing, unreadable or refused
-    visible_refused,  // visible mode needs the `global` protocol, which this node lacks yet
-    listen_failed,    // no port of the range could be bound
-    epmd_failed,      // no EPMD to register with, or it refused the name
-    not_running,      // the node was stopped
-    connect_failed,   // the peer refused the handshake for a reason other than the cookie, or
-                      // this node lost its dynamic name (NodeOptions::named_by)
-    timeout,          // an operation did not finish in time
-    name_taken,       // register_name: the name is in use
-    not_alive,        // register_name: the process has exited
+    bad_name = 1,    // not alive, alive@host, or a host part that cannot be worked out
+    no_cookie,       // no cookie given, and the cookie file is missing, unreadable or refused
+    listen_failed,   // no port of the range could be bound
+    epmd_failed,     // no EPMD to register with, or it refused the name
+    not_running,     // the node was stopped
+    connect_failed,  // the peer refused the handshake for a reason other than the cookie, or
+                     // this node lost its dynamic name (NodeOptions::named_by)
+    timeout,         // an operation did not finish in time
+    name_taken,      // register_name: the name is in use
+    not_alive,       // register_name: the process has exited
     // Why a connection to a peer could not be made, each its own code so that a program (and
     // `distribute`'s exit status) can tell what to fix:
     no_epmd,         // nothing answers on the EPMD port of the peer's host
@@ -92,10 +91,9 @@ struct NodeOptions {
     // starts one); it only dials out, and its creation is random. For short-lived clients such
     // as `distribute ping`. Such a node is hidden.
     bool dist_listen = true;
-    // Hidden nodes are left out of nodes() and of `global` on the BEAM. Visible mode is refused
-    // until this node speaks `global`: a visible node that does not answer it stalls
-    // global:sync() on every BEAM node it is connected to.
-    bool hidden = true;
+    // Visible, the node takes part in `global` and `pg` as a BEAM node does, and BEAM nodes list
+    // it in nodes(). Hidden nodes are left out of nodes(), global and pg, as on the BEAM.
+    bool hidden = false;
     // As -kernel net_ticktime: a tick goes out every net_ticktime / 4 of silence, and a peer
     // silent for net_ticktime is dropped. A peer's ticks are answered as well, so one with a
     // shorter net_ticktime keeps us too.

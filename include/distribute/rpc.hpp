@@ -30,18 +30,23 @@ class RpcServer;
 // gen_server calls from C++
 
 // What a gen_server call or cast goes to, as gen_server:call takes it: a pid, a name registered
-// on this node, or {Name, Node}.
+// on this node, {Name, Node}, or {global, Name}.
 struct ServerRef {
     ServerRef(const Pid& pid) : pid(pid) {}
     ServerRef(Atom name) : name(name) {}
     ServerRef(Atom name, Atom node) : name(name), node(node) {}
+    // {global, Name}: whichever process global has under `name` when the call is made (a call
+    // to a name nobody has fails with noproc, a cast to it goes nowhere, as in gen_server).
+    static ServerRef global(Term name);
 
-    // A pid, an atom or {Name, Node}, as Erlang code passes a server; nullopt for anything else.
+    // A pid, an atom, {global, Name} or {Name, Node}, as Erlang code passes a server; nullopt for
+    // anything else.
     static std::optional<ServerRef> from_term(const Term& term);
 
-    std::optional<Pid> pid;    // set: the server by pid
-    Atom name;                 // otherwise: its registered name...
-    std::optional<Atom> node;  // ...on this node (nullopt) or on `node`
+    std::optional<Pid> pid;           // set: the server by pid
+    std::optional<Term> global_name;  // set: the server by its global name
+    Atom name;                        // otherwise: its registered name...
+    std::optional<Atom> node;         // ...on this node (nullopt) or on `node`
 };
 
 enum class CallErrc {

@@ -139,6 +139,8 @@ Node client_node(const std::string& command, const std::string& target,
     // registers with EPMD (erl -dist_listen false), and starts no EPMD either.
     options.dist_listen = false;
     options.setup_timeout = std::chrono::milliseconds(5000);
+    // In and out in a moment: not worth a place in the cluster's global and nodes().
+    options.hidden = true;
     auto node = Node::start(std::move(options));
     if (!node) command_failed(command, node.error().detail);
     return std::move(*node);

@@ -47,7 +47,8 @@ Expected<void, NodeError> start_demo_services(Node& node) {
     auto s = node.spawn(sink());
     if (auto r = node.register_name(Atom::make("sink").value(), s.pid()); !r) return r;
     if (auto r = start_demo_kv(node); !r) return r;
-    return start_demo_rpc(node);
+    if (auto r = start_demo_rpc(node); !r) return r;
+    return start_demo_membership(node);
 }
 
 }  // namespace distribute::cli

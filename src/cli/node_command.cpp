@@ -1,5 +1,6 @@
 // `distribute node`, `distribute ping` and `distribute send`: a C++ node in the foreground, and
-// two one-shot clients that start a short-lived hidden node to do one thing.
+// two one-shot clients that start a short-lived hidden node to do one thing. The node is visible
+// unless --hidden: it takes part in global and pg as a BEAM node does.
 //
 //   distribute node (--sname N | --name N) [--cookie C | --cookie-file PATH] [--listen ADDRESS]
 //                   [--port MIN[-MAX]] [--hidden] [--threads T] [--net-ticktime S] [--verbose]
@@ -77,7 +78,7 @@ struct NodeCommand {
     std::string sname, name, cookie, cookie_file, listen, port;
     unsigned threads = 0;
     unsigned net_ticktime = 60;
-    bool hidden = true;
+    bool hidden = false;
     bool verbose = false;
 };
 
@@ -109,8 +110,10 @@ void run_node(const NodeCommand& c) {
     if (!node) command_failed("node", node.error().detail);
     if (auto services = start_demo_services(*node); !services)
         command_failed("node", services.error().detail);
-    std::printf("%s is up (port %u); it hosts echo, sink, kv and demo. Ctrl-C stops it.\n",
-                std::string(node->name().name()).c_str(), node->port());
+    std::printf(
+        "%s is up (port %u); it hosts echo, sink, kv, demo, pg group demo and global "
+        "name demo_global. Ctrl-C stops it.\n",
+        std::string(node->name().name()).c_str(), node->port());
     std::fflush(stdout);
     int received = 0;
     sigwait(&stop_signals, &received);
@@ -190,7 +193,7 @@ void add_node_commands(CLI::App& app) {
                   "inet_dist_listen_min/inet_dist_listen_max; default: any)")
         ->option_text("MIN[-MAX]");
     n->add_flag("--hidden", node->hidden,
-                "Hidden node (the default: visible mode waits for the global protocol)");
+                "Hidden node: left out of nodes() and global on the BEAM (default: visible)");
     n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
     n->add_option("--net-ticktime", node->net_ticktime,
                   "Seconds of silence after which a peer is dropped, as -kernel net_ticktime "

@@ -97,6 +97,17 @@ std::shared_ptr<Connection> Runtime::connection_if(Atom node, std::uint64_t id) 
     return it->second;
 }
 
+std::shared_ptr<Connection> Runtime::up_connection(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    if (it == connections_.end()) return nullptr;
+    std::lock_guard state(it->second->mutex);
+    // Not one still being set up: what is sent with noconnect must not wait for a connection
+    // that comes later and land on it.
+    if (it->second->state != Connection::State::up || it->second->down) return nullptr;
+    return it->second;
+}
+
 std::shared_ptr<Connection> Runtime::connection_of(const net::Session& session) const {
     std::shared_lock lock(connections_mutex_);
     auto it = connections_.find(session.peer_node.index());

@@ -18,8 +18,6 @@ class NodeCategory : public std::error_category {
                 return "bad node name";
             case NodeErrc::no_cookie:
                 return "no cookie";
-            case NodeErrc::visible_refused:
-                return "visible mode is not available";
             case NodeErrc::listen_failed:
                 return "cannot listen for connections";
             case NodeErrc::epmd_failed:

@@ -38,11 +38,6 @@ Expected<std::shared_ptr<Runtime>, NodeError> Runtime::start(NodeOptions options
 Expected<void, NodeError> Runtime::boot() {
     if (sodium_init() < 0)
         return unexpected(error(NodeErrc::no_cookie, "libsodium failed to start"));
-    if (!options_.hidden)
-        return unexpected(error(
-            NodeErrc::visible_refused,
-            "visible mode is not available yet: a visible node that does not speak the global "
-            "protocol makes global:sync() wait forever on every BEAM node it is connected to"));
 
     std::string full = options_.name;
     if (full.find('@') == std::string::npos) {
@@ -60,6 +55,9 @@ Expected<void, NodeError> Runtime::boot() {
                                     "the name 'undefined' asks for a dynamic name: "
                                     "NodeOptions::named_by must say which node gives it"));
         dynamic_host_ = parsed->host;
+        // It cannot be reached by name (it does not listen), so it takes no part in global or
+        // pg, whose peers connect to every member.
+        options_.hidden = true;
     } else {
         auto atom = Atom::make(full);
         if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
@@ -94,8 +92,10 @@ Expected<void, NodeError> Runtime::boot() {
             return listening;
     } else {
         // As erl -dist_listen false: no EPMD registration to hand out a creation, so a random
-        // one, as net_kernel picks it.
+        // one, as net_kernel picks it. Peers cannot dial it, so it is hidden, as -dist_listen
+        // false implies -hidden: global and pg peers connect to every member.
         creation_ = wrap_creation(randombytes_random());
+        options_.hidden = true;
     }
 
     otp::start_services(*this);
@@ -110,6 +110,7 @@ Expected<void, NodeError> Runtime::boot() {
 
 void Runtime::stop() {
     if (stopped_.exchange(true)) return;
+    if (services_) services_->stop();
     if (spawn_service_) spawn_service_->stop();
     if (acceptor_) acceptor_->close();
     if (registration_) registration_->close();
@@ -228,12 +229,35 @@ Reference Runtime::make_ref() {
 Expected<void, NodeError> Runtime::register_name(Atom name, const Pid& pid) {
     auto process = find(pid);
     if (!process) return unexpected(error(NodeErrc::not_alive, "no such process"));
-    std::lock_guard lock(process->mutex);
+    std::unique_lock lock(process->mutex);
     if (!process->alive) return unexpected(error(NodeErrc::not_alive, "the process has exited"));
     if (!names_.add(name, process))
         return unexpected(error(NodeErrc::name_taken, std::string(name.name()) + " is taken"));
     process->names.push_back(name);
+    lock.unlock();
+    std::vector<std::function<void(const Pid&)>> watchers;
+    {
+        std::lock_guard watches(name_watches_mutex_);
+        auto [first, last] = name_watches_.equal_range(name.index());
+        for (auto it = first; it != last; ++it)
+            watchers.push_back(std::move(it->second.second));
+        name_watches_.erase(first, last);
+    }
+    for (auto& watcher : watchers)
+        watcher(pid);
     return {};
+}
+
+std::uint64_t Runtime::watch_name(Atom name, std::function<void(const Pid&)> callback) {
+    std::lock_guard lock(name_watches_mutex_);
+    const std::uint64_t id = next_name_watch_++;
+    name_watches_.emplace(name.index(), std::make_pair(id, std::move(callback)));
+    return id;
+}
+
+void Runtime::unwatch_name(std::uint64_t id) {
+    std::lock_guard lock(name_watches_mutex_);
+    std::erase_if(name_watches_, [id](const auto& entry) { return entry.second.first == id; });
 }
 
 bool Runtime::unregister_name(Atom name) {

@@ -51,6 +51,18 @@ class SpawnService {
     virtual void stop() {}
 };
 
+// What the otp layer keeps on a node beside the spawn service (global, pg scopes): installed
+// once at start-up, stopped first when the node stops, so that nothing it does on the way out
+// (a lost connection) reads as a failure to its peers.
+class Services {
+  public:
+    virtual ~Services() = default;
+    virtual void stop() {}
+};
+
+// Whether a send to another node may dial it: erlang:send/3's `noconnect` is Dial::no.
+enum class Dial { on_demand, no };
+
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
     [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
@@ -72,10 +84,16 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
     std::vector<Atom> registered() const { return names_.all(); }
     std::size_t process_count() const { return processes_.size(); }
+    // This node is hidden: BEAM nodes leave it out of nodes(), global and pg.
     bool hidden() const { return options_.hidden; }
     unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
+    // Runs `callback` once, with the pid, when `name` is next registered here (not when it is
+    // registered already: look first, then watch, then look again). Returns an id for
+    // unwatch_name. The callback runs on the registering thread and must not block.
+    std::uint64_t watch_name(Atom name, std::function<void(const Pid&)> callback);
+    void unwatch_name(std::uint64_t id);
     Reference make_ref();
     // alias/0, or alias([priority]) when `priority`.
     Reference make_alias(Process& owner, bool priority = false);
@@ -83,8 +101,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     bool is_local(Atom node) const { return node == name_; }
 
     // Signals from a local process (`from`).
-    void send(const Process& from, const Pid& to, Term message);
-    void send_named(const Process& from, Atom name, Atom node, Term message);
+    void send(const Process& from, const Pid& to, Term message, Dial dial = Dial::on_demand);
+    void send_named(const Process& from, Atom name, Atom node, Term message,
+                    Dial dial = Dial::on_demand);
     // `priority`: erlang:send(Alias, Msg, [priority]), a priority message when the alias is a
     // priority alias.
     void send_alias(const Process& from, const Reference& alias, Term message,
@@ -111,6 +130,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void spawn_refused(const Pid& requester, const Reference& ref, Atom why);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
+    void set_services(std::shared_ptr<Services> services);
+    Services* services() const { return services_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
     // links to it, over `connection`, as if it had asked itself.
     void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
@@ -188,6 +209,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The connection to `node` only while it is still the one with `id`: signals about links and
     // monitors made over an earlier connection must not open a new one.
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
+    // The connection to `node` when it is up, never dialling.
+    std::shared_ptr<Connection> up_connection(Atom node) const;
+    std::shared_ptr<Connection> connection_for(Atom node, Dial dial) {
+        return dial == Dial::on_demand ? connection_to(node) : up_connection(node);
+    }
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
                     Expected<tcp::socket, net::DialError> socket);
@@ -264,6 +290,13 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::atomic<bool> name_lost_{false};
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
+    std::shared_ptr<Services> services_;           // likewise
+
+    std::mutex name_watches_mutex_;
+    std::unordered_multimap<std::uint32_t,
+                            std::pair<std::uint64_t, std::function<void(const Pid&)>>>
+        name_watches_;  // by atom
+    std::uint64_t next_name_watch_ = 1;
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;

@@ -100,7 +100,7 @@ void Runtime::run_handler(const std::shared_ptr<Process>& process) {
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-void Runtime::send(const Process& from, const Pid& to, Term message) {
+void Runtime::send(const Process& from, const Pid& to, Term message, Dial dial) {
     if (is_local(to.node)) {
         if (auto target = find(to))
             deliver(*target, std::move(message));
@@ -108,14 +108,14 @@ void Runtime::send(const Process& from, const Pid& to, Term message) {
             count_dropped();
         return;
     }
-    auto connection = connection_to(to.node);
+    auto connection = connection_for(to.node, dial);
     if (!connection ||
         connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}) !=
             Connection::Sent::accepted)
         count_dropped();
 }
 
-void Runtime::send_named(const Process& from, Atom name, Atom node, Term message) {
+void Runtime::send_named(const Process& from, Atom name, Atom node, Term message, Dial dial) {
     if (is_local(node)) {
         if (auto target = whereis(name)) {
             deliver(*target, std::move(message));
@@ -127,7 +127,7 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
         }
         return;
     }
-    auto connection = connection_to(node);
+    auto connection = connection_for(node, dial);
     if (!connection || connection->send(wire::RegSend{from.pid, name, std::move(message),
                                                       std::nullopt}) != Connection::Sent::accepted)
         count_dropped();

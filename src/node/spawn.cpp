@@ -68,6 +68,10 @@ void Runtime::set_spawn_service(std::shared_ptr<SpawnService> service) {
     spawn_service_ = std::move(service);
 }
 
+void Runtime::set_services(std::shared_ptr<Services> services) {
+    services_ = std::move(services);
+}
+
 void Runtime::add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
                                  std::uint64_t connection) {
     std::lock_guard lock(target.mutex);

@@ -4,6 +4,9 @@
 #include <string>
 
 #include "distribute/rpc.hpp"
+#include "node/access.hpp"
+#include "otp/global_server.hpp"
+#include "otp/membership.hpp"
 #include "otp/rpc_shapes.hpp"
 
 namespace distribute {
@@ -32,7 +35,20 @@ class CallCategory : public std::error_category {
 // the monitor delivers it right after. This bounds the wait in case of a bug, nothing more.
 constexpr std::chrono::milliseconds down_in_flight{2000};
 
+// A {global, Name} server as the pid global has for it now.
+std::optional<ServerRef> resolve_global(const ProcessHandle& self, const ServerRef& server) {
+    auto& runtime = node::Access::process(self).runtime;
+    auto global = runtime.services() ? otp::Membership::of(runtime).global() : nullptr;
+    auto pid = global ? global->whereis(*server.global_name) : std::nullopt;
+    if (!pid) return std::nullopt;
+    return ServerRef(*pid);
+}
+
 void send_to(const ProcessHandle& self, const ServerRef& server, Term message) {
+    if (server.global_name) {
+        if (auto found = resolve_global(self, server)) send_to(self, *found, std::move(message));
+        return;
+    }
     if (server.pid)
         self.send(*server.pid, std::move(message));
     else
@@ -50,8 +66,16 @@ std::error_code make_error_code(CallErrc e) noexcept {
     return {static_cast<int>(e), call_category()};
 }
 
+ServerRef ServerRef::global(Term name) {
+    ServerRef server{Atom()};
+    server.global_name = std::move(name);
+    return server;
+}
+
 std::optional<ServerRef> ServerRef::from_term(const Term& term) {
+    static const Atom global_tag = Atom::make("global").value();
     if (auto pid = term.to<Pid>()) return ServerRef(*pid);
+    if (term.is_tuple(2) && term[0].is_atom(global_tag)) return ServerRef::global(term[1]);
     if (auto name = term.to<Atom>()) return ServerRef(*name);
     if (auto named = term.unpack<Atom, Atom>())
         return ServerRef(std::get<0>(*named), std::get<1>(*named));
@@ -61,6 +85,14 @@ std::optional<ServerRef> ServerRef::from_term(const Term& term) {
 Expected<Term, CallError> call(Mailbox& self, const ServerRef& server, Term request,
                                std::chrono::milliseconds timeout) {
     static const Atom calling_self = Atom::make("calling_self").value();
+    if (server.global_name) {
+        auto found = resolve_global(self, server);
+        if (!found)
+            return unexpected(CallError{
+                CallErrc::noproc, Term(atoms::noproc),
+                "no process is registered globally as " + to_string(*server.global_name)});
+        return call(self, *found, std::move(request), timeout);
+    }
     if (server.pid && *server.pid == self.pid())
         return unexpected(
             CallError{CallErrc::exited, Term(calling_self), "a process cannot call itself"});

@@ -12,6 +12,7 @@
 
 #include "distribute/rpc.hpp"
 #include "node/access.hpp"
+#include "otp/erpc_async.hpp"
 #include "otp/rpc_server.hpp"
 #include "otp/rpc_shapes.hpp"
 #include "wire/flags.hpp"
@@ -42,9 +43,7 @@ class RpcCategory : public std::error_category {
 
 struct Names {
     Atom erpc = Atom::make("erpc").value();
-    Atom execute_call = Atom::make("execute_call").value();
     Atom execute_cast = Atom::make("execute_cast").value();
-    Atom monitor = Atom::make("monitor").value();
     Atom spawn_reply = Atom::make("spawn_reply").value();
     Atom notsup = Atom::make("notsup").value();
     Atom rex = Atom::make("rex").value();
@@ -105,9 +104,9 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
                             p->pid, tuple(tag, res, otp::erpc_call_reason(Term(res), result)));
                 });
         } else {
-            const Reference request = runtime.spawn_request(
-                node::Access::process(self), target, n.erpc, n.execute_call,
-                list(res, module, function, arguments), list(n.monitor), true);
+            const Reference request =
+                otp::request_erpc_call(runtime, node::Access::process(self), target, Term(res),
+                                       module, function, arguments);
             by_ref.emplace(request, index);
         }
     }

@@ -1,5 +1,5 @@
-// The registered processes a BEAM expects on every node it talks to, and the rpc server behind
-// erpc calls.
+// The registered processes a BEAM expects on every node it talks to, the rpc server behind erpc
+// calls, and the membership services: global_name_server (visible nodes) and the pg scope.
 #pragma once
 
 #include <memory>
@@ -13,7 +13,8 @@ namespace distribute::otp {
 class RpcServer;
 
 // Installs the rpc server (the node's SpawnService) with the built-in functions every node answers
-// (builtins.hpp), and starts net_kernel and rex. Called once, before the node accepts peers.
+// (builtins.hpp), and starts net_kernel and rex, global and the default pg scope. Called once,
+// before the node accepts peers.
 void start_services(node::Runtime& runtime);
 
 // net_kernel: answers is_auth, so net_adm:ping gives pong.

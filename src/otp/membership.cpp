@@ -1,0 +1,60 @@
+#include "otp/membership.hpp"
+
+#include <stdexcept>
+
+#include "otp/global_server.hpp"
+#include "otp/pg_scope.hpp"
+
+namespace distribute::otp {
+
+Membership& Membership::of(node::Runtime& runtime) {
+    auto* membership = dynamic_cast<Membership*>(runtime.services());
+    if (membership == nullptr) throw std::logic_error("this node runs no membership services");
+    return *membership;
+}
+
+Expected<std::shared_ptr<PgScope>, GroupsError> Membership::start_scope(Atom name,
+                                                                        ScopeOptions options) {
+    std::unique_lock lock(mutex_);
+    if (stopped_ || runtime_.stopped())
+        return unexpected(GroupsError{GroupsErrc::not_running, "the node has stopped"});
+    if (auto it = scopes_.find(name); it != scopes_.end()) return it->second;
+    auto scope = std::make_shared<PgScope>(runtime_, name, options);
+    if (auto started = scope->start(); !started) return unexpected(started.error());
+    scopes_.emplace(name, scope);
+    return scope;
+}
+
+std::shared_ptr<PgScope> Membership::scope(Atom name) const {
+    std::unique_lock lock(mutex_);
+    auto it = scopes_.find(name);
+    return it == scopes_.end() ? nullptr : it->second;
+}
+
+void Membership::start_global() {
+    auto server = std::make_shared<GlobalServer>(runtime_);
+    server->start();
+    std::unique_lock lock(mutex_);
+    global_ = std::move(server);
+}
+
+std::shared_ptr<GlobalServer> Membership::global() const {
+    std::unique_lock lock(mutex_);
+    return global_;
+}
+
+void Membership::stop() {
+    std::map<Atom, std::shared_ptr<PgScope>> scopes;
+    std::shared_ptr<GlobalServer> global;
+    {
+        std::unique_lock lock(mutex_);
+        stopped_ = true;
+        scopes = scopes_;
+        global = global_;
+    }
+    for (auto& [name, scope] : scopes)
+        scope->stop();
+    if (global) global->stop();
+}
+
+}  // namespace distribute::otp
