@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "distribute/term.hpp"
@@ -16,6 +17,8 @@
 #include "wire/control.hpp"
 
 namespace distribute::node {
+
+class Process;
 
 class Connection {
   public:
@@ -32,6 +35,14 @@ class Connection {
                                                    bool hidden, std::uint32_t creation);
     // Down or never up: marks it down and returns the waiters to call with false.
     std::vector<std::function<void(bool)>> take_waiters();
+
+    // The local processes with a link, monitor, watcher or spawn request over this connection,
+    // as the BEAM's distribution entry keeps them: when it goes down, these and only these are
+    // visited. False once the connection is down (the visit has begun: record nothing over it).
+    bool add_crossing(std::uint64_t key, std::weak_ptr<Process> process);
+    void remove_crossing(std::uint64_t key);
+    // Marks it down (as take_waiters) and hands over the processes to visit.
+    std::unordered_map<std::uint64_t, std::weak_ptr<Process>> take_crossing();
 
     const Atom peer;
     // Links and monitors remember the id of the connection they crossed: when it goes down,
@@ -51,6 +62,7 @@ class Connection {
     std::uint32_t peer_creation = 0;
     std::vector<wire::Control> queued;
     std::vector<std::function<void(bool)>> waiters;  // connect() callers: true once up
+    std::unordered_map<std::uint64_t, std::weak_ptr<Process>> crossing;  // by pid key
 };
 
 }  // namespace distribute::node

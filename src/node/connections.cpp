@@ -54,6 +54,12 @@ std::shared_ptr<Connection> Runtime::connection_to(Atom node) {
     return connection;
 }
 
+std::shared_ptr<Connection> Runtime::existing_connection(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    return it == connections_.end() ? nullptr : it->second;
+}
+
 std::shared_ptr<Connection> Runtime::connection_if(Atom node, std::uint64_t id) const {
     std::shared_lock lock(connections_mutex_);
     auto it = connections_.find(node.index());
@@ -261,44 +267,45 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
 
 void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                               const std::string& reason, bool was_up) {
+    static const Atom spawn_reply = Atom::make("spawn_reply").value();
     for (auto& waiter : connection->take_waiters())
         waiter(false);
     const Atom peer = connection->peer;
     const std::uint64_t id = connection->id;
-    for (auto& process : processes_.all()) {
+    // Only the processes with something over this connection: a nodedown costs what crossed it,
+    // not a walk over every process of the node.
+    for (auto& [key, weak] : connection->take_crossing()) {
+        auto process = weak.lock();
+        if (!process) continue;
         std::vector<Pid> linked;
-        std::vector<std::pair<Reference, HeldMonitor>> held;
+        std::vector<std::pair<Reference, wire::ProcessId>> held;
         std::vector<Reference> unanswered;
         {
             std::lock_guard lock(process->mutex);
-            if (!process->alive) continue;
-            for (auto it = process->spawning.begin(); it != process->spawning.end();) {
+            if (!process->alive || !process->relations) continue;
+            auto& r = *process->relations;
+            std::erase_if(r.crossings, [&](const Crossing& c) { return c.connection == id; });
+            for (auto it = r.spawning.begin(); it != r.spawning.end();) {
                 if (it->second.connection == id) {
                     unanswered.push_back(it->first);
-                    it = process->spawning.erase(it);
+                    it = r.spawning.erase(it);
                 } else {
                     ++it;
                 }
             }
-            for (auto& [pid, state] : process->links)
+            for (auto& [pid, state] : r.links)
                 if (pid.node == peer && state.connection == id) linked.push_back(pid);
-            for (auto it = process->monitors.begin(); it != process->monitors.end();) {
-                if (it->second.node == peer && it->second.connection == id) {
-                    held.emplace_back(it->first, std::move(it->second));
-                    it = process->monitors.erase(it);
-                } else {
-                    ++it;
-                }
-            }
-            std::erase_if(process->watchers, [&](auto& entry) {
+            for (auto& [ref, monitor] : r.monitors)
+                if (monitor.node == peer && monitor.connection == id)
+                    held.emplace_back(ref, monitor.target);
+            std::erase_if(r.watchers, [&](auto& entry) {
                 return entry.second.watcher.node == peer && entry.second.connection == id;
             });
         }
-        static const Atom spawn_reply = Atom::make("spawn_reply").value();
         for (auto& ref : unanswered)
             deliver(*process, tuple(spawn_reply, ref, atoms::error, atoms::noconnection));
-        for (auto& [ref, monitor] : held)
-            down_message(process->pid, ref, monitor.target, peer, Term(atoms::noconnection));
+        for (auto& [ref, target] : held)
+            fire_monitor(*process, ref, target, peer, Term(atoms::noconnection));
         for (auto& pid : linked)
             exit_signal({process->pid, pid, Term(atoms::noconnection), ExitKind::link});
     }

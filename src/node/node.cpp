@@ -34,6 +34,8 @@ class NodeCategory : public std::error_category {
                 return "the name is registered already";
             case NodeErrc::not_alive:
                 return "the process is not alive";
+            case NodeErrc::node_thread:
+                return "a blocking operation on one of the node's threads";
         }
         return "unknown node error";
     }
@@ -87,12 +89,11 @@ std::uint16_t Node::port() const {
 }
 
 Mailbox Node::open_mailbox() {
-    return Mailbox(runtime_->spawn(node::Process::Kind::mailbox, {}, false));
+    return Mailbox(runtime_->spawn_mailbox());
 }
 
 ProcessHandle Node::spawn(Handler handler, bool trap_exit) {
-    return ProcessHandle(
-        runtime_->spawn(node::Process::Kind::handler, std::move(handler), trap_exit));
+    return ProcessHandle(runtime_->spawn_handler(std::move(handler), trap_exit));
 }
 
 Expected<void, NodeError> Node::register_name(Atom name, const Pid& pid) {
@@ -108,6 +109,10 @@ std::optional<Pid> Node::whereis(Atom name) const {
     return std::nullopt;
 }
 
+void Node::set_name_resolver(Atom registry, NameResolver resolver) {
+    runtime_->set_name_resolver(registry, std::move(resolver));
+}
+
 std::vector<Atom> Node::nodes() const {
     return runtime_->connected(false);
 }
@@ -118,6 +123,9 @@ std::vector<Atom> Node::hidden_nodes() const {
 
 Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds timeout) {
     if (runtime_->stopped()) return unexpected(NodeError{NodeErrc::not_running, "stopped"});
+    if (node::on_node_thread())
+        return unexpected(
+            NodeError{NodeErrc::node_thread, "connect() would block one of the node's threads"});
     auto result = std::make_shared<std::promise<bool>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
     runtime_->async_connect(node, [result, answered](bool up) {
@@ -135,26 +143,6 @@ Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds tim
 
 bool Node::disconnect(Atom node) {
     return runtime_->disconnect(node);
-}
-
-bool Node::ping(Atom node, std::chrono::milliseconds timeout) {
-    if (runtime_->is_local(node)) return true;
-    Mailbox me = open_mailbox();
-    static const Atom net_kernel = Atom::make("net_kernel").value();
-    static const Atom is_auth = Atom::make("is_auth").value();
-    static const Atom yes = Atom::make("yes").value();
-    // As gen:call: the monitor's reference tags the request, and a DOWN ends the wait.
-    Reference ref = me.monitor(net_kernel, node);
-    me.send(net_kernel, node,
-            tuple(atoms::gen_call, tuple(me.pid(), ref), tuple(is_auth, runtime_->name())));
-    auto answer = me.receive_if(
-        [&](const Term& t) {
-            return (t.is_tuple(2) && t[0] == Term(ref)) ||
-                   (t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref));
-        },
-        timeout);
-    me.demonitor(ref);
-    return answer && answer->is_tuple(2) && (*answer)[1].is_atom(yes);
 }
 
 void Node::set_cookie(Atom node, std::string cookie) {

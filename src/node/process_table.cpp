@@ -70,19 +70,22 @@ std::shared_ptr<Process> NameTable::find(Atom name) const {
 }
 
 void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process) {
-    std::unique_lock lock(mutex_);
-    aliases_[alias] = process;
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    s.aliases[alias] = process;
 }
 
 bool AliasTable::remove(const Reference& alias) {
-    std::unique_lock lock(mutex_);
-    return aliases_.erase(alias) > 0;
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    return s.aliases.erase(alias) > 0;
 }
 
 std::shared_ptr<Process> AliasTable::find(const Reference& alias) const {
-    std::shared_lock lock(mutex_);
-    auto it = aliases_.find(alias);
-    return it == aliases_.end() ? nullptr : it->second.lock();
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    auto it = s.aliases.find(alias);
+    return it == s.aliases.end() ? nullptr : it->second.lock();
 }
 
 }  // namespace distribute::node

@@ -35,7 +35,7 @@ void Runtime::route(Connection& from, wire::Control&& control) {
                    },
                    [&](wire::AliasSend& m) {
                        if (auto process = aliases_.find(m.alias))
-                           deliver(*process, std::move(m.message));
+                           deliver_alias(*process, m.alias, std::move(m.message));
                        else
                            count_dropped();
                    },
@@ -46,9 +46,10 @@ void Runtime::route(Connection& from, wire::Control&& control) {
                        // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
                        if (auto process = find(m.to)) {
                            std::lock_guard lock(process->mutex);
-                           auto it = process->links.find(m.from);
-                           if (it != process->links.end() && it->second.active)
-                               process->links.erase(it);
+                           if (!process->relations) return;
+                           auto& links = process->relations->links;
+                           auto it = links.find(m.from);
+                           if (it != links.end() && it->second.active) links.erase(it);
                        }
                    },
                    [&](wire::Exit& m) {
@@ -73,7 +74,9 @@ void Runtime::incoming_link(Connection& from, const wire::Link& link) {
         std::lock_guard lock(process->mutex);
         if (process->alive) {
             // An existing entry (even one being unlinked) is left alone: see the link protocol.
-            process->links.try_emplace(link.from, LinkState{true, 0, from.id});
+            // A connection going down already gets nothing recorded over it.
+            if (cross(*process, from))
+                process->related().links.try_emplace(link.from, LinkState{true, 0, from.id});
             return;
         }
     }
@@ -84,8 +87,11 @@ void Runtime::incoming_link(Connection& from, const wire::Link& link) {
 void Runtime::incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink) {
     if (auto process = find(unlink.to)) {
         std::lock_guard lock(process->mutex);
-        auto it = process->links.find(unlink.from);
-        if (it != process->links.end() && it->second.active) process->links.erase(it);
+        if (process->relations) {
+            auto& links = process->relations->links;
+            auto it = links.find(unlink.from);
+            if (it != links.end() && it->second.active) links.erase(it);
+        }
     }
     // The acknowledgement goes out before any later signal from here to the unlinker: both take
     // the same ordered connection, and this one is queued now.
@@ -95,9 +101,11 @@ void Runtime::incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink)
 void Runtime::incoming_unlink_ack(const wire::UnlinkIdAck& ack) {
     if (auto process = find(ack.to)) {
         std::lock_guard lock(process->mutex);
-        auto it = process->links.find(ack.from);
-        if (it != process->links.end() && !it->second.active && it->second.unlink_id == ack.id)
-            process->links.erase(it);
+        if (!process->relations) return;
+        auto& links = process->relations->links;
+        auto it = links.find(ack.from);
+        if (it != links.end() && !it->second.active && it->second.unlink_id == ack.id)
+            links.erase(it);
     }
 }
 
@@ -107,9 +115,10 @@ void Runtime::incoming_monitor(Connection& from, const wire::MonitorP& monitor) 
     if (process) {
         std::lock_guard lock(process->mutex);
         if (process->alive) {
-            process->watchers.emplace(
-                monitor.ref,
-                Watcher{monitor.from, !pid, pid ? Atom() : std::get<Atom>(monitor.to), from.id});
+            if (cross(*process, from))
+                process->related().watchers.emplace(
+                    monitor.ref, Watcher{monitor.from, !pid,
+                                         pid ? Atom() : std::get<Atom>(monitor.to), from.id});
             return;
         }
     }
@@ -122,19 +131,13 @@ void Runtime::incoming_demonitor(const wire::DemonitorP& demonitor) {
     auto pid = std::get_if<Pid>(&demonitor.to);
     if (auto process = pid ? find(*pid) : whereis(std::get<Atom>(demonitor.to))) {
         std::lock_guard lock(process->mutex);
-        process->watchers.erase(demonitor.ref);
+        if (process->relations) process->relations->watchers.erase(demonitor.ref);
     }
 }
 
 void Runtime::incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit) {
-    auto watcher = find(exit.to);
-    if (!watcher) return;
-    bool held;
-    {
-        std::lock_guard lock(watcher->mutex);
-        held = watcher->monitors.erase(exit.ref) > 0;
-    }
-    if (held) down_message(exit.to, exit.ref, exit.from, from.peer, exit.reason);
+    if (auto watcher = find(exit.to))
+        fire_monitor(*watcher, exit.ref, exit.from, from.peer, exit.reason);
 }
 
 void Runtime::incoming_spawn_request(Connection& from, wire::SpawnRequest&& request) {
@@ -158,20 +161,23 @@ void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
     Term unlink_with(atoms::noproc);
     if (process) {
         std::lock_guard lock(process->mutex);
-        if (auto it = process->spawning.find(reply.req_id);
-            process->alive && it != process->spawning.end()) {
-            awaited = true;
-            report = it->second.report_success;
-            process->spawning.erase(it);
-        }
-        // The peer made the monitor and the link on its side; these are our halves of them, set
-        // in the same step as the request is taken, so that a requester giving up on it sees
-        // either a request still pending or a monitor to remove, never neither.
-        if (awaited && pid) {
-            if (reply.flags & wire::SpawnReply::monitor_made)
-                process->monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id});
-            if (reply.flags & wire::SpawnReply::link_made)
-                process->links[*pid] = LinkState{true, 0, from.id};
+        if (process->alive && process->relations) {
+            auto& r = *process->relations;
+            if (auto it = r.spawning.find(reply.req_id); it != r.spawning.end()) {
+                awaited = true;
+                report = it->second.report_success;
+                r.spawning.erase(it);
+            }
+            // The peer made the monitor and the link on its side; these are our halves of them,
+            // set in the same step as the request is taken, so that a requester giving up on it
+            // sees either a request still pending or a monitor to remove, never neither. The
+            // request crossed this connection already.
+            if (awaited && pid) {
+                if (reply.flags & wire::SpawnReply::monitor_made)
+                    r.monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id, false});
+                if (reply.flags & wire::SpawnReply::link_made)
+                    r.links[*pid] = LinkState{true, 0, from.id};
+            }
         }
         unlink_with = process->alive ? Term(abandoned) : process->exit_reason;
     }

@@ -18,7 +18,13 @@ namespace {
 NodeError error(NodeErrc code, std::string detail) {
     return {code, std::move(detail)};
 }
+
+thread_local bool node_thread = false;
 }  // namespace
+
+bool on_node_thread() {
+    return node_thread;
+}
 
 Runtime::Runtime(NodeOptions options) : options_(std::move(options)) {}
 
@@ -66,8 +72,13 @@ Expected<void, NodeError> Runtime::boot() {
 
     work_.emplace(io_.get_executor());
     unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
+    // Each thread keeps the runtime alive until it leaves run(): a node stopped from one of its
+    // own threads is destroyed, at the latest, when that thread is done with it.
     for (unsigned i = 0; i < std::max(1u, threads); ++i)
-        threads_.emplace_back([this] { io_.run(); });
+        threads_.emplace_back([self = shared_from_this()] {
+            node_thread = true;
+            self->io_.run();
+        });
 
     auto server_options = EpmdServerOptions::from_environment();
     server_options.port = options_.epmd.endpoint.port;
@@ -251,7 +262,7 @@ Expected<void, NodeError> Runtime::register_name(Atom name, const Pid& pid) {
     if (!process->alive) return unexpected(error(NodeErrc::not_alive, "the process has exited"));
     if (!names_.add(name, process))
         return unexpected(error(NodeErrc::name_taken, std::string(name.name()) + " is taken"));
-    process->names.push_back(name);
+    process->related().names.push_back(name);
     return {};
 }
 
@@ -259,25 +270,25 @@ bool Runtime::unregister_name(Atom name) {
     auto process = names_.find(name);
     if (!process) return false;
     std::lock_guard lock(process->mutex);
-    std::erase(process->names, name);
+    if (process->relations) std::erase(process->relations->names, name);
     return names_.remove(name, process.get());
 }
 
 Reference Runtime::make_alias(Process& owner) {
     Reference alias = make_ref();
-    {
-        std::lock_guard lock(owner.mutex);
-        if (!owner.alive) return alias;
-        owner.aliases.push_back(alias);
-    }
     aliases_.add(alias, owner.shared_from_this());
+    std::lock_guard lock(owner.mutex);
+    if (owner.alive)
+        owner.related().aliases.push_back(alias);
+    else
+        aliases_.remove(alias);
     return alias;
 }
 
 bool Runtime::remove_alias(Process& owner, const Reference& alias) {
     {
         std::lock_guard lock(owner.mutex);
-        if (std::erase(owner.aliases, alias) == 0) return false;
+        if (!owner.relations || std::erase(owner.relations->aliases, alias) == 0) return false;
     }
     return aliases_.remove(alias);
 }

@@ -19,6 +19,7 @@
 
 #include "distribute/epmd.hpp"
 #include "distribute/node.hpp"
+#include "distribute/server_ref.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
 #include "net/session.hpp"
@@ -46,6 +47,10 @@ class SpawnService {
     virtual void stop() {}
 };
 
+// True on a thread that runs a node's executor (any node's): such a thread must never wait for
+// something that another handler on it would have to do.
+bool on_node_thread();
+
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
     [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
@@ -62,9 +67,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void log(LogLevel level, const std::string& line) const;
 
     // Processes
-    std::shared_ptr<Process> spawn(Process::Kind kind, Node::Handler handler, bool trap_exit);
+    std::shared_ptr<Process> spawn_mailbox();
+    std::shared_ptr<Process> spawn_handler(Node::Handler handler, bool trap_exit);
+    // A pid for a process about to be made (the coroutine kind is made outside this file).
+    Pid new_pid() { return processes_.allocate(name_, creation_); }
+    // Takes a new process into the table. On a stopped node it is ended at once (`shutdown`).
+    std::shared_ptr<Process> admit(std::shared_ptr<Process> process);
     std::shared_ptr<Process> find(const Pid& pid) const { return processes_.find(pid); }
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
+    std::size_t process_count() const { return processes_.size(); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
     Reference make_ref();
@@ -72,17 +83,35 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
 
+    // Name services ({global, Name}, {via, Module, Name}): whereis_name by registry. A registry
+    // without a resolver knows no name.
+    void set_name_resolver(Atom registry, NameResolver resolver);
+    std::optional<Pid> resolve(Atom registry, const Term& name) const;
+
     // Signals from a local process (`from`).
-    void send(const Process& from, const Pid& to, Term message);
-    void send_named(const Process& from, Atom name, Atom node, Term message);
+    void send_to(const Process& from, const ServerRef& to, Term message);
+    // Without `connect`, a message to a node with no connection (not even one being set up) is
+    // dropped instead of dialling it (erlang:send/3's noconnect).
+    void send(const Process& from, const Pid& to, Term message, bool connect = true);
+    void send_named(const Process& from, Atom name, Atom node, Term message, bool connect = true);
     void send_alias(const Process& from, const Reference& alias, Term message);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
-    Reference monitor(Process& from, const wire::ProcessId& target, Atom node);
+    // With `alias`, the monitor's reference is also an alias of `from` that goes when the
+    // monitor does (by demonitor or by its 'DOWN'), as erlang:monitor/3's {alias, demonitor}.
+    Reference monitor(Process& from, const wire::ProcessId& target, Atom node, bool alias = false);
     bool demonitor(Process& from, const Reference& ref);
     void exit2(const Process& from, const Pid& to, Term reason);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
+    // Takes out of the process's queue every message `match` accepts: demonitor's flush, late
+    // replies. Only from the process's own consumer (its Mailbox thread, its handler's turn).
+    void discard(Process& process, const std::function<bool(const Term&)>& match);
+    // The oldest message `match` accepts, taken out of the queue. The same caller only.
+    std::optional<Term> take(Process& process, const std::function<bool(const Term&)>& match);
+
+    // Scheduling of handler and coroutine processes: a turn on the node's threads.
+    void post_turn(std::shared_ptr<Process> process);
 
     // Spawning across nodes. A request from `from` to run M:F(Args) on `node`; its answer comes
     // as the message {spawn_reply, ReqId, ok, Pid} or {spawn_reply, ReqId, error, Reason}, as
@@ -92,15 +121,20 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // (erpc's choice: the DOWN brings the result, and the requester is woken once, not twice).
     Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
                             Term options, bool errors_only = false);
+    // The requester gives up on a spawn request (spawn_request_abandon/1): its reply is then
+    // undone when it comes, and a monitor it made already goes.
+    void abandon_spawn(Process& from, const Reference& ref);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
     // links to it, over `connection`, as if it had asked itself.
     void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
-                            std::uint64_t connection);
-    void add_remote_link(Process& target, const Pid& other, std::uint64_t connection);
+                            Connection& over);
+    void add_remote_link(Process& target, const Pid& other, Connection& over);
 
     // Connections
+    // The connection to `node` if there is one (up or being set up); null otherwise.
+    std::shared_ptr<Connection> existing_connection(Atom node) const;
     std::vector<Atom> connected(bool hidden) const;
     void async_connect(Atom node, std::function<void(bool)> done);
     bool disconnect(Atom node);
@@ -132,13 +166,20 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     // Delivery to a local process. Returns false when it is not alive.
     bool deliver(Process& to, Term message);
-    void run_handler(const std::shared_ptr<Process>& process);
+    // Delivery through an alias: only while the alias is still active on the process.
+    bool deliver_alias(Process& to, const Reference& alias, Term message);
+    // The monitor `ref` of `watcher` fired: it is removed and its 'DOWN' queued in one step, so
+    // that a demonitor that finds no monitor knows the 'DOWN' is queued already.
+    void fire_monitor(Process& watcher, const Reference& ref, const wire::ProcessId& target,
+                      Atom node, const Term& reason);
+    void run_turn(const std::shared_ptr<Process>& process);
+    // Records in `process` (locked) and in `connection` that something of the process crosses
+    // the connection. False when the connection is down already: then nothing may be recorded.
+    bool cross(Process& process, Connection& connection);
     // Applies an exit signal to a local process; an exit that kills it queues its own signals.
     void apply_exit(const PendingExit& signal, std::vector<PendingExit>& more);
     void exit_signal(PendingExit signal);
     void die(Process& process, Term reason, std::vector<PendingExit>& more);
-    void down_message(const Pid& watcher, const Reference& ref, const wire::ProcessId& target,
-                      Atom node, const Term& reason);
 
     // The connection to `node`, dialling it when there is none. Null for this node itself or a
     // node name that cannot be dialled.
@@ -190,10 +231,13 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;  // a session left the two tables above
+    std::condition_variable_any sessions_ended_;              // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
+
+    mutable std::shared_mutex resolvers_mutex_;
+    std::unordered_map<std::uint32_t, NameResolver> resolvers_;  // by registry atom
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;

@@ -1,8 +1,5 @@
-// Remote calls from C++, made as erpc:call makes them: SPAWN_REQUEST for erpc:execute_call/4
-// with a monitor, whose DOWN carries the result. Each call (or multicall) uses a mailbox of its
-// own that it closes when it returns, so nothing that comes after a timeout reaches anybody: the
-// node drops it, and the monitor goes with the mailbox (erpc demonitors too, and leaves the
-// remote process to finish).
+// Remote calls from C++, made as erpc:call makes them (erpc_request.hpp), with the ways of
+// waiting of gen calls: blocking on a mailbox, and suspended in a coroutine process.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -10,6 +7,7 @@
 
 #include "distribute/rpc.hpp"
 #include "node/access.hpp"
+#include "otp/erpc_request.hpp"
 #include "otp/rpc_server.hpp"
 #include "otp/rpc_shapes.hpp"
 
@@ -32,6 +30,8 @@ class RpcCategory : public std::error_category {
                 return "the function raised an exception";
             case RpcErrc::refused:
                 return "the node refused the call";
+            case RpcErrc::node_thread:
+                return "a blocking call on one of the node's threads";
         }
         return "unknown rpc error";
     }
@@ -43,8 +43,7 @@ struct Names {
     Atom execute_cast = Atom::make("execute_cast").value();
     Atom monitor = Atom::make("monitor").value();
     Atom spawn_reply = Atom::make("spawn_reply").value();
-    // A call to this node itself runs here and answers with this message, in the shape of the
-    // DOWN reason a remote call ends with.
+    // The message that carries the result of a call to this node itself.
     Atom local_result = Atom::make("$distribute_local_rpc").value();
 };
 const Names& names() {
@@ -52,11 +51,16 @@ const Names& names() {
     return n;
 }
 
-struct Call {
-    Atom target;
-    Term res;  // the result reference erpc:execute_call/4 tags the result with
-    std::optional<Expected<Term, RpcError>> result;
-};
+bool refers_to(const Term& m, std::size_t arity, Atom tag, const Reference& ref) {
+    return m.is_tuple(arity) && m[0].is_atom(tag) && m[1].is_reference() &&
+           *m[1].to<Reference>() == ref;
+}
+
+RpcError node_thread_error(Atom target) {
+    return RpcError{RpcErrc::node_thread, Atom(), Term(), Term(),
+                    "a blocking rpc to " + std::string(target.name()) +
+                        " cannot wait on one of the node's threads: use a coroutine"};
+}
 
 }  // namespace
 
@@ -69,84 +73,99 @@ std::error_code make_error_code(RpcErrc e) noexcept {
     return {static_cast<int>(e), rpc_category()};
 }
 
+namespace otp {
+
+ErpcRequest start_erpc(const ProcessHandle& self, Atom target, Atom module, Atom function,
+                       std::vector<Term> args) {
+    const Names& n = names();
+    auto& process = node::Access::process(self);
+    auto& runtime = process.runtime;
+    const Reference res = runtime.make_ref();
+    if (runtime.is_local(target)) {
+        const Reference alias = self.alias();
+        std::weak_ptr<node::Process> me = node::Access::shared(self);
+        RpcServer::of(runtime).dispatch(
+            module, function, std::move(args), [me, res, alias](RpcResult result) {
+                if (auto p = me.lock())
+                    ProcessHandle(p).send_alias(alias, tuple(names().local_result, alias,
+                                                             erpc_call_reason(Term(res), result)));
+            });
+        return ErpcRequest{alias, Term(res), target, module, function, true};
+    }
+    const Reference request =
+        runtime.spawn_request(process, target, n.erpc, n.execute_call,
+                              list(res, module, function, list_from(args)), list(n.monitor), true);
+    return ErpcRequest{request, Term(res), target, module, function, false};
+}
+
+bool answers(const ErpcRequest& request, const Term& m) {
+    const Names& n = names();
+    if (request.local) return refers_to(m, 3, n.local_result, request.ref);
+    return refers_to(m, 5, atoms::DOWN, request.ref) || refers_to(m, 4, n.spawn_reply, request.ref);
+}
+
+Expected<Term, RpcError> outcome(const ErpcRequest& request, const Term& m) {
+    if (m[0].is_atom(names().spawn_reply))  // only errors: the 'DOWN' brings a result
+        return unexpected(spawn_error(m[3], request.target));
+    const Term& reason = m[0].is_atom(atoms::DOWN) ? m[4] : m[2];
+    return read_erpc_down(request.res, reason, request.target, request.module, request.function);
+}
+
+void abandon(const ProcessHandle& self, const ErpcRequest& request) {
+    auto& process = node::Access::process(self);
+    if (request.local)
+        self.unalias(request.ref);
+    else
+        process.runtime.abandon_spawn(process, request.ref);
+    process.runtime.discard(process, [&](const Term& m) { return answers(request, m); });
+}
+
+}  // namespace otp
+
 std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<Atom>& targets,
                                                 Atom module, Atom function, std::vector<Term> args,
                                                 std::chrono::milliseconds timeout) {
-    const Names& n = names();
-    auto& runtime = node::Access::runtime(node);
+    std::vector<Expected<Term, RpcError>> results;
+    results.reserve(targets.size());
+    if (node::on_node_thread()) {
+        for (const Atom target : targets)
+            results.push_back(unexpected(node_thread_error(target)));
+        return results;
+    }
     Mailbox self = node.open_mailbox();
-    const Term arguments = list_from(args);
     const bool forever = timeout == infinity_timeout;
     const auto deadline = forever ? std::chrono::steady_clock::time_point::max()
                                   : std::chrono::steady_clock::now() + timeout;
-
-    std::vector<Call> calls;
-    calls.reserve(targets.size());
-    // Spawn request ids (and result references of calls to this node) to calls.
-    std::map<Reference, std::size_t> by_ref;
-    for (const Atom target : targets) {
-        const Reference res = self.make_ref();
-        const std::size_t index = calls.size();
-        calls.push_back({target, Term(res), std::nullopt});
-        if (runtime.is_local(target)) {
-            by_ref.emplace(res, index);
-            std::weak_ptr<node::Process> me = node::Access::shared(self);
-            otp::RpcServer::of(runtime).dispatch(
-                module, function, args, [me, res, tag = n.local_result](RpcResult result) {
-                    if (auto p = me.lock())
-                        ProcessHandle(p).send(
-                            p->pid, tuple(tag, res, otp::erpc_call_reason(Term(res), result)));
-                });
-        } else {
-            const Reference request = runtime.spawn_request(
-                node::Access::process(self), target, n.erpc, n.execute_call,
-                list(res, module, function, arguments), list(n.monitor), true);
-            by_ref.emplace(request, index);
-        }
-    }
-
-    // {spawn_reply, ReqId, _, _}, {'DOWN', ReqId, process, _, _} or {local_result, Res, _}, for a
-    // call not answered yet.
-    auto call_of = [&](const Term& m) -> std::optional<std::size_t> {
-        if (!m.is_tuple() || m.elements().size() < 3) return std::nullopt;
-        const bool reply = m.is_tuple(4) && m[0].is_atom(n.spawn_reply);
-        const bool down = m.is_tuple(5) && m[0].is_atom(atoms::DOWN);
-        const bool local = m.is_tuple(3) && m[0].is_atom(n.local_result);
-        if (!reply && !down && !local) return std::nullopt;
-        auto ref = m[1].to<Reference>();
-        if (!ref) return std::nullopt;
-        auto it = by_ref.find(*ref);
-        if (it == by_ref.end() || calls[it->second].result) return std::nullopt;
-        return it->second;
+    std::vector<otp::ErpcRequest> requests;
+    requests.reserve(targets.size());
+    for (const Atom target : targets)
+        requests.push_back(otp::start_erpc(self, target, module, function, args));
+    std::vector<std::optional<Expected<Term, RpcError>>> answered(requests.size());
+    auto pending_of = [&](const Term& m) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < requests.size(); ++i)
+            if (!answered[i] && otp::answers(requests[i], m)) return i;
+        return std::nullopt;
     };
-
-    std::size_t answered = 0;
-    while (answered < calls.size()) {
+    for (std::size_t left = requests.size(); left > 0; --left) {
         auto wait = infinity_timeout;
         if (!forever)
             wait = std::max(std::chrono::milliseconds(0),
                             std::chrono::duration_cast<std::chrono::milliseconds>(
                                 deadline - std::chrono::steady_clock::now()));
         // With no time left this still takes what is queued already, as erpc does on a timeout.
-        auto got = self.receive_if([&](const Term& m) { return call_of(m).has_value(); }, wait);
+        auto got = self.receive_if([&](const Term& m) { return pending_of(m).has_value(); }, wait);
         if (!got) break;
-        const Term& m = *got;
-        Call& call = calls[*call_of(m)];
-        if (m[0].is_atom(n.spawn_reply)) {  // only errors: the DOWN brings a result
-            call.result = unexpected(otp::spawn_error(m[3], call.target));
-        } else {
-            const Term& reason = m[0].is_atom(atoms::DOWN) ? m[4] : m[2];
-            call.result = otp::read_erpc_down(call.res, reason, call.target, module, function);
-        }
-        ++answered;
+        const std::size_t i = *pending_of(*got);
+        answered[i] = otp::outcome(requests[i], *got);
     }
-
-    std::vector<Expected<Term, RpcError>> results;
-    results.reserve(calls.size());
-    for (auto& call : calls)
-        results.push_back(
-            call.result ? std::move(*call.result)
-                        : Expected<Term, RpcError>(unexpected(otp::rpc_timeout(call.target))));
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (answered[i]) {
+            results.push_back(std::move(*answered[i]));
+            continue;
+        }
+        otp::abandon(self, requests[i]);
+        results.push_back(unexpected(otp::rpc_timeout(requests[i].target)));
+    }
     return results;
 }
 
@@ -167,6 +186,35 @@ void rpc_cast(Node& node, Atom target, Atom module, Atom function, std::vector<T
     Mailbox self = node.open_mailbox();
     (void)runtime.spawn_request(node::Access::process(self), target, n.erpc, n.execute_cast,
                                 list(module, function, list_from(args)), Term());
+}
+
+// ---------------------------------------------------------------------------------------------
+// In coroutine processes
+
+struct RpcAwaiter::Request : otp::ErpcRequest {};
+
+RpcAwaiter::RpcAwaiter(const CoProcess& self, Atom target, Atom module, Atom function,
+                       std::vector<Term> args, std::chrono::milliseconds timeout)
+    : Wait(self, coroutine_detail::deadline_after(timeout)),
+      self_(self),
+      request_(std::make_unique<Request>(
+          Request{otp::start_erpc(self, target, module, function, std::move(args))})) {}
+
+RpcAwaiter::~RpcAwaiter() = default;
+
+bool RpcAwaiter::accepts(const Term& message) {
+    return otp::answers(*request_, message);
+}
+
+Expected<Term, RpcError> RpcAwaiter::await_resume() {
+    if (outcome()) return otp::outcome(*request_, *outcome());
+    otp::abandon(self_, *request_);
+    return unexpected(otp::rpc_timeout(request_->target));
+}
+
+RpcAwaiter rpc(const CoProcess& self, Atom target, Atom module, Atom function,
+               std::vector<Term> args, std::chrono::milliseconds timeout) {
+    return RpcAwaiter(self, target, module, function, std::move(args), timeout);
 }
 
 }  // namespace distribute
