@@ -57,6 +57,9 @@ struct Cluster {
 // CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
 double cpu_seconds(pid_t pid);
 
+// Resident memory (VmRSS) of a process, in bytes.
+double rss_bytes(pid_t pid);
+
 // Microseconds an erl expression answered with.
 double parse_micros(const std::string& text);
 
