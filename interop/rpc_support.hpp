@@ -90,6 +90,13 @@ class Probe {
     std::shared_ptr<State> state_;
 };
 
+// True once erl shows a process of its in timer:sleep/1 (a call that is being served).
+inline bool erl_sleeping(ErlNode& erl) {
+    return erl.eval(
+               "lists:any(fun(P) -> process_info(P, current_function) =:= {current_function, "
+               "{timer, sleep, 1}} end, processes())") == "true";
+}
+
 // A node name nobody has: its host is ours, its name unique.
 inline Atom dead_node() {
     return atom(unique_name("nobody") + "@" + short_host());

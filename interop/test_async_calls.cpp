@@ -166,13 +166,6 @@ struct Fixture {
     }
 };
 
-// True once erl shows a process of its in timer:sleep/1 (a call that is being served).
-bool erl_sleeping(ErlNode& erl) {
-    return erl.eval(
-               "lists:any(fun(P) -> process_info(P, current_function) =:= {current_function, "
-               "{timer, sleep, 1}} end, processes())") == "true";
-}
-
 }  // namespace
 
 TEST_CASE("every way of calling gets an erl gen_server's reply, by {Name, Node} and by pid") {

@@ -31,13 +31,6 @@ Term add(std::int64_t n) {
     return tuple(atom("add"), n);
 }
 
-// True once erl shows a process of its in timer:sleep/1 (a call that is being served).
-bool erl_sleeping(ErlNode& erl) {
-    return erl.eval(
-               "lists:any(fun(P) -> process_info(P, current_function) =:= {current_function, "
-               "{timer, sleep, 1}} end, processes())") == "true";
-}
-
 }  // namespace
 
 TEST_CASE("call reaches an erl gen_server by {Name, Node} and by pid; a cast is applied in order") {

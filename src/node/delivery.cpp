@@ -14,6 +14,13 @@ namespace {
 // Messages a handler process takes per turn before it yields its thread.
 constexpr int handler_budget = 64;
 
+// An alias of its own (alias/0), or a monitor's that goes with it ({alias, demonitor}).
+bool alias_active(const Relations* r, const Reference& alias) {
+    if (r == nullptr) return false;
+    if (auto held = r->monitors.find(alias); held != r->monitors.end()) return held->second.alias;
+    return std::find(r->aliases.begin(), r->aliases.end(), alias) != r->aliases.end();
+}
+
 }  // namespace
 
 Term crash_reason(const std::exception_ptr& thrown, std::string& what) {
@@ -54,28 +61,11 @@ std::shared_ptr<Process> Runtime::spawn_handler(Node::Handler handler, bool trap
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
-bool Runtime::deliver(Process& to, Term message) {
+bool Runtime::deliver(Process& to, Term message, const Reference* through_alias) {
     std::unique_lock lock(to.mutex);
-    if (!to.alive.load(std::memory_order_relaxed)) {
-        lock.unlock();
-        count_dropped();
-        return false;
-    }
-    to.inbox.push(std::move(message));
-    to.wake(lock);
-    return true;
-}
-
-bool Runtime::deliver_alias(Process& to, const Reference& alias, Term message) {
-    std::unique_lock lock(to.mutex);
-    bool active = false;
-    if (to.alive.load(std::memory_order_relaxed) && to.relations) {
-        auto& r = *to.relations;
-        auto held = r.monitors.find(alias);
-        active = (held != r.monitors.end() && held->second.alias) ||
-                 std::find(r.aliases.begin(), r.aliases.end(), alias) != r.aliases.end();
-    }
-    if (!active) {
+    bool accepted = to.alive.load(std::memory_order_relaxed);
+    if (accepted && through_alias) accepted = alias_active(to.relations.get(), *through_alias);
+    if (!accepted) {
         lock.unlock();
         count_dropped();
         return false;

@@ -35,7 +35,7 @@ void Runtime::route(Connection& from, wire::Control&& control) {
                    },
                    [&](wire::AliasSend& m) {
                        if (auto process = aliases_.find(m.alias))
-                           deliver_alias(*process, m.alias, std::move(m.message));
+                           deliver(*process, std::move(m.message), &m.alias);
                        else
                            count_dropped();
                    },

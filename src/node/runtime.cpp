@@ -78,6 +78,7 @@ Expected<void, NodeError> Runtime::boot() {
         threads_.emplace_back([self = shared_from_this()] {
             node_thread = true;
             self->io_.run();
+            if (self->stopped_by_ == std::this_thread::get_id()) self->run_what_is_left();
         });
 
     auto server_options = EpmdServerOptions::from_environment();
@@ -195,6 +196,7 @@ void Runtime::stop() {
         asio::post(io_, [&drained] { drained.set_value(); });
         done.wait_for(std::chrono::seconds(2));
     }
+    if (own_thread) stopped_by_ = std::this_thread::get_id();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) {
@@ -205,9 +207,17 @@ void Runtime::stop() {
         else if (t.joinable())
             t.join();
     }
+    // The final turns of the processes just ended (a coroutine's frame goes in its turn) run
+    // now, on the one thread left: this one, or the node thread that stopped the node.
+    if (!threads_.empty() && !own_thread) run_what_is_left();
     threads_.clear();
     registration_.reset();
     epmd_server_.reset();
+}
+
+void Runtime::run_what_is_left() {
+    io_.restart();
+    io_.poll();
 }
 
 void Runtime::log(LogLevel level, const std::string& line) const {

@@ -160,14 +160,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
+    // After stop, once no other thread runs the executor: the handlers that were ready run.
+    void run_what_is_left();
     std::string cookie_for(const std::string& peer) const;
     net::SessionSettings session_settings() const;
     void accept(tcp::socket socket);
 
-    // Delivery to a local process. Returns false when it is not alive.
-    bool deliver(Process& to, Term message);
-    // Delivery through an alias: only while the alias is still active on the process.
-    bool deliver_alias(Process& to, const Reference& alias, Term message);
+    // Delivery to a local process; through an alias, only while the alias is still active on
+    // it. Returns false when the message was dropped.
+    bool deliver(Process& to, Term message, const Reference* through_alias = nullptr);
     // The monitor `ref` of `watcher` fired: it is removed and its 'DOWN' queued in one step, so
     // that a demonitor that finds no monitor knows the 'DOWN' is queued already.
     void fire_monitor(Process& watcher, const Reference& ref, const wire::ProcessId& target,
@@ -216,6 +217,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;
+    std::atomic<std::thread::id> stopped_by_{};  // the node thread that stopped the node, if any
     std::unique_ptr<EpmdServer> epmd_server_;
     std::unique_ptr<EpmdClient> epmd_client_;
     std::unique_ptr<EpmdRegistration> registration_;

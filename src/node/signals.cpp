@@ -57,7 +57,7 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
 void Runtime::send_alias(const Process& from, const Reference& alias, Term message) {
     if (is_local(alias.node)) {
         if (auto target = aliases_.find(alias))
-            deliver_alias(*target, alias, std::move(message));
+            deliver(*target, std::move(message), &alias);
         else
             count_dropped();
         return;
