@@ -102,6 +102,7 @@ void CoroutineProcess::release() {
     body_ = nullptr;
     timer_.reset();
     seen.clear();
+    released = true;
 }
 
 bool CoroutineProcess::ready(coroutine_detail::Wait& wait, std::optional<Term>& outcome) {

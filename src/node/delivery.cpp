@@ -128,7 +128,7 @@ void Runtime::post_turn(std::shared_ptr<Process> process) {
 void Runtime::run_turn(const std::shared_ptr<Process>& process) {
     const bool more = process->turn();
     std::unique_lock lock(process->mutex);
-    if (more || process->woken) {
+    if ((more || process->woken) && !process->released) {
         process->woken = false;
         lock.unlock();
         // post, not defer: behind the work already queued, so others get their turn first.
@@ -156,6 +156,7 @@ bool HandlerProcess::turn() {
     }
     if (!alive.load(std::memory_order_acquire)) {
         seen.clear();
+        released = true;
         return false;
     }
     return !seen.empty();

@@ -120,6 +120,9 @@ class Process : public std::enable_shared_from_this<Process> {
 
     // The consumer's own: messages moved out of the inbox, oldest first, not yet taken.
     MessageQueue seen;
+    // The consumer's own: the process has ended and what only its consumer could let go of
+    // (its queue, a coroutine's frame) is gone; no turn is needed any more.
+    bool released = false;
     // Moves what arrived to `seen`; false when the process has ended. Consumer only.
     bool gather() {
         std::lock_guard lock(mutex);

@@ -302,6 +302,7 @@ void Runtime::terminate(const std::shared_ptr<Process>& process, Term reason) {
 void Runtime::die(Process& p, Term reason, std::vector<PendingExit>& more) {
     std::unique_ptr<Relations> relations;
     MessageQueue unread;
+    MessageQueue unhandled;
     {
         std::unique_lock lock(p.mutex);
         if (!p.alive) return;
@@ -310,7 +311,14 @@ void Runtime::die(Process& p, Term reason, std::vector<PendingExit>& more) {
         relations = std::move(p.relations);
         // A mailbox's thread still gets `exited` after what it has; other kinds read no more.
         if (p.kind != Process::Kind::mailbox) unread = std::move(p.inbox);
-        p.wake(lock);  // a mailbox's thread returns; a handler's or coroutine's turn ends it
+        if (p.kind == Process::Kind::handler && !p.scheduled) {
+            // No turn runs or will: this thread is the consumer now, and finishes it here
+            // instead of scheduling a turn for it.
+            unhandled = std::move(p.seen);
+            p.released = true;
+        } else {
+            p.wake(lock);  // a mailbox's thread returns; a handler's or coroutine's turn ends it
+        }
     }
     processes_.erase(p.pid);
     if (!relations) return;
