@@ -18,17 +18,12 @@ namespace {
 
 using namespace test_support;
 
-// {echo, X} answers X; {later, Ms, X} answers X after Ms; hold is never answered; {stop, R}
-// ends the server with R before it answers.
+// {echo, X} answers X; hold is answered only when the cast {release, X} comes (with X); {stop,
+// R} ends the server with R before it answers.
 class Server : public Actor {
     std::vector<From> held_;
     CallResult handle_call(const Term& request, From from) override {
         if (auto echo = request.tagged<Term>("echo"_a)) return Reply{std::get<0>(*echo)};
-        if (auto later = request.tagged<std::int64_t, Term>("later"_a)) {
-            send_after(self(), std::chrono::milliseconds(std::get<0>(*later)),
-                       tuple("answer"_a, from.to_term(), std::get<1>(*later)));
-            return NoReply{};
-        }
         if (request.is_atom("hold"_a)) {
             held_.push_back(from);
             return NoReply{};
@@ -37,10 +32,11 @@ class Server : public Actor {
             return Stop{std::get<0>(*stop), std::nullopt};
         return Reply{tuple(atoms::error, request)};
     }
-    HandleResult handle_info(const Term& message) override {
-        if (auto answer = message.tagged<Term, Term>("answer"_a)) {
-            auto& [from, value] = *answer;
-            From(self(), from[0].to<Pid>().value(), from[1]).reply(value);
+    HandleResult handle_cast(const Term& message) override {
+        if (auto release = message.tagged<Term>("release"_a)) {
+            for (auto& from : held_)
+                from.reply(std::get<0>(*release));
+            held_.clear();
         }
         return NoReply{};
     }
@@ -52,8 +48,8 @@ ProcessHandle start_server(Node& node, std::optional<Atom> name = std::nullopt) 
     return *server;
 }
 
-Term later(std::int64_t ms, Term value) {
-    return tuple("later"_a, ms, std::move(value));
+void release(const ProcessHandle& from, const ProcessHandle& server, Term value) {
+    cast(from, ServerRef(server.pid()), tuple("release"_a, std::move(value)));
 }
 
 // Sets *flag when destroyed: shows a coroutine's frame went.
@@ -91,17 +87,19 @@ TEST_SUITE("calls") {
         LocalNode n;
         Mailbox me = n.node.open_mailbox();
         ProcessHandle server = start_server(n.node);
-        const RequestId kept = send_request(me, ServerRef(server.pid()), later(100, Term(7)));
+        const RequestId kept = send_request(me, ServerRef(server.pid()), Term("hold"_a));
         auto early = wait_response(me, kept, 1ms);
         REQUIRE_FALSE(early.has_value());
         CHECK(early.error().code == CallErrc::timeout);
+        release(me, server, Term(7));
         CHECK(wait_response(me, kept, 10s).value() == Term(7));
 
         const auto dropped_before = n.node.stats().dropped_messages;
-        const RequestId given_up = send_request(me, ServerRef(server.pid()), later(100, Term(8)));
+        const RequestId given_up = send_request(me, ServerRef(server.pid()), Term("hold"_a));
         auto late = receive_response(me, given_up, 1ms);
         REQUIRE_FALSE(late.has_value());
         CHECK(late.error().code == CallErrc::timeout);
+        release(me, server, Term(8));
         // The reply comes, to an alias that is no more, and the node drops it.
         eventually([&] { return n.node.stats().dropped_messages > dropped_before; });
         CHECK(me.queued() == 0);
@@ -173,12 +171,13 @@ TEST_SUITE("calls") {
         requests = RequestIdCollection();
 
         requests.add(send_request(me, ServerRef(server.pid()), Term("hold"_a)), Term(1));
-        requests.add(send_request(me, ServerRef(server.pid()), later(100, Term(2))), Term(2));
+        requests.add(send_request(me, ServerRef(server.pid()), Term("hold"_a)), Term(2));
         auto timed_out = receive_response(me, requests, 1ms);
         REQUIRE_FALSE(timed_out.has_value());
         CHECK(timed_out.error().code == CallErrc::timeout);
         CHECK(requests.empty());
         const auto dropped_before = n.node.stats().dropped_messages;
+        release(me, server, Term("late"_a));
         eventually([&] { return n.node.stats().dropped_messages > dropped_before; });
         CHECK(me.queued() == 0);
     }
@@ -231,7 +230,8 @@ TEST_SUITE("calls") {
                                               r.error().reason));
             };
             report(co_await call(self, ServerRef("srv"_a), tuple("echo"_a, 1)));
-            report(co_await call(self, ServerRef("srv"_a), later(100, Term(2)), 1ms));
+            report(co_await call(self, ServerRef("srv"_a), Term("hold"_a), 1ms));
+            cast(self, ServerRef("srv"_a), tuple("release"_a, 2));
             report(co_await call(self, ServerRef("nobody"_a), Term(3)));
             report(co_await call(self, ServerRef("srv"_a), tuple("stop"_a, "bye"_a)));
             // Waiting for a message that never comes, for a while: the late reply must not be it.
