@@ -98,18 +98,10 @@ struct Way {
 };
 
 // Our node, an erl node running rpc_peer_server as `counter`, and each way of calling.
-struct Fixture {
-    Cluster cluster;
-    LogCapture log;
-    TestModules modules;
-    Node node = start_node(cluster.node_options("cpp_async", &log));
-    ErlNode erl{modules.with_modules(cluster.erl_options("erl_async"))};
-    const Atom peer = atom(erl.node_name());
+struct Fixture : Calling {
     Mailbox me = node.open_mailbox();
     ProcessHandle async_relay = start(std::make_unique<AsyncRelay>());
     ProcessHandle checking_relay = start(std::make_unique<CheckingRelay>());
-
-    Fixture() { REQUIRE(erl.eval("is_pid(rpc_peer_server:start(counter))") == "true"); }
 
     ProcessHandle start(std::unique_ptr<Actor> actor) {
         auto started = spawn_actor(node, std::move(actor));

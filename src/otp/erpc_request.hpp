@@ -24,7 +24,9 @@ struct ErpcRequest {
 ErpcRequest start_erpc(const ProcessHandle& self, Atom target, Atom module, Atom function,
                        std::vector<Term> args);
 bool answers(const ErpcRequest& request, const Term& message);
-Expected<Term, RpcError> outcome(const ErpcRequest& request, const Term& answer);
+// What an answer means; a local call's alias goes with it.
+Expected<Term, RpcError> outcome(const ProcessHandle& self, const ErpcRequest& request,
+                                 const Term& answer);
 // Gives up on the request: its spawn, monitor or alias go, and answers already queued are
 // dropped; the remote process is left to finish, as erpc leaves it.
 void abandon(const ProcessHandle& self, const ErpcRequest& request);

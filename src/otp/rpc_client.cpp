@@ -104,7 +104,9 @@ bool answers(const ErpcRequest& request, const Term& m) {
     return refers_to(m, 5, atoms::DOWN, request.ref) || refers_to(m, 4, n.spawn_reply, request.ref);
 }
 
-Expected<Term, RpcError> outcome(const ErpcRequest& request, const Term& m) {
+Expected<Term, RpcError> outcome(const ProcessHandle& self, const ErpcRequest& request,
+                                 const Term& m) {
+    if (request.local) self.unalias(request.ref);
     if (m[0].is_atom(names().spawn_reply))  // only errors: the 'DOWN' brings a result
         return unexpected(spawn_error(m[3], request.target));
     const Term& reason = m[0].is_atom(atoms::DOWN) ? m[4] : m[2];
@@ -156,7 +158,7 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
         auto got = self.receive_if([&](const Term& m) { return pending_of(m).has_value(); }, wait);
         if (!got) break;
         const std::size_t i = *pending_of(*got);
-        answered[i] = otp::outcome(requests[i], *got);
+        answered[i] = otp::outcome(self, requests[i], *got);
     }
     for (std::size_t i = 0; i < requests.size(); ++i) {
         if (answered[i]) {
@@ -207,7 +209,7 @@ bool RpcAwaiter::accepts(const Term& message) {
 }
 
 Expected<Term, RpcError> RpcAwaiter::await_resume() {
-    if (outcome()) return otp::outcome(*request_, *outcome());
+    if (outcome()) return otp::outcome(self_, *request_, *outcome());
     otp::abandon(self_, *request_);
     return unexpected(otp::rpc_timeout(request_->target));
 }
