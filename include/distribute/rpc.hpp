@@ -64,24 +64,11 @@ void rpc_cast(Node& node, Atom target, Atom module, Atom function, std::vector<T
     std::vector<Term> args, std::chrono::milliseconds timeout = default_call_timeout);
 
 // co_await rpc(self, target, module, function, args, timeout) in a coroutine process:
-// Expected<Term, RpcError>, as the blocking rpc.
-class [[nodiscard]] RpcAwaiter final : public coroutine_detail::Wait {
-  public:
-    RpcAwaiter(const CoProcess& self, Atom target, Atom module, Atom function,
-               std::vector<Term> args, std::chrono::milliseconds timeout);
-    ~RpcAwaiter() override;
-    bool accepts(const Term& message) override;
-    Expected<Term, RpcError> await_resume();
-
-    struct Request;
-
-  private:
-    ProcessHandle self_;
-    std::unique_ptr<Request> request_;
-};
-[[nodiscard]] RpcAwaiter rpc(const CoProcess& self, Atom target, Atom module, Atom function,
-                             std::vector<Term> args,
-                             std::chrono::milliseconds timeout = default_call_timeout);
+// Expected<Term, RpcError>, as the blocking rpc. A coroutine of the calling process (it runs
+// when awaited), so it suspends with it and is destroyed with it.
+[[nodiscard]] Task<Expected<Term, RpcError>> rpc(
+    CoProcess self, Atom target, Atom module, Atom function, std::vector<Term> args,
+    std::chrono::milliseconds timeout = default_call_timeout);
 
 // ---------------------------------------------------------------------------------------------
 // Being called from the BEAM

@@ -8,10 +8,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "distribute/node.hpp"
 #include "distribute/term.hpp"
 #include "net/session.hpp"
 #include "wire/control.hpp"
@@ -26,15 +28,34 @@ class Connection {
 
     Connection(Atom peer, std::uint64_t id) : peer(peer), id(id) {}
 
-    // Any thread: out now when up, queued while connecting. False once the connection is down:
-    // the control goes nowhere, and a caller that recorded a link or monitor over this
-    // connection must fire it itself, since the sweep of connection_down may have run already.
-    bool send(const wire::Control& control);
-    // Up: flushes the queue through `session` before any later send. Returns the waiters to call.
-    std::vector<std::function<void(bool)>> mark_up(std::shared_ptr<net::Session> carrier,
-                                                   bool hidden, std::uint32_t creation);
+    enum class Sent {
+        accepted,  // out now, or queued until the connection is up
+        down,      // the connection is down: the control goes nowhere
+        // The peer did not offer a flag this control needs (wire::peer_takes): it is not sent,
+        // and the runtime emulates what the BEAM does instead (Runtime::not_offered).
+        not_offered,
+    };
+
+    // Any thread: out now when up, queued while connecting, and only when the peer takes it
+    // (wire/capabilities.hpp; queued ones are checked when the flags are known). `down`: a
+    // caller that recorded a link or monitor over this connection must fire it itself, since the
+    // sweep of connection_down may have run already.
+    Sent send(const wire::Control& control);
+
+    struct Up {
+        std::vector<std::function<void(bool)>> waiters;  // to call with true
+        std::vector<wire::Control> not_offered;          // queued controls the peer cannot take
+    };
+    // Up: flushes the queue through `session` before any later send.
+    Up mark_up(std::shared_ptr<net::Session> carrier, bool hidden, std::uint32_t creation);
+    // The flags agreed with the peer; 0 until the connection is up.
+    std::uint64_t negotiated() const;
     // Down or never up: marks it down and returns the waiters to call with false.
     std::vector<std::function<void(bool)>> take_waiters();
+    // Why it never came up, recorded before the waiters are called; `otherwise` when nothing
+    // more precise was recorded.
+    void set_failure(NodeError why);
+    NodeError failure_or(NodeError otherwise) const;
 
     // The local processes with a link, monitor, watcher or spawn request over this connection,
     // as the BEAM's distribution entry keeps them: when it goes down, these and only these are
@@ -50,19 +71,24 @@ class Connection {
     const std::uint64_t id;
 
     // Guarded by the registry's mutex: which session carries the connection, whether our own
-    // dial is still under way.
+    // dial is still under way, and whether the peer's name is one this node gave it (with the
+    // creation it got), to be given again once the connection is gone.
     std::shared_ptr<net::Session> session;
     bool dialling = false;
+    bool named_by_us = false;
+    std::uint32_t given_creation = 0;
 
     mutable std::mutex mutex;  // guards the rest
     State state = State::connecting;
     bool down = false;
     std::shared_ptr<net::Session> carrier;  // the session sends go through, once up
+    std::uint64_t flags = 0;                // negotiated, once up
     bool hidden = false;
     std::uint32_t peer_creation = 0;
     std::vector<wire::Control> queued;
     std::vector<std::function<void(bool)>> waiters;  // connect() callers: true once up
     std::unordered_map<std::uint64_t, std::weak_ptr<Process>> crossing;  // by pid key
+    std::optional<NodeError> failure;
 };
 
 }  // namespace distribute::node

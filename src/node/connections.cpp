@@ -1,9 +1,8 @@
-// The connection registry: dialling on demand, accepting, the simultaneous-connect and
-// replace-alive rules of the handshake, node events, and noconnection for everything that crossed
-// a connection that went down.
+// The connection registry: dialling on demand, connections coming up (and the controls queued for
+// them that the peer cannot take), node events, and noconnection for everything that crossed a
+// connection that went down. Handshakes peers start are admitted in handshakes.cpp.
 #include <algorithm>
 
-#include "net/connector.hpp"
 #include "node/runtime.hpp"
 #include "wire/flags.hpp"
 
@@ -32,10 +31,47 @@ std::string describe(const net::SessionEnd& end) {
     return end.detail;
 }
 
+NodeError dial_failure(const net::DialError& e) {
+    using net::DialErrc;
+    switch (e.code) {
+        case DialErrc::bad_name:
+            return {NodeErrc::bad_name, e.detail};
+        case DialErrc::unreachable:
+            return {NodeErrc::unreachable, e.detail};
+        case DialErrc::no_epmd:
+            return {NodeErrc::no_epmd, e.detail};
+        case DialErrc::not_registered:
+            return {NodeErrc::not_registered, e.detail};
+        case DialErrc::old_version:
+            return {NodeErrc::connect_failed, e.detail};
+    }
+    return {NodeErrc::connect_failed, e.detail};
+}
+
+// A node whose dynamic name went with the node that gave it makes no new connection.
+NodeError lost_name_error() {
+    return {NodeErrc::connect_failed,
+            "this node lost its name (the node that gave it is gone): it makes no new connections"};
+}
+
+// Why a connection we dialled ended before it came up.
+NodeError handshake_failure(const net::SessionEnd& end, const std::string& peer) {
+    using Cause = net::SessionEnd::Cause;
+    if (end.cause == Cause::handshake_failed &&
+        end.handshake_error == wire::HandshakeErrc::bad_digest)
+        return {NodeErrc::wrong_cookie,
+                peer + " refused the handshake: wrong cookie? (" + end.detail + ")"};
+    if (end.cause == Cause::handshake_failed)
+        return {NodeErrc::connect_failed, peer + " refused the handshake: " + end.detail};
+    if (end.cause == Cause::handshake_timeout)
+        return {NodeErrc::timeout, peer + " did not finish the handshake: " + end.detail};
+    return {NodeErrc::connect_failed, "cannot connect to " + peer + ": " + describe(end)};
+}
+
 }  // namespace
 
 std::shared_ptr<Connection> Runtime::connection_to(Atom node) {
-    if (is_local(node) || stopped()) return nullptr;
+    if (is_local(node) || stopped() || name_lost_.load()) return nullptr;
     {
         std::shared_lock lock(connections_mutex_);
         auto it = connections_.find(node.index());
@@ -84,7 +120,7 @@ void Runtime::dial(const std::shared_ptr<Connection>& connection) {
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
-                         Expected<tcp::socket, std::string> socket) {
+                         Expected<tcp::socket, net::DialError> socket) {
     std::shared_ptr<net::Session> session;
     bool failed = false;
     {
@@ -94,7 +130,7 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         // A simultaneous connect may have handed the connection to the peer's session already.
         if (!current || !connection->dialling || stopped()) return;
         connection->dialling = false;
-        if (!socket) {
+        if (!socket || name_lost_.load()) {
             connections_.erase(it);
             failed = true;
         } else {
@@ -107,80 +143,14 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         }
     }
     if (failed) {
+        const NodeError why = socket ? lost_name_error() : dial_failure(socket.error());
         log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + socket.error());
-        connection_down(connection, socket.error(), false);
+            "cannot connect to " + std::string(connection->peer.name()) + ": " + why.detail);
+        connection->set_failure(why);
+        connection_down(connection, why.detail, false);
         return;
     }
     session->start();
-}
-
-void Runtime::accept(tcp::socket socket) {
-    constexpr std::size_t max_handshakes = 256;
-    auto session = std::make_shared<net::Session>(io_, net::make_tcp_transport(std::move(socket)),
-                                                  session_settings(), *this, std::string());
-    {
-        std::unique_lock lock(connections_mutex_);
-        if (stopped()) return;
-        if (handshaking_.size() >= max_handshakes) {
-            lock.unlock();
-            log(LogLevel::warning, "refused a connection from " + session->peer_address() +
-                                       ": too many handshakes in progress");
-            session->close("too many handshakes");
-            return;
-        }
-        handshaking_.push_back(session);
-    }
-    session->start();
-}
-
-wire::HandshakeStatus Runtime::on_peer_named(net::Session& session) {
-    const auto& peer = session.peer();
-    auto atom = Atom::make(peer.name);
-    if (!atom || is_local(*atom)) return wire::HandshakeStatus::not_allowed;
-    session.peer_node = *atom;
-    std::shared_ptr<net::Session> superseded;
-    wire::HandshakeStatus status = wire::HandshakeStatus::ok;
-    {
-        std::unique_lock lock(connections_mutex_);
-        if (stopped()) return wire::HandshakeStatus::not_allowed;
-        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
-                                 [&](auto& s) { return s.get() == &session; });
-        std::shared_ptr<net::Session> owned;
-        if (self != handshaking_.end()) {
-            owned = *self;
-            handshaking_.erase(self);
-        }
-        auto& slot = connections_[atom->index()];
-        if (!slot) {
-            slot = std::make_shared<Connection>(*atom, next_connection_id_++);
-            slot->session = owned;
-            session.connection_id = slot->id;
-        } else {
-            std::unique_lock state(slot->mutex);
-            const bool up = slot->state == Connection::State::up;
-            state.unlock();
-            const bool ours = slot->dialling || (slot->session && slot->session->is_initiator());
-            if (up) {
-                // The peer thinks its old connection is dead; it says whether to replace it.
-                status = wire::HandshakeStatus::alive;
-                session.connection_id = 0;
-                if (owned) handshaking_.push_back(owned);
-            } else if (ours && name_.name() > atom->name()) {
-                status = wire::HandshakeStatus::nok;  // our attempt wins
-            } else if (ours) {
-                status = wire::HandshakeStatus::ok_simultaneous;
-                superseded = slot->session;
-                slot->dialling = false;
-                slot->session = owned;
-                session.connection_id = slot->id;
-            } else {
-                status = wire::HandshakeStatus::nok;  // another handshake from it is under way
-            }
-        }
-    }
-    if (superseded) superseded->close("simultaneous connect: the peer's connection is kept");
-    return status;
 }
 
 void Runtime::on_up(net::Session& session) {
@@ -189,11 +159,12 @@ void Runtime::on_up(net::Session& session) {
     std::shared_ptr<net::Session> owned;
     {
         std::unique_lock lock(connections_mutex_);
-        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
-                                 [&](auto& s) { return s.get() == &session; });
-        if (self != handshaking_.end()) {
-            owned = *self;
-            handshaking_.erase(self);
+        owned = release_handshake(session);
+        // The node that names this one answered: the name is ours from now on, before anything
+        // else runs on the node (start() is waiting for this connection).
+        if (dynamic_name_ && name_ == Atom() && session.assigned_name()) {
+            name_ = Atom::make(session.assigned_name()->name).value_or(Atom());
+            creation_ = session.assigned_name()->creation;
         }
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
@@ -217,10 +188,20 @@ void Runtime::on_up(net::Session& session) {
         return;
     }
     const bool hidden = !(session.peer().flags & wire::flag::published);
-    for (auto& waiter : connection->mark_up(owned, hidden, session.peer().creation))
+    auto up = connection->mark_up(owned, hidden, session.peer().creation);
+    for (auto& waiter : up.waiters)
         waiter(true);
+    for (auto& control : up.not_offered)
+        not_offered(control);
     log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
                             (hidden ? ", hidden" : "") + ")");
+    // A release newer than this code: as a BEAM does with an older peer, the connection uses
+    // the capabilities both sides offer, and says which it left out.
+    if (const auto unknown = wire::unknown_flags(session.peer().flags))
+        log(LogLevel::info, session.peer().name +
+                                " offers distribution flags this node does not understand (left "
+                                "out: the connection uses what both offer): " +
+                                wire::flag_names(unknown));
     node_event({session.peer_node, true, hidden, {}});
 }
 
@@ -235,11 +216,12 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     std::shared_ptr<Connection> connection;
     {
         std::unique_lock lock(connections_mutex_);
-        std::erase_if(handshaking_, [&](auto& s) { return s.get() == &session; });
+        release_handshake(session);
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
             connection = it->second;
             connections_.erase(it);
+            recycle_dynamic_name(*connection);
         }
     }
     sessions_ended_.notify_all();
@@ -262,12 +244,15 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     } else if (connection) {
         log(LogLevel::info, "cannot connect to " + peer + ": " + why);
     }
+    if (connection && !end.was_up) connection->set_failure(handshake_failure(end, peer));
     if (connection) connection_down(connection, why, end.was_up);
 }
 
 void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                               const std::string& reason, bool was_up) {
     static const Atom spawn_reply = Atom::make("spawn_reply").value();
+    // The node that named this one is gone: so is the name.
+    if (dynamic_name_ && connection->peer == namer_) lose_name(reason);
     for (auto& waiter : connection->take_waiters())
         waiter(false);
     const Atom peer = connection->peer;
@@ -339,10 +324,19 @@ std::vector<Atom> Runtime::connected(bool hidden) const {
     return out;
 }
 
-void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
-    if (is_local(node)) return done(true);
+void Runtime::async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done) {
+    if (is_local(node)) return done({});
     auto connection = connection_to(node);
-    if (!connection) return done(false);
+    if (!connection)
+        return done(unexpected(name_lost_.load() && !stopped()
+                                   ? lost_name_error()
+                                   : NodeError{NodeErrc::not_running, "the node has stopped"}));
+    auto outcome = [connection, done = std::move(done)](bool up) {
+        if (up) return done({});
+        done(unexpected(
+            connection->failure_or({NodeErrc::connect_failed,
+                                    "cannot connect to " + std::string(connection->peer.name())})));
+    };
     bool up;
     {
         std::lock_guard lock(connection->mutex);
@@ -350,11 +344,11 @@ void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
         // one, and connect() would wait for its whole timeout.
         up = connection->state == Connection::State::up && !connection->down;
         if (!up && !connection->down) {
-            connection->waiters.push_back(std::move(done));
+            connection->waiters.push_back(std::move(outcome));
             return;
         }
     }
-    done(up);
+    outcome(up);
 }
 
 bool Runtime::disconnect(Atom node) {
@@ -384,6 +378,12 @@ std::uint64_t Runtime::on_node_event(std::function<void(const NodeEvent&)> callb
 void Runtime::unsubscribe(std::uint64_t id) {
     std::lock_guard lock(events_mutex_);
     std::erase_if(subscribers_, [id](auto& s) { return s.first == id; });
+}
+
+std::uint64_t Runtime::peer_flags(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    return it == connections_.end() ? 0 : it->second->negotiated();
 }
 
 void Runtime::monitor_nodes(const Pid& pid, bool enable) {

@@ -106,7 +106,7 @@ void CoroutineProcess::release() {
 }
 
 bool CoroutineProcess::ready(coroutine_detail::Wait& wait, std::optional<Term>& outcome) {
-    cursor_ = MessageQueue::Cursor();
+    cursor_ = LanedQueue::Cursor();
     if (!alive.load(std::memory_order_acquire)) return false;  // suspends, to be destroyed
     if (budget_ <= 0) {
         yield_ = true;  // the turn ends here; the next one looks at the queue

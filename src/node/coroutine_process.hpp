@@ -41,7 +41,7 @@ class CoroutineProcess final : public Process {
     coroutine_detail::Wait* waiting_ = nullptr;
     std::optional<Term>* waiting_outcome_ = nullptr;
     std::coroutine_handle<> waiter_;
-    MessageQueue::Cursor cursor_;
+    LanedQueue::Cursor cursor_;
     std::unique_ptr<net::asio::steady_timer> timer_;
     std::uint64_t wait_number_ = 0;   // the current wait, for the timer to name
     std::uint64_t expired_wait_ = 0;  // guarded by mutex: the wait whose deadline passed

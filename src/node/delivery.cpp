@@ -61,7 +61,7 @@ std::shared_ptr<Process> Runtime::spawn_handler(Node::Handler handler, bool trap
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
-bool Runtime::deliver(Process& to, Term message, const Reference* through_alias) {
+bool Runtime::deliver(Process& to, Term message, const Reference* through_alias, bool priority) {
     std::unique_lock lock(to.mutex);
     bool accepted = to.alive.load(std::memory_order_relaxed);
     if (accepted && through_alias) accepted = alias_active(to.relations.get(), *through_alias);
@@ -70,9 +70,15 @@ bool Runtime::deliver(Process& to, Term message, const Reference* through_alias)
         count_dropped();
         return false;
     }
-    to.inbox.push(std::move(message));
+    to.inbox.push(std::move(message), priority);
     to.wake(lock);
     return true;
+}
+
+bool Runtime::holds_alias(Process& process, const Reference& alias) {
+    std::lock_guard lock(process.mutex);
+    return process.alive.load(std::memory_order_relaxed) &&
+           alias_active(process.relations.get(), alias);
 }
 
 void Runtime::fire_monitor(Process& watcher, const Reference& ref, const wire::ProcessId& target,
@@ -99,7 +105,7 @@ void Runtime::discard(Process& process, const std::function<bool(const Term&)>& 
 
 std::optional<Term> Runtime::take(Process& process, const std::function<bool(const Term&)>& match) {
     process.gather();
-    MessageQueue::Cursor from_front;
+    LanedQueue::Cursor from_front;
     Term found;
     if (!process.seen.take_first(from_front, match, found)) return std::nullopt;
     return found;

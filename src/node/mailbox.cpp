@@ -40,6 +40,10 @@ void ProcessHandle::send_alias(const Reference& alias, Term message) const {
     process_->runtime.send_alias(*process_, alias, std::move(message));
 }
 
+void ProcessHandle::send_priority(const Reference& alias, Term message) const {
+    process_->runtime.send_alias(*process_, alias, std::move(message), true);
+}
+
 void ProcessHandle::link(const Pid& other) const {
     process_->runtime.link(*process_, other);
 }
@@ -64,6 +68,10 @@ void ProcessHandle::exit(const Pid& target, Term reason) const {
     process_->runtime.exit2(*process_, target, std::move(reason));
 }
 
+void ProcessHandle::exit(const Reference& alias, Term reason, bool priority) const {
+    process_->runtime.exit_alias(*process_, alias, std::move(reason), priority);
+}
+
 void ProcessHandle::exit_self(Term reason) const {
     process_->runtime.terminate(process_, std::move(reason));
 }
@@ -79,6 +87,10 @@ Reference ProcessHandle::make_ref() const {
 
 Reference ProcessHandle::alias() const {
     return process_->runtime.make_alias(*process_);
+}
+
+Reference ProcessHandle::priority_alias() const {
+    return process_->runtime.make_alias(*process_, true);
 }
 
 bool ProcessHandle::unalias(const Reference& alias) const {
@@ -128,7 +140,7 @@ Expected<Term, ReceiveError> Mailbox::receive_if(const std::function<bool(const 
     const bool forever = timeout == infinity_timeout;
     const auto deadline = forever ? std::chrono::steady_clock::time_point::max()
                                   : std::chrono::steady_clock::now() + timeout;
-    node::MessageQueue::Cursor cursor;  // the messages before it were refused already
+    node::LanedQueue::Cursor cursor;  // the messages before it were refused already
     auto accept = [&](const Term& m) { return !match || match(m); };
     for (;;) {
         // A process ended by an exit signal handles no more messages, as on the BEAM.

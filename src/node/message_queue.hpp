@@ -139,4 +139,44 @@ class MessageQueue {
     std::size_t size_ = 0;
 };
 
+// A process's messages in two lanes: priority messages (OTP 28, through a priority alias) are
+// taken before every ordinary one, in the order they arrived. Each lane keeps its own cursor, so
+// a selective receive also examines a priority message that lands after it began.
+class LanedQueue {
+  public:
+    bool empty() const { return priority_.empty() && ordinary_.empty(); }
+    std::size_t size() const { return priority_.size() + ordinary_.size(); }
+
+    void push(Term message, bool priority = false) {
+        (priority ? priority_ : ordinary_).push(std::move(message));
+    }
+    void append(LanedQueue& other) {
+        priority_.append(other.priority_);
+        ordinary_.append(other.ordinary_);
+    }
+    Term pop() { return priority_.empty() ? ordinary_.pop() : priority_.pop(); }
+
+    struct Cursor {
+        MessageQueue::Cursor priority;
+        MessageQueue::Cursor ordinary;
+    };
+    template <class Match>
+    bool take_first(Cursor& at, Match&& match, Term& out) {
+        return priority_.take_first(at.priority, match, out) ||
+               ordinary_.take_first(at.ordinary, match, out);
+    }
+    template <class Match>
+    std::size_t remove_if(Match&& match) {
+        return priority_.remove_if(match) + ordinary_.remove_if(match);
+    }
+    void clear() {
+        priority_.clear();
+        ordinary_.clear();
+    }
+
+  private:
+    MessageQueue priority_;
+    MessageQueue ordinary_;
+};
+
 }  // namespace distribute::node

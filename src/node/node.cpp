@@ -36,6 +36,14 @@ class NodeCategory : public std::error_category {
                 return "the process is not alive";
             case NodeErrc::node_thread:
                 return "a blocking operation on one of the node's threads";
+            case NodeErrc::no_epmd:
+                return "no EPMD on the node's host";
+            case NodeErrc::not_registered:
+                return "the name is not registered with the host's EPMD";
+            case NodeErrc::wrong_cookie:
+                return "the handshake failed: wrong cookie?";
+            case NodeErrc::unreachable:
+                return "the node is unreachable";
         }
         return "unknown node error";
     }
@@ -126,19 +134,16 @@ Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds tim
     if (node::on_node_thread())
         return unexpected(
             NodeError{NodeErrc::node_thread, "connect() would block one of the node's threads"});
-    auto result = std::make_shared<std::promise<bool>>();
+    auto result = std::make_shared<std::promise<Expected<void, NodeError>>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    runtime_->async_connect(node, [result, answered](bool up) {
-        if (!answered->exchange(true)) result->set_value(up);
+    runtime_->async_connect(node, [result, answered](Expected<void, NodeError> up) {
+        if (!answered->exchange(true)) result->set_value(std::move(up));
     });
     auto future = result->get_future();
     if (future.wait_for(timeout) != std::future_status::ready)
         return unexpected(NodeError{NodeErrc::timeout,
                                     "no connection to " + std::string(node.name()) + " in time"});
-    if (!future.get())
-        return unexpected(
-            NodeError{NodeErrc::connect_failed, "cannot connect to " + std::string(node.name())});
-    return {};
+    return future.get();
 }
 
 bool Node::disconnect(Atom node) {

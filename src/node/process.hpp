@@ -106,7 +106,8 @@ class Process : public std::enable_shared_from_this<Process> {
     // Guards what follows, except `alive` for reading (it only ever goes from true to false,
     // under the mutex) and `seen`.
     std::mutex mutex;
-    MessageQueue inbox;
+    // Priority messages (OTP 28) first, in the order they arrived, then ordinary ones.
+    LanedQueue inbox;
     std::atomic<bool> alive{true};
     bool trap_exit = false;
     bool scheduled = false;  // handler and coroutine: a turn is posted or running
@@ -118,8 +119,9 @@ class Process : public std::enable_shared_from_this<Process> {
         return *relations;
     }
 
-    // The consumer's own: messages moved out of the inbox, oldest first, not yet taken.
-    MessageQueue seen;
+    // The consumer's own: messages moved out of the inbox, oldest first (priority ones ahead),
+    // not yet taken.
+    LanedQueue seen;
     // The consumer's own: the process has ended and what only its consumer could let go of
     // (its queue, a coroutine's frame) is gone; no turn is needed any more.
     bool released = false;

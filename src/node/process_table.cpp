@@ -69,10 +69,20 @@ std::shared_ptr<Process> NameTable::find(Atom name) const {
     return it == names_.end() ? nullptr : it->second;
 }
 
-void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process) {
+std::vector<Atom> NameTable::all() const {
+    std::shared_lock lock(mutex_);
+    std::vector<Atom> out;
+    out.reserve(names_.size());
+    for (auto& [index, process] : names_)
+        out.push_back(Atom::from_index(index));
+    return out;
+}
+
+void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process,
+                     bool priority) {
     auto& s = shard(alias);
     std::lock_guard lock(s.mutex);
-    s.aliases[alias] = process;
+    s.aliases[alias] = Entry{process, priority};
 }
 
 bool AliasTable::remove(const Reference& alias) {
@@ -81,11 +91,12 @@ bool AliasTable::remove(const Reference& alias) {
     return s.aliases.erase(alias) > 0;
 }
 
-std::shared_ptr<Process> AliasTable::find(const Reference& alias) const {
+AliasTable::Target AliasTable::find(const Reference& alias) const {
     auto& s = shard(alias);
     std::lock_guard lock(s.mutex);
     auto it = s.aliases.find(alias);
-    return it == s.aliases.end() ? nullptr : it->second.lock();
+    if (it == s.aliases.end()) return {};
+    return {it->second.process.lock(), it->second.priority};
 }
 
 }  // namespace distribute::node

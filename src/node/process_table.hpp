@@ -50,6 +50,8 @@ class NameTable {
     // Removes `name` only while it still names `process` (null: whoever has it).
     bool remove(Atom name, const Process* process = nullptr);
     std::shared_ptr<Process> find(Atom name) const;
+    // Every name registered now, as registered/0 lists them.
+    std::vector<Atom> all() const;
 
   private:
     mutable std::shared_mutex mutex_;
@@ -61,15 +63,26 @@ class NameTable {
 // under its lock), so an entry may outlive its alias by a moment.
 class AliasTable {
   public:
-    void add(const Reference& alias, const std::shared_ptr<Process>& process);
+    // What an alias leads to: its process (null when none), and whether it is a priority alias
+    // (alias([priority])), the only kind that takes priority messages.
+    struct Target {
+        std::shared_ptr<Process> process;
+        bool priority = false;
+    };
+
+    void add(const Reference& alias, const std::shared_ptr<Process>& process, bool priority);
     bool remove(const Reference& alias);
-    std::shared_ptr<Process> find(const Reference& alias) const;
+    Target find(const Reference& alias) const;
 
   private:
+    struct Entry {
+        std::weak_ptr<Process> process;
+        bool priority = false;
+    };
     static constexpr std::size_t shard_count = 64;
     struct Shard {
         mutable std::mutex mutex;
-        std::unordered_map<Reference, std::weak_ptr<Process>, ReferenceHash> aliases;
+        std::unordered_map<Reference, Entry, ReferenceHash> aliases;
     };
     Shard& shard(const Reference& alias) const {
         return shards_[ReferenceHash{}(alias) % shard_count];

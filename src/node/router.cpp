@@ -34,11 +34,14 @@ void Runtime::route(Connection& from, wire::Control&& control) {
                        }
                    },
                    [&](wire::AliasSend& m) {
-                       if (auto process = aliases_.find(m.alias))
-                           deliver(*process, std::move(m.message), &m.alias);
+                       // Priority only through an alias made for it (alias([priority])).
+                       if (auto target = aliases_.find(m.alias); target.process)
+                           deliver(*target.process, std::move(m.message), &m.alias,
+                                   m.priority && target.priority);
                        else
                            count_dropped();
                    },
+                   [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
                    [&](wire::Link& m) { incoming_link(from, m); },
                    [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
                    [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },

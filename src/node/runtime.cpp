@@ -58,15 +58,32 @@ Expected<void, NodeError> Runtime::boot() {
     }
     auto parsed = wire::NodeName::parse(full);
     if (!parsed) return unexpected(error(NodeErrc::bad_name, parsed.error()));
-    auto atom = Atom::make(full);
-    if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
-    name_ = *atom;
+    // As erl -sname undefined: the name comes from the first node this one connects to.
+    dynamic_name_ = parsed->alive == "undefined";
+    if (dynamic_name_) {
+        if (options_.named_by.empty())
+            return unexpected(error(NodeErrc::bad_name,
+                                    "the name 'undefined' asks for a dynamic name: "
+                                    "NodeOptions::named_by must say which node gives it"));
+        dynamic_host_ = parsed->host;
+    } else {
+        auto atom = Atom::make(full);
+        if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
+        name_ = *atom;
+    }
 
     cookie_ = options_.cookie;
+    std::string default_cookie_path;  // set when the cookie came from a default location
     if (cookie_.empty()) {
-        auto cookie = home_cookie();
-        if (!cookie) return unexpected(error(NodeErrc::no_cookie, cookie.error()));
-        cookie_ = std::move(*cookie);
+        auto file = options_.cookie_file.empty() ? default_cookie_file()
+                                                 : read_cookie_file(options_.cookie_file);
+        if (!file) return unexpected(file.error());
+        cookie_ = std::move(file->cookie);
+        if (options_.cookie_file.empty()) default_cookie_path = file->path;
+        if (file->created)
+            log(LogLevel::warning,
+                "created " + file->path +
+                    " with a new random cookie: the nodes this one talks to need the same cookie");
     }
     ref_salt_ = randombytes_random();
 
@@ -80,63 +97,25 @@ Expected<void, NodeError> Runtime::boot() {
             self->io_.run();
             if (self->stopped_by_ == std::this_thread::get_id()) self->run_what_is_left();
         });
-
-    auto server_options = EpmdServerOptions::from_environment();
-    server_options.port = options_.epmd.endpoint.port;
-    server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
-    auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
-    if (!server) return unexpected(error(NodeErrc::epmd_failed, server.error().detail));
-    epmd_server_ = std::move(*server);
-    if (epmd_server_)
-        log(LogLevel::info,
-            "no EPMD answered on port " + std::to_string(server_options.port) + ": started one");
-
-    auto acceptor =
-        net::Acceptor::listen(io_, options_.listen_address, options_.port_min, options_.port_max);
-    if (!acceptor) return unexpected(error(NodeErrc::listen_failed, acceptor.error()));
-    acceptor_ = std::move(*acceptor);
-
     epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
-    auto registered = std::make_shared<std::promise<Expected<std::uint32_t, EpmdError>>>();
-    auto first = std::make_shared<std::atomic<bool>>(true);
-    RegistrationEvents events;
-    events.registered = [this, registered, first](std::uint32_t creation, unsigned count) {
-        if (first->exchange(false)) {
-            registered->set_value(creation);
-        } else {
-            // Pids, ports and references already handed out carry the first creation, so the
-            // node keeps it; peers learn a node's creation in the handshake, not from EPMD.
-            log(LogLevel::warning, "registered with EPMD again (registration " +
-                                       std::to_string(count) + "); keeping creation " +
-                                       std::to_string(creation_));
-        }
-    };
-    events.lost = [this](const EpmdError& e) {
-        log(LogLevel::warning, "lost the EPMD registration (" + e.detail + "): registering again");
-    };
-    events.failed = [this, registered, first](const EpmdError& e) {
-        if (first->exchange(false))
-            registered->set_value(unexpected(e));
-        else
-            log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
-    };
-    registration_ = epmd_client_->register_node(
-        NodeRegistration{parsed->alive,
-                         acceptor_->port(),
-                         options_.hidden ? NodeType::hidden : NodeType::normal,
-                         6,
-                         6,
-                         {}},
-        std::move(events));
-    auto creation = registered->get_future().get();
-    if (!creation)
-        return unexpected(error(NodeErrc::epmd_failed, "EPMD refused '" + parsed->alive +
-                                                           "': " + creation.error().detail));
-    creation_ = *creation;
+
+    if (dynamic_name_) {
+        if (auto named = ask_for_name(); !named) return named;
+    } else if (options_.dist_listen) {
+        if (auto listening = listen_and_register(parsed->alive, default_cookie_path); !listening)
+            return listening;
+    } else {
+        // As erl -dist_listen false: no EPMD registration to hand out a creation, so a random
+        // one, as net_kernel picks it.
+        creation_ = wrap_creation(randombytes_random());
+    }
 
     otp::start_services(*this);
-    acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
-    log(LogLevel::info, "node " + full + " up on port " + std::to_string(acceptor_->port()) +
+    if (acceptor_) acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
+    log(LogLevel::info, "node " + std::string(name_.name()) + " up " +
+                            (acceptor_       ? "on port " + std::to_string(acceptor_->port())
+                             : dynamic_name_ ? "with a name from " + options_.named_by
+                                             : std::string("without listening")) +
                             " (creation " + std::to_string(creation_) + ")");
     return {};
 }
@@ -154,7 +133,8 @@ void Runtime::stop() {
             connections.push_back(connection);
             if (connection->session) sessions.push_back(connection->session);
         }
-        sessions.insert(sessions.end(), handshaking_.begin(), handshaking_.end());
+        for (auto& [key, pending] : handshaking_)
+            sessions.push_back(pending.session);
     }
     // Down before the processes end, so that their exits and DOWNs do not go out as signals:
     // peers see the node go as a lost connection (noconnection), as when a BEAM node halts, not
@@ -178,8 +158,7 @@ void Runtime::stop() {
         // tick timeout. on_end signals each one that goes.
         auto ended = [&] {
             for (auto& s : sessions) {
-                if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
-                    return false;
+                if (handshaking_.contains(s.get())) return false;
                 for (auto& [atom, connection] : connections_)
                     if (connection->session == s) return false;
             }
@@ -237,7 +216,9 @@ void Runtime::set_cookie(Atom node, std::string cookie) {
 
 net::SessionSettings Runtime::session_settings() const {
     net::SessionSettings s;
-    s.handshake.node_name = std::string(name_.name());
+    // Not named yet (a dynamic name): ask the peer for one, sending only our host.
+    s.handshake.ask_for_name = dynamic_name_ && name_ == Atom();
+    s.handshake.node_name = s.handshake.ask_for_name ? dynamic_host_ : std::string(name_.name());
     s.handshake.creation = creation_;
     s.handshake.offered_flags = wire::offered | (options_.hidden ? 0 : wire::flag::published);
     s.handshake.required_flags = wire::required_of_peers;
@@ -284,9 +265,10 @@ bool Runtime::unregister_name(Atom name) {
     return names_.remove(name, process.get());
 }
 
-Reference Runtime::make_alias(Process& owner) {
+Reference Runtime::make_alias(Process& owner, bool priority) {
     Reference alias = make_ref();
-    aliases_.add(alias, owner.shared_from_this());
+    // In the table first: a process that ends meanwhile then finds it there to take out.
+    aliases_.add(alias, owner.shared_from_this(), priority);
     std::lock_guard lock(owner.mutex);
     if (owner.alive)
         owner.related().aliases.push_back(alias);

@@ -22,6 +22,7 @@
 #include "distribute/server_ref.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
+#include "net/connector.hpp"
 #include "net/session.hpp"
 #include "node/connection.hpp"
 #include "node/process.hpp"
@@ -35,6 +36,10 @@ using tcp = net::tcp;
 // Which kind of exit signal: one from a link (the linked process ended, or the connection went
 // down) or one sent by exit/2.
 enum class ExitKind { link, exit2 };
+
+// A creation as net_kernel picks one without EPMD (for a peer it names, or a node that does not
+// listen): any 32-bit value but 0 to 3 (handshakes.cpp).
+std::uint32_t wrap_creation(std::uint64_t creation);
 
 // What serves spawn requests from other nodes (erpc calls and casts arrive as SPAWN_REQUEST).
 // The rpc service installs one; without it every request is refused with notsup.
@@ -75,11 +80,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> admit(std::shared_ptr<Process> process);
     std::shared_ptr<Process> find(const Pid& pid) const { return processes_.find(pid); }
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
+    std::vector<Atom> registered() const { return names_.all(); }
     std::size_t process_count() const { return processes_.size(); }
+    bool hidden() const { return options_.hidden; }
+    unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
     Reference make_ref();
-    Reference make_alias(Process& owner);
+    // alias/0, or alias([priority]) when `priority`.
+    Reference make_alias(Process& owner, bool priority = false);
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
 
@@ -94,7 +103,10 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // dropped instead of dialling it (erlang:send/3's noconnect).
     void send(const Process& from, const Pid& to, Term message, bool connect = true);
     void send_named(const Process& from, Atom name, Atom node, Term message, bool connect = true);
-    void send_alias(const Process& from, const Reference& alias, Term message);
+    // `priority`: erlang:send(Alias, Msg, [priority]), a priority message when the alias is a
+    // priority alias.
+    void send_alias(const Process& from, const Reference& alias, Term message,
+                    bool priority = false);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
     // With `alias`, the monitor's reference is also an alias of `from` that goes when the
@@ -102,6 +114,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     Reference monitor(Process& from, const wire::ProcessId& target, Atom node, bool alias = false);
     bool demonitor(Process& from, const Reference& ref);
     void exit2(const Process& from, const Pid& to, Term reason);
+    // exit_signal(Alias, Reason[, [priority]]) (OTP 28): to the alias's process while it is active.
+    void exit_alias(const Process& from, const Reference& alias, Term reason, bool priority);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
     // Takes out of the process's queue every message `match` accepts: demonitor's flush, late
@@ -124,6 +138,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The requester gives up on a spawn request (spawn_request_abandon/1): its reply is then
     // undone when it comes, and a monitor it made already goes.
     void abandon_spawn(Process& from, const Reference& ref);
+    // The requester's spawn_request gets {spawn_reply, ReqId, error, Why} unless it was answered.
+    void spawn_refused(const Pid& requester, const Reference& ref, Atom why);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
@@ -136,7 +152,10 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The connection to `node` if there is one (up or being set up); null otherwise.
     std::shared_ptr<Connection> existing_connection(Atom node) const;
     std::vector<Atom> connected(bool hidden) const;
-    void async_connect(Atom node, std::function<void(bool)> done);
+    // The flags agreed with `node` while a connection to it is up, else 0.
+    std::uint64_t peer_flags(Atom node) const;
+    // `done` once the connection is up, or with why it could not be made.
+    void async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done);
     bool disconnect(Atom node);
     void set_cookie(Atom node, std::string cookie);
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
@@ -157,18 +176,42 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         Pid from;
         Term reason;
         ExitKind kind;
+        bool priority = false;  // trapped, it becomes a priority {'EXIT', From, Reason} message
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
     // After stop, once no other thread runs the executor: the handlers that were ready run.
     void run_what_is_left();
+    // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
+    // registration that gives the creation (listen.cpp). `default_cookie_path`: where the cookie
+    // came from, when that was a default location (for the warning about listening everywhere
+    // with it).
+    [[nodiscard]] Expected<void, NodeError> listen_and_register(
+        const std::string& alive, const std::string& default_cookie_path);
+    // A dynamic name: connects to NodeOptions::named_by and takes the name it gives (dynamic.cpp).
+    [[nodiscard]] Expected<void, NodeError> ask_for_name();
     std::string cookie_for(const std::string& peer) const;
     net::SessionSettings session_settings() const;
+    // Handshakes from peers (handshakes.cpp): admission per source address, the status a peer
+    // that names itself gets, and names for peers that ask for one.
     void accept(tcp::socket socket);
+    // Under connections_mutex_: takes `session` out of the handshakes in progress.
+    std::shared_ptr<net::Session> release_handshake(const net::Session& session);
+    // Under connections_mutex_: a name on `host` that no connection has, and its creation.
+    std::optional<std::pair<Atom, std::uint32_t>> give_dynamic_name(const std::string& host);
+    // Under connections_mutex_: a name given by give_dynamic_name is free again.
+    void recycle_dynamic_name(const Connection& connection);
+    // The node that gave this node its name is gone: so is the name (ours, dynamic.cpp).
+    void lose_name(const std::string& reason);
 
     // Delivery to a local process; through an alias, only while the alias is still active on
-    // it. Returns false when the message was dropped.
-    bool deliver(Process& to, Term message, const Reference* through_alias = nullptr);
+    // it. Returns false when the message was dropped. A priority message goes after the priority
+    // messages already queued and before every ordinary one.
+    bool deliver(Process& to, Term message, const Reference* through_alias = nullptr,
+                 bool priority = false);
+    // Whether `alias` is still active on `process` (its own alias or a monitor's that goes with
+    // it), as delivery through it checks.
+    bool holds_alias(Process& process, const Reference& alias);
     // The monitor `ref` of `watcher` fired: it is removed and its 'DOWN' queued in one step, so
     // that a demonitor that finds no monitor knows the 'DOWN' is queued already.
     void fire_monitor(Process& watcher, const Reference& ref, const wire::ProcessId& target,
@@ -190,7 +233,13 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
-                    Expected<tcp::socket, std::string> socket);
+                    Expected<tcp::socket, net::DialError> socket);
+    // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
+    // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
+    // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
+    // alias), and so is an exit signal to an alias for a peer without ALTACT_SIG; a monitor's
+    // MONITOR_P is left out, so the monitor stays here and fires only with noconnection.
+    void not_offered(const wire::Control& control);
     // The connection is gone: everything that crossed it fires noconnection.
     void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
                          bool was_up);
@@ -207,6 +256,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit);
     void incoming_spawn_request(Connection& from, wire::SpawnRequest&& request);
     void incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply);
+    void incoming_alias_exit(wire::AliasExit&& exit);
 
     NodeOptions options_;
     Atom name_;
@@ -232,9 +282,30 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
-    std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;              // a session left the two tables above
+    struct PendingHandshake {
+        std::shared_ptr<net::Session> session;
+        std::string address;  // the peer's IP address, for the limit per address
+    };
+    // Accepted, not yet named (or told alive), by session.
+    std::unordered_map<const net::Session*, PendingHandshake> handshaking_;
+    struct AddressHandshakes {
+        std::size_t count = 0;
+        bool warned = false;  // a refusal was logged as a warning since the last admission
+    };
+    std::unordered_map<std::string, AddressHandshakes> handshakes_from_;  // by address
+    std::condition_variable_any sessions_ended_;  // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
+    // Names given to peers that asked for one, free again with the next creation once their
+    // connection went (as net_kernel pools them), so that a tool connecting again and again
+    // does not make a new atom each time. By host.
+    std::unordered_map<std::string, std::vector<std::pair<Atom, std::uint32_t>>> free_names_;
+
+    // This node's own dynamic name (NodeOptions::named_by): set once, when the node that names
+    // us answers, before anything else runs on the node.
+    bool dynamic_name_ = false;
+    std::string dynamic_host_;
+    Atom namer_;
+    std::atomic<bool> name_lost_{false};
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
 

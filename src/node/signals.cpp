@@ -32,7 +32,8 @@ void Runtime::send(const Process& from, const Pid& to, Term message, bool connec
     }
     auto connection = connect ? connection_to(to.node) : existing_connection(to.node);
     if (!connection ||
-        !connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}))
+        connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}) !=
+            Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -49,22 +50,25 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
         return;
     }
     auto connection = connect ? connection_to(node) : existing_connection(node);
-    if (!connection ||
-        !connection->send(wire::RegSend{from.pid, name, std::move(message), std::nullopt}))
+    if (!connection || connection->send(wire::RegSend{from.pid, name, std::move(message),
+                                                      std::nullopt}) != Connection::Sent::accepted)
         count_dropped();
 }
 
-void Runtime::send_alias(const Process& from, const Reference& alias, Term message) {
+void Runtime::send_alias(const Process& from, const Reference& alias, Term message, bool priority) {
     if (is_local(alias.node)) {
-        if (auto target = aliases_.find(alias))
-            deliver(*target, std::move(message), &alias);
+        if (auto target = aliases_.find(alias); target.process)
+            deliver(*target.process, std::move(message), &alias, priority && target.priority);
         else
             count_dropped();
         return;
     }
+    // Out as ALTACT_SIG_SEND where the peer offers it, else as ALIAS_SEND (the encoder chooses);
+    // a peer with neither cannot have made the alias: the message is dropped, as erts drops it.
     auto connection = connection_to(alias.node);
     if (!connection ||
-        !connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt}))
+        connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt,
+                                         priority}) != Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -114,7 +118,7 @@ void Runtime::link(Process& from, const Pid& to) {
     }
     // Unreachable, or gone down meanwhile: the link fires here unless the sweep of
     // connection_down got it (apply_exit finds no link then).
-    if (!crossed || !connection->send(wire::Link{from.pid, to}))
+    if (!crossed || connection->send(wire::Link{from.pid, to}) == Connection::Sent::down)
         exit_signal({from.pid, to, Term(atoms::noconnection), ExitKind::link});
 }
 
@@ -155,7 +159,7 @@ Reference Runtime::monitor(Process& from, const wire::ProcessId& target, Atom no
     Reference ref = make_ref();
     const Atom target_node = node_of(target, node);
     // The alias is in the table before the monitor exists: a reply cannot overtake it.
-    if (alias) aliases_.add(ref, from.shared_from_this());
+    if (alias) aliases_.add(ref, from.shared_from_this(), false);
     auto unalias = [&] {
         if (alias) aliases_.remove(ref);
     };
@@ -195,8 +199,11 @@ Reference Runtime::monitor(Process& from, const wire::ProcessId& target, Atom no
             ref, HeldMonitor{target, target_node, crossed ? connection->id : 0, alias});
     }
     // Unreachable, or gone down meanwhile: exactly one of this and the sweep of connection_down
-    // still finds the monitor, and that one sends the 'DOWN'.
-    if (!crossed || !connection->send(wire::MonitorP{from.pid, target, ref}))
+    // still finds the monitor, and that one sends the 'DOWN'. A peer without DIST_MONITOR is not
+    // told (not_offered): the monitor stays here alone and fires only with noconnection, as the
+    // BEAM keeps it for such a peer.
+    if (!crossed ||
+        connection->send(wire::MonitorP{from.pid, target, ref}) == Connection::Sent::down)
         fire_monitor(from, ref, target, target_node, Term(atoms::noconnection));
     return ref;
 }
@@ -240,6 +247,31 @@ void Runtime::exit2(const Process& from, const Pid& to, Term reason) {
         connection->send(wire::Exit2{from.pid, to, std::move(reason), std::nullopt});
 }
 
+void Runtime::exit_alias(const Process& from, const Reference& alias, Term reason, bool priority) {
+    if (is_local(alias.node)) {
+        incoming_alias_exit(
+            wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt, priority});
+        return;
+    }
+    // Only as ALTACT_SIG_SEND: a peer before OTP 28 has no way to take it, and it is dropped, as
+    // erts drops it (wire/capabilities.hpp).
+    auto connection = connection_to(alias.node);
+    if (connection &&
+        connection->send(wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt,
+                                         priority}) == Connection::Sent::not_offered)
+        count_dropped();
+}
+
+void Runtime::incoming_alias_exit(wire::AliasExit&& exit) {
+    auto target = aliases_.find(exit.alias);
+    if (!target.process || !holds_alias(*target.process, exit.alias)) {
+        count_dropped();
+        return;
+    }
+    exit_signal({target.process->pid, exit.from, std::move(exit.reason), ExitKind::exit2,
+                 exit.priority && target.priority});
+}
+
 void Runtime::exit_signal(PendingExit signal) {
     std::vector<PendingExit> work{std::move(signal)};
     while (!work.empty()) {
@@ -276,7 +308,7 @@ void Runtime::apply_exit(const PendingExit& signal, std::vector<PendingExit>& mo
             dies_with = Term(atoms::killed);  // kill cannot be trapped
         } else if (p.trap_exit) {
             lock.unlock();
-            deliver(p, exit_message(signal.from, signal.reason));
+            deliver(p, exit_message(signal.from, signal.reason), nullptr, signal.priority);
             return;
         } else if (signal.reason.is_atom(atoms::normal)) {
             if (!(signal.from == p.pid)) return;  // exit(self(), normal) ends the caller
@@ -301,8 +333,8 @@ void Runtime::terminate(const std::shared_ptr<Process>& process, Term reason) {
 
 void Runtime::die(Process& p, Term reason, std::vector<PendingExit>& more) {
     std::unique_ptr<Relations> relations;
-    MessageQueue unread;
-    MessageQueue unhandled;
+    LanedQueue unread;
+    LanedQueue unhandled;
     {
         std::unique_lock lock(p.mutex);
         if (!p.alive) return;

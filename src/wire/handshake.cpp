@@ -40,6 +40,8 @@ std::string_view status_text(HandshakeStatus s) {
             return "not_allowed";
         case HandshakeStatus::alive:
             return "alive";
+        case HandshakeStatus::named:
+            return "named:";
     }
     return "nok";
 }
@@ -57,34 +59,71 @@ std::array<std::uint8_t, 16> handshake_digest(std::string_view cookie, std::uint
     return digest;
 }
 
-std::string missing_flag_names(std::uint64_t have, std::uint64_t required) {
-    static constexpr std::pair<std::uint64_t, std::string_view> names[] = {
-        {flag::extended_references, "EXTENDED_REFERENCES"},
-        {flag::fun_tags, "FUN_TAGS"},
-        {flag::new_fun_tags, "NEW_FUN_TAGS"},
-        {flag::extended_pids_ports, "EXTENDED_PIDS_PORTS"},
-        {flag::export_ptr_tag, "EXPORT_PTR_TAG"},
-        {flag::bit_binaries, "BIT_BINARIES"},
-        {flag::new_floats, "NEW_FLOATS"},
-        {flag::utf8_atoms, "UTF8_ATOMS"},
-        {flag::map_tag, "MAP_TAG"},
-        {flag::big_creation, "BIG_CREATION"},
-        {flag::handshake_23, "HANDSHAKE_23"},
-        {flag::unlink_id, "UNLINK_ID"},
-        {flag::v4_nc, "V4_NC"},
-        {flag::dist_monitor, "DIST_MONITOR"},
-        {flag::dist_monitor_name, "DIST_MONITOR_NAME"},
-        {flag::spawn, "SPAWN"},
-        {flag::alias, "ALIAS"},
-    };
+namespace {
+
+constexpr std::pair<std::uint64_t, std::string_view> flag_table[] = {
+    {flag::published, "PUBLISHED"},
+    {flag::atom_cache, "ATOM_CACHE"},
+    {flag::extended_references, "EXTENDED_REFERENCES"},
+    {flag::dist_monitor, "DIST_MONITOR"},
+    {flag::fun_tags, "FUN_TAGS"},
+    {flag::dist_monitor_name, "DIST_MONITOR_NAME"},
+    {flag::hidden_atom_cache, "HIDDEN_ATOM_CACHE"},
+    {flag::new_fun_tags, "NEW_FUN_TAGS"},
+    {flag::extended_pids_ports, "EXTENDED_PIDS_PORTS"},
+    {flag::export_ptr_tag, "EXPORT_PTR_TAG"},
+    {flag::bit_binaries, "BIT_BINARIES"},
+    {flag::new_floats, "NEW_FLOATS"},
+    {flag::unicode_io, "UNICODE_IO"},
+    {flag::dist_hdr_atom_cache, "DIST_HDR_ATOM_CACHE"},
+    {flag::small_atom_tags, "SMALL_ATOM_TAGS"},
+    {flag::utf8_atoms, "UTF8_ATOMS"},
+    {flag::map_tag, "MAP_TAG"},
+    {flag::big_creation, "BIG_CREATION"},
+    {flag::send_sender, "SEND_SENDER"},
+    {flag::big_seqtrace_labels, "BIG_SEQTRACE_LABELS"},
+    {flag::exit_payload, "EXIT_PAYLOAD"},
+    {flag::fragments, "FRAGMENTS"},
+    {flag::handshake_23, "HANDSHAKE_23"},
+    {flag::unlink_id, "UNLINK_ID"},
+    {flag::mandatory_25_digest, "MANDATORY_25_DIGEST"},
+    {flag::spawn, "SPAWN"},
+    {flag::name_me, "NAME_ME"},
+    {flag::v4_nc, "V4_NC"},
+    {flag::alias, "ALIAS"},
+    {flag::local_ext, "LOCAL_EXT"},
+    {flag::altact_sig, "ALTACT_SIG"},
+    {flag::native_records, "NATIVE_RECORDS"},
+};
+
+constexpr std::uint64_t named_flags = [] {
+    std::uint64_t all = 0;
+    for (auto [bit, name] : flag_table)
+        all |= bit;
+    return all;
+}();
+
+}  // namespace
+
+std::string flag_names(std::uint64_t bits) {
     std::string out;
-    for (auto [bit, name] : names) {
-        if ((required & bit) && !(have & bit)) {
-            if (!out.empty()) out += ", ";
-            out += name;
-        }
-    }
+    auto add = [&out](std::string_view name) {
+        if (!out.empty()) out += ", ";
+        out += name;
+    };
+    for (auto [bit, name] : flag_table)
+        if (bits & bit) add(name);
+    for (unsigned i = 0; i < 64; ++i)
+        if (bits & ~named_flags & (std::uint64_t{1} << i)) add("bit " + std::to_string(i));
     return out;
+}
+
+std::string missing_flag_names(std::uint64_t have, std::uint64_t required) {
+    return flag_names(required & ~have);
+}
+
+std::uint64_t unknown_flags(std::uint64_t flags) noexcept {
+    return flags & ~named_flags;
 }
 
 Handshake::Handshake(HandshakeSettings settings, bool initiator)
@@ -96,9 +135,12 @@ Handshake Handshake::initiate(HandshakeSettings settings, std::string peer_name)
     Handshake h(std::move(settings), true);
     h.dialled_ = std::move(peer_name);
     h.peer_.name = h.dialled_;
+    std::uint64_t flags = h.settings_.offered_flags;
+    // A node without a name is hidden until it has one: NAME_ME takes PUBLISHED's place.
+    if (h.settings_.ask_for_name) flags = (flags & ~flag::published) | flag::name_me;
     ByteWriter w;
     w.u8('N');
-    w.u64(h.settings_.offered_flags);
+    w.u64(flags);
     w.u32(h.settings_.creation);
     w.u16(static_cast<std::uint16_t>(h.settings_.node_name.size()));
     w.bytes(as_bytes(h.settings_.node_name));
@@ -118,6 +160,11 @@ void Handshake::queue(std::span<const std::uint8_t> message) {
     output_.push_back(static_cast<std::uint8_t>(message.size() >> 8));
     output_.push_back(static_cast<std::uint8_t>(message.size()));
     output_.insert(output_.end(), message.begin(), message.end());
+}
+
+Handshake::Event Handshake::peer_closed() {
+    if (step_ != Step::await_ack) return Event::none;
+    return fail(HandshakeErrc::bad_digest, "it closed the connection on our challenge reply");
 }
 
 Handshake::Event Handshake::fail(HandshakeErrc code, std::string detail) {
@@ -184,7 +231,8 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
         auto name = length ? r.bytes(*length) : std::nullopt;
         if (!flags || !creation || !name)
             return fail(HandshakeErrc::bad_message, "truncated send_name");
-        peer_ = {std::string(as_text(*name)), expand(*flags), *creation};
+        peer_ = {std::string(as_text(*name)), expand(*flags), *creation,
+                 (*flags & flag::name_me) != 0};
     } else if (m[0] == 'n') {
         auto version = r.u16();
         auto flags = r.u32();
@@ -197,8 +245,14 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
     } else {
         return fail(HandshakeErrc::bad_message, "expected send_name ('N' or 'n')");
     }
-    if (auto name = NodeName::parse(peer_.name); !name)
+    if (peer_.wants_name) {
+        // Only the host: the name is ours to give (dist_util:is_name_ok/2).
+        if (peer_.name.empty() || peer_.name.find('@') != std::string::npos)
+            return fail(HandshakeErrc::bad_name,
+                        "a peer asking for a name sends only its host, not '" + peer_.name + "'");
+    } else if (auto name = NodeName::parse(peer_.name); !name) {
         return fail(HandshakeErrc::bad_name, name.error());
+    }
     // The old form carries only the low 32 flag bits; the complement brings the rest.
     std::uint64_t checkable = settings_.required_flags & (old_send_name_ ? 0xFFFFFFFFull : ~0ull);
     if (auto missing = missing_flag_names(peer_.flags, checkable); !missing.empty()) {
@@ -213,6 +267,18 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
 
 Handshake::Event Handshake::decide(HandshakeStatus status) {
     if (step_ != Step::await_decision) return Event::none;
+    if (status == HandshakeStatus::named) {
+        if (!peer_.wants_name || peer_.name.find('@') == std::string::npos)
+            return fail(HandshakeErrc::bad_name, "named status without a name assigned");
+        ByteWriter w;
+        w.bytes(as_bytes("snamed:"));
+        w.u16(static_cast<std::uint16_t>(peer_.name.size()));
+        w.bytes(as_bytes(peer_.name));
+        w.u32(peer_.creation);
+        queue(w.data());
+        send_challenge();
+        return Event::none;
+    }
     std::string message = "s";
     message += status_text(status);
     queue(as_bytes(message));
@@ -220,6 +286,8 @@ Handshake::Event Handshake::decide(HandshakeStatus status) {
         case HandshakeStatus::ok:
         case HandshakeStatus::ok_simultaneous:
             send_challenge();
+            break;
+        case HandshakeStatus::named:  // answered above
             break;
         case HandshakeStatus::alive:
             step_ = Step::await_alive_answer;
@@ -244,11 +312,19 @@ Handshake::Event Handshake::on_alive_answer(std::span<const std::uint8_t> m) {
     return fail(HandshakeErrc::bad_message, "expected 'strue' or 'sfalse'");
 }
 
+void Handshake::assign_peer_name(std::string name, std::uint32_t creation) {
+    peer_.name = std::move(name);
+    peer_.creation = creation;
+}
+
 void Handshake::send_challenge() {
     our_challenge_ = settings_.random_challenge();
+    std::uint64_t flags = settings_.offered_flags;
+    // To a peer we name, as dist_util answers it: NAME_ME in PUBLISHED's place (it is hidden).
+    if (peer_.wants_name) flags = (flags & ~flag::published) | flag::name_me;
     ByteWriter w;
     w.u8('N');
-    w.u64(settings_.offered_flags);
+    w.u64(flags);
     w.u32(our_challenge_);
     w.u32(settings_.creation);
     w.u16(static_cast<std::uint16_t>(settings_.node_name.size()));
@@ -293,6 +369,10 @@ Handshake::Event Handshake::on_reply(std::span<const std::uint8_t> m) {
 
 Handshake::Event Handshake::on_status(std::span<const std::uint8_t> m) {
     auto text = as_text(m);
+    if (text.starts_with("snamed:")) return on_named(m.subspan(7));
+    if (settings_.ask_for_name && text != "snot_allowed")
+        return fail(HandshakeErrc::bad_message, "asked " + dialled_ + " for a name, it answered " +
+                                                    std::string(text.substr(1)));
     if (text == "sok" || text == "sok_simultaneous") {
         step_ = Step::await_challenge;
         return Event::none;
@@ -307,6 +387,26 @@ Handshake::Event Handshake::on_status(std::span<const std::uint8_t> m) {
     if (text == "snot_allowed")
         return fail(HandshakeErrc::refused, dialled_ + " answered " + std::string(text.substr(1)));
     return fail(HandshakeErrc::bad_message, "unexpected status from " + dialled_);
+}
+
+// "named:" was read; Nlen:16, Name, Creation:32 follow (trailing bytes ignored).
+Handshake::Event Handshake::on_named(std::span<const std::uint8_t> m) {
+    if (!settings_.ask_for_name)
+        return fail(HandshakeErrc::bad_message, dialled_ + " named us though we have a name");
+    ByteReader r(m);
+    auto length = r.u16();
+    auto name = length ? r.bytes(*length) : std::nullopt;
+    auto creation = name ? r.u32() : std::nullopt;
+    if (!name || !creation) return fail(HandshakeErrc::bad_message, "truncated named status");
+    std::string given(as_text(*name));
+    auto parsed = NodeName::parse(given);
+    // The name must be alive@ the host we sent, as dist_util checks it.
+    if (!parsed || parsed->host != settings_.node_name)
+        return fail(HandshakeErrc::bad_name,
+                    dialled_ + " named us '" + given + "', not a name on our host");
+    assigned_ = AssignedName{given, *creation};
+    step_ = Step::await_challenge;
+    return Event::none;
 }
 
 Handshake::Event Handshake::replace_alive(bool replace) {
