@@ -55,6 +55,8 @@ Cluster::Cluster(unsigned threads) {
 
     interop::compile_erl(BENCH_SOURCE_DIR "/erl/node_bench.erl", dir.path());
     interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_kv.erl", dir.path());
+    interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_procs.erl", dir.path());
+    interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_proxy.erl", dir.path());
     interop::ErlNodeOptions recv_options;
     recv_options.name_prefix = "bench_recv";
     recv_options.cookie = cookie;
@@ -91,6 +93,20 @@ double cpu_seconds(pid_t pid) {
         if (i == 15) stime = std::stoul(field);
     }
     return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double rss_bytes(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string key;
+    while (in >> key) {
+        if (key == "VmRSS:") {
+            double kb = 0;
+            in >> kb;
+            return kb * 1024;
+        }
+        std::getline(in, key);
+    }
+    return 0;
 }
 
 double parse_micros(const std::string& text) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,8 +58,21 @@ struct Cluster {
 // CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat.
 double cpu_seconds(pid_t pid);
 
+// Resident memory (VmRSS) of a process, in bytes.
+double rss_bytes(pid_t pid);
+
 // Microseconds an erl expression answered with.
 double parse_micros(const std::string& text);
+
+// The highest of three runs of `measure` (a rate): on a shared machine the lower ones measure
+// the other work that ran meanwhile.
+template <class Measure>
+double best_of(Measure&& measure) {
+    double best = 0;
+    for (int i = 0; i < 3; ++i)
+        best = std::max(best, measure());
+    return best;
+}
 
 // 1.23M, 456.7k
 std::string rate(double per_second);

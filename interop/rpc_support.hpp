@@ -90,6 +90,25 @@ class Probe {
     std::shared_ptr<State> state_;
 };
 
+// Our node, and an erl node running rpc_peer_server as `counter`.
+struct Calling {
+    Cluster cluster;
+    LogCapture log;
+    TestModules modules;
+    Node node = start_node(cluster.node_options("cpp_caller", &log));
+    ErlNode erl{modules.with_modules(cluster.erl_options("erl_server"))};
+    const Atom peer = atom(erl.node_name());
+
+    Calling() { REQUIRE(erl.eval("is_pid(rpc_peer_server:start(counter))") == "true"); }
+};
+
+// True once erl shows a process of its in timer:sleep/1 (a call that is being served).
+inline bool erl_sleeping(ErlNode& erl) {
+    return erl.eval(
+               "lists:any(fun(P) -> process_info(P, current_function) =:= {current_function, "
+               "{timer, sleep, 1}} end, processes())") == "true";
+}
+
 // A node name nobody has: its host is ours, its name unique.
 inline Atom dead_node() {
     return atom(unique_name("nobody") + "@" + short_host());

@@ -257,14 +257,14 @@ TEST_CASE("C++ requests to BEAM gen_servers: erl's net_kernel, and a missing nam
     INFO(t.log.text());
     Mailbox me = t.node.open_mailbox();
     const Atom peer = atom(t.erl.node_name());
-    auto yes = request<Atom>(me, Address(atom("net_kernel"), peer),
+    auto yes = request<Atom>(me, ServerRef(atom("net_kernel"), peer),
                              tuple(atom("is_auth"), t.node.name()), std::chrono::seconds(15));
     REQUIRE(yes.has_value());
     CHECK(*yes == atom("yes"));
     auto missing =
-        request_term(me, Address(atom("nosuch"), peer), Term(1), std::chrono::seconds(15));
+        request_term(me, ServerRef(atom("nosuch"), peer), Term(1), std::chrono::seconds(15));
     REQUIRE_FALSE(missing.has_value());
-    CHECK(missing.error().code == RequestErrc::no_such_name);
+    CHECK(missing.error().code == CallErrc::noproc);
 }
 
 TEST_CASE("elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the alias tag") {
@@ -343,7 +343,7 @@ end
     REQUIRE(ready.has_value());
     REQUIRE(ready->is_tuple(2));
     const Pid script_pid = (*ready)[1].to<Pid>().value();
-    auto twice = request<std::int64_t>(inbox, Address(atom("doubler"), script_pid.node),
+    auto twice = request<std::int64_t>(inbox, ServerRef(atom("doubler"), script_pid.node),
                                        tuple(atom("double"), 21), std::chrono::seconds(15));
     inbox.send(script_pid, Term(atom("done")));
     REQUIRE(twice.has_value());

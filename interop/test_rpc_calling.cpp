@@ -15,27 +15,8 @@ using namespace distribute::interop;
 
 namespace {
 
-// Our node, and an erl node running rpc_peer_server as `counter`.
-struct Calling {
-    Cluster cluster;
-    LogCapture log;
-    TestModules modules;
-    Node node = start_node(cluster.node_options("cpp_caller", &log));
-    ErlNode erl{modules.with_modules(cluster.erl_options("erl_server"))};
-    const Atom peer = atom(erl.node_name());
-
-    Calling() { REQUIRE(erl.eval("is_pid(rpc_peer_server:start(counter))") == "true"); }
-};
-
 Term add(std::int64_t n) {
     return tuple(atom("add"), n);
-}
-
-// True once erl shows a process of its in timer:sleep/1 (a call that is being served).
-bool erl_sleeping(ErlNode& erl) {
-    return erl.eval(
-               "lists:any(fun(P) -> process_info(P, current_function) =:= {current_function, "
-               "{timer, sleep, 1}} end, processes())") == "true";
 }
 
 }  // namespace

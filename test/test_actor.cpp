@@ -18,9 +18,9 @@ using namespace std::chrono_literals;
 namespace {
 
 // A call from `me` to `server`, as gen_server:call does it (alias tag, monitor).
-Expected<Term, RequestError> call(Mailbox& me, const Pid& server, Term request,
-                                  std::chrono::milliseconds timeout = 10s) {
-    return request_term(me, Address(server), std::move(request), timeout);
+Expected<Term, CallError> call(Mailbox& me, const Pid& server, Term request,
+                               std::chrono::milliseconds timeout = 10s) {
+    return request_term(me, ServerRef(server), std::move(request), timeout);
 }
 
 // A counter: call `get` gives the count, cast `add` adds 1, info {add, N} adds N.
@@ -183,7 +183,7 @@ TEST_SUITE("actor") {
         me.exit(server->pid(), Term("gone"_a));
         auto got = answer.get();
         REQUIRE_FALSE(got.has_value());
-        CHECK(got.error().code == RequestErrc::down);
+        CHECK(got.error().code == CallErrc::exited);
         CHECK(got.error().reason == Term("gone"_a));
     }
 

@@ -133,7 +133,9 @@ TEST_SUITE("global") {
         CHECK(*answer == Term(server.pid()));
         auto parsed = ServerRef::from_term(tuple("global"_a, "server"_a));
         REQUIRE(parsed.has_value());
-        REQUIRE(parsed->global_name.has_value());
+        CHECK(parsed->registry() == std::optional<Atom>("global"_a));
+        REQUIRE(parsed->registered_name() != nullptr);
+        CHECK(*parsed->registered_name() == Term("server"_a));
 
         auto missing = g.send(me, Term("nobody"_a), Term("ping"_a));
         REQUIRE_FALSE(missing.has_value());

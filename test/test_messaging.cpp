@@ -129,33 +129,33 @@ TEST_SUITE("messaging") {
         const Pid dead_pid = dead.pid();
         dead.close();
 
-        auto e1 = send_checked(me, Address(dead_pid), Term(1));
+        auto e1 = send_checked(me, ServerRef(dead_pid), Term(1));
         REQUIRE_FALSE(e1.has_value());
         CHECK(e1.error().code == SendErrc::not_alive);
         Pid old = me.pid();
         old.creation += 1;  // a pid of an earlier incarnation of this node
-        auto e1b = send_checked(me, Address(old), Term(1));
+        auto e1b = send_checked(me, ServerRef(old), Term(1));
         REQUIRE_FALSE(e1b.has_value());
         CHECK(e1b.error().code == SendErrc::not_alive);
 
-        auto e2 = send_checked(me, Address("nobody_here"_a), Term(1));
+        auto e2 = send_checked(me, ServerRef("nobody_here"_a), Term(1));
         REQUIRE_FALSE(e2.has_value());
         CHECK(e2.error().code == SendErrc::no_such_name);
-        auto e2b = send_checked(me, Address("nobody_here"_a, t.node.name()), Term(1));
+        auto e2b = send_checked(me, ServerRef("nobody_here"_a, t.node.name()), Term(1));
         REQUIRE_FALSE(e2b.has_value());
         CHECK(e2b.error().code == SendErrc::no_such_name);
 
         const Atom nowhere =
             Atom::make("nosuch_" + std::to_string(free_port()) + "@127.0.0.1").value();
-        auto e3 = send_checked(me, Address("x"_a, nowhere), Term(1), {.connect_timeout = 10s});
+        auto e3 = send_checked(me, ServerRef("x"_a, nowhere), Term(1), {.connect_timeout = 10s});
         REQUIRE_FALSE(e3.has_value());
         CHECK(e3.error().code == SendErrc::network);
 
-        auto e4 = send_typed(me, Address(me.pid()), std::numeric_limits<double>::quiet_NaN());
+        auto e4 = send_typed(me, ServerRef(me.pid()), std::numeric_limits<double>::quiet_NaN());
         REQUIRE_FALSE(e4.has_value());
         CHECK(e4.error().code == SendErrc::encode_failed);
 
-        auto e5 = send_checked(me, Address(me.pid()), binary(std::string(2000, 'x')),
+        auto e5 = send_checked(me, ServerRef(me.pid()), binary(std::string(2000, 'x')),
                                {.max_bytes = 1000});
         REQUIRE_FALSE(e5.has_value());
         CHECK(e5.error().code == SendErrc::too_large);
@@ -165,7 +165,7 @@ TEST_SUITE("messaging") {
               std::string("distribute.send"));
 
         // Nothing of that reached anybody; a good send does.
-        REQUIRE(send_checked(me, Address(me.pid()), Term("ok"_a)).has_value());
+        REQUIRE(send_checked(me, ServerRef(me.pid()), Term("ok"_a)).has_value());
         CHECK(next(me) == Term("ok"_a));
     }
 
@@ -173,10 +173,10 @@ TEST_SUITE("messaging") {
         LocalNode t;
         Mailbox me = t.node.open_mailbox();
         REQUIRE(t.node.register_name("me"_a, me.pid()).has_value());
-        std::vector<BatchItem> items{{Address(me.pid()), Term(1)},
-                                     {Address("nobody"_a), Term(2)},
-                                     {Address("me"_a), Term(3)},
-                                     {Address(me.pid()), binary(std::string(100, 'x'))}};
+        std::vector<BatchItem> items{{ServerRef(me.pid()), Term(1)},
+                                     {ServerRef("nobody"_a), Term(2)},
+                                     {ServerRef("me"_a), Term(3)},
+                                     {ServerRef(me.pid()), binary(std::string(100, 'x'))}};
         auto result = send_batch(me, items, {.max_bytes = 50});
         CHECK(result.total == 4);
         CHECK(result.succeeded == 2);
@@ -189,10 +189,10 @@ TEST_SUITE("messaging") {
         CHECK(next(me) == Term(1));
         CHECK(next(me) == Term(3));
 
-        std::vector<std::pair<Address, std::int64_t>> typed{{Address(me.pid()), 10},
-                                                            {Address("nobody"_a), 11}};
+        std::vector<std::pair<ServerRef, std::int64_t>> typed{{ServerRef(me.pid()), 10},
+                                                              {ServerRef("nobody"_a), 11}};
         auto typed_result =
-            send_batch_typed(me, std::span<const std::pair<Address, std::int64_t>>(typed));
+            send_batch_typed(me, std::span<const std::pair<ServerRef, std::int64_t>>(typed));
         CHECK(typed_result.succeeded == 1);
         CHECK(typed_result.failed == 1);
         CHECK(next(me) == Term(10));
@@ -204,25 +204,25 @@ TEST_SUITE("messaging") {
         auto server =
             spawn_actor(t.node, std::make_unique<Doubler>(me.pid()), {.name = "doubler"_a});
         REQUIRE(server.has_value());
-        auto twice = request<std::int64_t>(me, Address("doubler"_a), tuple("double"_a, 21), 5s);
+        auto twice = request<std::int64_t>(me, ServerRef("doubler"_a), tuple("double"_a, 21), 5s);
         REQUIRE(twice.has_value());
         CHECK(*twice == 42);
-        auto by_pid = request<std::int64_t>(me, Address(server->pid()), tuple("double"_a, 2), 5s);
+        auto by_pid = request<std::int64_t>(me, ServerRef(server->pid()), tuple("double"_a, 2), 5s);
         REQUIRE(by_pid.has_value());
         CHECK(*by_pid == 4);
 
-        auto bad = request<std::int64_t>(me, Address("doubler"_a), Term("what"_a), 5s);
+        auto bad = request<std::int64_t>(me, ServerRef("doubler"_a), Term("what"_a), 5s);
         REQUIRE_FALSE(bad.has_value());
-        CHECK(bad.error().code == RequestErrc::bad_reply);
+        CHECK(bad.error().code == CallErrc::bad_reply);
         CHECK(bad.error().reason == binary("not a number"));
 
-        auto missing = request<std::int64_t>(me, Address("nobody"_a), Term(1), 5s);
+        auto missing = request<std::int64_t>(me, ServerRef("nobody"_a), Term(1), 5s);
         REQUIRE_FALSE(missing.has_value());
-        CHECK(missing.error().code == RequestErrc::no_such_name);
+        CHECK(missing.error().code == CallErrc::noproc);
 
-        auto crashed = request<std::int64_t>(me, Address("doubler"_a), Term("crash"_a), 5s);
+        auto crashed = request<std::int64_t>(me, ServerRef("doubler"_a), Term("crash"_a), 5s);
         REQUIRE_FALSE(crashed.has_value());
-        CHECK(crashed.error().code == RequestErrc::down);
+        CHECK(crashed.error().code == CallErrc::exited);
         CHECK(crashed.error().reason == Term("crashed"_a));
         CHECK(me.queued() == 0);  // no DOWN or reply left behind
     }
@@ -233,14 +233,14 @@ TEST_SUITE("messaging") {
         Mailbox observer = t.node.open_mailbox();
         auto server = spawn_actor(t.node, std::make_unique<Doubler>(observer.pid()));
         REQUIRE(server.has_value());
-        auto late = request<std::int64_t>(me, Address(server->pid()), tuple("later"_a, 1), 50ms);
+        auto late = request<std::int64_t>(me, ServerRef(server->pid()), tuple("later"_a, 1), 50ms);
         REQUIRE_FALSE(late.has_value());
-        CHECK(late.error().code == RequestErrc::timeout);
+        CHECK(late.error().code == CallErrc::timeout);
         CHECK(next(observer) == Term("kept"_a));
         observer.send(server->pid(), Term("release"_a));
         CHECK(next(observer) == Term("released"_a));
         // The server has replied (to the dead alias); what it sends after that arrives after it.
-        auto after = request<std::int64_t>(me, Address(server->pid()), tuple("double"_a, 5), 5s);
+        auto after = request<std::int64_t>(me, ServerRef(server->pid()), tuple("double"_a, 5), 5s);
         REQUIRE(after.has_value());
         CHECK(*after == 10);
         CHECK(me.queued() == 0);
@@ -256,14 +256,14 @@ TEST_SUITE("messaging") {
         auto server = spawn_actor(b, std::make_unique<Doubler>(me.pid()), {.name = "doubler"_a});
         REQUIRE(server.has_value());
         auto twice =
-            request<std::int64_t>(me, Address("doubler"_a, b.name()), tuple("double"_a, 4), 10s);
+            request<std::int64_t>(me, ServerRef("doubler"_a, b.name()), tuple("double"_a, 4), 10s);
         REQUIRE(twice.has_value());
         CHECK(*twice == 8);
         // Remote names are not checked before sending (only the connection is), but the monitor
         // a request sets tells at once that the name is missing.
-        CHECK(send_checked(me, Address("nobody"_a, b.name()), Term(1)).has_value());
-        auto missing = request<std::int64_t>(me, Address("nobody"_a, b.name()), Term(1), 10s);
+        CHECK(send_checked(me, ServerRef("nobody"_a, b.name()), Term(1)).has_value());
+        auto missing = request<std::int64_t>(me, ServerRef("nobody"_a, b.name()), Term(1), 10s);
         REQUIRE_FALSE(missing.has_value());
-        CHECK(missing.error().code == RequestErrc::no_such_name);
+        CHECK(missing.error().code == CallErrc::noproc);
     }
 }

@@ -176,15 +176,29 @@ TEST_SUITE("rpc shapes") {
         CHECK_FALSE(parse_gen_call(tuple(atoms::gen_call, tuple("x"_a, tag), 5)).has_value());
     }
 
-    TEST_CASE("ServerRef from an Erlang server term: pid, name, {Name, Node}") {
+    TEST_CASE(
+        "ServerRef from an Erlang server term: pid, name, {Name, Node}, {global, Name}, {via, M, "
+        "Name}, and back") {
         const Pid pid{"n@h"_a, 7, 0, 1};
-        CHECK(ServerRef::from_term(Term(pid))->pid == pid);
+        CHECK(*ServerRef::from_term(Term(pid))->pid() == pid);
         auto named = ServerRef::from_term(Term("counter"_a));
-        CHECK(named->name == "counter"_a);
-        CHECK_FALSE(named->node.has_value());
+        CHECK(named->name() == "counter"_a);
+        CHECK_FALSE(named->node().has_value());
         auto remote = ServerRef::from_term(tuple("counter"_a, "n@h"_a));
-        CHECK(remote->node == "n@h"_a);
+        CHECK(remote->node() == "n@h"_a);
+        auto global = ServerRef::from_term(tuple("global"_a, binary("db")));
+        REQUIRE(global.has_value());
+        CHECK(global->registry() == "global"_a);
+        CHECK(*global->registered_name() == binary("db"));
+        CHECK(*global == ServerRef::global(binary("db")));
+        auto via = ServerRef::from_term(tuple("via"_a, "my_registry"_a, 42));
+        REQUIRE(via.has_value());
+        CHECK(via->registry() == "my_registry"_a);
+        for (const Term& t : {Term(pid), Term("counter"_a), tuple("counter"_a, "n@h"_a),
+                              tuple("global"_a, binary("db")), tuple("via"_a, "r"_a, 42)})
+            CHECK(ServerRef::from_term(t)->to_term() == t);
         CHECK_FALSE(ServerRef::from_term(Term(1)).has_value());
+        CHECK_FALSE(ServerRef::from_term(tuple("via"_a, 1, 2)).has_value());
     }
 
     TEST_CASE("the error enums have categories of their own") {

@@ -21,12 +21,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <variant>
 
+#include "distribute/call.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
@@ -38,6 +40,7 @@ namespace distribute {
 namespace node {
 class Process;
 }
+class ActorRunner;
 
 // ---------------------------------------------------------------------------------------------
 // Who called: the caller's pid and the tag its reply must carry
@@ -116,9 +119,20 @@ class Actor {
     // actor lives inside its process, and a handle kept there would keep the process alive.
     const ProcessHandle& self() const { return *self_; }
 
+    // What call_async runs with the answer: the reply or the error (timeout, noproc, nodedown,
+    // exited), on this actor's turn like any callback; Stop ends the actor.
+    using CallDone = std::function<HandleResult(Expected<Term, CallError> answer)>;
+    // Calls `server` without waiting (the gen call of call.hpp) from inside a callback. The way
+    // for an actor to serve a call by calling another server: return NoReply from handle_call,
+    // keep the From, call out, and reply from `done`. After `timeout` the call is given up and
+    // `done` gets timeout; a reply that comes later is dropped.
+    void call_async(const ServerRef& server, Term request, std::chrono::milliseconds timeout,
+                    CallDone done);
+
   private:
     friend class ActorRunner;
     const ProcessHandle* self_ = nullptr;
+    ActorRunner* runner_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "distribute/expected.hpp"
+#include "distribute/server_ref.hpp"
 #include "distribute/term.hpp"
 
 namespace distribute {
@@ -26,6 +27,10 @@ inline constexpr std::chrono::milliseconds infinity_timeout = std::chrono::milli
 enum class ReceiveErrc {
     timeout = 1,  // nothing (that matched) arrived in time
     exited,       // the process was ended by an exit signal; ReceiveError::reason says why
+    // A receive that would wait, made on one of a node's threads (inside a handler or an actor's
+    // callback): it fails at once instead of holding a thread the node needs. Use a handler, a
+    // coroutine (coroutine.hpp) or a timer there; a zero timeout still looks at the queue.
+    node_thread,
 };
 
 struct ReceiveError {
@@ -49,6 +54,8 @@ class ProcessHandle {
     void send(Atom name, Term message) const;
     // To {Name, Node}: connects to Node first if need be.
     void send(Atom name, Atom node, Term message) const;
+    // To any form of server (server_ref.hpp); a name nobody has drops the message, as `!`.
+    void send(const ServerRef& to, Term message) const;
     // To a process alias (erlang:alias/0), here or on another node.
     void send_alias(const Reference& alias, Term message) const;
     // erlang:send(Alias, Msg, [priority]) (OTP 28): a priority message, which the receiver takes
@@ -105,10 +112,11 @@ class Mailbox : public ProcessHandle {
     [[nodiscard]] Expected<Term, ReceiveError> receive(
         std::chrono::milliseconds timeout = infinity_timeout);
     // The oldest message `match` accepts; the others stay queued in order (selective receive).
+    // `match` runs with no lock held: it may send, to this process as well.
     [[nodiscard]] Expected<Term, ReceiveError> receive_if(
         const std::function<bool(const Term&)>& match,
         std::chrono::milliseconds timeout = infinity_timeout);
-    // Messages waiting now.
+    // Messages waiting now. From the mailbox's own thread.
     std::size_t queued() const;
     // Ends the process with `reason` (normal: links see a normal exit).
     void close(Term reason = Term(atoms::normal));

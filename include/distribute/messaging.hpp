@@ -3,9 +3,12 @@
 // not registered, the node cannot be reached, the value does not encode, or it is larger than the
 // limit. Requests wait for a typed reply under a unique tag; a batch reports each item.
 //
-//   auto sent = send_typed(me, Address("kv"_a, peer), Put{"k", 1});
+//   auto sent = send_typed(me, ServerRef("kv"_a, peer), Put{"k", 1});
 //   if (!sent) std::cerr << sent.error().detail;     // network: cannot connect to kv@host ...
-//   auto value = request<std::optional<std::int64_t>>(me, Address("kv"_a), Get{"k"}, 5s);
+//   auto value = request<std::optional<std::int64_t>>(me, ServerRef("kv"_a), Get{"k"}, 5s);
+//
+// Messages go to a ServerRef (server_ref.hpp): a pid, a local name, {Name, Node}, or a name of a
+// name service such as {global, Name}.
 //
 // What cannot be checked is not pretended: whether a name exists on another node is only known
 // there (a send to {Name, Node} that connects succeeds even when Name is missing), as with `!`.
@@ -22,30 +25,14 @@
 #include <variant>
 #include <vector>
 
+#include "distribute/call.hpp"
 #include "distribute/codec.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
+#include "distribute/server_ref.hpp"
 #include "distribute/term.hpp"
 
 namespace distribute {
-
-// Where a message goes: a pid (here or on another node), a name registered here, or {Name, Node}.
-class Address {
-  public:
-    Address(const Pid& pid) : target_(pid) {}
-    explicit Address(Atom name) : target_(name) {}
-    Address(Atom name, Atom node) : target_(std::pair<Atom, Atom>(name, node)) {}
-
-    const Pid* pid() const { return std::get_if<Pid>(&target_); }
-    // The name, for a local or a remote name.
-    std::optional<Atom> name() const;
-    // The node of a {Name, Node} address; nullopt for pids and local names.
-    std::optional<Atom> node() const;
-    std::string to_string() const;
-
-  private:
-    std::variant<Pid, Atom, std::pair<Atom, Atom>> target_;
-};
 
 enum class SendErrc {
     no_such_name = 1,  // no process is registered under the name here
@@ -71,19 +58,19 @@ struct SendOptions {
 };
 
 // A checked send of a term.
-[[nodiscard]] Expected<void, SendError> send_checked(const ProcessHandle& from, const Address& to,
+[[nodiscard]] Expected<void, SendError> send_checked(const ProcessHandle& from, const ServerRef& to,
                                                      Term message, const SendOptions& options = {});
 
 // A checked send of a C++ value, encoded with Codec<T>.
 template <class T>
-[[nodiscard]] Expected<void, SendError> send_typed(const ProcessHandle& from, const Address& to,
+[[nodiscard]] Expected<void, SendError> send_typed(const ProcessHandle& from, const ServerRef& to,
                                                    const T& value, const SendOptions& options = {});
 
 // ---------------------------------------------------------------------------------------------
 // Batches
 
 struct BatchItem {
-    Address to;
+    ServerRef to;
     Term message;
 };
 
@@ -99,47 +86,26 @@ BatchResult send_batch(const ProcessHandle& from, std::span<const BatchItem> ite
 
 template <class T>
 BatchResult send_batch_typed(const ProcessHandle& from,
-                             std::span<const std::pair<Address, T>> items,
+                             std::span<const std::pair<ServerRef, T>> items,
                              const SendOptions& options = {});
 
 // ---------------------------------------------------------------------------------------------
 // Request and reply
 
-enum class RequestErrc {
-    no_such_name = 1,  // as SendErrc, before sending or when the target vanished meanwhile
-    not_alive,
-    network,        // cannot connect, or the connection went down while waiting
-    encode_failed,  // the request does not encode
-    too_large,      // the request is larger than SendOptions::max_bytes
-    timeout,        // no reply in time
-    bad_reply,      // the reply does not decode as the type asked for: see `codec`
-    down,           // the server ended before it replied: see `reason`
-    exited,         // the caller's own process was ended by an exit signal
-};
-const std::error_category& request_category() noexcept;
-std::error_code make_error_code(RequestErrc e) noexcept;
+// A gen call (call.hpp) after the checks of a checked send: the size, and a target that can be
+// reached. Errors are CallErrors: noproc for a local name nobody has or a dead local pid,
+// nodedown for a node that cannot be connected, too_large, and those of the call itself.
+[[nodiscard]] Expected<Term, CallError> request_term(Mailbox& me, const ServerRef& to, Term request,
+                                                     std::chrono::milliseconds timeout,
+                                                     const SendOptions& options = {});
 
-struct RequestError {
-    RequestErrc code{};
-    std::string detail;
-    Term reason;                      // down, exited: the exit reason
-    std::optional<CodecError> codec;  // bad_reply
-};
-
-// Sends `request` the way gen_server:call does ({'$gen_call', {Me, [alias | Alias]}, Request}, so
-// any gen_server, here or on a BEAM node, answers it) with a monitor on the target, and waits for
-// the reply. The alias is dropped when the wait ends: a reply that comes later is discarded
-// instead of lingering in the mailbox. Other messages stay queued in order.
-[[nodiscard]] Expected<Term, RequestError> request_term(Mailbox& me, const Address& to,
-                                                        Term request,
-                                                        std::chrono::milliseconds timeout,
-                                                        const SendOptions& options = {});
-
+// The same with a request encoded from a C++ value and the reply decoded as `Reply`
+// (encode_failed, bad_reply with the CodecError).
 template <class Reply, class Request>
-[[nodiscard]] Expected<Reply, RequestError> request(Mailbox& me, const Address& to,
-                                                    const Request& value,
-                                                    std::chrono::milliseconds timeout,
-                                                    const SendOptions& options = {});
+[[nodiscard]] Expected<Reply, CallError> request(Mailbox& me, const ServerRef& to,
+                                                 const Request& value,
+                                                 std::chrono::milliseconds timeout,
+                                                 const SendOptions& options = {});
 
 // ---------------------------------------------------------------------------------------------
 // Template definitions
@@ -157,7 +123,7 @@ Expected<Term, SendError> encode_checked(const T& value) {
 }  // namespace messaging_detail
 
 template <class T>
-Expected<void, SendError> send_typed(const ProcessHandle& from, const Address& to, const T& value,
+Expected<void, SendError> send_typed(const ProcessHandle& from, const ServerRef& to, const T& value,
                                      const SendOptions& options) {
     auto term = messaging_detail::encode_checked(value);
     if (!term) return unexpected(term.error());
@@ -166,7 +132,7 @@ Expected<void, SendError> send_typed(const ProcessHandle& from, const Address& t
 
 template <class T>
 BatchResult send_batch_typed(const ProcessHandle& from,
-                             std::span<const std::pair<Address, T>> items,
+                             std::span<const std::pair<ServerRef, T>> items,
                              const SendOptions& options) {
     BatchResult out;
     out.total = items.size();
@@ -180,19 +146,18 @@ BatchResult send_batch_typed(const ProcessHandle& from,
 }
 
 template <class Reply, class Request>
-Expected<Reply, RequestError> request(Mailbox& me, const Address& to, const Request& value,
-                                      std::chrono::milliseconds timeout,
-                                      const SendOptions& options) {
+Expected<Reply, CallError> request(Mailbox& me, const ServerRef& to, const Request& value,
+                                   std::chrono::milliseconds timeout, const SendOptions& options) {
     auto term = messaging_detail::encode_checked(value);
     if (!term)
         return unexpected(
-            RequestError{RequestErrc::encode_failed, term.error().detail, Term(), std::nullopt});
+            CallError{CallErrc::encode_failed, Term(), term.error().detail, std::nullopt});
     auto reply = request_term(me, to, std::move(*term), timeout, options);
     if (!reply) return unexpected(std::move(reply).error());
     auto decoded = decode<Reply>(*reply);
     if (!decoded)
-        return unexpected(RequestError{RequestErrc::bad_reply, decoded.error().to_string(), *reply,
-                                       decoded.error()});
+        return unexpected(
+            CallError{CallErrc::bad_reply, *reply, decoded.error().to_string(), decoded.error()});
     return std::move(*decoded);
 }
 
@@ -200,5 +165,3 @@ Expected<Reply, RequestError> request(Mailbox& me, const Address& to, const Requ
 
 template <>
 struct std::is_error_code_enum<distribute::SendErrc> : std::true_type {};
-template <>
-struct std::is_error_code_enum<distribute::RequestErrc> : std::true_type {};

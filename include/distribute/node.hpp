@@ -18,6 +18,7 @@
 #include "distribute/epmd.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
+#include "distribute/server_ref.hpp"
 #include "distribute/term.hpp"
 
 namespace boost::asio {
@@ -42,6 +43,7 @@ enum class NodeErrc {
     timeout,         // an operation did not finish in time
     name_taken,      // register_name: the name is in use
     not_alive,       // register_name: the process has exited
+    node_thread,     // a blocking operation on one of a node's own threads
     // Why a connection to a peer could not be made, each its own code so that a program (and
     // `distribute`'s exit status) can tell what to fix:
     no_epmd,         // nothing answers on the EPMD port of the peer's host
@@ -165,15 +167,21 @@ class Node {
     bool unregister_name(Atom name);
     std::optional<Pid> whereis(Atom name) const;
 
+    // The name service `registry` (the `global` of {global, Name}, the Module of {via, Module,
+    // Name}) for the calls and sends of this node's processes; an empty resolver removes it.
+    void set_name_resolver(Atom registry, NameResolver resolver);
+
     // Connected nodes: visible ones, hidden ones.
     std::vector<Atom> nodes() const;
     std::vector<Atom> hidden_nodes() const;
-    // Connects now (a send would do it on demand). Blocking.
+    // Connects now (a send would do it on demand). Blocking: on one of a node's threads it fails
+    // at once with node_thread (a send connects without waiting).
     [[nodiscard]] Expected<void, NodeError> connect(
         Atom node, std::chrono::milliseconds timeout = std::chrono::milliseconds(7000));
     // As erlang:disconnect_node/1: links and monitors across it fire with noconnection.
     bool disconnect(Atom node);
-    // net_adm:ping: true for pong.
+    // net_adm:ping: true for pong. Blocking (a gen call to the peer's net_kernel): on one of a
+    // node's threads it answers false at once.
     bool ping(Atom node, std::chrono::milliseconds timeout = std::chrono::milliseconds(7000));
     // As erlang:set_cookie/2: the cookie for one peer.
     void set_cookie(Atom node, std::string cookie);

@@ -1,8 +1,8 @@
-// Calls across the cluster, both ways. From C++: gen_server calls and casts to any process that
-// speaks gen_server (a BEAM's, an Elixir GenServer, a C++ one), and erpc-style remote calls into
-// BEAM modules. For the BEAM: C++ functions registered by module, function and arity, which
-// rpc:call, erpc:call, erpc:cast, rpc:multicall and the old rex protocol reach as if the module
-// were loaded on this node.
+// Calls across the cluster, both ways. From C++: gen_server calls and casts (call.hpp) to any
+// process that speaks gen_server (a BEAM's, an Elixir GenServer, a C++ one), and erpc-style
+// remote calls into BEAM modules. For the BEAM: C++ functions registered by module, function and
+// arity, which rpc:call, erpc:call, erpc:cast, rpc:multicall and the old rex protocol reach as if
+// the module were loaded on this node.
 #pragma once
 
 #include <chrono>
@@ -15,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/call.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
@@ -27,72 +28,6 @@ class RpcServer;
 }
 
 // ---------------------------------------------------------------------------------------------
-// gen_server calls from C++
-
-// What a gen_server call or cast goes to, as gen_server:call takes it: a pid, a name registered
-// on this node, {Name, Node}, or {global, Name}.
-struct ServerRef {
-    ServerRef(const Pid& pid) : pid(pid) {}
-    ServerRef(Atom name) : name(name) {}
-    ServerRef(Atom name, Atom node) : name(name), node(node) {}
-    // {global, Name}: whichever process global has under `name` when the call is made (a call
-    // to a name nobody has fails with noproc, a cast to it goes nowhere, as in gen_server).
-    static ServerRef global(Term name);
-
-    // A pid, an atom, {global, Name} or {Name, Node}, as Erlang code passes a server; nullopt for
-    // anything else.
-    static std::optional<ServerRef> from_term(const Term& term);
-
-    std::optional<Pid> pid;           // set: the server by pid
-    std::optional<Term> global_name;  // set: the server by its global name
-    Atom name;                        // otherwise: its registered name...
-    std::optional<Atom> node;         // ...on this node (nullopt) or on `node`
-};
-
-enum class CallErrc {
-    timeout = 1,  // no reply in time; a reply that comes later is dropped
-    noproc,       // no such process or name (the monitor said noproc)
-    nodedown,     // the server's node could not be reached or went down during the call
-    exited,       // the server ended during the call; CallError::reason is its exit reason
-};
-const std::error_category& call_category() noexcept;
-std::error_code make_error_code(CallErrc e) noexcept;
-
-struct CallError {
-    CallErrc code{};
-    // What gen_server:call would exit with: timeout, noproc, {nodedown, Node}, or the server's
-    // exit reason.
-    Term reason;
-    std::string detail;
-};
-
-inline constexpr std::chrono::milliseconds default_call_timeout{5000};
-
-// {'$gen_call', {Pid, Tag}, Request} as a gen_server receives it: the caller, the tag its reply
-// must carry, and the request; nullopt for other terms. For processes that serve calls without
-// being an actor (an actor gets a From).
-struct GenCall {
-    Pid caller;
-    Term tag;
-    Term request;
-};
-std::optional<GenCall> parse_gen_call(const Term& message);
-
-// gen_server:call: monitors the server, sends {'$gen_call', {Self, Tag}, Request} and waits for
-// {Tag, Reply} or the monitor's DOWN. Tag is [alias | Alias] with a fresh alias of `self`, as in
-// OTP 24 on: once the call returns the alias is gone, so a reply that comes too late is dropped
-// by the node instead of landing in the mailbox. Other messages stay queued, in order.
-[[nodiscard]] Expected<Term, CallError> call(
-    Mailbox& self, const ServerRef& server, Term request,
-    std::chrono::milliseconds timeout = default_call_timeout);
-// The same from a temporary mailbox: for a caller that has no process of its own.
-[[nodiscard]] Expected<Term, CallError> call(
-    Node& node, const ServerRef& server, Term request,
-    std::chrono::milliseconds timeout = default_call_timeout);
-// gen_server:cast: {'$gen_cast', Request}, sent and forgotten; never fails.
-void cast(const ProcessHandle& self, const ServerRef& server, Term request);
-
-// ---------------------------------------------------------------------------------------------
 // Remote calls from C++ (erpc)
 
 enum class RpcErrc {
@@ -101,6 +36,8 @@ enum class RpcErrc {
     undef,        // the node has no such Module:Function/Arity
     exception,    // the function raised: RpcError::kind and reason say how, stack where
     refused,      // the node refused the spawn (RpcError::reason: notsup, badopt, ...)
+    // A blocking rpc on one of a node's threads: it fails at once (use a coroutine there).
+    node_thread,
 };
 const std::error_category& rpc_category() noexcept;
 std::error_code make_error_code(RpcErrc e) noexcept;
@@ -125,6 +62,13 @@ void rpc_cast(Node& node, Atom target, Atom module, Atom function, std::vector<T
 [[nodiscard]] std::vector<Expected<Term, RpcError>> multicall(
     Node& node, const std::vector<Atom>& targets, Atom module, Atom function,
     std::vector<Term> args, std::chrono::milliseconds timeout = default_call_timeout);
+
+// co_await rpc(self, target, module, function, args, timeout) in a coroutine process:
+// Expected<Term, RpcError>, as the blocking rpc. A coroutine of the calling process (it runs
+// when awaited), so it suspends with it and is destroyed with it.
+[[nodiscard]] Task<Expected<Term, RpcError>> rpc(
+    CoProcess self, Atom target, Atom module, Atom function, std::vector<Term> args,
+    std::chrono::milliseconds timeout = default_call_timeout);
 
 // ---------------------------------------------------------------------------------------------
 // Being called from the BEAM
@@ -219,7 +163,5 @@ RpcRegistry& rpc_registry(Node& node);
 
 }  // namespace distribute
 
-template <>
-struct std::is_error_code_enum<distribute::CallErrc> : std::true_type {};
 template <>
 struct std::is_error_code_enum<distribute::RpcErrc> : std::true_type {};

@@ -67,7 +67,7 @@ template <class T>
                                              const T& value, const SendOptions& options = {}) {
     auto payload = messaging_detail::encode_checked(value);
     if (!payload) return unexpected(payload.error());
-    return send_checked(from, Address(to.owner()), tuple(to.tag(), std::move(*payload)), options);
+    return send_checked(from, ServerRef(to.owner()), tuple(to.tag(), std::move(*payload)), options);
 }
 
 enum class SubjectErrc {

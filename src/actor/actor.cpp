@@ -3,11 +3,14 @@
 // dispatched to a callback and the callback's result applied, as gen_server applies
 // {reply, ...}, {noreply, ...} and {stop, ...}.
 #include <stdexcept>
+#include <unordered_map>
 
 #include "actor/process_start.hpp"
 #include "actor/start_gate.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
+#include "node/identity_hash.hpp"
+#include "otp/call_engine.hpp"
 
 namespace distribute {
 
@@ -40,6 +43,7 @@ class ActorRunner {
     }
 
     InitResult init(const ProcessHandle& self) {
+        actor_->runner_ = this;
         auto result = guarded(self, [&] { return actor_->init(); });
         if (!result) {
             log_crash(self, "init", result.error());
@@ -50,6 +54,16 @@ class ActorRunner {
 
     void handle(const ProcessHandle& self, Term message) {
         gate.pass(std::move(message), [&](Term m) { return dispatch(self, std::move(m)); });
+    }
+
+    void call_async(const ProcessHandle& self, const ServerRef& server, Term request,
+                    std::chrono::milliseconds timeout, Actor::CallDone done) {
+        RequestId id = send_request(self, server, std::move(request));
+        Timer timer;
+        if (timeout != infinity_timeout)
+            timer = send_after(self, timeout, tuple(call_timeout_atom(), id.ref()));
+        Reference ref = id.ref();
+        calls_.emplace(std::move(ref), PendingCall{std::move(id), std::move(done), timer});
     }
 
     actor_detail::StartGate gate;
@@ -75,6 +89,8 @@ class ActorRunner {
     // One message; false once the actor has ended.
     bool dispatch(const ProcessHandle& self, Term message) {
         if (done_) return false;
+        if (!calls_.empty())
+            if (auto answered = answer_of_call(self, message)) return *answered;
         if (auto call = parse_gen_call(message)) {
             From from(self, call->caller, call->tag);
             auto result = guarded(self, [&] { return actor_->handle_call(call->request, from); });
@@ -102,6 +118,34 @@ class ActorRunner {
         if (message.is_tuple(3) && message[0].is_atom(system_atom()) && message[1].is_tuple(2))
             return system(self, message[1], message[2]);
         return apply(self, "handle_info", [&] { return actor_->handle_info(message); });
+    }
+
+    static const Atom& call_timeout_atom() {
+        static const Atom a = Atom::make("$distribute_call_timeout").value();
+        return a;
+    }
+
+    // A message about a call_async: its answer, or its timer. nullopt for other messages;
+    // otherwise whether the actor goes on.
+    std::optional<bool> answer_of_call(const ProcessHandle& self, const Term& message) {
+        const bool timer = message.is_tuple(2) && message[0].is_atom(call_timeout_atom());
+        auto ref = timer ? message[1].to<Reference>() : otp::answered(message);
+        if (!ref) return std::nullopt;
+        auto it = calls_.find(*ref);
+        if (it == calls_.end()) {
+            if (timer) return true;  // the answer won the race: nothing left to do
+            return std::nullopt;
+        }
+        PendingCall call = std::move(it->second);
+        calls_.erase(it);
+        Expected<Term, CallError> answer = unexpected(otp::timeout_error());
+        if (!timer) {
+            call.timer.cancel();
+            answer = otp::outcome(self, call.id, message);
+        } else if (auto late = otp::abandon(self, call.id)) {
+            answer = otp::outcome(self, call.id, *late);
+        }
+        return apply(self, "a call_async callback", [&] { return call.done(std::move(answer)); });
     }
 
     template <class F>
@@ -160,7 +204,14 @@ class ActorRunner {
                                                   " threw in " + where + ": " + to_string(reason));
     }
 
+    struct PendingCall {
+        RequestId id;
+        Actor::CallDone done;
+        Timer timer;
+    };
+
     std::unique_ptr<Actor> actor_;
+    std::unordered_map<Reference, PendingCall, node::ReferenceHash> calls_;
     std::optional<Pid> parent_;
     std::optional<Atom> name_;
     bool done_ = false;
@@ -168,6 +219,11 @@ class ActorRunner {
 
 // ---------------------------------------------------------------------------------------------
 // Default callbacks
+
+void Actor::call_async(const ServerRef& server, Term request, std::chrono::milliseconds timeout,
+                       CallDone done) {
+    runner_->call_async(self(), server, std::move(request), timeout, std::move(done));
+}
 
 CallResult Actor::handle_call(const Term& request, From) {
     static const Atom bad_call = Atom::make("bad_call").value();

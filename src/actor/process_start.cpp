@@ -9,7 +9,7 @@ Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::H
                                                  bool trap_exit, std::optional<Pid> link_to,
                                                  std::optional<Atom> name) {
     static const Atom already_started = Atom::make("already_started").value();
-    ProcessHandle self(runtime.spawn(node::Process::Kind::handler, std::move(handler), trap_exit));
+    ProcessHandle self(runtime.spawn_handler(std::move(handler), trap_exit));
     if (!self.alive()) return unexpected(StartError{StartErrc::not_running, exit_reason(self)});
     if (link_to) {
         self.link(*link_to);

@@ -1,6 +1,9 @@
-// gen_server:stop/3 from C++, as proc_lib:stop/3 does it: monitor the process, ask it through
-// sys (a call labelled `system` with {terminate, Reason}), then wait for its 'DOWN'.
+// gen_server:stop/3 from C++, as proc_lib:stop/3 does it: monitor the process, ask it to
+// terminate through sys (a gen call labelled `system`, on the call engine), then wait for the
+// monitor's 'DOWN'.
 #include "distribute/actor.hpp"
+#include "node/runtime.hpp"
+#include "otp/call_engine.hpp"
 
 namespace distribute {
 
@@ -8,11 +11,9 @@ Expected<void, Term> stop_process(Node& node, const Pid& process, Term reason,
                                   std::chrono::milliseconds timeout) {
     static const Atom system = Atom::make("system").value();
     static const Atom terminate = Atom::make("terminate").value();
+    if (node::on_node_thread()) return unexpected(Term(Atom::make("node_thread").value()));
     Mailbox me = node.open_mailbox();
     const Reference monitor = me.monitor(process);
-    const Reference tag = me.make_ref();
-    me.send(process, tuple(system, tuple(me.pid(), tag), tuple(terminate, reason)));
-
     const bool forever = timeout == infinity_timeout;
     const auto deadline =
         std::chrono::steady_clock::now() + (forever ? std::chrono::hours(0) : timeout);
@@ -22,26 +23,26 @@ Expected<void, Term> stop_process(Node& node, const Pid& process, Term reason,
             deadline - std::chrono::steady_clock::now());
         return std::max(rest, std::chrono::milliseconds(0));
     };
-    auto is_down = [&](const Term& t) {
-        return t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(monitor);
-    };
-    auto replied = me.receive_if(
-        [&](const Term& t) { return (t.is_tuple(2) && t[0] == Term(tag)) || is_down(t); }, left());
-    if (!replied) {
+
+    const RequestId asked =
+        otp::start_call(me, ServerRef(process), system, tuple(terminate, reason), false);
+    auto answered = receive_response(me, asked, left());
+    // Ended before it answered: the monitor's 'DOWN' says with what.
+    if (!answered && answered.error().code != CallErrc::exited) {
+        me.demonitor(monitor);
+        return unexpected(answered.error().reason);
+    }
+    auto down = me.receive_if(
+        [&](const Term& t) {
+            return t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(monitor);
+        },
+        left());
+    if (!down) {
         me.demonitor(monitor);
         return unexpected(Term(atoms::timeout));
     }
-    Term down = std::move(*replied);
-    if (!is_down(down)) {
-        auto got = me.receive_if(is_down, left());
-        if (!got) {
-            me.demonitor(monitor);
-            return unexpected(Term(atoms::timeout));
-        }
-        down = std::move(*got);
-    }
-    if (down[4] == reason) return {};
-    return unexpected(down[4]);
+    if ((*down)[4] == reason) return {};
+    return unexpected((*down)[4]);
 }
 
 }  // namespace distribute

@@ -105,9 +105,9 @@ Expected<std::vector<ChildInfo>, Term> which_children(Node& node, const Pid& sup
     static const Atom restarting = atom("restarting");
     static const Atom sup = atom("supervisor");
     Mailbox me = node.open_mailbox();
-    auto reply = request_term(me, Address(supervisor), Term(atom("which_children")), timeout);
+    auto reply = request_term(me, ServerRef(supervisor), Term(atom("which_children")), timeout);
     if (!reply) {
-        if (reply.error().code == RequestErrc::timeout) return unexpected(Term(atoms::timeout));
+        if (reply.error().code == CallErrc::timeout) return unexpected(Term(atoms::timeout));
         if (!reply.error().reason.is_nil()) return unexpected(reply.error().reason);
         return unexpected(Term(atoms::noproc));
     }

@@ -56,6 +56,25 @@ std::vector<std::function<void(bool)>> Connection::take_waiters() {
     return std::move(waiters);
 }
 
+bool Connection::add_crossing(std::uint64_t key, std::weak_ptr<Process> process) {
+    std::lock_guard lock(mutex);
+    if (down) return false;
+    crossing.try_emplace(key, std::move(process));
+    return true;
+}
+
+void Connection::remove_crossing(std::uint64_t key) {
+    std::lock_guard lock(mutex);
+    crossing.erase(key);
+}
+
+std::unordered_map<std::uint64_t, std::weak_ptr<Process>> Connection::take_crossing() {
+    std::lock_guard lock(mutex);
+    down = true;
+    queued.clear();
+    return std::move(crossing);
+}
+
 void Connection::set_failure(NodeError why) {
     std::lock_guard lock(mutex);
     failure = std::move(why);

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "distribute/node.hpp"
@@ -18,6 +19,8 @@
 #include "wire/control.hpp"
 
 namespace distribute::node {
+
+class Process;
 
 class Connection {
   public:
@@ -54,6 +57,14 @@ class Connection {
     void set_failure(NodeError why);
     NodeError failure_or(NodeError otherwise) const;
 
+    // The local processes with a link, monitor, watcher or spawn request over this connection,
+    // as the BEAM's distribution entry keeps them: when it goes down, these and only these are
+    // visited. False once the connection is down (the visit has begun: record nothing over it).
+    bool add_crossing(std::uint64_t key, std::weak_ptr<Process> process);
+    void remove_crossing(std::uint64_t key);
+    // Marks it down (as take_waiters) and hands over the processes to visit.
+    std::unordered_map<std::uint64_t, std::weak_ptr<Process>> take_crossing();
+
     const Atom peer;
     // Links and monitors remember the id of the connection they crossed: when it goes down,
     // exactly those fire noconnection, not ones made over a later connection to the same node.
@@ -76,6 +87,7 @@ class Connection {
     std::uint32_t peer_creation = 0;
     std::vector<wire::Control> queued;
     std::vector<std::function<void(bool)>> waiters;  // connect() callers: true once up
+    std::unordered_map<std::uint64_t, std::weak_ptr<Process>> crossing;  // by pid key
     std::optional<NodeError> failure;
 };
 

@@ -90,6 +90,12 @@ std::shared_ptr<Connection> Runtime::connection_to(Atom node) {
     return connection;
 }
 
+std::shared_ptr<Connection> Runtime::existing_connection(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    return it == connections_.end() ? nullptr : it->second;
+}
+
 std::shared_ptr<Connection> Runtime::connection_if(Atom node, std::uint64_t id) const {
     std::shared_lock lock(connections_mutex_);
     auto it = connections_.find(node.index());
@@ -255,46 +261,47 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
 
 void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                               const std::string& reason, bool was_up) {
+    static const Atom spawn_reply = Atom::make("spawn_reply").value();
     // The node that named this one is gone: so is the name.
     if (dynamic_name_ && connection->peer == namer_) lose_name(reason);
     for (auto& waiter : connection->take_waiters())
         waiter(false);
     const Atom peer = connection->peer;
     const std::uint64_t id = connection->id;
-    for (auto& process : processes_.all()) {
+    // Only the processes with something over this connection: a nodedown costs what crossed it,
+    // not a walk over every process of the node.
+    for (auto& [key, weak] : connection->take_crossing()) {
+        auto process = weak.lock();
+        if (!process) continue;
         std::vector<Pid> linked;
-        std::vector<std::pair<Reference, HeldMonitor>> held;
+        std::vector<std::pair<Reference, wire::ProcessId>> held;
         std::vector<Reference> unanswered;
         {
             std::lock_guard lock(process->mutex);
-            if (!process->alive) continue;
-            for (auto it = process->spawning.begin(); it != process->spawning.end();) {
+            if (!process->alive || !process->relations) continue;
+            auto& r = *process->relations;
+            std::erase_if(r.crossings, [&](const Crossing& c) { return c.connection == id; });
+            for (auto it = r.spawning.begin(); it != r.spawning.end();) {
                 if (it->second.connection == id) {
                     unanswered.push_back(it->first);
-                    it = process->spawning.erase(it);
+                    it = r.spawning.erase(it);
                 } else {
                     ++it;
                 }
             }
-            for (auto& [pid, state] : process->links)
+            for (auto& [pid, state] : r.links)
                 if (pid.node == peer && state.connection == id) linked.push_back(pid);
-            for (auto it = process->monitors.begin(); it != process->monitors.end();) {
-                if (it->second.node == peer && it->second.connection == id) {
-                    held.emplace_back(it->first, std::move(it->second));
-                    it = process->monitors.erase(it);
-                } else {
-                    ++it;
-                }
-            }
-            std::erase_if(process->watchers, [&](auto& entry) {
+            for (auto& [ref, monitor] : r.monitors)
+                if (monitor.node == peer && monitor.connection == id)
+                    held.emplace_back(ref, monitor.target);
+            std::erase_if(r.watchers, [&](auto& entry) {
                 return entry.second.watcher.node == peer && entry.second.connection == id;
             });
         }
-        static const Atom spawn_reply = Atom::make("spawn_reply").value();
         for (auto& ref : unanswered)
             deliver(*process, tuple(spawn_reply, ref, atoms::error, atoms::noconnection));
-        for (auto& [ref, monitor] : held)
-            down_message(process->pid, ref, monitor.target, peer, Term(atoms::noconnection));
+        for (auto& [ref, target] : held)
+            fire_monitor(*process, ref, target, peer, Term(atoms::noconnection));
         for (auto& pid : linked)
             exit_signal({process->pid, pid, Term(atoms::noconnection), ExitKind::link});
     }
@@ -388,25 +395,6 @@ std::uint64_t Runtime::peer_flags(Atom node) const {
     std::shared_lock lock(connections_mutex_);
     auto it = connections_.find(node.index());
     return it == connections_.end() ? 0 : it->second->negotiated();
-}
-
-bool Runtime::ping(Atom node, std::chrono::milliseconds timeout) {
-    if (is_local(node)) return true;
-    Mailbox me(spawn(Process::Kind::mailbox, {}, false));
-    static const Atom net_kernel = Atom::make("net_kernel").value();
-    static const Atom is_auth = Atom::make("is_auth").value();
-    static const Atom yes = Atom::make("yes").value();
-    // As gen:call: the monitor's reference tags the request, and a DOWN ends the wait.
-    Reference ref = me.monitor(net_kernel, node);
-    me.send(net_kernel, node, tuple(atoms::gen_call, tuple(me.pid(), ref), tuple(is_auth, name())));
-    auto answer = me.receive_if(
-        [&](const Term& t) {
-            return (t.is_tuple(2) && t[0] == Term(ref)) ||
-                   (t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref));
-        },
-        timeout);
-    me.demonitor(ref);
-    return answer && answer->is_tuple(2) && (*answer)[1].is_atom(yes);
 }
 
 void Runtime::monitor_nodes(const Pid& pid, bool enable) {

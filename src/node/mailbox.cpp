@@ -17,8 +17,7 @@ Atom ProcessHandle::node_name() const {
 }
 
 bool ProcessHandle::alive() const {
-    std::lock_guard lock(process_->mutex);
-    return process_->alive;
+    return process_->alive.load(std::memory_order_acquire);
 }
 
 void ProcessHandle::send(const Pid& to, Term message) const {
@@ -31,6 +30,10 @@ void ProcessHandle::send(Atom name, Term message) const {
 
 void ProcessHandle::send(Atom name, Atom node, Term message) const {
     process_->runtime.send_named(*process_, name, node, std::move(message));
+}
+
+void ProcessHandle::send(const ServerRef& to, Term message) const {
+    process_->runtime.send_to(*process_, to, std::move(message));
 }
 
 void ProcessHandle::send_alias(const Reference& alias, Term message) const {
@@ -94,6 +97,15 @@ bool ProcessHandle::unalias(const Reference& alias) const {
     return process_->runtime.remove_alias(*process_, alias);
 }
 
+namespace {
+
+Term exit_reason(node::Process& p) {
+    std::lock_guard lock(p.mutex);
+    return p.exit_reason;
+}
+
+}  // namespace
+
 Mailbox::Mailbox(std::shared_ptr<node::Process> process) : ProcessHandle(std::move(process)) {}
 
 Mailbox& Mailbox::operator=(Mailbox&& other) noexcept {
@@ -113,8 +125,9 @@ void Mailbox::close(Term reason) {
 }
 
 std::size_t Mailbox::queued() const {
-    std::lock_guard lock(process_->mutex);
-    return process_->queue.size();
+    auto& p = *process_;
+    std::lock_guard lock(p.mutex);
+    return p.seen.size() + p.inbox.size();
 }
 
 Expected<Term, ReceiveError> Mailbox::receive(std::chrono::milliseconds timeout) {
@@ -123,34 +136,31 @@ Expected<Term, ReceiveError> Mailbox::receive(std::chrono::milliseconds timeout)
 
 Expected<Term, ReceiveError> Mailbox::receive_if(const std::function<bool(const Term&)>& match,
                                                  std::chrono::milliseconds timeout) {
-    auto& p = *process_;
+    auto& p = static_cast<node::MailboxProcess&>(*process_);
     const bool forever = timeout == infinity_timeout;
     const auto deadline = forever ? std::chrono::steady_clock::time_point::max()
                                   : std::chrono::steady_clock::now() + timeout;
-    std::unique_lock lock(p.mutex);
-    std::size_t scanned = 0;  // messages already refused by `match`
-    std::uint64_t priority_seen = p.priority_arrivals;
+    node::LanedQueue::Cursor cursor;  // the messages before it were refused already
+    auto accept = [&](const Term& m) { return !match || match(m); };
     for (;;) {
         // A process ended by an exit signal handles no more messages, as on the BEAM.
-        if (!p.alive) return unexpected(ReceiveError{ReceiveErrc::exited, p.exit_reason});
-        // A priority message went in ahead of what was scanned: look again from the front.
-        if (p.priority_arrivals != priority_seen) {
-            priority_seen = p.priority_arrivals;
-            scanned = 0;
-        }
-        for (; scanned < p.queue.size(); ++scanned) {
-            if (!match || match(p.queue[scanned])) {
-                Term found = std::move(p.queue[scanned]);
-                p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(scanned));
-                if (scanned < p.priority_queued) --p.priority_queued;
-                return found;
+        if (!p.gather()) return unexpected(ReceiveError{ReceiveErrc::exited, exit_reason(p)});
+        // No lock here: the predicate may send, to this very process too.
+        Term found;
+        if (p.seen.take_first(cursor, accept, found)) return found;
+        if (timeout.count() == 0) return unexpected(ReceiveError{ReceiveErrc::timeout, Term()});
+        // Waiting would hold one of the node's threads, which may be the very one that would
+        // deliver what this waits for.
+        if (node::on_node_thread())
+            return unexpected(ReceiveError{ReceiveErrc::node_thread, Term()});
+        std::unique_lock lock(p.mutex);
+        while (p.inbox.empty() && p.alive.load(std::memory_order_relaxed)) {
+            if (forever) {
+                p.arrived.wait(lock);
+            } else if (p.arrived.wait_until(lock, deadline) == std::cv_status::timeout) {
+                if (p.inbox.empty() && p.alive.load(std::memory_order_relaxed))
+                    return unexpected(ReceiveError{ReceiveErrc::timeout, Term()});
             }
-        }
-        if (forever) {
-            p.arrived.wait(lock);
-        } else if (p.arrived.wait_until(lock, deadline) == std::cv_status::timeout &&
-                   scanned == p.queue.size() && p.alive) {
-            return unexpected(ReceiveError{ReceiveErrc::timeout, Term()});
         }
     }
 }

@@ -32,6 +32,8 @@ class NodeCategory : public std::error_category {
                 return "the name is registered already";
             case NodeErrc::not_alive:
                 return "the process is not alive";
+            case NodeErrc::node_thread:
+                return "a blocking operation on one of the node's threads";
             case NodeErrc::no_epmd:
                 return "no EPMD on the node's host";
             case NodeErrc::not_registered:
@@ -93,12 +95,11 @@ std::uint16_t Node::port() const {
 }
 
 Mailbox Node::open_mailbox() {
-    return Mailbox(runtime_->spawn(node::Process::Kind::mailbox, {}, false));
+    return Mailbox(runtime_->spawn_mailbox());
 }
 
 ProcessHandle Node::spawn(Handler handler, bool trap_exit) {
-    return ProcessHandle(
-        runtime_->spawn(node::Process::Kind::handler, std::move(handler), trap_exit));
+    return ProcessHandle(runtime_->spawn_handler(std::move(handler), trap_exit));
 }
 
 Expected<void, NodeError> Node::register_name(Atom name, const Pid& pid) {
@@ -114,6 +115,10 @@ std::optional<Pid> Node::whereis(Atom name) const {
     return std::nullopt;
 }
 
+void Node::set_name_resolver(Atom registry, NameResolver resolver) {
+    runtime_->set_name_resolver(registry, std::move(resolver));
+}
+
 std::vector<Atom> Node::nodes() const {
     return runtime_->connected(false);
 }
@@ -124,6 +129,9 @@ std::vector<Atom> Node::hidden_nodes() const {
 
 Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds timeout) {
     if (runtime_->stopped()) return unexpected(NodeError{NodeErrc::not_running, "stopped"});
+    if (node::on_node_thread())
+        return unexpected(
+            NodeError{NodeErrc::node_thread, "connect() would block one of the node's threads"});
     auto result = std::make_shared<std::promise<Expected<void, NodeError>>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
     runtime_->async_connect(node, [result, answered](Expected<void, NodeError> up) {
@@ -138,10 +146,6 @@ Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds tim
 
 bool Node::disconnect(Atom node) {
     return runtime_->disconnect(node);
-}
-
-bool Node::ping(Atom node, std::chrono::milliseconds timeout) {
-    return runtime_->ping(node, timeout);
 }
 
 void Node::set_cookie(Atom node, std::string cookie) {

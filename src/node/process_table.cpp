@@ -80,19 +80,22 @@ std::vector<Atom> NameTable::all() const {
 
 void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process,
                      bool priority) {
-    std::unique_lock lock(mutex_);
-    aliases_[alias] = Entry{process, priority};
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    s.aliases[alias] = Entry{process, priority};
 }
 
 bool AliasTable::remove(const Reference& alias) {
-    std::unique_lock lock(mutex_);
-    return aliases_.erase(alias) > 0;
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    return s.aliases.erase(alias) > 0;
 }
 
 AliasTable::Target AliasTable::find(const Reference& alias) const {
-    std::shared_lock lock(mutex_);
-    auto it = aliases_.find(alias);
-    if (it == aliases_.end()) return {};
+    auto& s = shard(alias);
+    std::lock_guard lock(s.mutex);
+    auto it = s.aliases.find(alias);
+    if (it == s.aliases.end()) return {};
     return {it->second.process.lock(), it->second.priority};
 }
 

@@ -28,10 +28,11 @@ class ProcessTable {
     void erase(const Pid& pid);
     std::vector<std::shared_ptr<Process>> all() const;
     std::size_t size() const;
+    // What identifies a pid of this node among its processes.
+    static std::uint64_t key(const Pid& pid) { return (std::uint64_t{pid.serial} << 32) | pid.id; }
 
   private:
     static constexpr std::size_t shard_count = 64;
-    static std::uint64_t key(const Pid& pid) { return (std::uint64_t{pid.serial} << 32) | pid.id; }
     struct Shard {
         mutable std::mutex mutex;
         std::unordered_map<std::uint64_t, std::shared_ptr<Process>> processes;
@@ -57,6 +58,9 @@ class NameTable {
     std::unordered_map<std::uint32_t, std::shared_ptr<Process>> names_;
 };
 
+// Every gen call adds an alias and removes it, and every reply looks one up: sharded as the pids
+// are. Whether an alias found here is still active is the process's to say (its own state,
+// under its lock), so an entry may outlive its alias by a moment.
 class AliasTable {
   public:
     // What an alias leads to: its process (null when none), and whether it is a priority alias
@@ -75,8 +79,16 @@ class AliasTable {
         std::weak_ptr<Process> process;
         bool priority = false;
     };
-    mutable std::shared_mutex mutex_;
-    std::unordered_map<Reference, Entry, ReferenceHash> aliases_;
+    static constexpr std::size_t shard_count = 64;
+    struct Shard {
+        mutable std::mutex mutex;
+        std::unordered_map<Reference, Entry, ReferenceHash> aliases;
+    };
+    Shard& shard(const Reference& alias) const {
+        return shards_[ReferenceHash{}(alias) % shard_count];
+    }
+
+    mutable std::array<Shard, shard_count> shards_;
 };
 
 }  // namespace distribute::node

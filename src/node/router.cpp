@@ -20,54 +20,56 @@ void Runtime::route(Connection& from, wire::Control&& control) {
         else
             count_dropped();
     };
-    std::visit(
-        Visitor{
-            [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
-            [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
-            [&](wire::RegSend& m) {
-                if (auto process = whereis(m.to_name)) {
-                    deliver(*process, std::move(m.message));
-                } else {
-                    count_dropped();
-                    log(LogLevel::debug, "dropped a message from " + std::string(from.peer.name()) +
-                                             " to the unregistered name " +
-                                             std::string(m.to_name.name()));
-                }
-            },
-            [&](wire::AliasSend& m) {
-                // Priority only through an alias made for it (alias([priority])).
-                if (auto target = aliases_.find(m.alias); target.process)
-                    deliver(*target.process, std::move(m.message), m.priority && target.priority);
-                else
-                    count_dropped();
-            },
-            [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
-            [&](wire::Link& m) { incoming_link(from, m); },
-            [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
-            [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
-            [&](wire::Unlink& m) {
-                // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
-                if (auto process = find(m.to)) {
-                    std::lock_guard lock(process->mutex);
-                    auto it = process->links.find(m.from);
-                    if (it != process->links.end() && it->second.active) process->links.erase(it);
-                }
-            },
-            [&](wire::Exit& m) {
-                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
-            },
-            [&](wire::Exit2& m) {
-                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
-            },
-            [&](wire::MonitorP& m) { incoming_monitor(from, m); },
-            [&](wire::DemonitorP& m) { incoming_demonitor(m); },
-            [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
-            [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
-            [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
-            [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
-            [&](wire::NodeLink&) {},
-        },
-        control);
+    std::visit(Visitor{
+                   [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
+                   [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
+                   [&](wire::RegSend& m) {
+                       if (auto process = whereis(m.to_name)) {
+                           deliver(*process, std::move(m.message));
+                       } else {
+                           count_dropped();
+                           log(LogLevel::debug,
+                               "dropped a message from " + std::string(from.peer.name()) +
+                                   " to the unregistered name " + std::string(m.to_name.name()));
+                       }
+                   },
+                   [&](wire::AliasSend& m) {
+                       // Priority only through an alias made for it (alias([priority])).
+                       if (auto target = aliases_.find(m.alias); target.process)
+                           deliver(*target.process, std::move(m.message), &m.alias,
+                                   m.priority && target.priority);
+                       else
+                           count_dropped();
+                   },
+                   [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
+                   [&](wire::Link& m) { incoming_link(from, m); },
+                   [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
+                   [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
+                   [&](wire::Unlink& m) {
+                       // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
+                       if (auto process = find(m.to)) {
+                           std::lock_guard lock(process->mutex);
+                           if (!process->relations) return;
+                           auto& links = process->relations->links;
+                           auto it = links.find(m.from);
+                           if (it != links.end() && it->second.active) links.erase(it);
+                       }
+                   },
+                   [&](wire::Exit& m) {
+                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
+                   },
+                   [&](wire::Exit2& m) {
+                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
+                   },
+                   [&](wire::MonitorP& m) { incoming_monitor(from, m); },
+                   [&](wire::DemonitorP& m) { incoming_demonitor(m); },
+                   [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
+                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
+                   [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
+                   [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
+                   [&](wire::NodeLink&) {},
+               },
+               control);
 }
 
 void Runtime::incoming_link(Connection& from, const wire::Link& link) {
@@ -75,7 +77,9 @@ void Runtime::incoming_link(Connection& from, const wire::Link& link) {
         std::lock_guard lock(process->mutex);
         if (process->alive) {
             // An existing entry (even one being unlinked) is left alone: see the link protocol.
-            process->links.try_emplace(link.from, LinkState{true, 0, from.id});
+            // A connection going down already gets nothing recorded over it.
+            if (cross(*process, from))
+                process->related().links.try_emplace(link.from, LinkState{true, 0, from.id});
             return;
         }
     }
@@ -86,8 +90,11 @@ void Runtime::incoming_link(Connection& from, const wire::Link& link) {
 void Runtime::incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink) {
     if (auto process = find(unlink.to)) {
         std::lock_guard lock(process->mutex);
-        auto it = process->links.find(unlink.from);
-        if (it != process->links.end() && it->second.active) process->links.erase(it);
+        if (process->relations) {
+            auto& links = process->relations->links;
+            auto it = links.find(unlink.from);
+            if (it != links.end() && it->second.active) links.erase(it);
+        }
     }
     // The acknowledgement goes out before any later signal from here to the unlinker: both take
     // the same ordered connection, and this one is queued now.
@@ -97,9 +104,11 @@ void Runtime::incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink)
 void Runtime::incoming_unlink_ack(const wire::UnlinkIdAck& ack) {
     if (auto process = find(ack.to)) {
         std::lock_guard lock(process->mutex);
-        auto it = process->links.find(ack.from);
-        if (it != process->links.end() && !it->second.active && it->second.unlink_id == ack.id)
-            process->links.erase(it);
+        if (!process->relations) return;
+        auto& links = process->relations->links;
+        auto it = links.find(ack.from);
+        if (it != links.end() && !it->second.active && it->second.unlink_id == ack.id)
+            links.erase(it);
     }
 }
 
@@ -109,9 +118,10 @@ void Runtime::incoming_monitor(Connection& from, const wire::MonitorP& monitor) 
     if (process) {
         std::lock_guard lock(process->mutex);
         if (process->alive) {
-            process->watchers.emplace(
-                monitor.ref,
-                Watcher{monitor.from, !pid, pid ? Atom() : std::get<Atom>(monitor.to), from.id});
+            if (cross(*process, from))
+                process->related().watchers.emplace(
+                    monitor.ref, Watcher{monitor.from, !pid,
+                                         pid ? Atom() : std::get<Atom>(monitor.to), from.id});
             return;
         }
     }
@@ -124,19 +134,13 @@ void Runtime::incoming_demonitor(const wire::DemonitorP& demonitor) {
     auto pid = std::get_if<Pid>(&demonitor.to);
     if (auto process = pid ? find(*pid) : whereis(std::get<Atom>(demonitor.to))) {
         std::lock_guard lock(process->mutex);
-        process->watchers.erase(demonitor.ref);
+        if (process->relations) process->relations->watchers.erase(demonitor.ref);
     }
 }
 
 void Runtime::incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit) {
-    auto watcher = find(exit.to);
-    if (!watcher) return;
-    bool held;
-    {
-        std::lock_guard lock(watcher->mutex);
-        held = watcher->monitors.erase(exit.ref) > 0;
-    }
-    if (held) down_message(exit.to, exit.ref, exit.from, from.peer, exit.reason);
+    if (auto watcher = find(exit.to))
+        fire_monitor(*watcher, exit.ref, exit.from, from.peer, exit.reason);
 }
 
 void Runtime::incoming_spawn_request(Connection& from, wire::SpawnRequest&& request) {
@@ -160,20 +164,23 @@ void Runtime::incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply) {
     Term unlink_with(atoms::noproc);
     if (process) {
         std::lock_guard lock(process->mutex);
-        if (auto it = process->spawning.find(reply.req_id);
-            process->alive && it != process->spawning.end()) {
-            awaited = true;
-            report = it->second.report_success;
-            process->spawning.erase(it);
-        }
-        // The peer made the monitor and the link on its side; these are our halves of them, set
-        // in the same step as the request is taken, so that a requester giving up on it sees
-        // either a request still pending or a monitor to remove, never neither.
-        if (awaited && pid) {
-            if (reply.flags & wire::SpawnReply::monitor_made)
-                process->monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id});
-            if (reply.flags & wire::SpawnReply::link_made)
-                process->links[*pid] = LinkState{true, 0, from.id};
+        if (process->alive && process->relations) {
+            auto& r = *process->relations;
+            if (auto it = r.spawning.find(reply.req_id); it != r.spawning.end()) {
+                awaited = true;
+                report = it->second.report_success;
+                r.spawning.erase(it);
+            }
+            // The peer made the monitor and the link on its side; these are our halves of them,
+            // set in the same step as the request is taken, so that a requester giving up on it
+            // sees either a request still pending or a monitor to remove, never neither. The
+            // request crossed this connection already.
+            if (awaited && pid) {
+                if (reply.flags & wire::SpawnReply::monitor_made)
+                    r.monitors.emplace(reply.req_id, HeldMonitor{*pid, from.peer, from.id, false});
+                if (reply.flags & wire::SpawnReply::link_made)
+                    r.links[*pid] = LinkState{true, 0, from.id};
+            }
         }
         unlink_with = process->alive ? Term(abandoned) : process->exit_reason;
     }

@@ -18,7 +18,13 @@ namespace {
 NodeError error(NodeErrc code, std::string detail) {
     return {code, std::move(detail)};
 }
+
+thread_local bool node_thread = false;
 }  // namespace
+
+bool on_node_thread() {
+    return node_thread;
+}
 
 Runtime::Runtime(NodeOptions options) : options_(std::move(options)) {}
 
@@ -81,8 +87,14 @@ Expected<void, NodeError> Runtime::boot() {
 
     work_.emplace(io_.get_executor());
     unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
+    // Each thread keeps the runtime alive until it leaves run(): a node stopped from one of its
+    // own threads is destroyed, at the latest, when that thread is done with it.
     for (unsigned i = 0; i < std::max(1u, threads); ++i)
-        threads_.emplace_back([this] { io_.run(); });
+        threads_.emplace_back([self = shared_from_this()] {
+            node_thread = true;
+            self->io_.run();
+            if (self->stopped_by_ == std::this_thread::get_id()) self->run_what_is_left();
+        });
     epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
 
     if (dynamic_name_) {
@@ -164,6 +176,7 @@ void Runtime::stop() {
         asio::post(io_, [&drained] { drained.set_value(); });
         done.wait_for(std::chrono::seconds(2));
     }
+    if (own_thread) stopped_by_ = std::this_thread::get_id();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) {
@@ -174,9 +187,17 @@ void Runtime::stop() {
         else if (t.joinable())
             t.join();
     }
+    // The final turns of the processes just ended (a coroutine's frame goes in its turn) run
+    // now, on the one thread left: this one, or the node thread that stopped the node.
+    if (!threads_.empty() && !own_thread) run_what_is_left();
     threads_.clear();
     registration_.reset();
     epmd_server_.reset();
+}
+
+void Runtime::run_what_is_left() {
+    io_.restart();
+    io_.poll();
 }
 
 void Runtime::log(LogLevel level, const std::string& line) const {
@@ -233,7 +254,7 @@ Expected<void, NodeError> Runtime::register_name(Atom name, const Pid& pid) {
     if (!process->alive) return unexpected(error(NodeErrc::not_alive, "the process has exited"));
     if (!names_.add(name, process))
         return unexpected(error(NodeErrc::name_taken, std::string(name.name()) + " is taken"));
-    process->names.push_back(name);
+    process->related().names.push_back(name);
     lock.unlock();
     std::vector<std::function<void(const Pid&)>> watchers;
     {
@@ -264,25 +285,26 @@ bool Runtime::unregister_name(Atom name) {
     auto process = names_.find(name);
     if (!process) return false;
     std::lock_guard lock(process->mutex);
-    std::erase(process->names, name);
+    if (process->relations) std::erase(process->relations->names, name);
     return names_.remove(name, process.get());
 }
 
 Reference Runtime::make_alias(Process& owner, bool priority) {
     Reference alias = make_ref();
-    {
-        std::lock_guard lock(owner.mutex);
-        if (!owner.alive) return alias;
-        owner.aliases.push_back(alias);
-    }
+    // In the table first: a process that ends meanwhile then finds it there to take out.
     aliases_.add(alias, owner.shared_from_this(), priority);
+    std::lock_guard lock(owner.mutex);
+    if (owner.alive)
+        owner.related().aliases.push_back(alias);
+    else
+        aliases_.remove(alias);
     return alias;
 }
 
 bool Runtime::remove_alias(Process& owner, const Reference& alias) {
     {
         std::lock_guard lock(owner.mutex);
-        if (std::erase(owner.aliases, alias) == 0) return false;
+        if (!owner.relations || std::erase(owner.relations->aliases, alias) == 0) return false;
     }
     return aliases_.remove(alias);
 }

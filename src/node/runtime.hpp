@@ -19,6 +19,7 @@
 
 #include "distribute/epmd.hpp"
 #include "distribute/node.hpp"
+#include "distribute/server_ref.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
 #include "net/connector.hpp"
@@ -60,8 +61,15 @@ class Services {
     virtual void stop() {}
 };
 
-// Whether a send to another node may dial it: erlang:send/3's `noconnect` is Dial::no.
-enum class Dial { on_demand, no };
+// Whether a send to another node may dial it. Dial::no is erlang:send/3's `noconnect`: a node
+// with no connection (not even one being set up) is not dialled and the message is dropped.
+// Dial::if_up drops it as well while the connection is still being set up, for the membership
+// protocols, whose messages must not land on a connection that comes up later.
+enum class Dial { on_demand, no, if_up };
+
+// True on a thread that runs a node's executor (any node's): such a thread must never wait for
+// something that another handler on it would have to do.
+bool on_node_thread();
 
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
@@ -79,7 +87,12 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void log(LogLevel level, const std::string& line) const;
 
     // Processes
-    std::shared_ptr<Process> spawn(Process::Kind kind, Node::Handler handler, bool trap_exit);
+    std::shared_ptr<Process> spawn_mailbox();
+    std::shared_ptr<Process> spawn_handler(Node::Handler handler, bool trap_exit);
+    // A pid for a process about to be made (the coroutine kind is made outside this file).
+    Pid new_pid() { return processes_.allocate(name_, creation_); }
+    // Takes a new process into the table. On a stopped node it is ended at once (`shutdown`).
+    std::shared_ptr<Process> admit(std::shared_ptr<Process> process);
     std::shared_ptr<Process> find(const Pid& pid) const { return processes_.find(pid); }
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
     std::vector<Atom> registered() const { return names_.all(); }
@@ -100,7 +113,13 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
 
+    // Name services ({global, Name}, {via, Module, Name}): whereis_name by registry. A registry
+    // without a resolver knows no name.
+    void set_name_resolver(Atom registry, NameResolver resolver);
+    std::optional<Pid> resolve(Atom registry, const Term& name) const;
+
     // Signals from a local process (`from`).
+    void send_to(const Process& from, const ServerRef& to, Term message);
     void send(const Process& from, const Pid& to, Term message, Dial dial = Dial::on_demand);
     void send_named(const Process& from, Atom name, Atom node, Term message,
                     Dial dial = Dial::on_demand);
@@ -110,13 +129,23 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
                     bool priority = false);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
-    Reference monitor(Process& from, const wire::ProcessId& target, Atom node);
+    // With `alias`, the monitor's reference is also an alias of `from` that goes when the
+    // monitor does (by demonitor or by its 'DOWN'), as erlang:monitor/3's {alias, demonitor}.
+    Reference monitor(Process& from, const wire::ProcessId& target, Atom node, bool alias = false);
     bool demonitor(Process& from, const Reference& ref);
     void exit2(const Process& from, const Pid& to, Term reason);
     // exit_signal(Alias, Reason[, [priority]]) (OTP 28): to the alias's process while it is active.
     void exit_alias(const Process& from, const Reference& alias, Term reason, bool priority);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
+    // Takes out of the process's queue every message `match` accepts: demonitor's flush, late
+    // replies. Only from the process's own consumer (its Mailbox thread, its handler's turn).
+    void discard(Process& process, const std::function<bool(const Term&)>& match);
+    // The oldest message `match` accepts, taken out of the queue. The same caller only.
+    std::optional<Term> take(Process& process, const std::function<bool(const Term&)>& match);
+
+    // Scheduling of handler and coroutine processes: a turn on the node's threads.
+    void post_turn(std::shared_ptr<Process> process);
 
     // Spawning across nodes. A request from `from` to run M:F(Args) on `node`; its answer comes
     // as the message {spawn_reply, ReqId, ok, Pid} or {spawn_reply, ReqId, error, Reason}, as
@@ -126,6 +155,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // (erpc's choice: the DOWN brings the result, and the requester is woken once, not twice).
     Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
                             Term options, bool errors_only = false);
+    // The requester gives up on a spawn request (spawn_request_abandon/1): its reply is then
+    // undone when it comes, and a monitor it made already goes.
+    void abandon_spawn(Process& from, const Reference& ref);
     // The requester's spawn_request gets {spawn_reply, ReqId, error, Why} unless it was answered.
     void spawn_refused(const Pid& requester, const Reference& ref, Atom why);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
@@ -135,15 +167,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
     // links to it, over `connection`, as if it had asked itself.
     void add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
-                            std::uint64_t connection);
-    void add_remote_link(Process& target, const Pid& other, std::uint64_t connection);
+                            Connection& over);
+    void add_remote_link(Process& target, const Pid& other, Connection& over);
 
     // Connections
+    // The connection to `node` if there is one (up or being set up); null otherwise.
+    std::shared_ptr<Connection> existing_connection(Atom node) const;
     std::vector<Atom> connected(bool hidden) const;
     // The flags agreed with `node` while a connection to it is up, else 0.
     std::uint64_t peer_flags(Atom node) const;
-    // net_adm:ping: blocks until `node` answers yes, or not.
-    bool ping(Atom node, std::chrono::milliseconds timeout);
     // `done` once the connection is up, or with why it could not be made.
     void async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done);
     bool disconnect(Atom node);
@@ -170,6 +202,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
+    // After stop, once no other thread runs the executor: the handlers that were ready run.
+    void run_what_is_left();
     // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
     // registration that gives the creation (listen.cpp). `default_cookie_path`: where the cookie
     // came from, when that was a default location (for the warning about listening everywhere
@@ -192,16 +226,26 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The node that gave this node its name is gone: so is the name (ours, dynamic.cpp).
     void lose_name(const std::string& reason);
 
-    // Delivery to a local process. Returns false when it is not alive. A priority message goes
-    // after the priority messages already queued and before every ordinary one.
-    bool deliver(Process& to, Term message, bool priority = false);
-    void run_handler(const std::shared_ptr<Process>& process);
+    // Delivery to a local process; through an alias, only while the alias is still active on
+    // it. Returns false when the message was dropped. A priority message goes after the priority
+    // messages already queued and before every ordinary one.
+    bool deliver(Process& to, Term message, const Reference* through_alias = nullptr,
+                 bool priority = false);
+    // Whether `alias` is still active on `process` (its own alias or a monitor's that goes with
+    // it), as delivery through it checks.
+    bool holds_alias(Process& process, const Reference& alias);
+    // The monitor `ref` of `watcher` fired: it is removed and its 'DOWN' queued in one step, so
+    // that a demonitor that finds no monitor knows the 'DOWN' is queued already.
+    void fire_monitor(Process& watcher, const Reference& ref, const wire::ProcessId& target,
+                      Atom node, const Term& reason);
+    void run_turn(const std::shared_ptr<Process>& process);
+    // Records in `process` (locked) and in `connection` that something of the process crosses
+    // the connection. False when the connection is down already: then nothing may be recorded.
+    bool cross(Process& process, Connection& connection);
     // Applies an exit signal to a local process; an exit that kills it queues its own signals.
     void apply_exit(const PendingExit& signal, std::vector<PendingExit>& more);
     void exit_signal(PendingExit signal);
     void die(Process& process, Term reason, std::vector<PendingExit>& more);
-    void down_message(const Pid& watcher, const Reference& ref, const wire::ProcessId& target,
-                      Atom node, const Term& reason);
 
     // The connection to `node`, dialling it when there is none. Null for this node itself or a
     // node name that cannot be dialled.
@@ -212,7 +256,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The connection to `node` when it is up, never dialling.
     std::shared_ptr<Connection> up_connection(Atom node) const;
     std::shared_ptr<Connection> connection_for(Atom node, Dial dial) {
-        return dial == Dial::on_demand ? connection_to(node) : up_connection(node);
+        switch (dial) {
+            case Dial::on_demand:
+                return connection_to(node);
+            case Dial::no:
+                return existing_connection(node);
+            case Dial::if_up:
+                return up_connection(node);
+        }
+        return nullptr;
     }
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
@@ -250,6 +302,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;
+    std::atomic<std::thread::id> stopped_by_{};  // the node thread that stopped the node, if any
     std::unique_ptr<EpmdServer> epmd_server_;
     std::unique_ptr<EpmdClient> epmd_client_;
     std::unique_ptr<EpmdRegistration> registration_;
@@ -297,6 +350,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
                             std::pair<std::uint64_t, std::function<void(const Pid&)>>>
         name_watches_;  // by atom
     std::uint64_t next_name_watch_ = 1;
+
+    mutable std::shared_mutex resolvers_mutex_;
+    std::unordered_map<std::uint32_t, NameResolver> resolvers_;  // by registry atom
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;

@@ -26,7 +26,8 @@ Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom fun
     {
         std::lock_guard lock(from.mutex);
         if (!from.alive) return ref;
-        from.spawning.emplace(ref, Process::PendingSpawn{connection->id, !errors_only});
+        if (!cross(from, *connection)) return refuse(atoms::noconnection);
+        from.related().spawning.emplace(ref, PendingSpawn{connection->id, !errors_only});
     }
     const auto arity = static_cast<std::uint32_t>(args.elements().size());
     // A C++ process has no group leader; the BEAM wants a pid there, and the requester is one.
@@ -45,13 +46,21 @@ Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom fun
     return ref;
 }
 
+void Runtime::abandon_spawn(Process& from, const Reference& ref) {
+    {
+        std::lock_guard lock(from.mutex);
+        if (from.relations) from.relations->spawning.erase(ref);
+    }
+    demonitor(from, ref);
+}
+
 void Runtime::spawn_refused(const Pid& requester, const Reference& ref, Atom why) {
     static const Atom spawn_reply = Atom::make("spawn_reply").value();
     auto process = find(requester);
     if (!process) return;
     {
         std::lock_guard lock(process->mutex);
-        if (process->spawning.erase(ref) == 0) return;
+        if (!process->relations || process->relations->spawning.erase(ref) == 0) return;
     }
     deliver(*process, tuple(spawn_reply, ref, atoms::error, why));
 }
@@ -73,14 +82,16 @@ void Runtime::set_services(std::shared_ptr<Services> services) {
 }
 
 void Runtime::add_remote_watcher(Process& target, const Pid& watcher, const Reference& ref,
-                                 std::uint64_t connection) {
+                                 Connection& over) {
     std::lock_guard lock(target.mutex);
-    if (target.alive) target.watchers.emplace(ref, Watcher{watcher, false, Atom(), connection});
+    if (target.alive && cross(target, over))
+        target.related().watchers.emplace(ref, Watcher{watcher, false, Atom(), over.id});
 }
 
-void Runtime::add_remote_link(Process& target, const Pid& other, std::uint64_t connection) {
+void Runtime::add_remote_link(Process& target, const Pid& other, Connection& over) {
     std::lock_guard lock(target.mutex);
-    if (target.alive) target.links[other] = LinkState{true, 0, connection};
+    if (target.alive && cross(target, over))
+        target.related().links[other] = LinkState{true, 0, over.id};
 }
 
 }  // namespace distribute::node

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "node/runtime.hpp"
+#include "otp/services.hpp"
 #include "otp/version.hpp"
 
 namespace distribute::otp {
@@ -228,8 +229,8 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
                 return unexpected(
                     RpcRaise{atoms::error, Term(Atom::make("function_clause").value()),
                              list(tuple(names().net_adm, names().ping, list_from(args), Term()))});
-            return Term(r.ping(*node, std::chrono::milliseconds(7000)) ? names().pong
-                                                                       : names().pang);
+            return Term(ping(r, *node, std::chrono::milliseconds(7000)) ? names().pong
+                                                                        : names().pang);
         },
         RunOn::workers);
 }

@@ -1,40 +1,40 @@
 #include "otp/erpc_async.hpp"
 
 #include <memory>
+#include <optional>
 
-#include "otp/rpc_shapes.hpp"
+#include "otp/erpc_request.hpp"
 
 namespace distribute::otp {
 
-Reference request_erpc_call(node::Runtime& runtime, node::Process& from, Atom target,
-                            const Term& res, Atom module, Atom function, const Term& args) {
-    static const Atom erpc = Atom::make("erpc").value();
-    static const Atom execute_call = Atom::make("execute_call").value();
-    static const Atom monitor = Atom::make("monitor").value();
-    // Errors only: the DOWN brings the result, and the caller is woken once, not twice.
-    return runtime.spawn_request(from, target, erpc, execute_call,
-                                 list(res, module, function, args), list(monitor), true);
-}
-
 void erpc_call_async(node::Runtime& runtime, Atom target, Atom module, Atom function,
                      std::vector<Term> args, std::function<void(Expected<Term, RpcError>)> done) {
-    static const Atom spawn_reply = Atom::make("spawn_reply").value();
-    const Reference res = runtime.make_ref();
-    // The process does this one call, so whatever reaches it is the answer.
-    auto handler = [res, target, module, function, done = std::move(done)](
-                       const ProcessHandle& self, Term message) {
-        if (message.is_tuple(4) && message[0].is_atom(spawn_reply)) {
-            done(unexpected(spawn_error(message[3], target)));
-        } else if (message.is_tuple(5) && message[0].is_atom(atoms::DOWN)) {
-            done(read_erpc_down(Term(res), message[4], target, module, function));
-        } else {
+    struct State {
+        Atom target, module, function;
+        std::vector<Term> args;
+        std::function<void(Expected<Term, RpcError>)> done;
+        std::optional<ErpcRequest> request;
+    };
+    static const Atom start = Atom::make("$distribute_erpc_start").value();
+    auto state = std::make_shared<State>(
+        State{target, module, function, std::move(args), std::move(done), std::nullopt});
+    // The request is made by the process itself (its first message), so that no answer can
+    // reach it before it knows what it asked.
+    auto handler = [state](const ProcessHandle& self, Term message) {
+        if (!state->request) {
+            if (!message.is_atom(start)) return;
+            state->request = start_erpc(self, state->target, state->module, state->function,
+                                        std::move(state->args));
             return;
         }
+        if (!answers(*state->request, message)) return;
+        auto result = outcome(self, *state->request, message);
+        if (!result) return;  // sent on through rex: the next answer is the one
+        state->done(std::move(*result));
         self.exit_self(Term(atoms::normal));
     };
-    auto process = runtime.spawn(node::Process::Kind::handler, std::move(handler), false);
-    (void)request_erpc_call(runtime, *process, target, Term(res), module, function,
-                            list_from(args));
+    auto process = runtime.spawn_handler(std::move(handler), false);
+    runtime.send(*process, process->pid, Term(start));
 }
 
 }  // namespace distribute::otp

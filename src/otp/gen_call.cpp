@@ -1,13 +1,11 @@
-// gen_server calls and casts from C++, as gen.erl's do_call makes them (OTP 24 on): a monitor on
-// the server, the request tagged with an alias, and a selective receive on the reply or the
-// monitor's DOWN.
+// The ways of waiting for a gen call from a plain thread or a process's own code: the blocking
+// call, request ids and their collections, cast. The protocol itself is call_engine's.
 #include <string>
 
-#include "distribute/rpc.hpp"
-#include "node/access.hpp"
-#include "otp/global_server.hpp"
-#include "otp/membership.hpp"
-#include "otp/rpc_shapes.hpp"
+#include "distribute/call.hpp"
+#include "node/identity_hash.hpp"
+#include "node/runtime.hpp"
+#include "otp/call_engine.hpp"
 
 namespace distribute {
 
@@ -26,33 +24,61 @@ class CallCategory : public std::error_category {
                 return "the server's node is down";
             case CallErrc::exited:
                 return "the server exited during the call";
+            case CallErrc::caller_exited:
+                return "the calling process was ended";
+            case CallErrc::node_thread:
+                return "a blocking call on one of the node's threads";
+            case CallErrc::no_request:
+                return "no request to wait for";
+            case CallErrc::encode_failed:
+                return "the request cannot be encoded";
+            case CallErrc::too_large:
+                return "the request is larger than the maximum size";
+            case CallErrc::bad_reply:
+                return "the reply does not decode";
         }
         return "unknown call error";
     }
 };
 
-// A DOWN still on its way when demonitor() came too late is close behind: the thread that took
-// the monitor delivers it right after. This bounds the wait in case of a bug, nothing more.
-constexpr std::chrono::milliseconds down_in_flight{2000};
-
-// A {global, Name} server as the pid global has for it now.
-std::optional<ServerRef> resolve_global(const ProcessHandle& self, const ServerRef& server) {
-    auto& runtime = node::Access::process(self).runtime;
-    auto global = runtime.services() ? otp::Membership::of(runtime).global() : nullptr;
-    auto pid = global ? global->whereis(*server.global_name) : std::nullopt;
-    if (!pid) return std::nullopt;
-    return ServerRef(*pid);
+// The caller was ended while it waited, or it may not wait on this thread.
+CallError receive_failed(const ReceiveError& e) {
+    if (e.code == ReceiveErrc::node_thread) return otp::node_thread_error();
+    return CallError{CallErrc::caller_exited, e.reason,
+                     "the calling process ended: " + to_string(e.reason), std::nullopt};
 }
 
-void send_to(const ProcessHandle& self, const ServerRef& server, Term message) {
-    if (server.global_name) {
-        if (auto found = resolve_global(self, server)) send_to(self, *found, std::move(message));
-        return;
+// Waits for the answer to `id`; on a timeout gives up on it when `abandon`.
+Expected<Term, CallError> await_answer(Mailbox& self, const RequestId& id,
+                                       std::chrono::milliseconds timeout, bool abandon) {
+    auto got = self.receive_if([&](const Term& m) { return otp::answers(id, m); }, timeout);
+    if (got) return otp::outcome(self, id, *got);
+    if (got.error().code != ReceiveErrc::timeout) {
+        if (abandon) (void)otp::abandon(self, id);
+        return unexpected(receive_failed(got.error()));
     }
-    if (server.pid)
-        self.send(*server.pid, std::move(message));
-    else
-        self.send(server.name, server.node.value_or(self.node_name()), std::move(message));
+    if (!abandon) return unexpected(otp::timeout_error());
+    if (auto late = otp::abandon(self, id)) return otp::outcome(self, id, *late);
+    return unexpected(otp::timeout_error());
+}
+
+Expected<CollectedResponse, CallError> await_any(Mailbox& self, RequestIdCollection& requests,
+                                                 std::chrono::milliseconds timeout, bool remove,
+                                                 bool abandon) {
+    if (requests.empty())
+        return unexpected(CallError{CallErrc::no_request, Term(Atom::make("no_request").value()),
+                                    "the collection holds no request", std::nullopt});
+    auto got = self.receive_if([&](const Term& m) { return requests.find_answered(m) != nullptr; },
+                               timeout);
+    if (got) return *check_response(self, *got, requests, remove);
+    if (got.error().code != ReceiveErrc::timeout) return unexpected(receive_failed(got.error()));
+    if (abandon) {
+        // As gen: every monitor goes with its 'DOWN', and replies already queued are dropped.
+        for (auto& [id, label] : requests.to_list())
+            (void)otp::abandon(self, id);
+        requests = RequestIdCollection();
+    }
+    return unexpected(otp::timeout_error());
 }
 
 }  // namespace
@@ -66,83 +92,104 @@ std::error_code make_error_code(CallErrc e) noexcept {
     return {static_cast<int>(e), call_category()};
 }
 
-ServerRef ServerRef::global(Term name) {
-    ServerRef server{Atom()};
-    server.global_name = std::move(name);
-    return server;
-}
-
-std::optional<ServerRef> ServerRef::from_term(const Term& term) {
-    static const Atom global_tag = Atom::make("global").value();
-    if (auto pid = term.to<Pid>()) return ServerRef(*pid);
-    if (term.is_tuple(2) && term[0].is_atom(global_tag)) return ServerRef::global(term[1]);
-    if (auto name = term.to<Atom>()) return ServerRef(*name);
-    if (auto named = term.unpack<Atom, Atom>())
-        return ServerRef(std::get<0>(*named), std::get<1>(*named));
-    return std::nullopt;
-}
+// ---------------------------------------------------------------------------------------------
+// Blocking
 
 Expected<Term, CallError> call(Mailbox& self, const ServerRef& server, Term request,
                                std::chrono::milliseconds timeout) {
-    static const Atom calling_self = Atom::make("calling_self").value();
-    if (server.global_name) {
-        auto found = resolve_global(self, server);
-        if (!found)
-            return unexpected(CallError{
-                CallErrc::noproc, Term(atoms::noproc),
-                "no process is registered globally as " + to_string(*server.global_name)});
-        return call(self, *found, std::move(request), timeout);
-    }
-    if (server.pid && *server.pid == self.pid())
-        return unexpected(
-            CallError{CallErrc::exited, Term(calling_self), "a process cannot call itself"});
-    const Atom node = server.pid ? server.pid->node : server.node.value_or(self.node_name());
-    // The monitor first: a server that is missing or dies says so before any timeout.
-    const Reference monitor =
-        server.pid ? self.monitor(*server.pid) : self.monitor(server.name, node);
-    const Reference alias = self.alias();
-    const Term alias_head[] = {Term(atoms::alias)};
-    const Term tag = list_from(alias_head, Term(alias));  // [alias | Alias]
-    send_to(self, server, tuple(atoms::gen_call, tuple(self.pid(), tag), std::move(request)));
-
-    const Term monitor_term(monitor);
-    auto is_reply = [&](const Term& m) { return m.is_tuple(2) && m[0] == tag; };
-    auto is_down = [&](const Term& m) {
-        return m.is_tuple(5) && m[0].is_atom(atoms::DOWN) && m[1] == monitor_term;
-    };
-    // Alias first, so no reply gets in after this; then the monitor, with any DOWN it already
-    // queued, as demonitor(Mref, [flush]) does.
-    auto finish = [&] {
-        self.unalias(alias);
-        if (!self.demonitor(monitor)) (void)self.receive_if(is_down, down_in_flight);
-    };
-
-    auto got = self.receive_if([&](const Term& m) { return is_reply(m) || is_down(m); }, timeout);
-    if (got && is_reply(*got)) {
-        finish();
-        return (*got)[1];
-    }
-    if (got) {
-        self.unalias(alias);
-        return unexpected(otp::call_down_error((*got)[4], node));
-    }
-    if (got.error().code == ReceiveErrc::exited)
-        return unexpected(CallError{CallErrc::exited, got.error().reason,
-                                    "the calling process ended: " + to_string(got.error().reason)});
-    finish();
-    // As gen.erl: a reply that made it in before the alias went still counts.
-    if (auto late = self.receive_if(is_reply, std::chrono::milliseconds(0))) return (*late)[1];
-    return unexpected(CallError{CallErrc::timeout, Term(atoms::timeout), "no reply in time"});
+    if (node::on_node_thread()) return unexpected(otp::node_thread_error());
+    const RequestId id = otp::start_call(self, server, atoms::gen_call, std::move(request), true);
+    return await_answer(self, id, timeout, true);
 }
 
 Expected<Term, CallError> call(Node& node, const ServerRef& server, Term request,
                                std::chrono::milliseconds timeout) {
+    if (node::on_node_thread()) return unexpected(otp::node_thread_error());
     Mailbox self = node.open_mailbox();
     return call(self, server, std::move(request), timeout);
 }
 
 void cast(const ProcessHandle& self, const ServerRef& server, Term request) {
-    send_to(self, server, tuple(atoms::gen_cast, std::move(request)));
+    self.send(server, tuple(atoms::gen_cast, std::move(request)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request ids
+
+RequestId send_request(const ProcessHandle& self, const ServerRef& server, Term request) {
+    return otp::start_call(self, server, atoms::gen_call, std::move(request), false);
+}
+
+std::optional<Expected<Term, CallError>> check_response(const ProcessHandle& self,
+                                                        const Term& message, const RequestId& id) {
+    if (!otp::answers(id, message)) return std::nullopt;
+    return otp::outcome(self, id, message);
+}
+
+Expected<Term, CallError> receive_response(Mailbox& self, const RequestId& id,
+                                           std::chrono::milliseconds timeout) {
+    return await_answer(self, id, timeout, true);
+}
+
+Expected<Term, CallError> wait_response(Mailbox& self, const RequestId& id,
+                                        std::chrono::milliseconds timeout) {
+    return await_answer(self, id, timeout, false);
+}
+
+void abandon_request(const ProcessHandle& self, const RequestId& id) {
+    (void)otp::abandon(self, id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collections
+
+std::size_t RequestIdCollection::Hash::operator()(const Reference& r) const noexcept {
+    return node::ReferenceHash{}(r);
+}
+
+bool RequestIdCollection::add(const RequestId& id, Term label) {
+    return requests_.try_emplace(id.ref(), Entry{id, std::move(label)}).second;
+}
+
+bool RequestIdCollection::remove(const RequestId& id) {
+    return requests_.erase(id.ref()) > 0;
+}
+
+std::vector<std::pair<RequestId, Term>> RequestIdCollection::to_list() const {
+    std::vector<std::pair<RequestId, Term>> out;
+    out.reserve(requests_.size());
+    for (auto& [ref, entry] : requests_)
+        out.emplace_back(entry.id, entry.label);
+    return out;
+}
+
+const RequestIdCollection::Entry* RequestIdCollection::find_answered(const Term& message) const {
+    auto ref = otp::answered(message);
+    if (!ref) return nullptr;
+    auto it = requests_.find(*ref);
+    return it == requests_.end() ? nullptr : &it->second;
+}
+
+std::optional<CollectedResponse> check_response(const ProcessHandle& self, const Term& message,
+                                                RequestIdCollection& requests, bool remove) {
+    const auto* entry = requests.find_answered(message);
+    if (entry == nullptr) return std::nullopt;
+    CollectedResponse response{otp::outcome(self, entry->id, message), entry->label};
+    if (remove) requests.remove(RequestId(entry->id));
+    return response;
+}
+
+Expected<CollectedResponse, CallError> receive_response(Mailbox& self,
+                                                        RequestIdCollection& requests,
+                                                        std::chrono::milliseconds timeout,
+                                                        bool remove) {
+    return await_any(self, requests, timeout, remove, true);
+}
+
+Expected<CollectedResponse, CallError> wait_response(Mailbox& self, RequestIdCollection& requests,
+                                                     std::chrono::milliseconds timeout,
+                                                     bool remove) {
+    return await_any(self, requests, timeout, remove, false);
 }
 
 }  // namespace distribute

@@ -242,7 +242,7 @@ void GlobalServer::send_cancel_connect(Atom node, const Term& my_tag) {
 void GlobalServer::send_cancel_connect_message(Atom node, const Term& his_tag) {
     runtime_.send_named(*process_, global_atoms().global_name_server, node,
                         tuple(global_atoms().cancel_connect, runtime_.name(), his_tag),
-                        node::Dial::no);
+                        node::Dial::if_up);
 }
 
 void GlobalServer::on_lock_set(const Term& message) {

@@ -35,8 +35,7 @@ GlobalLocker::GlobalLocker(GlobalServer& server)
 
 void GlobalLocker::start() {
     std::weak_ptr<GlobalLocker> weak = weak_from_this();
-    process_ = runtime_.spawn(
-        node::Process::Kind::handler,
+    process_ = runtime_.spawn_handler(
         [weak](const ProcessHandle&, Term message) {
             if (auto locker = weak.lock()) locker->handle(message);
         },

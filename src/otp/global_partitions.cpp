@@ -27,7 +27,7 @@ bool GlobalServer::potentially_known(Atom node) const {
 void GlobalServer::volatile_send(Atom node, Term message) {
     // Never sets up a connection: a node we are not connected to has nothing to hear.
     runtime_.send_named(*process_, global_atoms().global_name_server, node, std::move(message),
-                        node::Dial::no);
+                        node::Dial::if_up);
 }
 
 void GlobalServer::volatile_multicast(const Term& message, Atom ignore, int min_vsn,

@@ -29,8 +29,7 @@ GlobalRegistrar::GlobalRegistrar(GlobalServer& server)
 
 void GlobalRegistrar::start() {
     std::weak_ptr<GlobalRegistrar> weak = weak_from_this();
-    process_ = runtime_.spawn(
-        node::Process::Kind::handler,
+    process_ = runtime_.spawn_handler(
         [weak](const ProcessHandle&, Term message) {
             if (auto registrar = weak.lock()) registrar->handle(message);
         },

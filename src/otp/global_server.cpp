@@ -23,8 +23,7 @@ GlobalServer::~GlobalServer() = default;
 void GlobalServer::start() {
     const GlobalAtoms& a = global_atoms();
     std::weak_ptr<GlobalServer> weak = weak_from_this();
-    auto process = runtime_.spawn(
-        node::Process::Kind::handler,
+    auto process = runtime_.spawn_handler(
         [weak](const ProcessHandle&, Term message) {
             if (auto server = weak.lock()) server->handle(message);
         },

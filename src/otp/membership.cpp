@@ -34,6 +34,12 @@ std::shared_ptr<PgScope> Membership::scope(Atom name) const {
 void Membership::start_global() {
     auto server = std::make_shared<GlobalServer>(runtime_);
     server->start();
+    // {global, Name} in calls, casts and checked sends.
+    runtime_.set_name_resolver(Atom::make("global").value(),
+                               [weak = std::weak_ptr<GlobalServer>(server)](const Term& name) {
+                                   auto global = weak.lock();
+                                   return global ? global->whereis(name) : std::nullopt;
+                               });
     std::unique_lock lock(mutex_);
     global_ = std::move(server);
 }

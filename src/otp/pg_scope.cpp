@@ -50,8 +50,7 @@ PgScope::PgScope(node::Runtime& runtime, Atom name, ScopeOptions options)
 
 Expected<void, GroupsError> PgScope::start() {
     std::weak_ptr<PgScope> weak = weak_from_this();
-    auto process = runtime_.spawn(
-        node::Process::Kind::handler,
+    auto process = runtime_.spawn_handler(
         [weak](const ProcessHandle&, Term message) {
             if (auto scope = weak.lock()) scope->handle(message);
         },
@@ -78,7 +77,7 @@ Expected<void, GroupsError> PgScope::start() {
     std::unique_lock lock(mutex_);
     for (Atom node : runtime_.connected(false))
         runtime_.send_named(*process_, name_, node, tuple(names().discover, process_->pid),
-                            node::Dial::no);
+                            node::Dial::if_up);
     return {};
 }
 
@@ -232,7 +231,7 @@ void PgScope::handle(const Term& message) {
             std::unique_lock lock(mutex_);
             if (node && process_)
                 runtime_.send_named(*process_, name_, *node, tuple(n.discover, process_->pid),
-                                    node::Dial::no);
+                                    node::Dial::if_up);
             return;
         }
     }
@@ -290,7 +289,7 @@ void PgScope::on_discover(const Pid& peer) {
         tuple(atoms::gen_cast, tuple(names().sync, process_->pid, local_groups_locked())));
     if (peers_.find(peer) == peers_.end()) {
         peer_locked(peer);
-        runtime_.send(*process_, peer, tuple(names().discover, process_->pid), node::Dial::no);
+        runtime_.send(*process_, peer, tuple(names().discover, process_->pid), node::Dial::if_up);
     }
 }
 
@@ -452,7 +451,7 @@ void PgScope::notify_locked(bool joined, const Term& group, std::span<const Pid>
 }
 
 void PgScope::send_locked(const Pid& to, Term message) {
-    runtime_.send(*process_, to, std::move(message), node::Dial::no);
+    runtime_.send(*process_, to, std::move(message), node::Dial::if_up);
 }
 
 void PgScope::broadcast_locked(const Term& message) {

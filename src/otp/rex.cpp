@@ -98,7 +98,7 @@ class Rex {
 }  // namespace
 
 void start_rex(node::Runtime& runtime, std::shared_ptr<RpcServer> server) {
-    auto process = runtime.spawn(node::Process::Kind::handler, Rex(std::move(server)), false);
+    auto process = runtime.spawn_handler(Rex(std::move(server)), false);
     if (!runtime.register_name(names().rex, process->pid))
         runtime.log(LogLevel::error, "cannot register rex");
 }

@@ -135,15 +135,14 @@ void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request,
         // Other spawn options (priority, heap sizes...) mean nothing to a C++ process.
     }
 
-    auto process = runtime_.spawn(
-        node::Process::Kind::handler, [](const ProcessHandle&, Term) {}, false);
+    auto process = runtime_.spawn_handler([](const ProcessHandle&, Term) {}, false);
     std::uint32_t flags = 0;
     if (monitor) {
-        runtime_.add_remote_watcher(*process, request.from, request.req_id, from.id);
+        runtime_.add_remote_watcher(*process, request.from, request.req_id, from);
         flags |= wire::SpawnReply::monitor_made;
     }
     if (link) {
-        runtime_.add_remote_link(*process, request.from, from.id);
+        runtime_.add_remote_link(*process, request.from, from);
         flags |= wire::SpawnReply::link_made;
     }
     // Before anything the process does: the connection keeps this order, and the caller must

@@ -147,12 +147,12 @@ RpcError rpc_timeout(Atom node) {
 
 CallError call_down_error(const Term& reason, Atom node) {
     if (reason.is_atom(atoms::noproc))
-        return CallError{CallErrc::noproc, reason, "no such process"};
+        return CallError{CallErrc::noproc, reason, "no such process", std::nullopt};
     if (reason.is_atom(atoms::noconnection))
         return CallError{CallErrc::nodedown, tuple(n().nodedown, node),
-                         "cannot reach " + std::string(node.name())};
+                         "cannot reach " + std::string(node.name()), std::nullopt};
     return CallError{CallErrc::exited, reason,
-                     "the server exited during the call: " + to_string(reason)};
+                     "the server exited during the call: " + to_string(reason), std::nullopt};
 }
 
 }  // namespace distribute::otp

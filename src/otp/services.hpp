@@ -2,7 +2,10 @@
 // calls, and the membership services: global_name_server (visible nodes) and the pg scope.
 #pragma once
 
+#include <chrono>
 #include <memory>
+
+#include "distribute/term.hpp"
 
 namespace distribute::node {
 class Runtime;
@@ -19,6 +22,9 @@ void start_services(node::Runtime& runtime);
 
 // net_kernel: answers is_auth, so net_adm:ping gives pong.
 void start_net_kernel(node::Runtime& runtime);
+// net_adm:ping from this node: a gen call to `node`'s net_kernel, true for yes. Blocking: from a
+// plain thread or the worker pool, never a node thread.
+bool ping(node::Runtime& runtime, Atom node, std::chrono::milliseconds timeout);
 // rex: features_request, and the old-style calls {call, M, F, A, GL} through `server`.
 void start_rex(node::Runtime& runtime, std::shared_ptr<RpcServer> server);
 

@@ -1,0 +1,182 @@
+// A process's messages in arrival order: a singly linked list, one small node per message, so an
+// empty queue costs two pointers (a million idle processes pay nothing for queues they do not
+// use), a whole batch moves from one queue to another in O(1), and a selective receive takes a
+// message out of the middle without moving the others. Not synchronised: the process guards its
+// inbox with its mutex, and only its consumer touches the rest.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+
+#include "distribute/term.hpp"
+
+namespace distribute::node {
+
+class MessageQueue {
+    struct Node {
+        Term message;
+        Node* next = nullptr;
+    };
+
+  public:
+    MessageQueue() = default;
+    MessageQueue(const MessageQueue&) = delete;
+    MessageQueue& operator=(const MessageQueue&) = delete;
+    MessageQueue(MessageQueue&& other) noexcept { take(other); }
+    MessageQueue& operator=(MessageQueue&& other) noexcept {
+        if (this != &other) {
+            clear();
+            take(other);
+        }
+        return *this;
+    }
+    ~MessageQueue() { clear(); }
+
+    bool empty() const { return head_ == nullptr; }
+    std::size_t size() const { return size_; }
+
+    void push(Term message) {
+        Node* node = new Node{std::move(message), nullptr};
+        *tail_ = node;
+        tail_ = &node->next;
+        ++size_;
+    }
+
+    // Moves every message of `other` to the end of this queue, in order.
+    void append(MessageQueue& other) {
+        if (other.empty()) return;
+        *tail_ = other.head_;
+        tail_ = other.tail_;
+        size_ += other.size_;
+        other.reset();
+    }
+
+    Term pop() {
+        Node* node = head_;
+        head_ = node->next;
+        if (head_ == nullptr) tail_ = &head_;
+        --size_;
+        Term message = std::move(node->message);
+        delete node;
+        return message;
+    }
+
+    // Where a selective receive resumes: the messages before it were refused already. Valid
+    // while only this receive takes messages out and others are only appended; a default one
+    // starts at the front.
+    class Cursor {
+        friend class MessageQueue;
+        Node** link_ = nullptr;
+    };
+
+    // The first message at or after `at` that `match` accepts, taken out of the queue; `at`
+    // moves past the refused ones. `match` may do anything but touch this queue.
+    template <class Match>
+    bool take_first(Cursor& at, Match&& match, Term& out) {
+        Node** link = at.link_ != nullptr ? at.link_ : &head_;
+        for (; *link != nullptr; link = &(*link)->next) {
+            Node* node = *link;
+            if (!match(node->message)) continue;
+            *link = node->next;
+            if (tail_ == &node->next) tail_ = link;
+            --size_;
+            out = std::move(node->message);
+            delete node;
+            at.link_ = link;
+            return true;
+        }
+        at.link_ = link;  // the empty link at the end: what is appended is examined next time
+        return false;
+    }
+
+    // Removes every message `match` accepts (demonitor's flush, dropping late replies).
+    template <class Match>
+    std::size_t remove_if(Match&& match) {
+        std::size_t removed = 0;
+        for (Node** link = &head_; *link != nullptr;) {
+            Node* node = *link;
+            if (!match(node->message)) {
+                link = &node->next;
+                continue;
+            }
+            *link = node->next;
+            if (tail_ == &node->next) tail_ = link;
+            --size_;
+            ++removed;
+            delete node;
+        }
+        return removed;
+    }
+
+    void clear() {
+        for (Node* node = head_; node != nullptr;) {
+            Node* next = node->next;
+            delete node;
+            node = next;
+        }
+        reset();
+    }
+
+  private:
+    void reset() {
+        head_ = nullptr;
+        tail_ = &head_;
+        size_ = 0;
+    }
+    void take(MessageQueue& other) {
+        if (other.empty()) {
+            reset();
+            return;
+        }
+        head_ = other.head_;
+        tail_ = other.tail_;
+        size_ = other.size_;
+        other.reset();
+    }
+
+    Node* head_ = nullptr;
+    Node** tail_ = &head_;
+    std::size_t size_ = 0;
+};
+
+// A process's messages in two lanes: priority messages (OTP 28, through a priority alias) are
+// taken before every ordinary one, in the order they arrived. Each lane keeps its own cursor, so
+// a selective receive also examines a priority message that lands after it began.
+class LanedQueue {
+  public:
+    bool empty() const { return priority_.empty() && ordinary_.empty(); }
+    std::size_t size() const { return priority_.size() + ordinary_.size(); }
+
+    void push(Term message, bool priority = false) {
+        (priority ? priority_ : ordinary_).push(std::move(message));
+    }
+    void append(LanedQueue& other) {
+        priority_.append(other.priority_);
+        ordinary_.append(other.ordinary_);
+    }
+    Term pop() { return priority_.empty() ? ordinary_.pop() : priority_.pop(); }
+
+    struct Cursor {
+        MessageQueue::Cursor priority;
+        MessageQueue::Cursor ordinary;
+    };
+    template <class Match>
+    bool take_first(Cursor& at, Match&& match, Term& out) {
+        return priority_.take_first(at.priority, match, out) ||
+               ordinary_.take_first(at.ordinary, match, out);
+    }
+    template <class Match>
+    std::size_t remove_if(Match&& match) {
+        return priority_.remove_if(match) + ordinary_.remove_if(match);
+    }
+    void clear() {
+        priority_.clear();
+        ordinary_.clear();
+    }
+
+  private:
+    MessageQueue priority_;
+    MessageQueue ordinary_;
+};
+
+}  // namespace distribute::node
