@@ -236,9 +236,10 @@ EpmdProcess::~EpmdProcess() {
 ErlNode::ErlNode(ErlNodeOptions options) {
     const std::string name = unique_name(options.name_prefix);
     marker_ = "@@fixture:" + name + "@@";
-    std::vector<std::string> argv = {"erl", "-sname", name, "-setcookie", options.cookie,
-                                     "-noshell", "-kernel", "inet_dist_use_interface",
-                                     "{127,0,0,1}",
+    std::vector<std::string> argv = {"erl", options.long_name ? "-name" : "-sname",
+                                     options.long_name ? name + "@127.0.0.1" : name, "-setcookie",
+                                     options.cookie, "-noshell", "-kernel",
+                                     "inet_dist_use_interface", "{127,0,0,1}",
                                      // Idle schedulers sleep: the machine is shared.
                                      "+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"};
     std::vector<std::string> env = erl_env;

@@ -77,10 +77,12 @@ class EpmdProcess {
 };
 
 struct ErlNodeOptions {
-    std::string name_prefix = "erl";  // the node is <unique name>@<short host>
+    std::string name_prefix = "erl";  // the node is <unique name>@<short host> (see long_name)
     std::string cookie = "interop_cookie";
     std::optional<std::uint16_t> epmd_port;  // ERL_EPMD_PORT for the node
     bool hidden = false;
+    // erl -name <unique name>@127.0.0.1 instead of -sname: for peers found by their address.
+    bool long_name = false;
     std::vector<std::string> extra_args;  // more `erl` arguments
     std::chrono::milliseconds start_timeout{20000};
 };

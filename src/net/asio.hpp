@@ -10,6 +10,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -21,4 +22,5 @@
 namespace distribute::net {
 namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
+using udp = boost::asio::ip::udp;
 }  // namespace distribute::net
