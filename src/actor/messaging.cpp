@@ -102,6 +102,8 @@ std::string describe_send(SendErrc e) {
             return "the value cannot be encoded";
         case SendErrc::too_large:
             return "the message is larger than the maximum size";
+        case SendErrc::circuit_open:
+            return "the node's circuit breaker is open";
     }
     return "unknown send error";
 }
@@ -126,14 +128,48 @@ std::string describe_request(RequestErrc e) {
             return "the server ended before it replied";
         case RequestErrc::exited:
             return "the caller was ended by an exit signal";
+        case RequestErrc::circuit_open:
+            return "the node's circuit breaker is open";
     }
     return "unknown request error";
 }
 
 RequestError from_send(SendError e) {
     // The first five codes of RequestErrc are SendErrc's, in the same order.
-    return RequestError{static_cast<RequestErrc>(static_cast<int>(e.code)), std::move(e.detail),
-                        Term(), std::nullopt};
+    const auto code = e.code == SendErrc::circuit_open
+                          ? RequestErrc::circuit_open
+                          : static_cast<RequestErrc>(static_cast<int>(e.code));
+    return RequestError{code, std::move(e.detail), Term(), std::nullopt};
+}
+
+// The other node a send or request goes to, when it goes to one.
+std::optional<Atom> remote_node(const ProcessHandle& from, const Address& to) {
+    std::optional<Atom> node = to.pid() ? std::optional<Atom>(to.pid()->node) : to.node();
+    if (!node || runtime_of(from).is_local(*node)) return std::nullopt;
+    return node;
+}
+
+// The breaker's verdict before a send or request to another node: circuit_open when it is open.
+std::optional<SendError> breaker_refuses(const ProcessHandle& from, const Address& to,
+                                         const SendOptions& options) {
+    if (!options.breakers) return std::nullopt;
+    auto node = remote_node(from, to);
+    if (!node || options.breakers->allow(*node)) return std::nullopt;
+    return SendError{SendErrc::circuit_open, "the circuit breaker of " + std::string(node->name()) +
+                                                 " is open; " + to.to_string() + " not tried"};
+}
+
+// A failure is the node not answering (no connection, no reply in time); anything the node
+// answered, even an error, shows it is there.
+void record_outcome(const ProcessHandle& from, const Address& to, const SendOptions& options,
+                    bool failed, const std::string& why) {
+    if (!options.breakers) return;
+    auto node = remote_node(from, to);
+    if (!node) return;
+    if (failed)
+        options.breakers->record_failure(*node, why);
+    else
+        options.breakers->record_success(*node);
 }
 
 }  // namespace
@@ -184,7 +220,12 @@ std::error_code make_error_code(RequestErrc e) noexcept {
 Expected<void, SendError> send_checked(const ProcessHandle& from, const Address& to, Term message,
                                        const SendOptions& options) {
     if (auto e = check_size(message, options)) return unexpected(std::move(*e));
-    if (auto e = check_target(from, to, options)) return unexpected(std::move(*e));
+    if (auto e = breaker_refuses(from, to, options)) return unexpected(std::move(*e));
+    if (auto e = check_target(from, to, options)) {
+        record_outcome(from, to, options, e->code == SendErrc::network, e->detail);
+        return unexpected(std::move(*e));
+    }
+    record_outcome(from, to, options, false, {});
     raw_send(from, to, std::move(message));
     return {};
 }
@@ -205,10 +246,11 @@ BatchResult send_batch(const ProcessHandle& from, std::span<const BatchItem> ite
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-Expected<Term, RequestError> request_term(Mailbox& me, const Address& to, Term request,
-                                          std::chrono::milliseconds timeout,
-                                          const SendOptions& options) {
-    if (auto e = check_size(request, options)) return unexpected(from_send(std::move(*e)));
+namespace {
+
+Expected<Term, RequestError> unguarded_request(Mailbox& me, const Address& to, Term request,
+                                               std::chrono::milliseconds timeout,
+                                               const SendOptions& options) {
     if (auto e = check_target(me, to, options)) return unexpected(from_send(std::move(*e)));
 
     // As gen:call since OTP 24: the reply is tagged [alias | Alias], and the alias goes when the
@@ -255,6 +297,23 @@ Expected<Term, RequestError> request_term(Mailbox& me, const Address& to, Term r
                                        std::nullopt});
     return unexpected(RequestError{
         RequestErrc::down, to.to_string() + " ended: " + to_string(reason), reason, std::nullopt});
+}
+
+}  // namespace
+
+Expected<Term, RequestError> request_term(Mailbox& me, const Address& to, Term request,
+                                          std::chrono::milliseconds timeout,
+                                          const SendOptions& options) {
+    if (auto e = check_size(request, options)) return unexpected(from_send(std::move(*e)));
+    if (auto e = breaker_refuses(me, to, options)) return unexpected(from_send(std::move(*e)));
+    auto reply = unguarded_request(me, to, std::move(request), timeout, options);
+    const bool failed = !reply && (reply.error().code == RequestErrc::network ||
+                                   reply.error().code == RequestErrc::timeout);
+    if (reply || reply.error().code != RequestErrc::exited)
+        record_outcome(me, to, options, failed, reply ? "" : reply.error().detail);
+    else if (auto node = remote_node(me, to); node && options.breakers)
+        options.breakers->release(*node);
+    return reply;
 }
 
 }  // namespace distribute
