@@ -215,17 +215,6 @@ class ScriptedPeer {
     std::optional<wire::FrameEncoder> encoder_;
 };
 
-// SIGCONTs a SIGSTOPped process whatever happens to the test.
-struct Stopped {
-    explicit Stopped(pid_t pid) : pid(pid) { REQUIRE(::kill(pid, SIGSTOP) == 0); }
-    ~Stopped() { resume(); }
-    void resume() {
-        if (pid > 0) ::kill(pid, SIGCONT);
-        pid = -1;
-    }
-    pid_t pid;
-};
-
 }  // namespace
 
 TEST_CASE("a wrong cookie is refused in both directions while a good connection keeps working") {
@@ -301,9 +290,8 @@ TEST_CASE("a peer that stops ticking is dropped with net_tick_timeout; a ticking
     CHECK(events.count(peer, false) == 0);
     CHECK(erl.eval("lists:member(" + quoted(node.name()) + ", nodes(hidden))") == "true");
 
-    const std::string os_pid = erl.eval("list_to_integer(os:getpid())");
     {
-        Stopped frozen(static_cast<pid_t>(std::stol(os_pid)));
+        Stopped frozen(os_pid(erl));
         eventually([&] { return events.count(peer, false) == 1; }, 30s);
     }
     const auto down = events.last(peer, false);

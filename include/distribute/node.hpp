@@ -140,6 +140,10 @@ class Node {
     void unsubscribe(std::uint64_t id);
     // As net_kernel:monitor_nodes(true): `pid` gets {nodeup, Node} and {nodedown, Node}.
     void monitor_nodes(const Pid& pid, bool enable = true);
+    // As erlang:monitor_node(Node, true) called by `pid`: one {nodedown, Node} when the
+    // connection to `node` goes down; when there is none and none can be made, at once. Each
+    // call adds one monitor (two calls, two messages); enable = false removes one.
+    void monitor_node(const Pid& pid, Atom node, bool enable = true);
 
     NodeStats stats() const;
     boost::asio::io_context& io();

@@ -173,6 +173,10 @@ void Node::monitor_nodes(const Pid& pid, bool enable) {
     runtime_->monitor_nodes(pid, enable);
 }
 
+void Node::monitor_node(const Pid& pid, Atom node, bool enable) {
+    runtime_->monitor_node(pid, node, enable);
+}
+
 NodeStats Node::stats() const {
     return runtime_->stats();
 }

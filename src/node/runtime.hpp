@@ -108,6 +108,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
     void unsubscribe(std::uint64_t id);
     void monitor_nodes(const Pid& pid, bool enable);
+    void monitor_node(const Pid& pid, Atom node, bool enable);
+    // Unregisters the name from EPMD (peers can no longer look it up); the node keeps running.
+    void unregister_epmd() {
+        if (registration_) registration_->close();
+    }
     NodeStats stats() const;
     void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -190,7 +195,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
     std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;  // a session left the two tables above
+    std::condition_variable_any sessions_ended_;              // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
@@ -201,6 +206,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::mutex events_mutex_;
     std::vector<std::pair<std::uint64_t, std::function<void(const NodeEvent&)>>> subscribers_;
     std::vector<Pid> node_monitors_;
+    std::vector<std::pair<Atom, Pid>> single_node_monitors_;  // monitor_node/2, one per call
     std::uint64_t next_subscriber_ = 1;
 
     std::atomic<std::uint64_t> dropped_{0};
