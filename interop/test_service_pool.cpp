@@ -96,7 +96,7 @@ TEST_CASE("a C++ call pool calls an Erlang gen_server on two nodes and skips the
     CHECK(from_second > 0);
 
     second.reset();  // killed
-    eventually([&] { return node.hidden_nodes().size() == 1; });
+    eventually([&] { return node.nodes().size() == 1; });
     int failed = 0;
     for (int k = 0; k < 10; ++k) {
         auto reply = calls.call(Term("after"_a));

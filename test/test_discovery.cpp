@@ -17,11 +17,12 @@ namespace {
 // The events a Discovery reported, kept alive by the callback itself.
 class PeerEvents {
   public:
-    explicit PeerEvents(Discovery& discovery) {
-        discovery.subscribe([state = state_](const PeerEvent& e) {
+    // To give the Discovery or Cluster at construction: it then misses no event.
+    std::function<void(const PeerEvent&)> callback() const {
+        return [state = state_](const PeerEvent& e) {
             std::lock_guard lock(state->mutex);
             state->all.push_back(e);
-        });
+        };
     }
     std::size_t count(PeerEventKind kind, Atom node) const {
         std::lock_guard lock(state_->mutex);
@@ -96,8 +97,8 @@ TEST_CASE("a static list becomes peers, without this node itself, and they are c
     std::vector<std::unique_ptr<DiscoveryBackend>> backends;
     backends.push_back(
         static_backend({std::string(a.name().name()), std::string(b.name().name())}));
-    Discovery discovery(a, std::move(backends), quick(/*auto_connect=*/true));
-    PeerEvents events(discovery);
+    PeerEvents events;
+    Discovery discovery(a, std::move(backends), quick(/*auto_connect=*/true), events.callback());
 
     eventually([&] { return discovery.lookup(b.name()) && discovery.lookup(b.name())->connected; });
     auto peers = discovery.snapshot();
@@ -140,8 +141,8 @@ TEST_CASE("a watched file's edits become PeerUp and PeerDown; a missing file kee
     backends.push_back(file_backend(path, std::chrono::milliseconds(20)));
     auto options = quick();
     options.interval = std::chrono::hours(1);  // only the watch can bring the changes
-    Discovery discovery(local.node, std::move(backends), options);
-    PeerEvents events(discovery);
+    PeerEvents events;
+    Discovery discovery(local.node, std::move(backends), options, events.callback());
     const Atom one = Atom::make("one@host").value();
     const Atom two = Atom::make("two@host").value();
     const Atom three = Atom::make("three@host").value();
@@ -216,8 +217,8 @@ TEST_CASE("two backends listing one node give one peer with both sources; stop e
     backends.push_back(static_backend({"shared@host"}));
     backends.push_back(std::make_unique<FlakyBackend>(std::vector<std::string>{"shared@host"}, 0,
                                                       DiscoveryErrc::unreachable));
-    Discovery discovery(local.node, std::move(backends), quick());
-    PeerEvents events(discovery);
+    PeerEvents events;
+    Discovery discovery(local.node, std::move(backends), quick(), events.callback());
     const Atom shared = Atom::make("shared@host").value();
     eventually([&] {
         auto peer = discovery.lookup(shared);

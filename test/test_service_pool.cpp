@@ -79,7 +79,7 @@ TEST_CASE("a worker of an actor pool that crashes is restarted and the pool keep
     eventually([&] { return pool->workers().size() == 2; });
     const auto before = pool->workers();
     Mailbox me = t.node.open_mailbox();
-    me.send(before[0], Term("crash"_a));
+    cast(me, ServerRef(before[0]), Term("crash"_a));
     eventually([&] {
         auto now = pool->workers();
         return now.size() == 2 && std::find(now.begin(), now.end(), before[0]) == now.end();

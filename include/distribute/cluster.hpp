@@ -123,8 +123,11 @@ struct ClusterOptions {
 
 class Cluster {
   public:
-    // Starts detecting at once (seeds are dialled by join()). This node is a member too.
-    Cluster(Node& node, ClusterOptions options = {});
+    // Starts detecting at once (seeds are dialled by join()). This node is a member too. The
+    // nodes connected already join at once: `on_event`, subscribed before anything starts,
+    // sees them (a later subscribe() does not).
+    Cluster(Node& node, ClusterOptions options = {},
+            std::function<void(const ClusterEvent&)> on_event = {});
     // Stops detecting; it does not leave (connections stay up).
     ~Cluster();
     Cluster(const Cluster&) = delete;

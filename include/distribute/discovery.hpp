@@ -169,8 +169,10 @@ struct PeerEvent {
 class Discovery {
   public:
     // Starts asking the backends at once. This node itself is never one of the peers.
+    // `on_event` is subscribed before anything starts, so that it misses no event (a later
+    // subscribe() may come after the first ones).
     Discovery(Node& node, std::vector<std::unique_ptr<DiscoveryBackend>> backends,
-              DiscoveryOptions options = {});
+              DiscoveryOptions options = {}, std::function<void(const PeerEvent&)> on_event = {});
     ~Discovery();
     Discovery(const Discovery&) = delete;
     Discovery& operator=(const Discovery&) = delete;

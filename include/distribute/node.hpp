@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,8 +52,20 @@ struct NodeError {
 };
 
 enum class LogLevel { debug, info, warning, error };
+std::string_view to_string(LogLevel level);  // "debug", "info", "warning", "error"
+
 // One line per event; called from the node's threads. Cookies never appear in it.
 using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+// What a peer can push against, with their defaults. They may change while the node runs
+// (Node::set_limits); a change applies to the connections made after it.
+struct NodeLimits {
+    // The largest distribution message a peer may send; a larger one closes that connection.
+    std::size_t max_frame_bytes = std::size_t{1} << 30;
+    // Bytes queued for one peer past which a sending program thread waits for the socket (the
+    // BEAM's dist_buf_busy_limit); node threads never wait.
+    std::size_t busy_limit = std::size_t{1} << 20;
+};
 
 struct NodeOptions {
     // "alive" or "alive@host". Without a host, like erl: the short host name for short names,
@@ -73,6 +86,10 @@ struct NodeOptions {
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
     EpmdMode epmd_mode = EpmdMode::automatic;
     EpmdClientOptions epmd;
+    // Where the EPMD this node starts (when none answers) listens. Empty: as epmd reads
+    // ERL_EPMD_ADDRESS, every IPv4 address when that is unset.
+    std::vector<std::string> embedded_epmd_addresses;
+    NodeLimits limits;
     unsigned threads = 0;  // 0: hardware concurrency
     LogSink log;           // empty: silent
 };
@@ -146,6 +163,9 @@ class Node {
     void monitor_node(const Pid& pid, Atom node, bool enable = true);
 
     NodeStats stats() const;
+    NodeLimits limits() const;
+    // New limits for the connections made from now on.
+    void set_limits(const NodeLimits& limits);
     boost::asio::io_context& io();
 
   private:

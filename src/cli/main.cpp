@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     distribute::cli::add_names_command(app);
     distribute::cli::add_node_commands(app);
     distribute::cli::add_call_commands(app);
+    distribute::cli::add_config_command(app);
 
     CLI11_PARSE(app, argc, argv);
     return 0;

@@ -1,8 +1,10 @@
 // `distribute node`, `distribute ping` and `distribute send`: a C++ node in the foreground, and
 // two one-shot clients that start a short-lived hidden node to do one thing.
 //
-//   distribute node (--sname N | --name N) [--cookie C] [--hidden] [--port P[-Q]] [--threads T]
-//                   [--verbose]
+//   distribute node [--config FILE] [--sname N | --name N] [--cookie C] [--hidden] [--port P[-Q]]
+//                   [--listen ADDR] [--threads T] [--net-ticktime S] [--seed NODE]...
+//                   [--log-level L | --verbose]
+//   (settings: defaults < FILE < DISTRIBUTE_* and ERL_EPMD_* variables < flags; see settings.md)
 //   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
 //   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
@@ -18,67 +20,36 @@
 #include "cli/client_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/demo_services.hpp"
+#include "cli/setting_flags.hpp"
 #include "distribute/node.hpp"
+#include "distribute/settings.hpp"
 
 namespace distribute::cli {
 namespace {
 
-const char* level_name(LogLevel level) {
-    switch (level) {
-        case LogLevel::debug:
-            return "debug";
-        case LogLevel::info:
-            return "info";
-        case LogLevel::warning:
-            return "warning";
-        case LogLevel::error:
-            return "error";
-    }
-    return "?";
-}
-
-LogSink stderr_log(bool verbose) {
-    return [verbose](LogLevel level, std::string_view line) {
-        if (level == LogLevel::debug && !verbose) return;
+LogSink stderr_log() {
+    return [](LogLevel level, std::string_view line) {
         std::time_t now = std::time(nullptr);
         char stamp[32];
         std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&now));
-        std::fprintf(stderr, "%s %s: %.*s\n", stamp, level_name(level),
+        std::fprintf(stderr, "%s %s: %.*s\n", stamp, std::string(to_string(level)).c_str(),
                      static_cast<int>(line.size()), line.data());
     };
 }
 
-// "P" or "P-Q".
-void parse_ports(const std::string& text, NodeOptions& options) {
-    auto dash = text.find('-');
-    try {
-        options.port_min = static_cast<std::uint16_t>(std::stoul(text.substr(0, dash)));
-        options.port_max = dash == std::string::npos
-                               ? options.port_min
-                               : static_cast<std::uint16_t>(std::stoul(text.substr(dash + 1)));
-    } catch (const std::exception&) {
-        usage_error("node", "--port wants P or P-Q, not '" + text + "'");
-    }
+// What a watched settings file changed, on the log.
+void log_update(const LogSink& log, const SettingsUpdate& update) {
+    for (const auto& e : update.errors)
+        log(LogLevel::error, "settings file refused, nothing changed: " + e.to_string());
+    for (const auto& c : update.applied)
+        log(LogLevel::info, "setting " + c.key + " changed: " + c.before + " -> " + c.after);
+    for (const auto& c : update.refused)
+        log(LogLevel::warning, "setting " + c.key + " cannot change while the node runs (" +
+                                   c.before + " kept, " + c.after + " asked): restart to apply");
 }
 
-struct NodeCommand {
-    std::string sname, name, cookie, port;
-    unsigned threads = 0;
-    bool hidden = true;
-    bool verbose = false;
-};
-
-void run_node(const NodeCommand& c) {
-    NodeOptions options;
-    if (c.sname.empty() == c.name.empty())
-        usage_error("node", "give exactly one of --sname and --name");
-    options.name = c.sname.empty() ? c.name : c.sname;
-    options.long_names = !c.name.empty();
-    options.cookie = c.cookie;
-    options.hidden = c.hidden;
-    options.threads = c.threads;
-    if (!c.port.empty()) parse_ports(c.port, options);
-    options.log = stderr_log(c.verbose);
+void run_node(const SettingFlags& flags) {
+    const LoadedSettings loaded = flags.load("node", /*for_start=*/true);
 
     // Signals go to this thread only (the node's threads inherit the mask), which waits for them.
     sigset_t stop_signals;
@@ -87,17 +58,28 @@ void run_node(const NodeCommand& c) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    auto node = Node::start(std::move(options));
-    if (!node) command_failed("node", node.error().detail);
-    if (auto services = start_demo_services(*node); !services)
+    const LogSink log = stderr_log();
+    auto running = start_from_settings(loaded.settings, log);
+    if (!running) command_failed("node", running.error());
+    if (auto services = start_demo_services(running->node); !services)
         command_failed("node", services.error().detail);
+    std::unique_ptr<SettingsWatch> watch;
+    if (!flags.config.empty()) {
+        SettingsSources sources{flags.config, process_environment(), flags.values(), true};
+        watch = std::make_unique<SettingsWatch>(running->node.io(), sources, loaded);
+        watch->subscribe([&running, log](const SettingsUpdate& update) {
+            log_update(log, update);
+            running->apply(update);
+        });
+    }
     std::printf("%s is up (port %u); it hosts echo, sink, kv and demo. Ctrl-C stops it.\n",
-                std::string(node->name().name()).c_str(), node->port());
+                std::string(running->node.name().name()).c_str(), running->node.port());
     std::fflush(stdout);
     int received = 0;
     sigwait(&stop_signals, &received);
     std::fprintf(stderr, "stopping on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
-    node->stop();
+    watch.reset();
+    running->node.stop();
 }
 
 struct ClientCommand {
@@ -130,17 +112,9 @@ void run_send(const ClientCommand& c) {
 }  // namespace
 
 void add_node_commands(CLI::App& app) {
-    auto node = std::make_shared<NodeCommand>();
-    CLI::App* n = app.add_subcommand("node", "Run a C++ node hosting echo and sink");
-    n->add_option("--sname", node->sname, "Short node name (like erl -sname)");
-    n->add_option("--name", node->name, "Long node name (like erl -name)");
-    n->add_option("--cookie", node->cookie, "Cookie (default: ~/.erlang.cookie)");
-    n->add_flag("--hidden", node->hidden,
-                "Hidden node (the default: visible mode waits for the global protocol)");
-    n->add_option("--port", node->port, "Distribution port, or range P-Q (default: any)");
-    n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
-    n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
-    n->callback([node] { run_node(*node); });
+    CLI::App* n = app.add_subcommand("node", "Run a C++ node hosting echo, sink, kv and demo");
+    auto flags = add_setting_flags(n);
+    n->callback([flags] { run_node(*flags); });
 
     auto ping = std::make_shared<ClientCommand>();
     CLI::App* p = app.add_subcommand("ping", "net_adm:ping a node: prints pong or pang");

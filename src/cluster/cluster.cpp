@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "cluster/phi_detector.hpp"
 #include "distribute/rpc.hpp"
 #include "node/access.hpp"
+#include "support/event_queue.hpp"
 #include "wire/node_name.hpp"
 
 namespace distribute {
@@ -145,7 +145,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
             entry.member.state = MemberState::suspect;
             entry.member.reason = "not connected yet";
         }
-        pending.push_back({ClusterEvent::Kind::joined, entry.member, {}, {}, {}});
+        events.push({ClusterEvent::Kind::joined, entry.member, {}, {}, {}});
         return entry;
     }
 
@@ -161,7 +161,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
                      "cluster: " + std::string(entry.member.node.name()) + " is " +
                          std::string(to_string(to)) + " (incarnation " +
                          std::to_string(entry.member.incarnation) + "): " + entry.member.reason);
-        pending.push_back({ClusterEvent::Kind::state_changed, entry.member, from, {}, {}});
+        events.push({ClusterEvent::Kind::state_changed, entry.member, from, {}, {}});
     }
 
     // Under the mutex: the alive member with the greatest name, this node included.
@@ -175,7 +175,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
         if (now == leader) return;
         ClusterEvent e{ClusterEvent::Kind::leader_changed, {}, {}, now, leader};
         leader = now;
-        pending.push_back(std::move(e));
+        events.push(std::move(e));
     }
 
     // On the strand, every heartbeat interval.
@@ -350,28 +350,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
         deliver();
     }
 
-    // Events are queued under the mutex in the order they happen; whoever delivers drains the
-    // queue, so subscribers see them in that order whichever thread made them.
-    void deliver() {
-        std::lock_guard order(delivery);
-        for (;;) {
-            ClusterEvent event;
-            std::vector<std::function<void(const ClusterEvent&)>> callbacks;
-            {
-                std::lock_guard lock(mutex);
-                if (pending.empty() || stopped) {
-                    if (stopped) pending.clear();
-                    return;
-                }
-                event = std::move(pending.front());
-                pending.pop_front();
-                for (auto& [id, callback] : subscribers)
-                    callbacks.push_back(callback);
-            }
-            for (auto& callback : callbacks)
-                callback(event);
-        }
-    }
+    void deliver() { events.deliver(); }
 
     void stop() {
         std::vector<RetryHandle> joins;
@@ -387,7 +366,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
         runtime->unregister_name(cluster_process);
         if (process) process.exit(process.pid(), Term(atoms::kill));
         asio::post(strand, [state = shared_from_this()] { state->timer.cancel(); });
-        std::lock_guard order(delivery);
+        events.close();
     }
 
     std::shared_ptr<node::Runtime> runtime;
@@ -404,19 +383,17 @@ struct Cluster::State : std::enable_shared_from_this<State> {
     std::map<std::string, Entry> members;  // others, by name
     std::map<Reference, std::pair<std::string, Clock::time_point>> outstanding;
     std::optional<Atom> leader;
-    std::deque<ClusterEvent> pending;  // made, not yet delivered
     std::vector<std::pair<LeaveStage, std::function<void()>>> leave_steps;
     std::vector<RetryHandle> join_runs;
     bool stopped = false;
     bool left = false;
-
-    std::recursive_mutex delivery;
-    std::vector<std::pair<std::uint64_t, std::function<void(const ClusterEvent&)>>> subscribers;
-    std::uint64_t next_subscriber = 1;
+    support::EventQueue<ClusterEvent> events;  // pushed under `mutex`, in order
 };
 
-Cluster::Cluster(Node& node, ClusterOptions options)
+Cluster::Cluster(Node& node, ClusterOptions options,
+                 std::function<void(const ClusterEvent&)> on_event)
     : state_(std::make_shared<State>(node::Access::shared(node), std::move(options))) {
+    if (on_event) state_->events.subscribe(std::move(on_event));
     state_->start();
 }
 
@@ -443,7 +420,7 @@ void Cluster::remove_member(Atom node) {
         std::lock_guard lock(state_->mutex);
         auto it = state_->members.find(std::string(node.name()));
         if (it == state_->members.end()) return;
-        state_->pending.push_back({ClusterEvent::Kind::removed, it->second.member, {}, {}, {}});
+        state_->events.push({ClusterEvent::Kind::removed, it->second.member, {}, {}, {}});
         state_->members.erase(it);
         state_->update_leader();
     }
@@ -517,7 +494,7 @@ void Cluster::leave() {
         state_->self.state = MemberState::left;
         state_->self.reason = "left the cluster";
         state_->self.since = Clock::now();
-        state_->pending.push_back(
+        state_->events.push(
             {ClusterEvent::Kind::state_changed, state_->self, MemberState::alive, {}, {}});
         state_->update_leader();
     }
@@ -593,15 +570,11 @@ std::optional<Atom> Cluster::leader() const {
 }
 
 std::uint64_t Cluster::subscribe(std::function<void(const ClusterEvent&)> callback) {
-    std::lock_guard lock(state_->mutex);
-    const auto id = state_->next_subscriber++;
-    state_->subscribers.emplace_back(id, std::move(callback));
-    return id;
+    return state_->events.subscribe(std::move(callback));
 }
 
 void Cluster::unsubscribe(std::uint64_t id) {
-    std::lock_guard lock(state_->mutex);
-    std::erase_if(state_->subscribers, [id](const auto& entry) { return entry.first == id; });
+    state_->events.unsubscribe(id);
 }
 
 }  // namespace distribute

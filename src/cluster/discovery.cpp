@@ -3,12 +3,12 @@
 #include "distribute/discovery.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 
 #include "node/access.hpp"
+#include "support/event_queue.hpp"
 
 namespace distribute {
 
@@ -199,7 +199,7 @@ struct Discovery::State : std::enable_shared_from_this<State> {
                 ++it;
                 continue;
             }
-            pending.push_back({PeerEventKind::down, it->second});
+            events.push({PeerEventKind::down, it->second});
             dialling.erase(it->first);
             it = peers.erase(it);
         }
@@ -207,14 +207,14 @@ struct Discovery::State : std::enable_shared_from_this<State> {
             auto known = peers.find(name);
             if (known == peers.end()) {
                 peer.connected = is_connected(peer.node);
-                pending.push_back({PeerEventKind::up, peer});
+                events.push({PeerEventKind::up, peer});
                 peers.emplace(name, peer);
                 continue;
             }
             peer.connected = known->second.connected;
             if (!(peer == known->second)) {
                 known->second = peer;
-                pending.push_back({PeerEventKind::update, peer});
+                events.push({PeerEventKind::update, peer});
             }
         }
     }
@@ -235,7 +235,7 @@ struct Discovery::State : std::enable_shared_from_this<State> {
             auto it = peers.find(std::string(node.name()));
             if (it == peers.end() || it->second.connected == up) return;
             it->second.connected = up;
-            pending.push_back({PeerEventKind::update, it->second});
+            events.push({PeerEventKind::update, it->second});
         }
         deliver();
     }
@@ -260,28 +260,7 @@ struct Discovery::State : std::enable_shared_from_this<State> {
             });
     }
 
-    // Events are queued under the mutex in the order they happen; whoever delivers drains the
-    // queue, so subscribers see them in that order whichever thread made them.
-    void deliver() {
-        std::lock_guard order(delivery);
-        for (;;) {
-            PeerEvent event;
-            std::vector<std::function<void(const PeerEvent&)>> callbacks;
-            {
-                std::lock_guard lock(mutex);
-                if (pending.empty() || stopped) {
-                    if (stopped) pending.clear();
-                    return;
-                }
-                event = std::move(pending.front());
-                pending.pop_front();
-                for (auto& [id, callback] : subscribers)
-                    callbacks.push_back(callback);
-            }
-            for (auto& callback : callbacks)
-                callback(event);
-        }
-    }
+    void deliver() { events.deliver(); }
 
     void stop() {
         std::vector<RetryHandle> runs;
@@ -298,8 +277,7 @@ struct Discovery::State : std::enable_shared_from_this<State> {
             slot.backend->stop();
         runtime->unsubscribe(node_events);
         asio::post(strand, [self = shared_from_this()] { self->timer.cancel(); });
-        // Waits for an event being delivered on another thread (recursive: a callback may stop).
-        std::lock_guard order(delivery);
+        events.close();
     }
 
     std::shared_ptr<node::Runtime> runtime;
@@ -312,17 +290,14 @@ struct Discovery::State : std::enable_shared_from_this<State> {
     std::vector<Slot> slots;
     std::map<std::string, Peer> peers;
     std::set<std::string> dialling;
-    std::deque<PeerEvent> pending;  // made, not yet delivered
     bool stopped = false;
-
-    std::recursive_mutex delivery;  // one delivery at a time, in order
-    std::vector<std::pair<std::uint64_t, std::function<void(const PeerEvent&)>>> subscribers;
-    std::uint64_t next_subscriber = 1;
+    support::EventQueue<PeerEvent> events;  // pushed under `mutex`, in order
 };
 
 Discovery::Discovery(Node& node, std::vector<std::unique_ptr<DiscoveryBackend>> backends,
-                     DiscoveryOptions options)
+                     DiscoveryOptions options, std::function<void(const PeerEvent&)> on_event)
     : state_(std::make_shared<State>(node::Access::shared(node), std::move(options))) {
+    if (on_event) state_->events.subscribe(std::move(on_event));
     for (auto& backend : backends) {
         State::Slot slot;
         slot.status.name = backend->name();
@@ -338,15 +313,11 @@ Discovery::~Discovery() {
 }
 
 std::uint64_t Discovery::subscribe(std::function<void(const PeerEvent&)> callback) {
-    std::lock_guard lock(state_->mutex);
-    const auto id = state_->next_subscriber++;
-    state_->subscribers.emplace_back(id, std::move(callback));
-    return id;
+    return state_->events.subscribe(std::move(callback));
 }
 
 void Discovery::unsubscribe(std::uint64_t id) {
-    std::lock_guard lock(state_->mutex);
-    std::erase_if(state_->subscribers, [id](const auto& entry) { return entry.first == id; });
+    state_->events.unsubscribe(id);
 }
 
 std::vector<Peer> Discovery::snapshot() const {

@@ -144,6 +144,7 @@ struct Query : std::enable_shared_from_this<Query> {
             return next(std::string("answered ") + std::string(dns::rcode_name(response->rcode)));
         DnsAnswer out;
         out.rcode = response->rcode;
+        out.over_tcp = over_tcp;
         for (auto& record : response->answers)
             if (record.type == static_cast<std::uint16_t>(type))
                 out.records.push_back(std::move(record));

@@ -35,6 +35,7 @@ struct DnsAnswer {
     wire::dns::Rcode rcode = wire::dns::Rcode::no_error;
     // The answers of the asked type (the server follows CNAMEs; their records are left out).
     std::vector<wire::dns::Record> records;
+    bool over_tcp = false;  // the UDP answer came truncated and this one over TCP
 };
 
 // Asks each server in turn until one answers: with NOERROR or NXDOMAIN (a final answer), else

@@ -20,7 +20,7 @@ NodeError error(NodeErrc code, std::string detail) {
 }
 }  // namespace
 
-Runtime::Runtime(NodeOptions options) : options_(std::move(options)) {}
+Runtime::Runtime(NodeOptions options) : options_(std::move(options)), limits_(options_.limits) {}
 
 Runtime::~Runtime() {
     stop();
@@ -71,6 +71,10 @@ Expected<void, NodeError> Runtime::boot() {
 
     auto server_options = EpmdServerOptions::from_environment();
     server_options.port = options_.epmd.endpoint.port;
+    if (!options_.embedded_epmd_addresses.empty()) {
+        server_options.addresses = options_.embedded_epmd_addresses;
+        server_options.add_loopback();
+    }
     server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
     auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
     if (!server) return unexpected(error(NodeErrc::epmd_failed, server.error().detail));
@@ -230,7 +234,20 @@ net::SessionSettings Runtime::session_settings() const {
     s.tick_interval =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.net_ticktime) / 4;
     s.tick_intervals = 4;
+    const auto current = limits();
+    s.max_frame_bytes = current.max_frame_bytes;
+    s.busy_limit = current.busy_limit;
     return s;
+}
+
+NodeLimits Runtime::limits() const {
+    std::lock_guard lock(limits_mutex_);
+    return limits_;
+}
+
+void Runtime::set_limits(const NodeLimits& limits) {
+    std::lock_guard lock(limits_mutex_);
+    limits_ = limits;
 }
 
 Reference Runtime::make_ref() {

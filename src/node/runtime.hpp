@@ -114,6 +114,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         if (registration_) registration_->close();
     }
     NodeStats stats() const;
+    NodeLimits limits() const;
+    void set_limits(const NodeLimits& limits);
     void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
     // SessionObserver
@@ -208,6 +210,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::vector<Pid> node_monitors_;
     std::vector<std::pair<Atom, Pid>> single_node_monitors_;  // monitor_node/2, one per call
     std::uint64_t next_subscriber_ = 1;
+
+    mutable std::mutex limits_mutex_;
+    NodeLimits limits_;  // options_.limits, as changed since
 
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> refused_{0};
