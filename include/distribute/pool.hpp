@@ -106,6 +106,9 @@ class Slot {
 std::shared_ptr<Core> make_core(boost::asio::io_context& io, PoolOptions options, Hooks hooks);
 void async_acquire(const std::shared_ptr<Core>& core, std::chrono::milliseconds timeout,
                    std::function<void(Expected<Slot, PoolError>)> done);
+// An idle resource taken on the calling thread (its check run there) when nobody waits; none
+// when it would have to wait, be made, or failed its check.
+std::optional<Slot> try_acquire(const std::shared_ptr<Core>& core);
 PoolStats stats(const Core& core);
 void close(Core& core);
 
@@ -164,10 +167,13 @@ class Pool {
             });
     }
 
-    // Blocks the calling thread until async_acquire answers. Not from one of the io_context's
+    // Blocks the calling thread until a resource is there: at once, on this thread, when one is
+    // idle and nobody waits; else until async_acquire answers. Not from one of the io_context's
     // threads when it has only one: the answer could never be delivered.
     [[nodiscard]] Expected<Lease, PoolError> acquire(
         std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+        // An idle resource and nobody ahead: taken here, without a trip through the io_context.
+        if (auto slot = pool_detail::try_acquire(core_)) return Lease(std::move(*slot));
         struct Wait {
             std::mutex mutex;
             std::condition_variable ready;

@@ -59,6 +59,8 @@ class Core : public std::enable_shared_from_this<Core> {
           strand_(asio::make_strand(io)),
           eviction_(strand_) {}
 
+    asio::io_context& io() { return io_; }
+
     void start() {
         if (options_.idle_timeout.count() > 0)
             asio::post(strand_, [self = shared_from_this()] { self->schedule_eviction(); });
@@ -83,6 +85,36 @@ class Core : public std::enable_shared_from_this<Core> {
             }
         }
         run(after);
+    }
+
+    // On the calling thread: the newest idle resource when nobody waits, checked here.
+    std::optional<Slot> try_take() {
+        std::shared_ptr<void> object;
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_ || !waiters_.empty() || idle_.empty()) return std::nullopt;
+            object = std::move(idle_.back().object);
+            idle_.pop_back();
+            ++checking_;
+        }
+        const bool healthy = check(object);
+        Actions after;
+        {
+            std::lock_guard lock(mutex_);
+            --checking_;
+            if (healthy && !closed_) {
+                ++in_use_;
+                ++counters_.acquired;
+            } else {
+                ++counters_.destroyed;
+                counters_.failed_checks += !healthy;
+                after.push_back(destroyer(std::move(object)));
+                dispatch(after);  // a waiter that came meanwhile may need a resource made
+            }
+        }
+        run(after);
+        if (!object) return std::nullopt;
+        return Slot(shared_from_this(), std::move(object));
     }
 
     void give_back(std::shared_ptr<void> object, bool discarded) {
@@ -196,14 +228,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
     // On the io_context: the health check, then the lease or another try for the waiter.
     void check_out(const std::shared_ptr<Waiter>& waiter, const std::shared_ptr<void>& object) {
-        bool healthy = true;
-        if (hooks_.check) {
-            try {
-                healthy = hooks_.check(object.get());
-            } catch (const std::exception&) {
-                healthy = false;
-            }
-        }
+        const bool healthy = check(object);
         Actions after;
         Done done;
         {
@@ -230,6 +255,16 @@ class Core : public std::enable_shared_from_this<Core> {
             done(Slot(shared_from_this(), object));
         }
         run(after);
+    }
+
+    // Outside the mutex: the health check, an exception counting as a failure.
+    bool check(const std::shared_ptr<void>& object) const {
+        if (!hooks_.check) return true;
+        try {
+            return hooks_.check(object.get());
+        } catch (const std::exception&) {
+            return false;
+        }
     }
 
     // Under the mutex: a waiter whose resource failed its check keeps its place at the head.
@@ -371,7 +406,17 @@ std::shared_ptr<Core> make_core(asio::io_context& io, PoolOptions options, Hooks
 
 void async_acquire(const std::shared_ptr<Core>& core, std::chrono::milliseconds timeout,
                    std::function<void(Expected<Slot, PoolError>)> done) {
+    // An idle resource and nobody ahead: taken now, and the callback deferred (from one of the
+    // io_context's threads, it runs next on that thread: no other thread is woken for it).
+    if (auto slot = core->try_take())
+        return asio::defer(core->io(), [done = std::move(done), slot = std::move(*slot)]() mutable {
+            done(std::move(slot));
+        });
     core->acquire(timeout, std::move(done));
+}
+
+std::optional<Slot> try_acquire(const std::shared_ptr<Core>& core) {
+    return core->try_take();
 }
 
 PoolStats stats(const Core& core) {
