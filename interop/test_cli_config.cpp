@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "node_support.hpp"
-#include "subprocess.hpp"
+#include "peer_process.hpp"
 
 using namespace distribute;
 using namespace distribute::interop;
@@ -21,32 +21,6 @@ void write_file(const std::string& path, const std::string& content) {
     std::ofstream(temporary) << content;
     REQUIRE(std::rename(temporary.c_str(), path.c_str()) == 0);
 }
-
-// `distribute node` in the background, its output collected; killed when this goes.
-class NodeProcess {
-  public:
-    NodeProcess(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-        std::vector<std::string> argv = {cli, "node"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        child_ = spawn_child(argv, env);
-    }
-    ~NodeProcess() { kill_child(child_); }
-    // Waits until stdout or stderr holds `text`; false when the process ended or time ran out.
-    bool wait_for(const std::string& text, std::chrono::milliseconds limit = 20s) {
-        const auto deadline = Clock::now() + limit;
-        std::string_view none;
-        while (out_.find(text) == std::string::npos && err_.find(text) == std::string::npos) {
-            if (try_reap(child_) || Clock::now() >= deadline) return false;
-            pump(child_, none, false, out_, err_, deadline);
-        }
-        return true;
-    }
-    std::string output() const { return out_ + err_; }
-
-  private:
-    Child child_;
-    std::string out_, err_;
-};
 
 }  // namespace
 
@@ -107,8 +81,8 @@ TEST_CASE(
                                "[epmd]\nmode = \"use_running\"\n[discovery]\nstatic = [\"" +
                                erl.node_name() + "\"]\ninterval = \"500ms\"\n";
     write_file(file, config);
-    NodeProcess node({"--config", file}, {"ERL_EPMD_PORT=" + std::to_string(cluster.epmd_port())});
-    REQUIRE_MESSAGE(node.wait_for("is up"), node.output());
+    PeerProcess node({cli, "node", "--config", file}, {epmd_env(cluster.epmd_port())});
+    node.await_output("is up");
     const std::string full = name + "@" + short_host();
     // Discovery connected it to erl, which sees it without being asked.
     eventually(
@@ -117,13 +91,13 @@ TEST_CASE(
 
     write_file(file, config + "[log]\nlevel = \"debug\"\n[limits]\nmax_frame_bytes = \"8MiB\"\n" +
                          "[cluster]\nheartbeat_interval = \"2s\"\n");
-    CHECK_MESSAGE(node.wait_for("setting log.level changed: info -> debug"), node.output());
-    CHECK(node.wait_for("setting limits.max_frame_bytes changed: 1GiB -> 8MiB"));
-    CHECK(
-        node.wait_for("setting cluster.heartbeat_interval cannot change while the node runs "
-                      "(1s kept, 2s asked): restart to apply"));
+    node.await_output("setting log.level changed: info -> debug");
+    node.await_output("setting limits.max_frame_bytes changed: 1GiB -> 8MiB");
+    node.await_output(
+        "setting cluster.heartbeat_interval cannot change while the node runs (1s kept, 2s "
+        "asked): restart to apply");
     write_file(file, config + "[log]\nlevel = \"loud\"\n");
-    CHECK(node.wait_for("settings file refused, nothing changed: log.level = 'loud'"));
+    node.await_output("settings file refused, nothing changed: log.level = 'loud'");
     CHECK(erl.eval("net_adm:ping(" + quoted(full) + ")") == "pong");
 }
 

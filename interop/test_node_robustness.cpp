@@ -2,11 +2,7 @@
 // malformed frames from a scripted peer, both sides dialling at once, and a node that comes back
 // under the same name.
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,9 +10,9 @@
 
 #include "cli/demo_services.hpp"
 #include "node_support.hpp"
+#include "scripted_peer.hpp"
 #include "wire/flags.hpp"
 #include "wire/framing.hpp"
-#include "wire/handshake.hpp"
 
 using namespace distribute;
 using namespace distribute::interop;
@@ -32,188 +28,6 @@ std::string echo_round_trip(ErlNode& erl, const Node& node, std::string_view tag
     return erl.eval("{echo, " + quoted(node.name()) + "} ! {self(), " + std::string(tag) +
                     "}, receive " + std::string(tag) + " -> ok after 15000 -> timeout end");
 }
-
-// A TCP connection to 127.0.0.1:port with blocking writes and polled reads.
-class RawSocket {
-  public:
-    explicit RawSocket(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        address.sin_port = htons(port);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    ~RawSocket() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    RawSocket(const RawSocket&) = delete;
-    RawSocket& operator=(const RawSocket&) = delete;
-
-    void write(std::span<const std::uint8_t> bytes) {
-        while (!bytes.empty()) {
-            const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            REQUIRE(n > 0);
-            bytes = bytes.subspan(static_cast<std::size_t>(n));
-        }
-    }
-    // Appends what arrives within `limit` to `into`. 0: the peer closed (EOF or reset); -1:
-    // nothing in time; otherwise the count of bytes read.
-    long read_some(std::vector<std::uint8_t>& into, std::chrono::milliseconds limit) {
-        pollfd p{fd_, POLLIN, 0};
-        const int ready = ::poll(&p, 1, static_cast<int>(limit.count()));
-        if (ready == 0) return -1;
-        std::uint8_t buffer[65536];
-        const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-        if (n <= 0) return 0;  // EOF, or ECONNRESET: closed either way
-        into.insert(into.end(), buffer, buffer + n);
-        return n;
-    }
-    // True when the peer closes the connection within `limit`; what it sends before is dropped.
-    bool closed_within(std::chrono::milliseconds limit) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        std::vector<std::uint8_t> ignored;
-        while (std::chrono::steady_clock::now() < deadline) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            const long n = read_some(ignored, std::max(left, std::chrono::milliseconds(1)));
-            if (n == 0) return true;
-            ignored.clear();
-        }
-        return false;
-    }
-
-  private:
-    int fd_ = -1;
-};
-
-// A peer node written with the wire layer's handshake and frame codec over a raw socket: it can
-// say anything, including what a BEAM never would.
-class ScriptedPeer {
-  public:
-    ScriptedPeer(std::uint16_t port, std::string name, std::string dial, std::string cookie,
-                 std::uint32_t creation = 0x5c21)
-        : socket_(port),
-          name_(std::move(name)),
-          creation_(creation),
-          handshake_(make(name_, dial, cookie, creation)) {}
-
-    static wire::Handshake make(const std::string& name, const std::string& dial,
-                                const std::string& cookie, std::uint32_t creation) {
-        wire::HandshakeSettings s;
-        s.node_name = name;
-        s.creation = creation;
-        s.offered_flags = wire::offered;
-        s.required_flags = wire::required_of_peers;
-        s.cookie_for = [cookie](const std::string&) { return cookie; };
-        s.random_challenge = [] { return 0x1234567u; };
-        return wire::Handshake::initiate(s, dial);
-    }
-
-    // Runs the handshake to the end; false when it failed or stalled.
-    bool handshake(std::chrono::milliseconds limit = 15s) {
-        return run_handshake(limit, /*stop_after_challenge=*/false);
-    }
-    // Sends the name, reads the status and the challenge, and then says nothing more.
-    bool stall_after_challenge(std::chrono::milliseconds limit = 15s) {
-        return run_handshake(limit, /*stop_after_challenge=*/true);
-    }
-
-    Pid pid(std::uint32_t id) const { return Pid{atom(name_), id, 0, creation_}; }
-    void send(const wire::Control& control) {
-        std::vector<std::uint8_t> frame;
-        encoder_->encode(frame, control);
-        socket_.write(frame);
-    }
-    void send_raw(std::span<const std::uint8_t> bytes) { socket_.write(bytes); }
-    bool closed_within(std::chrono::milliseconds limit) { return socket_.closed_within(limit); }
-
-    // The next control message (ticks skipped), or nullopt when none came in time.
-    std::optional<wire::Control> next_control(std::chrono::milliseconds limit = 15s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        for (;;) {
-            while (in_.size() >= 4) {
-                const std::size_t length =
-                    (std::size_t{in_[0]} << 24) | (in_[1] << 16) | (in_[2] << 8) | in_[3];
-                if (in_.size() < 4 + length) break;
-                SharedBuffer frame(std::span<const std::uint8_t>(in_.data() + 4, length));
-                in_.erase(in_.begin(), in_.begin() + 4 + static_cast<std::ptrdiff_t>(length));
-                if (length == 0) continue;
-                auto decoded = decoder_->decode(frame, frame.span());
-                REQUIRE_MESSAGE(decoded.has_value(), "the node sent a bad frame");
-                if (*decoded) return std::move(**decoded);
-            }
-            const auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) return std::nullopt;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-            if (socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) == 0)
-                return std::nullopt;
-        }
-    }
-
-  private:
-    bool run_handshake(std::chrono::milliseconds limit, bool stop_after_challenge) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        if (stop_after_challenge) {
-            // send_name out; then the status and the challenge in, raw, and not a byte more out.
-            socket_.write(handshake_.take_output());
-            std::size_t at = 0;
-            int messages = 0;
-            while (messages < 2) {
-                if (in_.size() >= at + 2) {
-                    const std::size_t length = (std::size_t{in_[at]} << 8) | in_[at + 1];
-                    if (in_.size() >= at + 2 + length) {
-                        if (++messages == 2) return length > 0 && in_[at + 2] == 'N';
-                        at += 2 + length;
-                        continue;
-                    }
-                }
-                if (!read_before(deadline)) return false;
-            }
-            return false;
-        }
-        for (;;) {
-            if (auto out = handshake_.take_output(); !out.empty()) socket_.write(out);
-            if (!in_.empty()) {
-                auto progress = handshake_.feed(in_);
-                in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(progress.used));
-                using Event = wire::Handshake::Event;
-                if (progress.event == Event::established) {
-                    socket_.write(handshake_.take_output());
-                    decoder_.emplace(handshake_.negotiated_flags());
-                    encoder_.emplace(handshake_.negotiated_flags());
-                    return true;
-                }
-                if (progress.event == Event::failed) return false;
-                if (progress.event == Event::peer_says_alive) {
-                    handshake_.replace_alive(true);
-                    continue;
-                }
-                // Consumed something: what it queued goes out at the top of the loop.
-                if (progress.used > 0) continue;
-            }
-            if (!read_before(deadline)) return false;
-        }
-    }
-    // More bytes into in_; false when the peer closed or the deadline passed.
-    bool read_before(std::chrono::steady_clock::time_point deadline) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= deadline) return false;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-        return socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) > 0;
-    }
-
-    RawSocket socket_;
-    std::string name_;
-    std::uint32_t creation_;
-    wire::Handshake handshake_;
-    std::vector<std::uint8_t> in_;
-    std::optional<wire::FrameDecoder> decoder_;
-    std::optional<wire::FrameEncoder> encoder_;
-};
 
 }  // namespace
 
@@ -508,6 +322,32 @@ TEST_CASE(
                 [&] { return erl.eval("lists:member(" + cpp + ", nodes(connected))") == "false"; });
         }
     }
+}
+
+TEST_CASE(
+    "a pending handshake from a peer is replaced by a newer one from it when its name is greater "
+    "than ours, and kept when ours is greater") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("m_cpp_pending", &log));
+    const std::string ours(node.name().name());
+    // "zz..." sorts after our "m_cpp...", "aa..." before it.
+    const std::string greater = unique_name("zz_peer") + "@" + short_host();
+    const std::string smaller = unique_name("aa_peer") + "@" + short_host();
+
+    ScriptedPeer first_greater(node.port(), greater, ours, "interop_cookie");
+    REQUIRE(first_greater.stall_after_challenge());
+    ScriptedPeer second_greater(node.port(), greater, ours, "interop_cookie");
+    CHECK(second_greater.handshake());  // ok_simultaneous: it takes the pending one's place
+    CHECK(first_greater.closed_within(20s));
+    eventually([&] { return node.hidden_nodes() == std::vector<Atom>{atom(greater)}; });
+
+    ScriptedPeer first_smaller(node.port(), smaller, ours, "interop_cookie");
+    REQUIRE(first_smaller.stall_after_challenge());
+    ScriptedPeer second_smaller(node.port(), smaller, ours, "interop_cookie");
+    CHECK_FALSE(second_smaller.handshake());  // nok: the pending one is kept
+    CHECK(second_smaller.failure().code == wire::HandshakeErrc::lost_race);
 }
 
 TEST_CASE("two C++ nodes sending to each other at the same moment end up with one connection") {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "distribute/etf.hpp"
+#include "wire/capabilities.hpp"
 #include "wire/control.hpp"
 #include "wire/flags.hpp"
 
@@ -653,5 +654,63 @@ TEST_SUITE("control messages") {
         CHECK(op_name(Op::unlink_id_ack) == "UNLINK_ID_ACK");
         CHECK(op_name(static_cast<Op>(9)).empty());
         CHECK(op_name(static_cast<Op>(200)).empty());
+    }
+}
+
+TEST_SUITE("capabilities") {
+    // OTP 25's mandatory flags and nothing else (the digest bit stands for them).
+    const std::uint64_t mandatory_only = expand(flag::mandatory_25_digest);
+
+    bool needs_an_optional_flag(const Control& c) {
+        return std::holds_alternative<MonitorP>(c) || std::holds_alternative<DemonitorP>(c) ||
+               std::holds_alternative<MonitorPExit>(c) || std::holds_alternative<SpawnRequest>(c) ||
+               std::holds_alternative<SpawnReply>(c) || std::holds_alternative<AliasSend>(c) ||
+               std::holds_alternative<UnlinkId>(c) || std::holds_alternative<UnlinkIdAck>(c);
+    }
+
+    TEST_CASE(
+        "a peer with only the mandatory flags takes every control but monitors, spawns, aliases "
+        "and unlink ids") {
+        for (const Golden& g : goldens()) {
+            CAPTURE(g.name);
+            CHECK(peer_takes(g.control, mandatory_only) == !needs_an_optional_flag(g.control));
+        }
+    }
+
+    TEST_CASE("every control goes to a peer that offers what we offer") {
+        for (const Golden& g : goldens()) {
+            CAPTURE(g.name);
+            CHECK(peer_takes(g.control, offered));
+        }
+    }
+
+    TEST_CASE(
+        "monitors need DIST_MONITOR and DIST_MONITOR_NAME both, by pid or by name, as erts sends "
+        "them: erl_interface's DIST_MONITOR alone is not enough") {
+        const std::uint64_t ei = mandatory_only | flag::dist_monitor | flag::unlink_id |
+                                 flag::v4_nc | flag::small_atom_tags;
+        for (const Control& c : {Control(MonitorP{p1, p2, ref}), Control(MonitorP{p1, "kv"_a, ref}),
+                                 Control(DemonitorP{p1, p2, ref}),
+                                 Control(MonitorPExit{p2, p1, ref, Term("normal"_a)})}) {
+            CHECK_FALSE(peer_takes(c, ei & offered));
+            CHECK(peer_takes(c, ei | flag::dist_monitor_name));
+            CHECK(flags_needed(c) == (flag::dist_monitor | flag::dist_monitor_name));
+        }
+    }
+
+    TEST_CASE("the flag each optional control needs is the spec's") {
+        CHECK(flags_needed(SpawnRequest{ref, p1, p1, "erpc"_a, "execute_call"_a, 4, Term(), Term(),
+                                        std::nullopt}) == flag::spawn);
+        CHECK(flags_needed(SpawnReply{ref, p1, 0, Term(p2), std::nullopt}) == flag::spawn);
+        CHECK(flags_needed(AliasSend{p1, ref, Term(1), std::nullopt}) == flag::alias);
+        CHECK(flags_needed(UnlinkId{7, p1, p2}) == flag::unlink_id);
+        CHECK(flags_needed(UnlinkIdAck{7, p1, p2}) == flag::unlink_id);
+        CHECK(flags_needed(Link{p1, p2}) == 0);
+    }
+
+    TEST_CASE("to a peer with only the mandatory flags, sends and exits go in their older forms") {
+        CHECK(op_for(SendSender{p1, p2, Term(1), std::nullopt}, mandatory_only) == Op::send);
+        CHECK(op_for(Exit{p1, p2, Term("boom"_a), std::nullopt}, mandatory_only) == Op::exit);
+        CHECK(op_for(Exit2{p1, p2, Term("boom"_a), std::nullopt}, mandatory_only) == Op::exit2);
     }
 }

@@ -227,7 +227,7 @@ TEST_CASE("malformed input fails the handshake instead of reading past it") {
         auto b = Handshake::accept(settings_for("b@h", "c", 2));
         std::vector<std::uint8_t> in = {0, 19, 'N'};
         for (int i = 0; i < 8; ++i)
-            in.push_back(0xFF);
+            in.push_back(i == 3 ? 0xFD : 0xFF);  // every flag but NAME_ME
         for (int i = 0; i < 4; ++i)
             in.push_back(1);
         in.insert(in.end(), {0, 4, 'a', 'b', 'c', 'd'});
@@ -239,4 +239,110 @@ TEST_CASE("malformed input fails the handshake instead of reading past it") {
         std::vector<std::uint8_t> in = {0, 1, 'x'};
         CHECK(b.feed(in).event == Handshake::Event::failed);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic names (DFLAG_NAME_ME)
+
+namespace {
+
+HandshakeSettings asking_for_name(std::string host, std::uint32_t seed) {
+    auto s = settings_for(std::move(host), "cookie", seed);
+    s.ask_for_name = true;
+    s.creation = 0;
+    return s;
+}
+
+std::uint64_t challenge_flags(const std::vector<std::uint8_t>& out, std::size_t at) {
+    // Len:16, 'N', Flags:64
+    std::uint64_t flags = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+        flags = (flags << 8) | out.at(at + 3 + i);
+    return flags;
+}
+
+}  // namespace
+
+TEST_CASE("a node without a name sends only its host, with NAME_ME and without PUBLISHED") {
+    auto a = Handshake::initiate(asking_for_name("vm", 1), "b@h");
+    auto out = a.take_output();
+    REQUIRE(out.size() == 2 + 1 + 8 + 4 + 2 + 2);
+    const std::uint64_t flags = challenge_flags(out, 0);
+    CHECK((flags & flag::name_me) != 0);
+    CHECK((flags & flag::published) == 0);
+    CHECK(std::vector<std::uint8_t>(out.end() - 4, out.end()) ==
+          std::vector<std::uint8_t>{0, 2, 'v', 'm'});
+}
+
+TEST_CASE(
+    "a peer asking for a name gets the named: status OTP sends, then a challenge with NAME_ME "
+    "in PUBLISHED's place, and both sides end with the name given") {
+    // What OTP 25.2.3 answered a send_name with NAME_ME and the host "vm".
+    const std::vector<std::uint8_t> golden = {0,   29,  's', 'n', 'a', 'm', 'e', 'd', ':', 0,   16,
+                                              '2', '5', 'K', '1', '5', '7', 'B', '4', '2', '6', 'U',
+                                              'D', 'X', '@', 'v', 'm', 25,  196, 134, 165};
+    auto a = Handshake::initiate(asking_for_name("vm", 1), "b@h");
+    auto b = Handshake::accept(settings_for("b@h", "cookie", 2));
+    Exchange x{a, b};
+    x.pump();
+    REQUIRE(x.last_b == Handshake::Event::peer_named);
+    CHECK(b.peer().wants_name);
+    CHECK(b.peer().name == "vm");
+    b.assign_peer_name("25K157B426UDX@vm", 0x19C486A5);
+    CHECK(b.decide(HandshakeStatus::named) == Handshake::Event::none);
+    auto out = b.take_output();
+    REQUIRE(out.size() > golden.size());
+    CHECK(std::vector<std::uint8_t>(out.begin(), out.begin() + golden.size()) == golden);
+    const std::uint64_t flags = challenge_flags(out, golden.size());
+    CHECK((flags & flag::name_me) != 0);
+    CHECK((flags & flag::published) == 0);
+
+    x.to_a.insert(x.to_a.end(), out.begin(), out.end());
+    x.pump();
+    CHECK(x.last_a == Handshake::Event::established);
+    CHECK(x.last_b == Handshake::Event::established);
+    REQUIRE(a.assigned().has_value());
+    CHECK(a.assigned()->name == "25K157B426UDX@vm");
+    CHECK(a.assigned()->creation == 0x19C486A5u);
+    CHECK(b.peer().name == "25K157B426UDX@vm");
+    CHECK(b.peer().creation == 0x19C486A5u);
+    CHECK((a.negotiated_flags() & flag::name_me) == 0);
+}
+
+TEST_CASE("the named: status is refused by an initiator that did not ask, or for another host") {
+    SUBCASE("not asked") {
+        auto a = Handshake::initiate(settings_for("a@h", "c", 1), "b@h");
+        (void)a.take_output();
+        std::vector<std::uint8_t> in = {0, 16, 's', 'n', 'a', 'm', 'e', 'd', ':',
+                                        0, 3,  'x', '@', 'h', 0,   0,   0,   9};
+        CHECK(a.feed(in).event == Handshake::Event::failed);
+        CHECK(a.failure().code == HandshakeErrc::bad_message);
+    }
+    SUBCASE("another host") {
+        auto a = Handshake::initiate(asking_for_name("vm", 1), "b@h");
+        (void)a.take_output();
+        std::vector<std::uint8_t> in = {0, 18,  's', 'n', 'a', 'm', 'e', 'd', ':', 0,
+                                        5, 'x', '@', 'o', 't', 'h', 0,   0,   0,   9};
+        CHECK(a.feed(in).event == Handshake::Event::failed);
+        CHECK(a.failure().code == HandshakeErrc::bad_name);
+    }
+    SUBCASE("asked, and answered ok") {
+        auto a = Handshake::initiate(asking_for_name("vm", 1), "b@h");
+        (void)a.take_output();
+        std::vector<std::uint8_t> in = {0, 3, 's', 'o', 'k'};
+        CHECK(a.feed(in).event == Handshake::Event::failed);
+        CHECK(a.failure().code == HandshakeErrc::bad_message);
+    }
+}
+
+TEST_CASE("a peer asking for a name must send a host alone, without '@'") {
+    auto b = Handshake::accept(settings_for("b@h", "c", 2));
+    std::vector<std::uint8_t> in = {0, 18, 'N'};
+    for (int i = 0; i < 8; ++i)
+        in.push_back(0xFF);  // NAME_ME among them
+    for (int i = 0; i < 4; ++i)
+        in.push_back(1);
+    in.insert(in.end(), {0, 3, 'a', '@', 'h'});
+    CHECK(b.feed(in).event == Handshake::Event::failed);
+    CHECK(b.failure().code == HandshakeErrc::bad_name);
 }

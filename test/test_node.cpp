@@ -557,6 +557,80 @@ TEST_SUITE("node") {
     }
 
     TEST_CASE(
+        "a node started as undefined takes the name and creation its named_by node gives it, "
+        "and loses them with that connection") {
+        const std::uint16_t epmd_port = free_port();
+        Node namer = start_node(node_options(epmd_port, "namer", EpmdMode::embedded));
+        auto options = node_options(epmd_port, "unused");
+        options.name = "undefined";
+        options.named_by = std::string(namer.name().name());
+        Node dynamic = start_node(options);
+        const std::string given(dynamic.name().name());
+        const std::string namer_name(namer.name().name());
+        CHECK(given.substr(given.find('@')) == namer_name.substr(namer_name.find('@')));
+        CHECK(given.substr(0, given.find('@'))
+                  .find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos);
+        CHECK(dynamic.creation() >= 4);
+        CHECK(dynamic.port() == 0);  // it does not listen
+        CHECK(namer.hidden_nodes() == std::vector<Atom>{dynamic.name()});
+
+        Mailbox rx = dynamic.open_mailbox();
+        CHECK(rx.pid().node == dynamic.name());
+        CHECK(rx.pid().creation == dynamic.creation());
+        REQUIRE(dynamic.register_name("rx"_a, rx.pid()).has_value());
+        Mailbox tx = namer.open_mailbox();
+        tx.send("rx"_a, dynamic.name(), Term("hello"_a));
+        CHECK(next(rx) == Term("hello"_a));
+        rx.send(tx.pid(), tuple("back"_a, rx.pid()));
+        CHECK(next(tx) == tuple("back"_a, rx.pid()));
+        CHECK(namer.ping(dynamic.name()));
+
+        // The namer may give the name away once the connection is gone: no new connection then.
+        CHECK(namer.disconnect(dynamic.name()));
+        for (int i = 0; i < 500 && !dynamic.hidden_nodes().empty(); ++i)
+            std::this_thread::sleep_for(10ms);
+        auto again = dynamic.connect(namer.name(), 5s);
+        REQUIRE_FALSE(again.has_value());
+        CHECK(again.error().code == NodeErrc::connect_failed);
+    }
+
+    TEST_CASE("a name a node gave is given again, with the next creation, once its holder went") {
+        const std::uint16_t epmd_port = free_port();
+        Node namer = start_node(node_options(epmd_port, "namer", EpmdMode::embedded));
+        auto options = node_options(epmd_port, "unused");
+        options.name = "undefined";
+        options.named_by = std::string(namer.name().name());
+        Atom first_name;
+        std::uint32_t first_creation = 0;
+        {
+            Node first = start_node(options);
+            first_name = first.name();
+            first_creation = first.creation();
+        }
+        for (int i = 0; i < 500 && !namer.hidden_nodes().empty(); ++i)
+            std::this_thread::sleep_for(10ms);
+        REQUIRE(namer.hidden_nodes().empty());
+        Node second = start_node(options);
+        CHECK(second.name() == first_name);
+        CHECK(second.creation() == (first_creation + 1 >= 4 ? first_creation + 1 : 4));
+    }
+
+    TEST_CASE("a dynamic name needs a named_by node that answers") {
+        LocalNode n;
+        auto options = node_options(n.epmd_port, "unused");
+        options.name = "undefined";
+        auto without = Node::start(options);
+        REQUIRE_FALSE(without.has_value());
+        CHECK(without.error().code == NodeErrc::bad_name);
+        options.named_by = "nobody_" + std::to_string(::getpid()) + "@localhost";
+        options.setup_timeout = 2s;
+        auto unreachable = Node::start(options);
+        REQUIRE_FALSE(unreachable.has_value());
+        CHECK(unreachable.error().code == NodeErrc::connect_failed);
+        CHECK(unreachable.error().detail.find("cannot get a name from") != std::string::npos);
+    }
+
+    TEST_CASE(
         "a frame above max_frame_bytes closes that connection; set_limits applies to the "
         "next connection") {
         TwoNodes t;

@@ -3,6 +3,7 @@
 // calls between two C++ nodes of this program, which serve each other's calls.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -66,6 +67,31 @@ TEST_SUITE("rpc shapes") {
         CHECK(rex_reply(error) ==
               tuple(atoms::badrpc,
                     tuple(atoms::EXIT, tuple("r"_a, list(frame("m"_a, "f"_a, Term(0)))))));
+    }
+
+    TEST_CASE("rex replies read back as what they stand for: the inverse of rex_reply") {
+        CHECK(read_rex_reply(Term(7), "n@h"_a, "m"_a, "f"_a).value() == Term(7));
+        const Term thrown = rex_reply(RpcResult(rpc_throw("v"_a)));
+        CHECK(read_rex_reply(thrown, "n@h"_a, "m"_a, "f"_a).value() == Term("v"_a));
+        auto exited = read_rex_reply(rex_reply(RpcResult(rpc_exit("r"_a))), "n@h"_a, "m"_a, "f"_a);
+        REQUIRE_FALSE(exited.has_value());
+        CHECK(exited.error().code == RpcErrc::exception);
+        CHECK(exited.error().kind == atoms::exit);
+        CHECK(exited.error().reason == Term("r"_a));
+        auto failed = read_rex_reply(rex_reply(with_stack(rpc_error("r"_a), "m"_a, "f"_a, 0)),
+                                     "n@h"_a, "m"_a, "f"_a);
+        REQUIRE_FALSE(failed.has_value());
+        CHECK(failed.error().code == RpcErrc::exception);
+        CHECK(failed.error().kind == atoms::error);
+        CHECK(failed.error().stack == list(frame("m"_a, "f"_a, Term(0))));
+        auto undef =
+            read_rex_reply(rex_reply(RpcResult(unexpected(undef_raise("m"_a, "f"_a, list(1))))),
+                           "n@h"_a, "m"_a, "f"_a);
+        REQUIRE_FALSE(undef.has_value());
+        CHECK(undef.error().code == RpcErrc::undef);
+        auto down = read_rex_reply(tuple(atoms::badrpc, "nodedown"_a), "n@h"_a, "m"_a, "f"_a);
+        REQUIRE_FALSE(down.has_value());
+        CHECK(down.error().code == RpcErrc::nodedown);
     }
 
     TEST_CASE("an erpc:cast process ends normal, or as an uncaught exception ends a BEAM process") {
@@ -187,6 +213,59 @@ struct TwoNodes {
 }  // namespace
 
 TEST_SUITE("rpc between C++ nodes") {
+    TEST_CASE(
+        "the built-in functions answer as on a BEAM: node, nodes, registered, whereis, is_alive, "
+        "system_info, statistics, net_adm:ping; anything else is undef") {
+        TwoNodes t;
+        auto call = [&](Atom m, Atom f, std::vector<Term> args) {
+            return rpc(t.client, t.server.name(), m, f, std::move(args));
+        };
+        auto badarg_in = [&](Atom f, Term arg) {
+            auto r = call("erlang"_a, f, {arg});
+            REQUIRE_FALSE(r.has_value());
+            CHECK(r.error().code == RpcErrc::exception);
+            CHECK(r.error().kind == atoms::error);
+            CHECK(r.error().reason == Term(atoms::badarg));
+            const Term info =
+                tuple("error_info"_a, map({{Term("module"_a), Term("erl_erts_errors"_a)}}));
+            CHECK(r.error().stack == list(tuple("erlang"_a, f, list(arg), list(info))));
+        };
+        CHECK(call("erlang"_a, "node"_a, {}).value() == Term(t.server.name()));
+        // Every connection of a hidden node is hidden: nodes() is empty, as on erl -hidden.
+        CHECK(call("erlang"_a, "nodes"_a, {}).value() == Term());
+        CHECK(call("erlang"_a, "nodes"_a, {Term("hidden"_a)}).value() == list(t.client.name()));
+        CHECK(call("erlang"_a, "nodes"_a, {list("this"_a, "connected"_a)}).value() ==
+              list(t.client.name(), t.server.name()));
+        badarg_in("nodes"_a, Term("bogus"_a));
+        auto registered = call("erlang"_a, "registered"_a, {}).value();
+        CHECK(registered.is_proper_list());
+        std::vector<Term> names(registered.elements().begin(), registered.elements().end());
+        CHECK(std::count(names.begin(), names.end(), Term("rex"_a)) == 1);
+        CHECK(std::count(names.begin(), names.end(), Term("net_kernel"_a)) == 1);
+        CHECK(call("erlang"_a, "whereis"_a, {Term("rex"_a)}).value() ==
+              Term(*t.server.whereis("rex"_a)));
+        CHECK(call("erlang"_a, "whereis"_a, {Term("nosuch"_a)}).value() == Term(atoms::undefined));
+        badarg_in("whereis"_a, Term(1));
+        CHECK(call("erlang"_a, "is_alive"_a, {}).value() == Term(true));
+        CHECK(call("erlang"_a, "system_info"_a, {Term("otp_release"_a)}).value() ==
+              *charlist("26"));
+        CHECK(call("erlang"_a, "system_info"_a, {tuple("wordsize"_a, "internal"_a)}).value() ==
+              Term(8));
+        CHECK(call("erlang"_a, "system_info"_a, {Term("creation"_a)}).value() ==
+              Term(static_cast<std::int64_t>(t.server.creation())));
+        badarg_in("system_info"_a, Term("nonsense"_a));
+        auto clock = call("erlang"_a, "statistics"_a, {Term("wall_clock"_a)}).value();
+        CHECK(clock.unpack<std::int64_t, std::int64_t>().has_value());
+        badarg_in("statistics"_a, Term("reductions"_a));
+        CHECK(call("net_adm"_a, "ping"_a, {Term(t.client.name())}).value() == Term("pong"_a));
+        const Atom nobody =
+            Atom::make("nobody_" + std::to_string(::getpid()) + "@localhost").value();
+        CHECK(call("net_adm"_a, "ping"_a, {Term(nobody)}).value() == Term("pang"_a));
+        auto other = call("erlang"_a, "processes"_a, {});
+        REQUIRE_FALSE(other.has_value());
+        CHECK(other.error().code == RpcErrc::undef);
+    }
+
     TEST_CASE("rpc runs a registered function on the other node; raises come back as they were") {
         TwoNodes t;
         t.registry.add("m"_a, "sum"_a, 2, [](std::span<const Term> a) -> RpcResult {

@@ -65,12 +65,23 @@ struct NodeLimits {
     // Bytes queued for one peer past which a sending program thread waits for the socket (the
     // BEAM's dist_buf_busy_limit); node threads never wait.
     std::size_t busy_limit = std::size_t{1} << 20;
+    // Handshakes in progress from one IP address. A connection from an address at the limit is
+    // closed at once; other addresses are not affected, and each handshake still ends within
+    // setup_timeout.
+    std::size_t max_handshakes_per_address = 64;
 };
 
 struct NodeOptions {
     // "alive" or "alive@host". Without a host, like erl: the short host name for short names,
-    // the fully qualified one for long names.
+    // the fully qualified one for long names. "undefined" (or "undefined@host") asks for a
+    // dynamic name, as erl -sname undefined does: see named_by.
     std::string name;
+    // With a dynamic name: the node (name@host) that gives this node its name and creation.
+    // start() connects to it first and returns once it has answered. Such a node neither
+    // listens nor registers with EPMD, and is hidden. When its connection to named_by goes down,
+    // that node may give the name to another, so this node closes every connection and makes
+    // no new one (a BEAM starts over without a name; start a new Node).
+    std::string named_by;
     bool long_names = false;  // erl -name rather than erl -sname
     // The cookie for every peer; empty: read ~/.erlang.cookie, creating it as erl does.
     std::string cookie;
@@ -82,6 +93,9 @@ struct NodeOptions {
     // until this node speaks `global`: a visible node that does not answer it stalls
     // global:sync() on every BEAM node it is connected to.
     bool hidden = true;
+    // As -kernel net_ticktime: a tick goes out every net_ticktime / 4 of silence, and a peer
+    // silent for net_ticktime is dropped. A peer's ticks are answered as well, so one with a
+    // shorter net_ticktime keeps us too.
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
     EpmdMode epmd_mode = EpmdMode::automatic;

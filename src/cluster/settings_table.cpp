@@ -146,8 +146,8 @@ std::vector<SettingDescriptor> make_table() {
         scalar(uint_in(0, 1024),
                [](Settings& s, std::uint64_t v) { s.node.threads = static_cast<unsigned>(v); }),
         [](const Settings& s) { return std::to_string(s.node.threads); });
-    add("node.net_ticktime", duration + "seconds), 1s to 1h, as -kernel net_ticktime", false,
-        scalar(duration_in(milliseconds(1000), milliseconds(1000), milliseconds(3'600'000)),
+    add("node.net_ticktime", duration + "seconds), 1s to 1 day, as -kernel net_ticktime", false,
+        scalar(duration_in(milliseconds(1000), milliseconds(1000), day),
                [](Settings& s, milliseconds v) {
                    s.node.net_ticktime = std::chrono::duration_cast<std::chrono::seconds>(v);
                }),
@@ -188,6 +188,10 @@ std::vector<SettingDescriptor> make_table() {
         scalar(bytes_in(1024, 1ull << 32),
                [](Settings& s, std::uint64_t v) { s.node.limits.max_frame_bytes = v; }),
         [](const Settings& s) { return format_bytes(s.node.limits.max_frame_bytes); });
+    add("limits.max_handshakes_per_address", "1 to 100000", true,
+        scalar(uint_in(1, 100000),
+               [](Settings& s, std::uint64_t v) { s.node.limits.max_handshakes_per_address = v; }),
+        [](const Settings& s) { return std::to_string(s.node.limits.max_handshakes_per_address); });
     add("limits.busy_limit", "a size from 1KiB to 1GiB", true,
         scalar(bytes_in(1024, 1ull << 30),
                [](Settings& s, std::uint64_t v) { s.node.limits.busy_limit = v; }),

@@ -2,7 +2,12 @@
 
 namespace distribute::net {
 
-Acceptor::Acceptor(tcp::acceptor acceptor) : acceptor_(std::move(acceptor)) {
+namespace {
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+}
+
+Acceptor::Acceptor(tcp::acceptor acceptor)
+    : acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {
     boost::system::error_code ignored;
     port_ = acceptor_.local_endpoint(ignored).port();
 }
@@ -40,8 +45,15 @@ void Acceptor::accept() {
     acceptor_.async_accept(
         [self = shared_from_this()](const boost::system::error_code& e, tcp::socket socket) {
             if (e == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-            if (!e) self->on_accept_(std::move(socket));
-            self->accept();
+            if (!e) {
+                self->on_accept_(std::move(socket));
+                self->accept();
+                return;
+            }
+            self->backoff_.expires_after(accept_backoff);
+            self->backoff_.async_wait([self](const boost::system::error_code& waited) {
+                if (!waited && self->acceptor_.is_open()) self->accept();
+            });
         });
 }
 
@@ -49,6 +61,7 @@ void Acceptor::close() {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
+        self->backoff_.cancel();
     });
 }
 

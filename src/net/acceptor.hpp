@@ -30,6 +30,9 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
     void accept();
 
     tcp::acceptor acceptor_;
+    // After a failed accept (out of file descriptors, say) the next waits a moment instead of
+    // failing again at once in a loop that would take a whole thread.
+    asio::steady_timer backoff_;
     std::uint16_t port_ = 0;
     std::function<void(tcp::socket)> on_accept_;
 };

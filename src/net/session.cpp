@@ -7,6 +7,10 @@ namespace distribute::net {
 namespace {
 
 constexpr std::size_t read_chunk = 64 * 1024;
+// What a handshake in progress reads into: enough for the messages peers send (tens of bytes),
+// grown only as far as a message announces (at most Handshake::max_message_bytes), so that
+// sockets that never finish their handshake cost little.
+constexpr std::size_t handshake_room = 256;
 // Larger receive buffers are not kept as spares: one huge message must not pin its size.
 constexpr std::size_t kept_spare_capacity = 1024 * 1024;
 // A write buffer that grew past this for one huge message is given back afterwards.
@@ -36,7 +40,7 @@ Session::Session(asio::io_context& io, std::unique_ptr<Transport> transport,
       address_(transport_->peer_address()),
       handshake_(dialled_.empty() ? wire::Handshake::accept(settings_.handshake)
                                   : wire::Handshake::initiate(settings_.handshake, dialled_)),
-      in_(read_chunk),
+      in_(handshake_room),
       handshake_timer_(strand_),
       tick_timer_(strand_) {}
 
@@ -112,7 +116,13 @@ void Session::read() {
 // to a new one when decoded binaries still use this one or the pending frame needs more space.
 void Session::make_room() {
     const std::size_t kept = end_ - begin_;
-    std::size_t needed = read_chunk / 4;
+    std::size_t needed = up_ ? read_chunk / 4 : handshake_room / 2;
+    if (!up_ && kept >= 2) {
+        const std::size_t length =
+            std::min((std::size_t{in_.data()[begin_]} << 8) | in_.data()[begin_ + 1],
+                     wire::Handshake::max_message_bytes);
+        if (length + 2 > kept) needed = std::max(needed, length + 2 - kept);
+    }
     if (up_ && kept >= 4) {
         // Room grows with what has arrived (doubling), not with the length the peer announced:
         // four bytes alone do not get a gigabyte allocated.
@@ -120,7 +130,7 @@ void Session::make_room() {
         needed = std::max(needed, std::min(missing, std::max(read_chunk, kept)));
     }
     if (in_.size() - end_ >= needed) return;
-    const std::size_t size = std::max(read_chunk, kept + needed);
+    const std::size_t size = std::max(up_ ? read_chunk : handshake_room, kept + needed);
     if (!shared(in_) && in_.size() >= size) {
         std::memmove(in_.data(), in_.data() + begin_, kept);
     } else {
@@ -222,6 +232,7 @@ bool Session::feed_frames() {
         const std::size_t length = load32(in_.data() + begin_);
         if (length == 0) {  // a tick
             begin_ += 4;
+            answer_tick();
             continue;
         }
         if (length > settings_.max_frame_bytes) {
@@ -252,6 +263,7 @@ void Session::send(const wire::Control& control) {
     if (!encoder_ || closed_) return;  // ended before it came up, or since
     encoder_->encode(pending_, control);
     wrote_since_tick_.store(true, std::memory_order_relaxed);
+    wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
     // A program thread writes the frame itself when nothing else is queued and nothing went out
     // just now: a node thread would have to be woken for it, which costs more than the write on
     // a round trip. A burst of sends is gathered into few writes by a node thread instead.
@@ -352,11 +364,25 @@ void Session::on_tick() {
     read_since_tick_ = false;
     // Quiet outgoing: a tick tells the peer we are alive.
     if (!wrote_since_tick_.exchange(false, std::memory_order_relaxed)) {
+        wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
         std::lock_guard lock(out_mutex_);
         pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
         schedule_write();
     }
     arm_tick();
+}
+
+// A peer ticks when it has written nothing for a while, and a hidden peer's BEAM also when it has
+// read nothing: one with a shorter net_ticktime than ours would give up on us between our own
+// ticks. So its tick gets a tick back, as erl_interface answers them, unless something of ours
+// went out since its previous tick. Answers do not count as ours: two nodes that both answer stop
+// after one round, since the tick that started it counts on the other side.
+void Session::answer_tick() {
+    if (wrote_since_peer_tick_.exchange(false, std::memory_order_relaxed)) return;
+    wrote_since_tick_.store(true, std::memory_order_relaxed);
+    std::lock_guard lock(out_mutex_);
+    pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+    schedule_write();
 }
 
 }  // namespace distribute::net

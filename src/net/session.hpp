@@ -62,7 +62,9 @@ struct SessionSettings {
     wire::HandshakeSettings handshake;
     std::chrono::milliseconds handshake_timeout{7000};  // the BEAM's net_setuptime default
     // A tick goes out after a quiet interval; the peer is dropped after `tick_intervals` silent
-    // intervals. net_ticktime 60 gives 15 s intervals and a drop after 60 s of silence.
+    // intervals. net_ticktime 60 gives 15 s intervals and a drop after 60 s of silence. A tick
+    // from the peer is answered when nothing else went to it since its previous one, so a peer
+    // with a shorter net_ticktime hears from us in time too.
     std::chrono::milliseconds tick_interval{15000};
     unsigned tick_intervals = 4;
     etf::DecodeOptions decode;
@@ -90,6 +92,13 @@ class Session : public std::enable_shared_from_this<Session> {
     bool is_initiator() const { return !dialled_.empty(); }
     // Valid from on_peer_named (acceptor) or on_up (initiator) on.
     const wire::HandshakePeer& peer() const { return handshake_.peer(); }
+    // Acceptor, within on_peer_named, for a peer that wants a name (peer().wants_name): the name
+    // and creation it gets; answer HandshakeStatus::named.
+    void assign_peer_name(std::string name, std::uint32_t creation) {
+        handshake_.assign_peer_name(std::move(name), creation);
+    }
+    // Initiator with HandshakeSettings::ask_for_name: our name and creation, from on_up on.
+    const std::optional<wire::AssignedName>& assigned_name() const { return handshake_.assigned(); }
     std::uint64_t negotiated() const { return negotiated_; }
     std::string peer_address() const { return address_; }
 
@@ -112,6 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void write();
     void arm_tick();
     void on_tick();
+    void answer_tick();
     void end(SessionEnd::Cause cause, std::string detail);
 
     asio::io_context& io_;
@@ -149,6 +159,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::condition_variable drained_;      // the queue went below busy_limit, or closed_
     std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
     std::atomic<bool> wrote_since_tick_{false};
+    // A frame or a tick of our own went out since the peer's last tick (answer_tick).
+    std::atomic<bool> wrote_since_peer_tick_{false};
 
     asio::steady_timer handshake_timer_;
     asio::steady_timer tick_timer_;

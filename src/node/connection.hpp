@@ -23,13 +23,28 @@ class Connection {
 
     Connection(Atom peer, std::uint64_t id) : peer(peer), id(id) {}
 
-    // Any thread: out now when up, queued while connecting. False once the connection is down:
-    // the control goes nowhere, and a caller that recorded a link or monitor over this
-    // connection must fire it itself, since the sweep of connection_down may have run already.
-    bool send(const wire::Control& control);
-    // Up: flushes the queue through `session` before any later send. Returns the waiters to call.
-    std::vector<std::function<void(bool)>> mark_up(std::shared_ptr<net::Session> carrier,
-                                                   bool hidden, std::uint32_t creation);
+    enum class Sent {
+        accepted,  // out now, or queued until the connection is up
+        down,      // the connection is down: the control goes nowhere
+        // The peer did not offer a flag this control needs (wire::peer_takes): it is not sent,
+        // and the runtime emulates what the BEAM does instead (Runtime::not_offered).
+        not_offered,
+    };
+
+    // Any thread: out now when up, queued while connecting, and only when the peer takes it
+    // (wire/capabilities.hpp; queued ones are checked when the flags are known). `down`: a
+    // caller that recorded a link or monitor over this connection must fire it itself, since the
+    // sweep of connection_down may have run already.
+    Sent send(const wire::Control& control);
+
+    struct Up {
+        std::vector<std::function<void(bool)>> waiters;  // to call with true
+        std::vector<wire::Control> not_offered;          // queued controls the peer cannot take
+    };
+    // Up: flushes the queue through `session` before any later send.
+    Up mark_up(std::shared_ptr<net::Session> carrier, bool hidden, std::uint32_t creation);
+    // The flags agreed with the peer; 0 until the connection is up.
+    std::uint64_t negotiated() const;
     // Down or never up: marks it down and returns the waiters to call with false.
     std::vector<std::function<void(bool)>> take_waiters();
 
@@ -39,14 +54,18 @@ class Connection {
     const std::uint64_t id;
 
     // Guarded by the registry's mutex: which session carries the connection, whether our own
-    // dial is still under way.
+    // dial is still under way, and whether the peer's name is one this node gave it (with the
+    // creation it got), to be given again once the connection is gone.
     std::shared_ptr<net::Session> session;
     bool dialling = false;
+    bool named_by_us = false;
+    std::uint32_t given_creation = 0;
 
     mutable std::mutex mutex;  // guards the rest
     State state = State::connecting;
     bool down = false;
     std::shared_ptr<net::Session> carrier;  // the session sends go through, once up
+    std::uint64_t flags = 0;                // negotiated, once up
     bool hidden = false;
     std::uint32_t peer_creation = 0;
     std::vector<wire::Control> queued;

@@ -1,6 +1,6 @@
-// The connection registry: dialling on demand, accepting, the simultaneous-connect and
-// replace-alive rules of the handshake, node events, and noconnection for everything that crossed
-// a connection that went down.
+// The connection registry: dialling on demand, connections coming up (and the controls queued for
+// them that the peer cannot take), node events, and noconnection for everything that crossed a
+// connection that went down. Handshakes peers start are admitted in handshakes.cpp.
 #include <algorithm>
 
 #include "net/connector.hpp"
@@ -35,7 +35,7 @@ std::string describe(const net::SessionEnd& end) {
 }  // namespace
 
 std::shared_ptr<Connection> Runtime::connection_to(Atom node) {
-    if (is_local(node) || stopped()) return nullptr;
+    if (is_local(node) || stopped() || name_lost_.load()) return nullptr;
     {
         std::shared_lock lock(connections_mutex_);
         auto it = connections_.find(node.index());
@@ -88,7 +88,7 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         // A simultaneous connect may have handed the connection to the peer's session already.
         if (!current || !connection->dialling || stopped()) return;
         connection->dialling = false;
-        if (!socket) {
+        if (!socket || name_lost_.load()) {
             connections_.erase(it);
             failed = true;
         } else {
@@ -101,80 +101,13 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         }
     }
     if (failed) {
+        const std::string why = socket ? "this node lost its name" : socket.error();
         log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + socket.error());
-        connection_down(connection, socket.error(), false);
+            "cannot connect to " + std::string(connection->peer.name()) + ": " + why);
+        connection_down(connection, why, false);
         return;
     }
     session->start();
-}
-
-void Runtime::accept(tcp::socket socket) {
-    constexpr std::size_t max_handshakes = 256;
-    auto session = std::make_shared<net::Session>(io_, net::make_tcp_transport(std::move(socket)),
-                                                  session_settings(), *this, std::string());
-    {
-        std::unique_lock lock(connections_mutex_);
-        if (stopped()) return;
-        if (handshaking_.size() >= max_handshakes) {
-            lock.unlock();
-            log(LogLevel::warning, "refused a connection from " + session->peer_address() +
-                                       ": too many handshakes in progress");
-            session->close("too many handshakes");
-            return;
-        }
-        handshaking_.push_back(session);
-    }
-    session->start();
-}
-
-wire::HandshakeStatus Runtime::on_peer_named(net::Session& session) {
-    const auto& peer = session.peer();
-    auto atom = Atom::make(peer.name);
-    if (!atom || is_local(*atom)) return wire::HandshakeStatus::not_allowed;
-    session.peer_node = *atom;
-    std::shared_ptr<net::Session> superseded;
-    wire::HandshakeStatus status = wire::HandshakeStatus::ok;
-    {
-        std::unique_lock lock(connections_mutex_);
-        if (stopped()) return wire::HandshakeStatus::not_allowed;
-        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
-                                 [&](auto& s) { return s.get() == &session; });
-        std::shared_ptr<net::Session> owned;
-        if (self != handshaking_.end()) {
-            owned = *self;
-            handshaking_.erase(self);
-        }
-        auto& slot = connections_[atom->index()];
-        if (!slot) {
-            slot = std::make_shared<Connection>(*atom, next_connection_id_++);
-            slot->session = owned;
-            session.connection_id = slot->id;
-        } else {
-            std::unique_lock state(slot->mutex);
-            const bool up = slot->state == Connection::State::up;
-            state.unlock();
-            const bool ours = slot->dialling || (slot->session && slot->session->is_initiator());
-            if (up) {
-                // The peer thinks its old connection is dead; it says whether to replace it.
-                status = wire::HandshakeStatus::alive;
-                session.connection_id = 0;
-                if (owned) handshaking_.push_back(owned);
-            } else if (ours && name_.name() > atom->name()) {
-                status = wire::HandshakeStatus::nok;  // our attempt wins
-            } else if (ours) {
-                status = wire::HandshakeStatus::ok_simultaneous;
-                superseded = slot->session;
-                slot->dialling = false;
-                slot->session = owned;
-                session.connection_id = slot->id;
-            } else {
-                status = wire::HandshakeStatus::nok;  // another handshake from it is under way
-            }
-        }
-    }
-    if (superseded) superseded->close("simultaneous connect: the peer's connection is kept");
-    return status;
 }
 
 void Runtime::on_up(net::Session& session) {
@@ -183,11 +116,12 @@ void Runtime::on_up(net::Session& session) {
     std::shared_ptr<net::Session> owned;
     {
         std::unique_lock lock(connections_mutex_);
-        auto self = std::find_if(handshaking_.begin(), handshaking_.end(),
-                                 [&](auto& s) { return s.get() == &session; });
-        if (self != handshaking_.end()) {
-            owned = *self;
-            handshaking_.erase(self);
+        owned = release_handshake(session);
+        // The node that names this one answered: the name is ours from now on, before anything
+        // else runs on the node (start() is waiting for this connection).
+        if (dynamic_name_ && name_ == Atom() && session.assigned_name()) {
+            name_ = Atom::make(session.assigned_name()->name).value_or(Atom());
+            creation_ = session.assigned_name()->creation;
         }
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
@@ -211,8 +145,11 @@ void Runtime::on_up(net::Session& session) {
         return;
     }
     const bool hidden = !(session.peer().flags & wire::flag::published);
-    for (auto& waiter : connection->mark_up(owned, hidden, session.peer().creation))
+    auto up = connection->mark_up(owned, hidden, session.peer().creation);
+    for (auto& waiter : up.waiters)
         waiter(true);
+    for (auto& control : up.not_offered)
+        not_offered(control);
     log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
                             (hidden ? ", hidden" : "") + ")");
     node_event({session.peer_node, true, hidden, {}});
@@ -229,11 +166,12 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     std::shared_ptr<Connection> connection;
     {
         std::unique_lock lock(connections_mutex_);
-        std::erase_if(handshaking_, [&](auto& s) { return s.get() == &session; });
+        release_handshake(session);
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
             connection = it->second;
             connections_.erase(it);
+            recycle_dynamic_name(*connection);
         }
     }
     sessions_ended_.notify_all();
@@ -261,6 +199,8 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
 
 void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                               const std::string& reason, bool was_up) {
+    // First: a start() waiting for its name learns why it got none.
+    if (dynamic_name_ && connection->peer == namer_) lose_name(reason);
     for (auto& waiter : connection->take_waiters())
         waiter(false);
     const Atom peer = connection->peer;
@@ -386,6 +326,31 @@ std::uint64_t Runtime::on_node_event(std::function<void(const NodeEvent&)> callb
 void Runtime::unsubscribe(std::uint64_t id) {
     std::lock_guard lock(events_mutex_);
     std::erase_if(subscribers_, [id](auto& s) { return s.first == id; });
+}
+
+std::uint64_t Runtime::peer_flags(Atom node) const {
+    std::shared_lock lock(connections_mutex_);
+    auto it = connections_.find(node.index());
+    return it == connections_.end() ? 0 : it->second->negotiated();
+}
+
+bool Runtime::ping(Atom node, std::chrono::milliseconds timeout) {
+    if (is_local(node)) return true;
+    Mailbox me(spawn(Process::Kind::mailbox, {}, false));
+    static const Atom net_kernel = Atom::make("net_kernel").value();
+    static const Atom is_auth = Atom::make("is_auth").value();
+    static const Atom yes = Atom::make("yes").value();
+    // As gen:call: the monitor's reference tags the request, and a DOWN ends the wait.
+    Reference ref = me.monitor(net_kernel, node);
+    me.send(net_kernel, node, tuple(atoms::gen_call, tuple(me.pid(), ref), tuple(is_auth, name())));
+    auto answer = me.receive_if(
+        [&](const Term& t) {
+            return (t.is_tuple(2) && t[0] == Term(ref)) ||
+                   (t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref));
+        },
+        timeout);
+    me.demonitor(ref);
+    return answer && answer->is_tuple(2) && (*answer)[1].is_atom(yes);
 }
 
 void Runtime::monitor_nodes(const Pid& pid, bool enable) {

@@ -152,23 +152,7 @@ bool Node::disconnect(Atom node) {
 }
 
 bool Node::ping(Atom node, std::chrono::milliseconds timeout) {
-    if (runtime_->is_local(node)) return true;
-    Mailbox me = open_mailbox();
-    static const Atom net_kernel = Atom::make("net_kernel").value();
-    static const Atom is_auth = Atom::make("is_auth").value();
-    static const Atom yes = Atom::make("yes").value();
-    // As gen:call: the monitor's reference tags the request, and a DOWN ends the wait.
-    Reference ref = me.monitor(net_kernel, node);
-    me.send(net_kernel, node,
-            tuple(atoms::gen_call, tuple(me.pid(), ref), tuple(is_auth, runtime_->name())));
-    auto answer = me.receive_if(
-        [&](const Term& t) {
-            return (t.is_tuple(2) && t[0] == Term(ref)) ||
-                   (t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref));
-        },
-        timeout);
-    me.demonitor(ref);
-    return answer && answer->is_tuple(2) && (*answer)[1].is_atom(yes);
+    return runtime_->ping(node, timeout);
 }
 
 void Node::set_cookie(Atom node, std::string cookie) {

@@ -69,6 +69,15 @@ std::shared_ptr<Process> NameTable::find(Atom name) const {
     return it == names_.end() ? nullptr : it->second;
 }
 
+std::vector<Atom> NameTable::all() const {
+    std::shared_lock lock(mutex_);
+    std::vector<Atom> out;
+    out.reserve(names_.size());
+    for (auto& [index, process] : names_)
+        out.push_back(Atom::from_index(index));
+    return out;
+}
+
 void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process) {
     std::unique_lock lock(mutex_);
     aliases_[alias] = process;

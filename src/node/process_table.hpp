@@ -49,6 +49,8 @@ class NameTable {
     // Removes `name` only while it still names `process` (null: whoever has it).
     bool remove(Atom name, const Process* process = nullptr);
     std::shared_ptr<Process> find(Atom name) const;
+    // Every name registered now, as registered/0 lists them.
+    std::vector<Atom> all() const;
 
   private:
     mutable std::shared_mutex mutex_;

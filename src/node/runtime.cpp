@@ -52,9 +52,19 @@ Expected<void, NodeError> Runtime::boot() {
     }
     auto parsed = wire::NodeName::parse(full);
     if (!parsed) return unexpected(error(NodeErrc::bad_name, parsed.error()));
-    auto atom = Atom::make(full);
-    if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
-    name_ = *atom;
+    // As erl -sname undefined: the name comes from the first node this one connects to.
+    dynamic_name_ = parsed->alive == "undefined";
+    if (dynamic_name_) {
+        if (options_.named_by.empty())
+            return unexpected(error(NodeErrc::bad_name,
+                                    "the name 'undefined' asks for a dynamic name: "
+                                    "NodeOptions::named_by must say which node gives it"));
+        dynamic_host_ = parsed->host;
+    } else {
+        auto atom = Atom::make(full);
+        if (!atom) return unexpected(error(NodeErrc::bad_name, "'" + full + "' cannot be an atom"));
+        name_ = *atom;
+    }
 
     cookie_ = options_.cookie;
     if (cookie_.empty()) {
@@ -68,7 +78,21 @@ Expected<void, NodeError> Runtime::boot() {
     unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
     for (unsigned i = 0; i < std::max(1u, threads); ++i)
         threads_.emplace_back([this] { io_.run(); });
+    epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
 
+    if (auto ready = dynamic_name_ ? ask_for_name() : listen_and_register(parsed->alive); !ready)
+        return unexpected(ready.error());
+
+    otp::start_services(*this);
+    if (acceptor_) acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
+    log(LogLevel::info, "node " + std::string(name_.name()) + " up " +
+                            (acceptor_ ? "on port " + std::to_string(acceptor_->port())
+                                       : "with a name from " + options_.named_by) +
+                            " (creation " + std::to_string(creation_) + ")");
+    return {};
+}
+
+Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive) {
     auto server_options = EpmdServerOptions::from_environment();
     server_options.port = options_.epmd.endpoint.port;
     if (!options_.embedded_epmd_addresses.empty()) {
@@ -88,7 +112,6 @@ Expected<void, NodeError> Runtime::boot() {
     if (!acceptor) return unexpected(error(NodeErrc::listen_failed, acceptor.error()));
     acceptor_ = std::move(*acceptor);
 
-    epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
     auto registered = std::make_shared<std::promise<Expected<std::uint32_t, EpmdError>>>();
     auto first = std::make_shared<std::atomic<bool>>(true);
     RegistrationEvents events;
@@ -113,7 +136,7 @@ Expected<void, NodeError> Runtime::boot() {
             log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
     };
     registration_ = epmd_client_->register_node(
-        NodeRegistration{parsed->alive,
+        NodeRegistration{alive,
                          acceptor_->port(),
                          options_.hidden ? NodeType::hidden : NodeType::normal,
                          6,
@@ -122,14 +145,9 @@ Expected<void, NodeError> Runtime::boot() {
         std::move(events));
     auto creation = registered->get_future().get();
     if (!creation)
-        return unexpected(error(NodeErrc::epmd_failed, "EPMD refused '" + parsed->alive +
-                                                           "': " + creation.error().detail));
+        return unexpected(error(NodeErrc::epmd_failed,
+                                "EPMD refused '" + alive + "': " + creation.error().detail));
     creation_ = *creation;
-
-    otp::start_services(*this);
-    acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
-    log(LogLevel::info, "node " + full + " up on port " + std::to_string(acceptor_->port()) +
-                            " (creation " + std::to_string(creation_) + ")");
     return {};
 }
 
@@ -146,7 +164,8 @@ void Runtime::stop() {
             connections.push_back(connection);
             if (connection->session) sessions.push_back(connection->session);
         }
-        sessions.insert(sessions.end(), handshaking_.begin(), handshaking_.end());
+        for (auto& [key, pending] : handshaking_)
+            sessions.push_back(pending.session);
     }
     // Down before the processes end, so that their exits and DOWNs do not go out as signals:
     // peers see the node go as a lost connection (noconnection), as when a BEAM node halts, not
@@ -170,8 +189,7 @@ void Runtime::stop() {
         // tick timeout. on_end signals each one that goes.
         auto ended = [&] {
             for (auto& s : sessions) {
-                if (std::find(handshaking_.begin(), handshaking_.end(), s) != handshaking_.end())
-                    return false;
+                if (handshaking_.contains(s.get())) return false;
                 for (auto& [atom, connection] : connections_)
                     if (connection->session == s) return false;
             }
@@ -220,7 +238,9 @@ void Runtime::set_cookie(Atom node, std::string cookie) {
 
 net::SessionSettings Runtime::session_settings() const {
     net::SessionSettings s;
-    s.handshake.node_name = std::string(name_.name());
+    // Not named yet (a dynamic name): ask the peer for one, sending only our host.
+    s.handshake.ask_for_name = dynamic_name_ && name_ == Atom();
+    s.handshake.node_name = s.handshake.ask_for_name ? dynamic_host_ : std::string(name_.name());
     s.handshake.creation = creation_;
     s.handshake.offered_flags = wire::offered | (options_.hidden ? 0 : wire::flag::published);
     s.handshake.required_flags = wire::required_of_peers;

@@ -65,6 +65,10 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> spawn(Process::Kind kind, Node::Handler handler, bool trap_exit);
     std::shared_ptr<Process> find(const Pid& pid) const { return processes_.find(pid); }
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
+    std::vector<Atom> registered() const { return names_.all(); }
+    std::size_t process_count() const { return processes_.size(); }
+    bool hidden() const { return options_.hidden; }
+    unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
     Reference make_ref();
@@ -92,6 +96,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // (erpc's choice: the DOWN brings the result, and the requester is woken once, not twice).
     Reference spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
                             Term options, bool errors_only = false);
+    // The requester's spawn_request gets {spawn_reply, ReqId, error, Why} unless it was answered.
+    void spawn_refused(const Pid& requester, const Reference& ref, Atom why);
     void set_spawn_service(std::shared_ptr<SpawnService> service);
     SpawnService* spawn_service() const { return spawn_service_.get(); }
     // For a process spawned on a peer's request: the requester monitors it under `ref`, and
@@ -102,6 +108,10 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     // Connections
     std::vector<Atom> connected(bool hidden) const;
+    // The flags agreed with `node` while a connection to it is up, else 0.
+    std::uint64_t peer_flags(Atom node) const;
+    // net_adm:ping: blocks until `node` answers yes, or not.
+    bool ping(Atom node, std::chrono::milliseconds timeout);
     void async_connect(Atom node, std::function<void(bool)> done);
     bool disconnect(Atom node);
     void set_cookie(Atom node, std::string cookie);
@@ -133,9 +143,24 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
+    // A node with a name of its own: EPMD (or the embedded server), the listening socket and
+    // the registration that gives the creation.
+    [[nodiscard]] Expected<void, NodeError> listen_and_register(const std::string& alive);
+    // A dynamic name: connects to NodeOptions::named_by and takes the name it gives (dynamic.cpp).
+    [[nodiscard]] Expected<void, NodeError> ask_for_name();
     std::string cookie_for(const std::string& peer) const;
     net::SessionSettings session_settings() const;
+    // Handshakes from peers (handshakes.cpp): admission per source address, the status a peer
+    // that names itself gets, and names for peers that ask for one.
     void accept(tcp::socket socket);
+    // Under connections_mutex_: takes `session` out of the handshakes in progress.
+    std::shared_ptr<net::Session> release_handshake(const net::Session& session);
+    // Under connections_mutex_: a name on `host` that no connection has, and its creation.
+    std::optional<std::pair<Atom, std::uint32_t>> give_dynamic_name(const std::string& host);
+    // Under connections_mutex_: a name given by give_dynamic_name is free again.
+    void recycle_dynamic_name(const Connection& connection);
+    // The node that gave this node its name is gone: so is the name (ours, dynamic.cpp).
+    void lose_name(const std::string& reason);
 
     // Delivery to a local process. Returns false when it is not alive.
     bool deliver(Process& to, Term message);
@@ -156,6 +181,12 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
                     Expected<tcp::socket, std::string> socket);
+    // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
+    // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
+    // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
+    // alias); a monitor's MONITOR_P is left out, so the monitor stays here and fires only with
+    // noconnection.
+    void not_offered(const wire::Control& control);
     // The connection is gone: everything that crossed it fires noconnection.
     void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
                          bool was_up);
@@ -196,9 +227,32 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     mutable std::shared_mutex connections_mutex_;
     std::unordered_map<std::uint32_t, std::shared_ptr<Connection>> connections_;  // by atom
-    std::vector<std::shared_ptr<net::Session>> handshaking_;  // accepted, not yet named
-    std::condition_variable_any sessions_ended_;              // a session left the two tables above
+    struct PendingHandshake {
+        std::shared_ptr<net::Session> session;
+        std::string address;  // the peer's IP address, for the limit per address
+    };
+    // Accepted, not yet named (or told alive), by session.
+    std::unordered_map<const net::Session*, PendingHandshake> handshaking_;
+    struct AddressHandshakes {
+        std::size_t count = 0;
+        bool warned = false;  // a refusal was logged as a warning since the last admission
+    };
+    std::unordered_map<std::string, AddressHandshakes> handshakes_from_;  // by address
+    std::condition_variable_any sessions_ended_;  // a session left the two tables above
     std::uint64_t next_connection_id_ = 1;
+    // Names given to peers that asked for one, free again with the next creation once their
+    // connection went (as net_kernel pools them), so that a tool connecting again and again
+    // does not make a new atom each time. By host.
+    std::unordered_map<std::string, std::vector<std::pair<Atom, std::uint32_t>>> free_names_;
+
+    // This node's own dynamic name (NodeOptions::named_by): set once, when the node that names
+    // us answers, before anything else runs on the node.
+    bool dynamic_name_ = false;
+    std::string dynamic_host_;
+    Atom namer_;
+    std::atomic<bool> name_lost_{false};
+    mutable std::mutex naming_mutex_;
+    std::string naming_failure_;  // why the node that was to name us did not
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
 

@@ -102,7 +102,8 @@ void Runtime::send(const Process& from, const Pid& to, Term message) {
     }
     auto connection = connection_to(to.node);
     if (!connection ||
-        !connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}))
+        connection->send(wire::SendSender{from.pid, to, std::move(message), std::nullopt}) !=
+            Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -119,8 +120,8 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
         return;
     }
     auto connection = connection_to(node);
-    if (!connection ||
-        !connection->send(wire::RegSend{from.pid, name, std::move(message), std::nullopt}))
+    if (!connection || connection->send(wire::RegSend{from.pid, name, std::move(message),
+                                                      std::nullopt}) != Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -132,9 +133,11 @@ void Runtime::send_alias(const Process& from, const Reference& alias, Term messa
             count_dropped();
         return;
     }
+    // A peer without ALIAS cannot have made the alias: the message is dropped, as erts drops it.
     auto connection = connection_to(alias.node);
     if (!connection ||
-        !connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt}))
+        connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt}) !=
+            Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -178,7 +181,7 @@ void Runtime::link(Process& from, const Pid& to) {
     }
     // Went down meanwhile: fire the link here unless the sweep of connection_down got it
     // (apply_exit finds no link then).
-    if (!connection->send(wire::Link{from.pid, to}))
+    if (connection->send(wire::Link{from.pid, to}) == Connection::Sent::down)
         exit_signal({from.pid, to, Term(atoms::noconnection), ExitKind::link});
 }
 
@@ -252,7 +255,9 @@ Reference Runtime::monitor(Process& from, const wire::ProcessId& target, Atom no
         if (!from.alive) return ref;
         from.monitors.emplace(ref, HeldMonitor{target, target_node, connection->id});
     }
-    if (!connection->send(wire::MonitorP{from.pid, target, ref})) {
+    // A peer without DIST_MONITOR and DIST_MONITOR_NAME is not told (not_offered): the monitor
+    // stays here alone and fires only with noconnection, as the BEAM keeps it for such a peer.
+    if (connection->send(wire::MonitorP{from.pid, target, ref}) == Connection::Sent::down) {
         // Went down meanwhile: exactly one of this and the sweep of connection_down still finds
         // the monitor, and that one sends the DOWN.
         bool held;

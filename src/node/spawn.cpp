@@ -4,17 +4,23 @@
 
 namespace distribute::node {
 
+namespace {
+const Atom& notsup() {
+    static const Atom atom = Atom::make("notsup").value();
+    return atom;
+}
+}  // namespace
+
 Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom function, Term args,
                                  Term options, bool errors_only) {
     static const Atom spawn_reply = Atom::make("spawn_reply").value();
-    static const Atom notsup = Atom::make("notsup").value();
     Reference ref = make_ref();
     auto refuse = [&](Atom why) {
         deliver(from, tuple(spawn_reply, ref, atoms::error, why));
         return ref;
     };
     // Spawning by name runs Erlang functions; this node has none of its own to run.
-    if (is_local(node)) return refuse(notsup);
+    if (is_local(node)) return refuse(notsup());
     auto connection = connection_to(node);
     if (!connection) return refuse(atoms::noconnection);
     {
@@ -26,14 +32,35 @@ Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom fun
     // A C++ process has no group leader; the BEAM wants a pid there, and the requester is one.
     wire::SpawnRequest request{ref,   from.pid, from.pid,        module,      function,
                                arity, options,  std::move(args), std::nullopt};
-    if (!connection->send(request)) {
-        {
-            std::lock_guard lock(from.mutex);
-            from.spawning.erase(ref);
-        }
-        return refuse(atoms::noconnection);
+    switch (connection->send(request)) {
+        case Connection::Sent::accepted:
+            break;
+        case Connection::Sent::down:
+            spawn_refused(from.pid, ref, atoms::noconnection);
+            break;
+        case Connection::Sent::not_offered:
+            spawn_refused(from.pid, ref, notsup());
+            break;
     }
     return ref;
+}
+
+void Runtime::spawn_refused(const Pid& requester, const Reference& ref, Atom why) {
+    static const Atom spawn_reply = Atom::make("spawn_reply").value();
+    auto process = find(requester);
+    if (!process) return;
+    {
+        std::lock_guard lock(process->mutex);
+        if (process->spawning.erase(ref) == 0) return;
+    }
+    deliver(*process, tuple(spawn_reply, ref, atoms::error, why));
+}
+
+void Runtime::not_offered(const wire::Control& control) {
+    if (auto* request = std::get_if<wire::SpawnRequest>(&control))
+        spawn_refused(request->from, request->req_id, notsup());
+    else if (std::holds_alternative<wire::AliasSend>(control))
+        count_dropped();
 }
 
 void Runtime::set_spawn_service(std::shared_ptr<SpawnService> service) {

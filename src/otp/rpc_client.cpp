@@ -1,8 +1,10 @@
 // Remote calls from C++, made as erpc:call makes them: SPAWN_REQUEST for erpc:execute_call/4
-// with a monitor, whose DOWN carries the result. Each call (or multicall) uses a mailbox of its
-// own that it closes when it returns, so nothing that comes after a timeout reaches anybody: the
-// node drops it, and the monitor goes with the mailbox (erpc demonitors too, and leaves the
-// remote process to finish).
+// with a monitor, whose DOWN carries the result. A peer that does not offer SPAWN (erl_interface
+// and JInterface nodes, which serve rpc through a rex of their own) is called through rex
+// instead, with the gen_server call {call, M, F, A, user} that rpc.erl's rex answers. Each call
+// (or multicall) uses a mailbox of its own that it closes when it returns, so nothing that comes
+// after a timeout reaches anybody: the node drops it, and the monitor goes with the mailbox (erpc
+// demonitors too, and leaves the remote process to finish).
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -12,6 +14,7 @@
 #include "node/access.hpp"
 #include "otp/rpc_server.hpp"
 #include "otp/rpc_shapes.hpp"
+#include "wire/flags.hpp"
 
 namespace distribute {
 
@@ -43,6 +46,9 @@ struct Names {
     Atom execute_cast = Atom::make("execute_cast").value();
     Atom monitor = Atom::make("monitor").value();
     Atom spawn_reply = Atom::make("spawn_reply").value();
+    Atom notsup = Atom::make("notsup").value();
+    Atom rex = Atom::make("rex").value();
+    Atom user = Atom::make("user").value();
     // A call to this node itself runs here and answers with this message, in the shape of the
     // DOWN reason a remote call ends with.
     Atom local_result = Atom::make("$distribute_local_rpc").value();
@@ -55,6 +61,7 @@ const Names& names() {
 struct Call {
     Atom target;
     Term res;  // the result reference erpc:execute_call/4 tags the result with
+    std::optional<Reference> rex_tag;  // called through rex: the tag of its reply
     std::optional<Expected<Term, RpcError>> result;
 };
 
@@ -87,7 +94,7 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
     for (const Atom target : targets) {
         const Reference res = self.make_ref();
         const std::size_t index = calls.size();
-        calls.push_back({target, Term(res), std::nullopt});
+        calls.push_back({target, Term(res), std::nullopt, std::nullopt});
         if (runtime.is_local(target)) {
             by_ref.emplace(res, index);
             std::weak_ptr<node::Process> me = node::Access::shared(self);
@@ -105,18 +112,33 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
         }
     }
 
-    // {spawn_reply, ReqId, _, _}, {'DOWN', ReqId, process, _, _} or {local_result, Res, _}, for a
-    // call not answered yet.
+    // The same call through rex, for a peer that turned out not to take spawn requests: a
+    // monitor on {rex, Node} (which stays here and fires only with noconnection if the peer
+    // offered no monitors) and the gen_server call.
+    auto through_rex = [&](std::size_t index) {
+        Call& call = calls[index];
+        const Reference tag = self.make_ref();
+        call.rex_tag = tag;
+        by_ref.emplace(tag, index);
+        by_ref.emplace(self.monitor(n.rex, call.target), index);
+        self.send(n.rex, call.target,
+                  tuple(atoms::gen_call, tuple(self.pid(), tag),
+                        tuple(atoms::call, module, function, arguments, n.user)));
+    };
+
+    // {spawn_reply, ReqId, _, _}, {'DOWN', ReqId, process, _, _}, {local_result, Res, _} or rex's
+    // {Tag, Reply}, for a call not answered yet.
     auto call_of = [&](const Term& m) -> std::optional<std::size_t> {
-        if (!m.is_tuple() || m.elements().size() < 3) return std::nullopt;
         const bool reply = m.is_tuple(4) && m[0].is_atom(n.spawn_reply);
         const bool down = m.is_tuple(5) && m[0].is_atom(atoms::DOWN);
         const bool local = m.is_tuple(3) && m[0].is_atom(n.local_result);
-        if (!reply && !down && !local) return std::nullopt;
-        auto ref = m[1].to<Reference>();
+        const bool rex = m.is_tuple(2);
+        if (!reply && !down && !local && !rex) return std::nullopt;
+        auto ref = (rex ? m[0] : m[1]).to<Reference>();
         if (!ref) return std::nullopt;
         auto it = by_ref.find(*ref);
         if (it == by_ref.end() || calls[it->second].result) return std::nullopt;
+        if (rex && calls[it->second].rex_tag != *ref) return std::nullopt;
         return it->second;
     };
 
@@ -131,9 +153,23 @@ std::vector<Expected<Term, RpcError>> multicall(Node& node, const std::vector<At
         auto got = self.receive_if([&](const Term& m) { return call_of(m).has_value(); }, wait);
         if (!got) break;
         const Term& m = *got;
-        Call& call = calls[*call_of(m)];
+        const std::size_t index = *call_of(m);
+        Call& call = calls[index];
         if (m[0].is_atom(n.spawn_reply)) {  // only errors: the DOWN brings a result
+            const std::uint64_t flags = runtime.peer_flags(call.target);
+            if (m[3].is_atom(n.notsup) && flags != 0 && !(flags & wire::flag::spawn)) {
+                through_rex(index);
+                continue;
+            }
             call.result = unexpected(otp::spawn_error(m[3], call.target));
+        } else if (m.is_tuple(2)) {
+            call.result = otp::read_rex_reply(m[1], call.target, module, function);
+        } else if (call.rex_tag) {  // the DOWN of the monitor on rex
+            call.result =
+                m[4].is_atom(atoms::noconnection)
+                    ? Expected<Term, RpcError>(unexpected(otp::spawn_error(m[4], call.target)))
+                    : otp::read_rex_reply(tuple(atoms::badrpc, tuple(atoms::EXIT, m[4])),
+                                          call.target, module, function);
         } else {
             const Term& reason = m[0].is_atom(atoms::DOWN) ? m[4] : m[2];
             call.result = otp::read_erpc_down(call.res, reason, call.target, module, function);

@@ -73,6 +73,28 @@ Term rex_reply(const RpcResult& result) {
                  tuple(atoms::EXIT, tuple(raise.reason, raise.stack.value_or(Term()))));
 }
 
+Expected<Term, RpcError> read_rex_reply(const Term& reply, Atom node, Atom module, Atom function) {
+    if (!reply.is_tuple(2) || !reply[0].is_atom(atoms::badrpc)) return reply;
+    const std::string where = " in " + std::string(node.name());
+    const Term& why = reply[1];
+    if (why.is_atom(n().nodedown))
+        return unexpected(RpcError{RpcErrc::nodedown, Atom(), Term(atoms::noconnection), Term(),
+                                   std::string(node.name()) + " is down"});
+    if (!why.is_tuple(2) || !why[0].is_atom(atoms::EXIT)) return reply;
+    const Term& exit = why[1];
+    const bool with_stack = exit.is_tuple(2) && exit[1].is_proper_list() &&
+                            !exit[1].elements().empty() && exit[1].elements()[0].is_tuple(4);
+    if (!with_stack)
+        return unexpected(RpcError{RpcErrc::exception, atoms::exit, exit, Term(),
+                                   "exit: " + to_string(exit) + where});
+    const Term& stack = exit[1];
+    if (exit[0].is_atom(atoms::undef) && frame_of(stack.elements()[0], module, function))
+        return unexpected(RpcError{RpcErrc::undef, atoms::error, exit[0], stack,
+                                   "undefined function " + to_string(stack.elements()[0]) + where});
+    return unexpected(RpcError{RpcErrc::exception, atoms::error, exit[0], stack,
+                               "error: " + to_string(exit[0]) + where});
+}
+
 Expected<Term, RpcError> read_erpc_down(const Term& res, const Term& reason, Atom node, Atom module,
                                         Atom function) {
     const std::string where = " in " + std::string(node.name());

@@ -32,6 +32,12 @@ Term erpc_cast_reason(const RpcResult& result);
 // a thrown value as is, {badrpc, {'EXIT', R}} for exit, {badrpc, {'EXIT', {R, Stack}}} for error.
 Term rex_reply(const RpcResult& result);
 
+// The outcome of a call made through rex (to a peer without SPAWN), from what rex answered: the
+// inverse of rex_reply. A thrown value comes back as a value, as rpc:call gives it; {badrpc,
+// {'EXIT', {Reason, Stack}}} is an error (undef when the stack starts at Module:Function),
+// {badrpc, {'EXIT', Reason}} an exit, {badrpc, nodedown} a lost node.
+Expected<Term, RpcError> read_rex_reply(const Term& reply, Atom node, Atom module, Atom function);
+
 // The outcome of an erpc call, from the reason of the DOWN that ends it (see erpc_call_reason).
 // `res` is the call's result reference; other reasons mean the process died on its own.
 Expected<Term, RpcError> read_erpc_down(const Term& res, const Term& reason, Atom node, Atom module,

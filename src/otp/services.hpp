@@ -12,8 +12,8 @@ namespace distribute::otp {
 
 class RpcServer;
 
-// Installs the rpc server (the node's SpawnService) and starts net_kernel and rex. Called once,
-// before the node accepts peers.
+// Installs the rpc server (the node's SpawnService) with the built-in functions every node answers
+// (builtins.hpp), and starts net_kernel and rex. Called once, before the node accepts peers.
 void start_services(node::Runtime& runtime);
 
 // net_kernel: answers is_auth, so net_adm:ping gives pong.

@@ -40,6 +40,8 @@ std::string_view status_text(HandshakeStatus s) {
             return "not_allowed";
         case HandshakeStatus::alive:
             return "alive";
+        case HandshakeStatus::named:
+            return "named:";
     }
     return "nok";
 }
@@ -96,9 +98,12 @@ Handshake Handshake::initiate(HandshakeSettings settings, std::string peer_name)
     Handshake h(std::move(settings), true);
     h.dialled_ = std::move(peer_name);
     h.peer_.name = h.dialled_;
+    std::uint64_t flags = h.settings_.offered_flags;
+    // A node without a name is hidden until it has one: NAME_ME takes PUBLISHED's place.
+    if (h.settings_.ask_for_name) flags = (flags & ~flag::published) | flag::name_me;
     ByteWriter w;
     w.u8('N');
-    w.u64(h.settings_.offered_flags);
+    w.u64(flags);
     w.u32(h.settings_.creation);
     w.u16(static_cast<std::uint16_t>(h.settings_.node_name.size()));
     w.bytes(as_bytes(h.settings_.node_name));
@@ -184,7 +189,8 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
         auto name = length ? r.bytes(*length) : std::nullopt;
         if (!flags || !creation || !name)
             return fail(HandshakeErrc::bad_message, "truncated send_name");
-        peer_ = {std::string(as_text(*name)), expand(*flags), *creation};
+        peer_ = {std::string(as_text(*name)), expand(*flags), *creation,
+                 (*flags & flag::name_me) != 0};
     } else if (m[0] == 'n') {
         auto version = r.u16();
         auto flags = r.u32();
@@ -197,8 +203,14 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
     } else {
         return fail(HandshakeErrc::bad_message, "expected send_name ('N' or 'n')");
     }
-    if (auto name = NodeName::parse(peer_.name); !name)
+    if (peer_.wants_name) {
+        // Only the host: the name is ours to give (dist_util:is_name_ok/2).
+        if (peer_.name.empty() || peer_.name.find('@') != std::string::npos)
+            return fail(HandshakeErrc::bad_name,
+                        "a peer asking for a name sends only its host, not '" + peer_.name + "'");
+    } else if (auto name = NodeName::parse(peer_.name); !name) {
         return fail(HandshakeErrc::bad_name, name.error());
+    }
     // The old form carries only the low 32 flag bits; the complement brings the rest.
     std::uint64_t checkable = settings_.required_flags & (old_send_name_ ? 0xFFFFFFFFull : ~0ull);
     if (auto missing = missing_flag_names(peer_.flags, checkable); !missing.empty()) {
@@ -213,6 +225,18 @@ Handshake::Event Handshake::on_name(std::span<const std::uint8_t> m) {
 
 Handshake::Event Handshake::decide(HandshakeStatus status) {
     if (step_ != Step::await_decision) return Event::none;
+    if (status == HandshakeStatus::named) {
+        if (!peer_.wants_name || peer_.name.find('@') == std::string::npos)
+            return fail(HandshakeErrc::bad_name, "named status without a name assigned");
+        ByteWriter w;
+        w.bytes(as_bytes("snamed:"));
+        w.u16(static_cast<std::uint16_t>(peer_.name.size()));
+        w.bytes(as_bytes(peer_.name));
+        w.u32(peer_.creation);
+        queue(w.data());
+        send_challenge();
+        return Event::none;
+    }
     std::string message = "s";
     message += status_text(status);
     queue(as_bytes(message));
@@ -220,6 +244,8 @@ Handshake::Event Handshake::decide(HandshakeStatus status) {
         case HandshakeStatus::ok:
         case HandshakeStatus::ok_simultaneous:
             send_challenge();
+            break;
+        case HandshakeStatus::named:  // answered above
             break;
         case HandshakeStatus::alive:
             step_ = Step::await_alive_answer;
@@ -244,11 +270,19 @@ Handshake::Event Handshake::on_alive_answer(std::span<const std::uint8_t> m) {
     return fail(HandshakeErrc::bad_message, "expected 'strue' or 'sfalse'");
 }
 
+void Handshake::assign_peer_name(std::string name, std::uint32_t creation) {
+    peer_.name = std::move(name);
+    peer_.creation = creation;
+}
+
 void Handshake::send_challenge() {
     our_challenge_ = settings_.random_challenge();
+    std::uint64_t flags = settings_.offered_flags;
+    // To a peer we name, as dist_util answers it: NAME_ME in PUBLISHED's place (it is hidden).
+    if (peer_.wants_name) flags = (flags & ~flag::published) | flag::name_me;
     ByteWriter w;
     w.u8('N');
-    w.u64(settings_.offered_flags);
+    w.u64(flags);
     w.u32(our_challenge_);
     w.u32(settings_.creation);
     w.u16(static_cast<std::uint16_t>(settings_.node_name.size()));
@@ -293,6 +327,10 @@ Handshake::Event Handshake::on_reply(std::span<const std::uint8_t> m) {
 
 Handshake::Event Handshake::on_status(std::span<const std::uint8_t> m) {
     auto text = as_text(m);
+    if (text.starts_with("snamed:")) return on_named(m.subspan(7));
+    if (settings_.ask_for_name && text != "snot_allowed")
+        return fail(HandshakeErrc::bad_message, "asked " + dialled_ + " for a name, it answered " +
+                                                    std::string(text.substr(1)));
     if (text == "sok" || text == "sok_simultaneous") {
         step_ = Step::await_challenge;
         return Event::none;
@@ -307,6 +345,26 @@ Handshake::Event Handshake::on_status(std::span<const std::uint8_t> m) {
     if (text == "snot_allowed")
         return fail(HandshakeErrc::refused, dialled_ + " answered " + std::string(text.substr(1)));
     return fail(HandshakeErrc::bad_message, "unexpected status from " + dialled_);
+}
+
+// "named:" was read; Nlen:16, Name, Creation:32 follow (trailing bytes ignored).
+Handshake::Event Handshake::on_named(std::span<const std::uint8_t> m) {
+    if (!settings_.ask_for_name)
+        return fail(HandshakeErrc::bad_message, dialled_ + " named us though we have a name");
+    ByteReader r(m);
+    auto length = r.u16();
+    auto name = length ? r.bytes(*length) : std::nullopt;
+    auto creation = name ? r.u32() : std::nullopt;
+    if (!name || !creation) return fail(HandshakeErrc::bad_message, "truncated named status");
+    std::string given(as_text(*name));
+    auto parsed = NodeName::parse(given);
+    // The name must be alive@ the host we sent, as dist_util checks it.
+    if (!parsed || parsed->host != settings_.node_name)
+        return fail(HandshakeErrc::bad_name,
+                    dialled_ + " named us '" + given + "', not a name on our host");
+    assigned_ = AssignedName{given, *creation};
+    step_ = Step::await_challenge;
+    return Event::none;
 }
 
 Handshake::Event Handshake::replace_alive(bool replace) {

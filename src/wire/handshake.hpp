@@ -1,12 +1,15 @@
 // The distribution handshake (version 6, with the old 'n' + 'c' variant accepted from peers) as a
 // state machine without I/O: feed it the bytes that arrived, write out what it queued, and answer
 // the two questions only the node can answer (which status to give a peer that names itself, and
-// whether to replace a connection the peer says is alive).
+// whether to replace a connection the peer says is alive). Dynamic node names work both ways: a
+// peer that asks for a name (DFLAG_NAME_ME) is given one with the `named:` status, and a node
+// without a name yet asks its peer for one, as dist_util.erl does.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +23,7 @@ enum class HandshakeStatus {
     nok,              // the acceptor's own attempt wins: stop
     not_allowed,      // refused
     alive,            // a connection to this name exists: ask the initiator whether to replace it
+    named,            // the peer asked for a name: assign_peer_name() gave it one; go on
 };
 
 enum class HandshakeErrc {
@@ -39,8 +43,11 @@ struct HandshakeFailure {
 };
 
 struct HandshakeSettings {
-    std::string node_name;  // ours, alive@host
+    std::string node_name;  // ours, alive@host; only the host when ask_for_name is set
     std::uint32_t creation = 0;
+    // We have no name yet (erl -sname undefined): send_name carries the host and NAME_ME, and the
+    // peer answers with the name and creation it gives us (Handshake::assigned()).
+    bool ask_for_name = false;
     std::uint64_t offered_flags = 0;
     std::uint64_t required_flags = 0;
     // The cookie to use with a peer (per-peer cookies, like erlang:set_cookie/2).
@@ -50,8 +57,15 @@ struct HandshakeSettings {
 };
 
 struct HandshakePeer {
-    std::string name;
+    std::string name;         // a peer that wants a name: its host until assign_peer_name()
     std::uint64_t flags = 0;  // as offered, expanded from the digest bit
+    std::uint32_t creation = 0;
+    bool wants_name = false;  // it set NAME_ME: answer named after assign_peer_name()
+};
+
+// The name and creation a peer gave us in its `named:` status.
+struct AssignedName {
+    std::string name;
     std::uint32_t creation = 0;
 };
 
@@ -83,8 +97,13 @@ class Handshake {
     // Both return failed when the answer ends the handshake: write take_output(), then close.
     Event decide(HandshakeStatus status);
     Event replace_alive(bool replace);
+    // Acceptor, before decide(named) for a peer that wants a name: the full name (alive@its host)
+    // and creation it is given.
+    void assign_peer_name(std::string name, std::uint32_t creation);
 
     const HandshakePeer& peer() const { return peer_; }
+    // Initiator with ask_for_name: what the peer named us, once its status arrived.
+    const std::optional<AssignedName>& assigned() const { return assigned_; }
     std::uint64_t negotiated_flags() const { return settings_.offered_flags & peer_.flags; }
     const HandshakeFailure& failure() const { return failure_; }
     bool is_initiator() const { return initiator_; }
@@ -113,6 +132,7 @@ class Handshake {
     Event on_complement(std::span<const std::uint8_t> m);
     Event on_reply(std::span<const std::uint8_t> m);
     Event on_status(std::span<const std::uint8_t> m);
+    Event on_named(std::span<const std::uint8_t> m);
     Event on_challenge(std::span<const std::uint8_t> m);
     Event on_ack(std::span<const std::uint8_t> m);
     void send_challenge();
@@ -128,6 +148,7 @@ class Handshake {
     std::uint32_t our_challenge_ = 0;
     std::uint32_t peer_challenge_ = 0;
     bool old_send_name_ = false;
+    std::optional<AssignedName> assigned_;
     std::vector<std::uint8_t> output_;
     HandshakeFailure failure_;
 };

@@ -1,5 +1,6 @@
 // libFuzzer target for the handshake: the bytes a peer sends before it is authenticated, fed to
-// an acceptor and to an initiator in one go and in small pieces. No input may crash, hang, read
+// an acceptor (naming the peer when it asks for a name), an initiator and an initiator asking for
+// a name, in one go and in small pieces. No input may crash, hang, read
 // out of bounds, or complete a handshake without the cookie (the input cannot know the digest
 // of our random challenge).
 #include <cstddef>
@@ -36,7 +37,12 @@ bool established(Handshake& h, std::span<const std::uint8_t> input, std::size_t 
         (void)h.take_output();
         switch (progress.event) {
             case Handshake::Event::peer_named:
-                h.decide(HandshakeStatus::ok);
+                if (h.peer().wants_name) {
+                    h.assign_peer_name("GIVEN@" + h.peer().name, 9);
+                    h.decide(HandshakeStatus::named);
+                } else {
+                    h.decide(HandshakeStatus::ok);
+                }
                 break;
             case Handshake::Event::peer_says_alive:
                 h.replace_alive(true);
@@ -60,9 +66,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t piece : {size + 1, std::size_t{1}, std::size_t{7}}) {
         auto acceptor = Handshake::accept(settings());
         auto initiator = Handshake::initiate(settings(), "peer@host");
-        // Without the cookie's digest of our challenge neither side may come up.
+        // An initiator without a name, asking the peer for one (a named: status in the input).
+        auto nameless_settings = settings();
+        nameless_settings.node_name = "host";
+        nameless_settings.ask_for_name = true;
+        auto nameless = Handshake::initiate(nameless_settings, "peer@host");
+        // Without the cookie's digest of our challenge no side may come up.
         if (established(acceptor, input, piece)) __builtin_trap();
         if (established(initiator, input, piece)) __builtin_trap();
+        if (established(nameless, input, piece)) __builtin_trap();
     }
     return 0;
 }

@@ -1,0 +1,237 @@
+#include "otp/builtins.hpp"
+
+#include <time.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "node/runtime.hpp"
+#include "otp/version.hpp"
+
+namespace distribute::otp {
+
+namespace {
+
+// The release whose distribution protocol this node follows and requires of every peer (OTP
+// 26's mandatory flags, wire::required_of_peers).
+constexpr std::string_view otp_release = "26";
+
+struct Names {
+    Atom erlang = Atom::make("erlang").value();
+    Atom net_adm = Atom::make("net_adm").value();
+    Atom node = Atom::make("node").value();
+    Atom nodes = Atom::make("nodes").value();
+    Atom registered = Atom::make("registered").value();
+    Atom whereis = Atom::make("whereis").value();
+    Atom is_alive = Atom::make("is_alive").value();
+    Atom system_info = Atom::make("system_info").value();
+    Atom statistics = Atom::make("statistics").value();
+    Atom ping = Atom::make("ping").value();
+    Atom pong = Atom::make("pong").value();
+    Atom pang = Atom::make("pang").value();
+    Atom visible = Atom::make("visible").value();
+    Atom hidden = Atom::make("hidden").value();
+    Atom connected = Atom::make("connected").value();
+    Atom this_ = Atom::make("this").value();
+    Atom known = Atom::make("known").value();
+    Atom wall_clock = Atom::make("wall_clock").value();
+    Atom runtime = Atom::make("runtime").value();
+    Atom wordsize = Atom::make("wordsize").value();
+    Atom internal = Atom::make("internal").value();
+    Atom external = Atom::make("external").value();
+    Atom error_info = Atom::make("error_info").value();
+    Atom module = Atom::make("module").value();
+    Atom erl_erts_errors = Atom::make("erl_erts_errors").value();
+};
+const Names& names() {
+    static const Names n;
+    return n;
+}
+
+// What a BIF raises for an argument it does not take: badarg, with the frame (and error_info)
+// that lets the caller's shell explain it.
+Unexpected<RpcRaise> badarg(Atom function, std::span<const Term> args) {
+    const Names& n = names();
+    Term location = list(tuple(n.error_info, map({{Term(n.module), Term(n.erl_erts_errors)}})));
+    return unexpected(RpcRaise{atoms::error, Term(atoms::badarg),
+                               list(tuple(n.erlang, function, list_from(args), location))});
+}
+
+Term charlist_of(std::string_view text) {
+    return charlist(text).value_or(Term());
+}
+
+// statistics/1 answers {Total, SinceLastCall} in milliseconds; the last call is the node's.
+class Clocks {
+  public:
+    Term wall_clock() { return since(wall_ms(), last_wall_); }
+    Term runtime() { return since(cpu_ms(), last_cpu_); }
+
+  private:
+    std::int64_t wall_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started_)
+            .count();
+    }
+    static std::int64_t cpu_ms() {
+        timespec t{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return std::int64_t{t.tv_sec} * 1000 + t.tv_nsec / 1'000'000;
+    }
+    Term since(std::int64_t now, std::int64_t& last) {
+        std::lock_guard lock(mutex_);
+        const std::int64_t delta = now - last;
+        last = now;
+        return tuple(Term(now), Term(delta));
+    }
+
+    std::mutex mutex_;
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::int64_t last_wall_ = 0;
+    std::int64_t last_cpu_ = 0;
+};
+
+// nodes/1 takes one of these atoms or a list of them; the answer lists hidden nodes, then
+// visible ones, then this node, as a BEAM does whatever the order asked.
+std::optional<Term> nodes_of(node::Runtime& runtime, const Term& arg) {
+    const Names& n = names();
+    bool visible = false, hidden = false, self = false;
+    auto take = [&](const Term& kind) {
+        if (kind.is_atom(n.visible)) {
+            visible = true;
+        } else if (kind.is_atom(n.hidden)) {
+            hidden = true;
+        } else if (kind.is_atom(n.connected)) {
+            visible = hidden = true;
+        } else if (kind.is_atom(n.this_)) {
+            self = true;
+        } else if (kind.is_atom(n.known)) {
+            visible = hidden = self = true;
+        } else {
+            return false;
+        }
+        return true;
+    };
+    if (arg.is_atom()) {
+        if (!take(arg)) return std::nullopt;
+    } else if (arg.is_proper_list()) {
+        for (const Term& kind : arg.elements())
+            if (!take(kind)) return std::nullopt;
+    } else {
+        return std::nullopt;
+    }
+    // A connection is hidden when either node is, and this node is hidden: every peer counts
+    // as hidden here, whatever it is to others.
+    std::vector<Term> out;
+    for (const bool peer_hidden : {true, false}) {
+        for (Atom peer : runtime.connected(peer_hidden)) {
+            const bool counts_hidden = peer_hidden || runtime.hidden();
+            if (counts_hidden ? hidden : visible) out.emplace_back(peer);
+        }
+    }
+    if (self) out.emplace_back(runtime.name());
+    return list_from(out);
+}
+
+std::optional<Term> system_info(node::Runtime& runtime, const Term& key) {
+    const Names& n = names();
+    const std::string_view version = DISTRIBUTE_LIBRARY_VERSION;
+    const auto cores = std::max(1u, std::thread::hardware_concurrency());
+    if (key.is_tuple(2) && key[0].is_atom(n.wordsize) &&
+        (key[1].is_atom(n.internal) || key[1].is_atom(n.external)))
+        return Term(static_cast<std::int64_t>(sizeof(void*)));
+    const auto atom = key.to<Atom>();
+    if (!atom) return std::nullopt;
+    const std::string_view k = atom->name();
+    if (k == "otp_release") return charlist_of(otp_release);
+    if (k == "version") return charlist_of(version);
+    if (k == "system_version")
+        return charlist_of(
+            "distribute " + std::string(version) + " (C++ node, OTP " + std::string(otp_release) +
+            " distribution) [64-bit] [threads:" + std::to_string(runtime.thread_count()) + "]\n");
+    if (k == "machine") return charlist_of("distribute");
+    if (k == "wordsize") return Term(static_cast<std::int64_t>(sizeof(void*)));
+    if (k == "creation") return Term(static_cast<std::int64_t>(runtime.creation()));
+    if (k == "process_count") return Term(static_cast<std::int64_t>(runtime.process_count()));
+    if (k == "atom_count") return Term(static_cast<std::int64_t>(AtomTable::size()));
+    if (k == "atom_limit") return Term(static_cast<std::int64_t>(AtomTable::limit()));
+    if (k == "schedulers" || k == "schedulers_online")
+        return Term(static_cast<std::int64_t>(runtime.thread_count()));
+    if (k == "logical_processors" || k == "logical_processors_online" ||
+        k == "logical_processors_available")
+        return Term(static_cast<std::int64_t>(cores));
+    return std::nullopt;
+}
+
+}  // namespace
+
+void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
+    const Names& n = names();
+    using RunOn = RpcRegistry::RunOn;
+    // The functions live in the registry the runtime owns; a weak pointer keeps one that runs
+    // while the node goes from touching it.
+    std::weak_ptr<node::Runtime> weak = runtime.weak_from_this();
+    auto on_node = [weak](auto body) {
+        return [weak, body](std::span<const Term> args) -> RpcResult {
+            auto runtime = weak.lock();
+            if (!runtime) return rpc_exit(Term(atoms::shutdown));
+            return body(*runtime, args);
+        };
+    };
+    auto add = [&](Atom module, Atom function, std::size_t arity, auto body,
+                   RunOn where = RunOn::node_thread) {
+        registry.add(module, function, arity, on_node(body), where);
+    };
+
+    add(n.erlang, n.node, 0,
+        [](node::Runtime& r, std::span<const Term>) -> RpcResult { return Term(r.name()); });
+    add(n.erlang, n.nodes, 0, [](node::Runtime& r, std::span<const Term>) -> RpcResult {
+        return *nodes_of(r, Term(names().visible));
+    });
+    add(n.erlang, n.nodes, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
+        if (auto nodes = nodes_of(r, args[0])) return *nodes;
+        return badarg(names().nodes, args);
+    });
+    add(n.erlang, n.registered, 0, [](node::Runtime& r, std::span<const Term>) -> RpcResult {
+        std::vector<Term> out;
+        for (Atom name : r.registered())
+            out.emplace_back(name);
+        return list_from(out);
+    });
+    add(n.erlang, n.whereis, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
+        auto name = args[0].to<Atom>();
+        if (!name) return badarg(names().whereis, args);
+        if (auto process = r.whereis(*name)) return Term(process->pid);
+        return Term(atoms::undefined);
+    });
+    add(n.erlang, n.is_alive, 0,
+        [](node::Runtime&, std::span<const Term>) -> RpcResult { return Term(true); });
+    add(n.erlang, n.system_info, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
+        if (auto value = system_info(r, args[0])) return *value;
+        return badarg(names().system_info, args);
+    });
+    auto clocks = std::make_shared<Clocks>();
+    add(n.erlang, n.statistics, 1,
+        [clocks](node::Runtime&, std::span<const Term> args) -> RpcResult {
+            if (args[0].is_atom(names().wall_clock)) return clocks->wall_clock();
+            if (args[0].is_atom(names().runtime)) return clocks->runtime();
+            return badarg(names().statistics, args);
+        });
+    // A ping waits for the peer: on the worker pool, never on a node thread.
+    add(
+        n.net_adm, n.ping, 1,
+        [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
+            auto node = args[0].to<Atom>();
+            if (!node)
+                return unexpected(
+                    RpcRaise{atoms::error, Term(Atom::make("function_clause").value()),
+                             list(tuple(names().net_adm, names().ping, list_from(args), Term()))});
+            return Term(r.ping(*node, std::chrono::milliseconds(7000)) ? names().pong
+                                                                       : names().pang);
+        },
+        RunOn::workers);
+}
+
+}  // namespace distribute::otp

@@ -1,0 +1,27 @@
+// The functions every BEAM node answers, which tools call on any node of a cluster: erl_call
+// -a 'erlang node', rpc:multicall(nodes(), erlang, system_info, [otp_release]), monitoring
+// scripts. They are registered in the node's RpcRegistry at start-up, so rpc, erpc and rex all
+// reach them, and answer with the values a BEAM gives (a hidden one: every connection of this
+// node is hidden, as on a BEAM started with -hidden):
+//   erlang:node/0, erlang:nodes/0,1, erlang:registered/0, erlang:whereis/1,
+//   erlang:is_alive/0, erlang:system_info/1 (the keys below), erlang:statistics/1 (wall_clock,
+//   runtime), net_adm:ping/1.
+// Bad arguments raise error badarg, as those BIFs do. Everything else stays undef.
+#pragma once
+
+#include "distribute/rpc.hpp"
+
+namespace distribute::node {
+class Runtime;
+}
+
+namespace distribute::otp {
+
+// system_info/1 keys answered: otp_release (the release whose distribution protocol this node
+// requires of peers), version and system_version (this library's), machine, wordsize,
+// {wordsize, internal | external}, creation, process_count, atom_count, atom_limit, schedulers,
+// schedulers_online, logical_processors, logical_processors_online,
+// logical_processors_available.
+void register_builtins(node::Runtime& runtime, RpcRegistry& registry);
+
+}  // namespace distribute::otp
