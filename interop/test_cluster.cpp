@@ -171,12 +171,13 @@ TEST_CASE("leaving closes every connection and unregisters from EPMD, as erl see
     ::distribute::interop::Cluster fixture;
     LogCapture log;
     INFO(log.text());
-    // Started after our node, erl would inherit its sockets if they were not close-on-exec: the
-    // EPMD registration's is, so that the name goes when we close it.
     Node node = start_node(fixture.node_options("cpp_bye", &log));
     ErlNode erl(fixture.erl_options("erl_bye"));
     distribute::Cluster cluster(node, detecting({erl.node_name()}));
     REQUIRE(cluster.join(20s).has_value());
+    // A program started now would inherit the EPMD registration and the connection to erl if
+    // they were not close-on-exec, and keep both open after we close them.
+    ErlNode bystander(fixture.erl_options("erl_bystander"));
     register_tester(erl);
     CHECK(erl.eval("monitor_node(" + quoted(node.name()) + ", true)") == "true");
     const std::string alive(node.name().name().substr(0, node.name().name().find('@')));
