@@ -183,7 +183,7 @@ TEST_CASE("a real erl node behind an A record is found by its address and connec
     options.long_names = true;
     Node node = start_node(options);
     auto erl_options = cluster.erl_options("erl_dns_a");
-    erl_options.long_name = true;
+    erl_options.long_host = "127.0.0.1";
     ErlNode erl(erl_options);
     const std::string alive = erl.node_name().substr(0, erl.node_name().find('@'));
     Dnsmasq server({"127.0.0.1 erl.svc.test"});

@@ -36,6 +36,7 @@ enum class DecodeErrc {
     bad_compression,    // zlib data that is corrupt or does not inflate to the declared size
     trailing_bytes,     // decode() was given bytes after the term
     bad_fun,            // NEW_FUN_EXT whose size or fields do not add up
+    bad_record,         // RECORD_EXT with unknown flags or a field named twice
 };
 const std::error_category& decode_category() noexcept;
 std::error_code make_error_code(DecodeErrc e) noexcept;
@@ -50,9 +51,9 @@ struct DecodeError {
 struct DecodeOptions {
     // Like binary_to_term(B, [safe]): refuse atoms that do not exist yet.
     bool safe = false;
-    // Deep enough for a 1,000,000-deep term; the decoder does not recurse, so this bounds only
-    // the memory of its explicit stack.
-    std::size_t max_depth = 1u << 21;
+    // The bound of every term parser (parse_term's too): deep enough for a 1,000,000-deep term.
+    // The decoder does not recurse, so this bounds only the memory of its explicit stack.
+    std::size_t max_depth = max_term_depth;
     // Input size, and the declared uncompressed size of compressed terms (no zip bombs).
     std::size_t max_bytes = std::size_t{1} << 30;
     // 16 KiB of digits is an integer of about 39,000 decimal digits.

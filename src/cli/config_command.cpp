@@ -76,11 +76,21 @@ void add_config_command(CLI::App& app) {
     c->add_option("FILE", check->file, "TOML (or *.ini) settings file")->required();
     c->add_flag("--environment", check->environment,
                 "Layer this process's environment (DISTRIBUTE_*, ERL_EPMD_*) over the file");
+    c->footer(
+        "Prints the settings the file gives, or every error (setting, source, allowed "
+        "values) on stderr.\n\nExample:\n  distribute config check /etc/app/node.toml\n\n"
+        "Exit status: 0 when the file is good, 1 when it has errors, 2 for a bad command "
+        "line.");
     c->callback([check] { run_check(*check); });
 
     CLI::App* s = config->add_subcommand(
         "show", "The settings `distribute node` would start with, and where each comes from");
     auto flags = add_setting_flags(s);
+    s->footer(
+        "Every setting, its value (never the cookie), where it came from (default, config "
+        "file, environment, command line) and whether it changes while the node runs.\n\n"
+        "Example:\n  DISTRIBUTE_LOG_LEVEL=debug distribute config show --config "
+        "/etc/app/node.toml --port 9200\n\nExit status: 0, or 2 when a setting is refused.");
     s->callback([flags] { run_show(*flags); });
 }
 

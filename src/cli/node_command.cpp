@@ -1,12 +1,12 @@
 // `distribute node`, `distribute ping` and `distribute send`: a C++ node in the foreground, and
 // two one-shot clients that start a short-lived hidden node to do one thing.
 //
-//   distribute node [--config FILE] [--sname N | --name N] [--cookie C] [--hidden] [--port P[-Q]]
-//                   [--listen ADDR] [--threads T] [--net-ticktime S] [--seed NODE]...
-//                   [--log-level L | --verbose]
+//   distribute node [--config FILE] [--sname N | --name N] [--cookie C | --cookie-file PATH]
+//                   [--listen ADDRESS] [--port MIN[-MAX]] [--hidden] [--threads T]
+//                   [--net-ticktime S] [--seed NODE]... [--log-level L | --verbose]
 //   (settings: defaults < FILE < DISTRIBUTE_* and ERL_EPMD_* variables < flags; see settings.md)
-//   distribute ping NODE [--cookie C]             prints pong or pang; exit status 0 or 1
-//   distribute send NODE NAME TERM [--cookie C]   TERM in Erlang syntax, sent to {NAME, NODE}
+//   distribute ping NODE [client options]             prints pong or pang
+//   distribute send NODE NAME TERM [client options]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
 
 #include <chrono>
@@ -83,51 +83,84 @@ void run_node(const SettingFlags& flags) {
 }
 
 struct ClientCommand {
-    std::string node, name, term, cookie;
+    std::string node, name, term;
+    ClientOptions client;
 };
 
 void run_ping(const ClientCommand& c) {
-    Node node = client_node("ping", c.node, c.cookie);
-    const bool pong = node.ping(atom_of("ping", c.node));
+    const Atom peer = atom_of("ping", c.node);
+    Node node = client_node("ping", c.node, c.client);
+    connect_or_exit(node, "ping", peer, true);
+    const bool pong = node.ping(peer);
     std::printf("%s\n", pong ? "pong" : "pang");
     std::fflush(stdout);
     node.stop();
-    if (!pong) throw CLI::RuntimeError(1);
+    if (!pong) command_failed("ping", c.node + " did not answer the ping");
 }
 
 void run_send(const ClientCommand& c) {
     auto message = parse_term(c.term);
     if (!message) usage_error("send", "TERM: " + message.error().to_string());
-    Node node = client_node("send", c.node, c.cookie);
     const Atom peer = atom_of("send", c.node);
-    if (auto up = node.connect(peer); !up) command_failed("send", up.error().detail);
+    const Atom name = atom_of("send", c.name);
+    Node node = client_node("send", c.node, c.client);
+    connect_or_exit(node, "send", peer);
     Mailbox me = node.open_mailbox();
-    me.send(atom_of("send", c.name), peer, *message);
+    me.send(name, peer, *message);
     // A ping's answer comes back over the same ordered connection, after the message arrived.
     const bool delivered = node.ping(peer);
     node.stop();
     if (!delivered) command_failed("send", "the connection to " + c.node + " went down");
 }
 
+const char* const node_footer =
+    "It hosts:\n"
+    "  echo   {Pid, Msg} sends Msg back to Pid\n"
+    "  sink   {start, Pid, N} counts the next N messages, then sends done to Pid\n"
+    "  kv     a gen_server: {put, K, V} -> ok, {get, K} -> {ok, V} | not_found,\n"
+    "         {delete, K} -> ok, keys -> [K]; casts of {put, K, V} store without a reply\n"
+    "  demo   an rpc module: echo/1, add/2, node/0, fail/1, raise/2, sleep/1, spawn_worker/0\n"
+    "It runs until Ctrl-C or SIGTERM, logging connections and refusals on stderr.\n"
+    "\n"
+    "Examples:\n"
+    "  distribute node --sname cpp --cookie secret\n"
+    "  distribute node --name cpp@127.0.0.1 --listen 127.0.0.1 --port 9100-9105\n"
+    "  distribute node --config /etc/app/node.toml   (watched: see distribute config show)\n"
+    "  erl -sname e -setcookie secret, then:\n"
+    "    net_adm:ping('cpp@HOST'), gen_server:call({kv, 'cpp@HOST'}, {put, k, 1}),\n"
+    "    rpc:call('cpp@HOST', demo, add, [1, 2])\n"
+    "\n"
+    "Exit status: 0 after Ctrl-C or SIGTERM, 1 when the node cannot start, 2 for a bad command "
+    "line.";
+
 }  // namespace
 
 void add_node_commands(CLI::App& app) {
-    CLI::App* n = app.add_subcommand("node", "Run a C++ node hosting echo, sink, kv and demo");
+    CLI::App* n = app.add_subcommand(
+        "node", "Run a C++ node in the foreground hosting echo, sink, kv and the rpc module demo");
     auto flags = add_setting_flags(n);
+    n->footer(node_footer);
     n->callback([flags] { run_node(*flags); });
 
     auto ping = std::make_shared<ClientCommand>();
-    CLI::App* p = app.add_subcommand("ping", "net_adm:ping a node: prints pong or pang");
+    CLI::App* p =
+        app.add_subcommand("ping", "net_adm:ping a node: prints pong, or pang and why on stderr");
     p->add_option("NODE", ping->node, "name@host")->required();
-    p->add_option("--cookie", ping->cookie, "Cookie (default: ~/.erlang.cookie)");
+    add_client_options(*p, ping->client);
+    p->footer(std::string("Example:\n  distribute ping e@myhost --cookie secret\n\n") +
+              exit_status_help);
     p->callback([ping] { run_ping(*ping); });
 
     auto send = std::make_shared<ClientCommand>();
-    CLI::App* s = app.add_subcommand("send", "Send a term to {NAME, NODE}");
+    CLI::App* s =
+        app.add_subcommand("send", "Send a term to {NAME, NODE}, returning once the node has it");
     s->add_option("NODE", send->node, "name@host")->required();
     s->add_option("NAME", send->name, "Registered name on that node")->required();
     s->add_option("TERM", send->term, "The message, in Erlang syntax")->required();
-    s->add_option("--cookie", send->cookie, "Cookie (default: ~/.erlang.cookie)");
+    add_client_options(*s, send->client);
+    s->footer(std::string("Example:\n  distribute send e@myhost shell '{hello, [1, 2]}' --cookie "
+                          "secret\n\n") +
+              exit_status_help);
     s->callback([send] { run_send(*send); });
 }
 

@@ -247,13 +247,14 @@ struct Cluster::State : std::enable_shared_from_this<State> {
     }
 
     void redial(Atom node) {
-        runtime->async_connect(node, [weak = weak_from_this(), node](bool) {
-            auto state = weak.lock();
-            if (!state) return;
-            std::lock_guard lock(state->mutex);
-            auto it = state->members.find(std::string(node.name()));
-            if (it != state->members.end()) it->second.dialling = false;
-        });
+        runtime->async_connect(node,
+                               [weak = weak_from_this(), node](const Expected<void, NodeError>&) {
+                                   auto state = weak.lock();
+                                   if (!state) return;
+                                   std::lock_guard lock(state->mutex);
+                                   auto it = state->members.find(std::string(node.name()));
+                                   if (it != state->members.end()) it->second.dialling = false;
+                               });
     }
 
     void disconnect_dead(Atom node) {
@@ -446,8 +447,9 @@ Expected<std::vector<Atom>, ClusterError> Cluster::join(std::chrono::millisecond
             [weak, seed](std::function<void(std::error_code)> done) {
                 auto state = weak.lock();
                 if (!state) return done(make_error_code(ClusterErrc::not_running));
-                state->runtime->async_connect(seed, [done](bool up) {
-                    done(up ? std::error_code() : make_error_code(ClusterErrc::no_seed));
+                state->runtime->async_connect(seed, [done](const Expected<void, NodeError>& up) {
+                    done(up.has_value() ? std::error_code()
+                                        : make_error_code(ClusterErrc::no_seed));
                 });
             },
             [](const std::error_code& e) { return e == ClusterErrc::no_seed; },

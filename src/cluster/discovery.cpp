@@ -249,15 +249,16 @@ struct Discovery::State : std::enable_shared_from_this<State> {
                 if (!peer.connected && dialling.insert(name).second) targets.push_back(peer.node);
         }
         for (Atom node : targets)
-            runtime->async_connect(node, [weak = weak_from_this(), node](bool up) {
-                auto self = weak.lock();
-                if (!self) return;
-                {
-                    std::lock_guard lock(self->mutex);
-                    self->dialling.erase(std::string(node.name()));
-                }
-                if (up) self->set_connected(node, true);
-            });
+            runtime->async_connect(
+                node, [weak = weak_from_this(), node](const Expected<void, NodeError>& up) {
+                    auto self = weak.lock();
+                    if (!self) return;
+                    {
+                        std::lock_guard lock(self->mutex);
+                        self->dialling.erase(std::string(node.name()));
+                    }
+                    if (up.has_value()) self->set_connected(node, true);
+                });
     }
 
     void deliver() { events.deliver(); }

@@ -64,6 +64,12 @@ Expected<std::string, std::string> cookie_text(std::string_view text) {
     return std::string(text);
 }
 
+// As inet_dist_use_interface, or empty for every interface.
+Expected<std::string, std::string> listen_address(std::string_view text) {
+    if (text.empty()) return std::string();
+    return parse_address(text);
+}
+
 auto choice(std::vector<std::string> allowed) {
     return [allowed](std::string_view text) -> Expected<std::string, std::string> {
         std::string t(text);
@@ -128,8 +134,12 @@ std::vector<SettingDescriptor> make_table() {
             return std::string(s.node.cookie.empty() ? "(not set)" : "(set)");
         },
         false, true);
-    add("node.listen", "an IPv4 or IPv6 address", false,
-        scalar(parse_address, [](Settings& s, std::string v) { s.node.listen_address = v; }),
+    add("node.cookie_file",
+        "a file holding the cookie, owner-only as erl wants it (empty: erl's default file)", false,
+        scalar(any_text, [](Settings& s, std::string v) { s.node.cookie_file = v; }),
+        [](const Settings& s) { return s.node.cookie_file; });
+    add("node.listen", "an IPv4 or IPv6 address (empty: every interface, IPv4 and IPv6)", false,
+        scalar(listen_address, [](Settings& s, std::string v) { s.node.listen_address = v; }),
         [](const Settings& s) { return s.node.listen_address; });
     add("node.port", "P or P-Q with 0 <= P <= Q <= 65535 (0: any free port)", false,
         scalar(parse_port_range,

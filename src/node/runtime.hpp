@@ -21,6 +21,7 @@
 #include "distribute/node.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
+#include "net/connector.hpp"
 #include "net/session.hpp"
 #include "node/connection.hpp"
 #include "node/process.hpp"
@@ -34,6 +35,10 @@ using tcp = net::tcp;
 // Which kind of exit signal: one from a link (the linked process ended, or the connection went
 // down) or one sent by exit/2.
 enum class ExitKind { link, exit2 };
+
+// A creation as net_kernel picks one without EPMD (for a peer it names, or a node that does not
+// listen): any 32-bit value but 0 to 3 (handshakes.cpp).
+std::uint32_t wrap_creation(std::uint64_t creation);
 
 // What serves spawn requests from other nodes (erpc calls and casts arrive as SPAWN_REQUEST).
 // The rpc service installs one; without it every request is refused with notsup.
@@ -72,19 +77,25 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
     Reference make_ref();
-    Reference make_alias(Process& owner);
+    // alias/0, or alias([priority]) when `priority`.
+    Reference make_alias(Process& owner, bool priority = false);
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
 
     // Signals from a local process (`from`).
     void send(const Process& from, const Pid& to, Term message);
     void send_named(const Process& from, Atom name, Atom node, Term message);
-    void send_alias(const Process& from, const Reference& alias, Term message);
+    // `priority`: erlang:send(Alias, Msg, [priority]), a priority message when the alias is a
+    // priority alias.
+    void send_alias(const Process& from, const Reference& alias, Term message,
+                    bool priority = false);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
     Reference monitor(Process& from, const wire::ProcessId& target, Atom node);
     bool demonitor(Process& from, const Reference& ref);
     void exit2(const Process& from, const Pid& to, Term reason);
+    // exit_signal(Alias, Reason[, [priority]]) (OTP 28): to the alias's process while it is active.
+    void exit_alias(const Process& from, const Reference& alias, Term reason, bool priority);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
 
@@ -112,7 +123,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint64_t peer_flags(Atom node) const;
     // net_adm:ping: blocks until `node` answers yes, or not.
     bool ping(Atom node, std::chrono::milliseconds timeout);
-    void async_connect(Atom node, std::function<void(bool)> done);
+    // `done` once the connection is up, or with why it could not be made.
+    void async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done);
     bool disconnect(Atom node);
     void set_cookie(Atom node, std::string cookie);
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
@@ -140,12 +152,16 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         Pid from;
         Term reason;
         ExitKind kind;
+        bool priority = false;  // trapped, it becomes a priority {'EXIT', From, Reason} message
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
-    // A node with a name of its own: EPMD (or the embedded server), the listening socket and
-    // the registration that gives the creation.
-    [[nodiscard]] Expected<void, NodeError> listen_and_register(const std::string& alive);
+    // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
+    // registration that gives the creation (listen.cpp). `default_cookie_path`: where the cookie
+    // came from, when that was a default location (for the warning about listening everywhere
+    // with it).
+    [[nodiscard]] Expected<void, NodeError> listen_and_register(
+        const std::string& alive, const std::string& default_cookie_path);
     // A dynamic name: connects to NodeOptions::named_by and takes the name it gives (dynamic.cpp).
     [[nodiscard]] Expected<void, NodeError> ask_for_name();
     std::string cookie_for(const std::string& peer) const;
@@ -162,8 +178,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The node that gave this node its name is gone: so is the name (ours, dynamic.cpp).
     void lose_name(const std::string& reason);
 
-    // Delivery to a local process. Returns false when it is not alive.
-    bool deliver(Process& to, Term message);
+    // Delivery to a local process. Returns false when it is not alive. A priority message goes
+    // after the priority messages already queued and before every ordinary one.
+    bool deliver(Process& to, Term message, bool priority = false);
     void run_handler(const std::shared_ptr<Process>& process);
     // Applies an exit signal to a local process; an exit that kills it queues its own signals.
     void apply_exit(const PendingExit& signal, std::vector<PendingExit>& more);
@@ -180,12 +197,12 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
-                    Expected<tcp::socket, std::string> socket);
+                    Expected<tcp::socket, net::DialError> socket);
     // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
     // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
     // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
-    // alias); a monitor's MONITOR_P is left out, so the monitor stays here and fires only with
-    // noconnection.
+    // alias), and so is an exit signal to an alias for a peer without ALTACT_SIG; a monitor's
+    // MONITOR_P is left out, so the monitor stays here and fires only with noconnection.
     void not_offered(const wire::Control& control);
     // The connection is gone: everything that crossed it fires noconnection.
     void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
@@ -203,6 +220,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit);
     void incoming_spawn_request(Connection& from, wire::SpawnRequest&& request);
     void incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply);
+    void incoming_alias_exit(wire::AliasExit&& exit);
 
     NodeOptions options_;
     Atom name_;
@@ -251,8 +269,6 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::string dynamic_host_;
     Atom namer_;
     std::atomic<bool> name_lost_{false};
-    mutable std::mutex naming_mutex_;
-    std::string naming_failure_;  // why the node that was to name us did not
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
 
