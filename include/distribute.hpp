@@ -3,7 +3,9 @@
 #pragma once
 
 #include "distribute/actor.hpp"
+#include "distribute/cluster.hpp"
 #include "distribute/codec.hpp"
+#include "distribute/discovery.hpp"
 #include "distribute/envelope.hpp"
 #include "distribute/epmd.hpp"
 #include "distribute/etf.hpp"
@@ -13,9 +15,12 @@
 #include "distribute/mailbox.hpp"
 #include "distribute/messaging.hpp"
 #include "distribute/node.hpp"
+#include "distribute/pool.hpp"
 #include "distribute/registry.hpp"
 #include "distribute/retry.hpp"
 #include "distribute/rpc.hpp"
+#include "distribute/service_pool.hpp"
+#include "distribute/settings.hpp"
 #include "distribute/subject.hpp"
 #include "distribute/supervisor.hpp"
 #include "distribute/term.hpp"

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
@@ -239,6 +240,24 @@ inline void give_erl(ErlNode& erl, const ProcessHandle& from, std::string_view k
 // dictionary from one eval() to the next.
 inline void register_tester(ErlNode& erl) {
     CHECK(erl.eval("register(tester, self())") == "true");
+}
+
+// SIGSTOPs a process (an erl node, say) and SIGCONTs it whatever happens to the test.
+struct Stopped {
+    explicit Stopped(pid_t pid) : pid(pid) { REQUIRE(::kill(pid, SIGSTOP) == 0); }
+    ~Stopped() { resume(); }
+    Stopped(const Stopped&) = delete;
+    Stopped& operator=(const Stopped&) = delete;
+    void resume() {
+        if (pid > 0) ::kill(pid, SIGCONT);
+        pid = -1;
+    }
+    pid_t pid;
+};
+
+// The operating-system process of an erl node.
+inline pid_t os_pid(ErlNode& erl) {
+    return static_cast<pid_t>(std::stol(erl.eval("list_to_integer(os:getpid())")));
 }
 
 // An Erlang expression spawning a process that waits for {exit, Reason} and exits with it.

@@ -69,6 +69,16 @@ std::string PeerProcess::await_line(std::string_view prefix, milliseconds limit)
     }
 }
 
+void PeerProcess::await_output(std::string_view text, milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (out_.find(text) == std::string::npos && err_.find(text) == std::string::npos) {
+        if (Clock::now() >= deadline || (ended_ && child_.out < 0 && child_.err < 0))
+            throw FixtureError("no '" + std::string(text) + "' from the program" +
+                               (ended_ ? " (it ended)" : "") + "\n" + output());
+        pump(milliseconds(50));
+    }
+}
+
 std::vector<std::string> PeerProcess::lines() {
     pump(milliseconds(1));
     std::vector<std::string> out;

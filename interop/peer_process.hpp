@@ -29,6 +29,10 @@ class PeerProcess {
     // program printed, when none comes or the program ends first.
     std::string await_line(std::string_view prefix,
                            std::chrono::milliseconds limit = std::chrono::seconds(20));
+    // Waits until stdout or stderr (where `distribute node` logs) holds `text`, up to `limit`;
+    // throws as await_line does when it does not come.
+    void await_output(std::string_view text,
+                      std::chrono::milliseconds limit = std::chrono::seconds(20));
     // Every line printed so far (reading what is there now, without waiting).
     std::vector<std::string> lines();
     // SIGKILL to the program's process group, now.

@@ -29,17 +29,6 @@ std::string echo_round_trip(ErlNode& erl, const Node& node, std::string_view tag
                     "}, receive " + std::string(tag) + " -> ok after 15000 -> timeout end");
 }
 
-// SIGCONTs a SIGSTOPped process whatever happens to the test.
-struct Stopped {
-    explicit Stopped(pid_t pid) : pid(pid) { REQUIRE(::kill(pid, SIGSTOP) == 0); }
-    ~Stopped() { resume(); }
-    void resume() {
-        if (pid > 0) ::kill(pid, SIGCONT);
-        pid = -1;
-    }
-    pid_t pid;
-};
-
 }  // namespace
 
 TEST_CASE("a wrong cookie is refused in both directions while a good connection keeps working") {
@@ -115,9 +104,8 @@ TEST_CASE("a peer that stops ticking is dropped with net_tick_timeout; a ticking
     CHECK(events.count(peer, false) == 0);
     CHECK(erl.eval("lists:member(" + quoted(node.name()) + ", nodes())") == "true");
 
-    const std::string os_pid = erl.eval("list_to_integer(os:getpid())");
     {
-        Stopped frozen(static_cast<pid_t>(std::stol(os_pid)));
+        Stopped frozen(os_pid(erl));
         eventually([&] { return events.count(peer, false) == 1; }, 30s);
     }
     const auto down = events.last(peer, false);

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -59,6 +61,23 @@ inline Node start_node(NodeOptions o) {
     REQUIRE_MESSAGE(node.has_value(), (node ? std::string() : node.error().detail));
     return std::move(*node);
 }
+
+// A fresh directory under $TMPDIR (or /tmp), removed with what is in it when this goes.
+struct TempDirectory {
+    TempDirectory() {
+        const char* base = std::getenv("TMPDIR");
+        std::string pattern = std::string(base && *base ? base : "/tmp") + "/distribute_XXXXXX";
+        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path = pattern;
+    }
+    ~TempDirectory() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    TempDirectory(const TempDirectory&) = delete;
+    TempDirectory& operator=(const TempDirectory&) = delete;
+    std::string path;
+};
 
 // One node with its own embedded EPMD.
 struct LocalNode {

@@ -267,3 +267,141 @@ TEST_SUITE("messaging") {
         CHECK(missing.error().code == CallErrc::noproc);
     }
 }
+
+namespace {
+
+// A clock the test moves by hand.
+struct ManualClock {
+    std::shared_ptr<PeerBreakers::Clock::time_point> now =
+        std::make_shared<PeerBreakers::Clock::time_point>(PeerBreakers::Clock::now());
+    std::function<PeerBreakers::Clock::time_point()> source() const {
+        return [now = now] { return *now; };
+    }
+    void advance(std::chrono::milliseconds by) const { *now += by; }
+};
+
+}  // namespace
+
+TEST_SUITE("circuit breaker") {
+    TEST_CASE(
+        "a breaker opens after N failures in a row, half-opens after the delay, and closes "
+        "after M successes") {
+        ManualClock clock;
+        PeerBreakers breakers({.failures_to_open = 3, .open_for = 10s, .successes_to_close = 2},
+                              clock.source());
+        std::vector<BreakerTransition> seen;
+        breakers.subscribe([&](const BreakerTransition& t) { seen.push_back(t); });
+        const Atom peer = "peer@host"_a;
+
+        CHECK(breakers.allow(peer));
+        breakers.record_failure(peer, "cannot connect");
+        breakers.record_failure(peer, "cannot connect");
+        breakers.record_success(peer);  // a success in between starts the count again
+        breakers.record_failure(peer, "cannot connect");
+        breakers.record_failure(peer, "cannot connect");
+        CHECK(breakers.state(peer) == BreakerState::closed);
+        breakers.record_failure(peer, "no reply in time");
+        CHECK(breakers.state(peer) == BreakerState::open);
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].reason == "3 failures in a row: no reply in time");
+
+        CHECK_FALSE(breakers.allow(peer));
+        CHECK_FALSE(breakers.allow(peer));
+        CHECK(breakers.stats(peer).rejected == 2);
+        clock.advance(9999ms);
+        CHECK_FALSE(breakers.allow(peer));
+        clock.advance(1ms);
+        CHECK(breakers.state(peer) == BreakerState::half_open);
+        CHECK(breakers.allow(peer));        // the one trial
+        CHECK_FALSE(breakers.allow(peer));  // a second waits for the trial's outcome
+        breakers.record_success(peer);
+        CHECK(breakers.state(peer) == BreakerState::half_open);
+        CHECK(breakers.allow(peer));
+        breakers.record_success(peer);
+        CHECK(breakers.state(peer) == BreakerState::closed);
+
+        REQUIRE(seen.size() == 3);
+        CHECK(seen[1].from == BreakerState::open);
+        CHECK(seen[1].to == BreakerState::half_open);
+        CHECK(seen[2].to == BreakerState::closed);
+        CHECK(seen[2].reason == "2 successes");
+        CHECK(breakers.stats(peer).opened == 1);
+    }
+
+    TEST_CASE("a failed trial in half-open opens the breaker again for another full delay") {
+        ManualClock clock;
+        PeerBreakers breakers(
+            {.failures_to_open = 1, .open_for = 5s, .successes_to_close = 1, .half_open_trials = 2},
+            clock.source());
+        const Atom peer = "peer@host"_a;
+        breakers.record_failure(peer, "down");
+        clock.advance(5s);
+        CHECK(breakers.allow(peer));
+        CHECK(breakers.allow(peer));  // two trials allowed at once
+        CHECK_FALSE(breakers.allow(peer));
+        breakers.record_failure(peer, "still down");
+        CHECK(breakers.state(peer) == BreakerState::open);
+        clock.advance(4s);
+        CHECK_FALSE(breakers.allow(peer));
+        clock.advance(1s);
+        CHECK(breakers.allow(peer));
+        CHECK(breakers.stats(peer).opened == 2);
+        // Breakers are per node: another one is untouched.
+        CHECK(breakers.state("other@host"_a) == BreakerState::closed);
+    }
+
+    TEST_CASE(
+        "checked sends to a node that cannot be reached open its breaker, and then fail at "
+        "once with circuit_open") {
+        LocalNode t;
+        Mailbox me = t.node.open_mailbox();
+        ManualClock clock;
+        auto breakers = std::make_shared<PeerBreakers>(
+            BreakerOptions{.failures_to_open = 2, .open_for = 30s, .successes_to_close = 1},
+            clock.source());
+        const Atom nowhere =
+            Atom::make("nosuch_" + std::to_string(free_port()) + "@127.0.0.1").value();
+        SendOptions options{.connect_timeout = 10s, .breakers = breakers};
+        for (int i = 0; i < 2; ++i) {
+            auto sent = send_checked(me, ServerRef("x"_a, nowhere), Term(1), options);
+            REQUIRE_FALSE(sent.has_value());
+            CHECK(sent.error().code == SendErrc::network);
+        }
+        CHECK(breakers->state(nowhere) == BreakerState::open);
+        auto refused = send_checked(me, ServerRef("x"_a, nowhere), Term(1), options);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == SendErrc::circuit_open);
+        auto request_refused = request_term(me, ServerRef("x"_a, nowhere), Term(1), 5s, options);
+        REQUIRE_FALSE(request_refused.has_value());
+        CHECK(request_refused.error().code == CallErrc::circuit_open);
+        CHECK(breakers->stats(nowhere).rejected == 2);
+        // Local targets never consult a breaker.
+        REQUIRE(send_checked(me, ServerRef(me.pid()), Term("ok"_a), options).has_value());
+        CHECK(next(me) == Term("ok"_a));
+    }
+
+    TEST_CASE("requests that a node answers close its half-open breaker") {
+        const auto epmd_port = free_port();
+        Node a = start_node(node_options(epmd_port, "brk_a", EpmdMode::embedded));
+        Node b = start_node(node_options(epmd_port, "brk_b"));
+        Mailbox me = a.open_mailbox();
+        REQUIRE(spawn_actor(b, std::make_unique<Doubler>(me.pid()), {.name = "doubler"_a}));
+        ManualClock clock;
+        auto breakers = std::make_shared<PeerBreakers>(
+            BreakerOptions{.failures_to_open = 1, .open_for = 1s, .successes_to_close = 2},
+            clock.source());
+        breakers->record_failure(b.name(), "pretend it failed");
+        SendOptions options{.breakers = breakers};
+        const ServerRef doubler("doubler"_a, b.name());
+        auto refused = request<std::int64_t>(me, doubler, tuple("double"_a, 1), 5s, options);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == CallErrc::circuit_open);
+        clock.advance(1s);
+        for (int i = 1; i <= 2; ++i) {
+            auto twice = request<std::int64_t>(me, doubler, tuple("double"_a, i), 10s, options);
+            REQUIRE(twice.has_value());
+            CHECK(*twice == 2 * i);
+        }
+        CHECK(breakers->state(b.name()) == BreakerState::closed);
+    }
+}

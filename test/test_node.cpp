@@ -710,4 +710,25 @@ TEST_SUITE("node") {
         CHECK(namer.hidden_nodes().empty());
     }
 
+    TEST_CASE(
+        "a frame above max_frame_bytes closes that connection; set_limits applies to the "
+        "next connection") {
+        TwoNodes t;
+        t.b.set_limits({.max_frame_bytes = 4096});
+        Mailbox rx = t.b.open_mailbox();
+        REQUIRE(t.b.register_name("rx"_a, rx.pid()).has_value());
+        Mailbox tx = t.a.open_mailbox();
+        REQUIRE(t.a.connect(t.b.name()).has_value());
+        const auto bad = t.b.stats().bad_frames;
+        tx.send("rx"_a, t.b.name(), binary(std::string(8000, 'x')));
+        eventually([&] { return t.b.stats().bad_frames == bad + 1; });
+        eventually([&] { return t.b.hidden_nodes().empty(); });
+        CHECK(rx.queued() == 0);
+
+        t.b.set_limits({.max_frame_bytes = 1 << 20});
+        CHECK(t.b.limits().max_frame_bytes == 1u << 20);
+        tx.send("rx"_a, t.b.name(), binary(std::string(8000, 'x')));
+        CHECK(next(rx) == binary(std::string(8000, 'x')));
+    }
+
 }  // TEST_SUITE

@@ -45,6 +45,7 @@ enum class CallErrc {
     encode_failed,  // request<T>: the request cannot be encoded (detail says why)
     too_large,      // request<T>: the encoded request is larger than the limit
     bad_reply,      // request<T>: the reply does not decode as asked (see `codec`)
+    circuit_open,   // request<T>: SendOptions::breakers has the node's breaker open; not sent
 };
 const std::error_category& call_category() noexcept;
 std::error_code make_error_code(CallErrc e) noexcept;

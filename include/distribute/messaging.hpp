@@ -16,11 +16,16 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -40,6 +45,7 @@ enum class SendErrc {
     network,           // the node cannot be connected
     encode_failed,     // the value cannot be made a term (a Codec threw)
     too_large,         // encoded, it is larger than SendOptions::max_bytes
+    circuit_open,      // the node's circuit breaker is open: not tried (see PeerBreakers)
 };
 const std::error_category& send_category() noexcept;
 std::error_code make_error_code(SendErrc e) noexcept;
@@ -49,12 +55,93 @@ struct SendError {
     std::string detail;  // what and where: "kv@host: cannot connect", "1048580 bytes > 1048576"
 };
 
+// ---------------------------------------------------------------------------------------------
+// Circuit breakers, one per peer node
+
+// Closed: requests go. Open: they fail at once with circuit_open, sparing the caller a connect
+// or a timeout against a node that keeps failing. Half-open: after open_for, a few trial
+// requests go; enough successes close the breaker, one failure opens it again.
+enum class BreakerState { closed, open, half_open };
+std::string_view to_string(BreakerState state);
+
+struct BreakerOptions {
+    unsigned failures_to_open = 5;  // consecutive failures (network, timeout) that open it
+    std::chrono::milliseconds open_for{30000};  // then half-open
+    unsigned successes_to_close = 2;            // in half-open
+    unsigned half_open_trials = 1;              // requests let through at once in half-open
+};
+
+struct BreakerTransition {
+    Atom node;
+    BreakerState from{};
+    BreakerState to{};
+    std::string reason;  // "5 failures in a row: cannot connect ...", "2 successes"
+};
+
+struct BreakerStats {
+    BreakerState state = BreakerState::closed;
+    unsigned consecutive_failures = 0;
+    unsigned half_open_successes = 0;
+    std::uint64_t rejected = 0;  // requests refused while open
+    std::uint64_t opened = 0;    // times it opened
+};
+
+// The breakers of every peer a program sends to, shared by the sends and requests that name it
+// in SendOptions::breakers. Thread-safe.
+class PeerBreakers {
+  public:
+    using Clock = std::chrono::steady_clock;
+    explicit PeerBreakers(BreakerOptions options = {}, std::function<Clock::time_point()> now = {});
+
+    // May a request to `node` go now? Counts a refusal. In half-open, at most half_open_trials
+    // answers true until their outcomes are recorded.
+    bool allow(Atom node);
+    // The outcome of a request that allow() let through.
+    void record_success(Atom node);
+    void record_failure(Atom node, const std::string& why);
+    // A request allow() let through ended telling nothing about the node (its caller was
+    // killed): its half-open trial is given back.
+    void release(Atom node);
+
+    BreakerState state(Atom node) const;
+    BreakerStats stats(Atom node) const;
+    const BreakerOptions& options() const { return options_; }
+
+    // Each state change, in the order they happen, called outside the breakers' state lock (a
+    // callback may call allow() or stats()); keep it quick: requests wait while it runs.
+    // Returns an id for unsubscribe.
+    std::uint64_t subscribe(std::function<void(const BreakerTransition&)> callback);
+    void unsubscribe(std::uint64_t id);
+
+  private:
+    struct Breaker {
+        BreakerStats stats;
+        Clock::time_point opened_at{};
+        unsigned trials = 0;  // half-open requests out
+    };
+    void move_to(Breaker& b, Atom node, BreakerState to, std::string reason,
+                 std::vector<BreakerTransition>& out);
+    void notify(const std::vector<BreakerTransition>& transitions);
+
+    BreakerOptions options_;
+    std::function<Clock::time_point()> now_;
+    std::recursive_mutex delivery_;  // taken before mutex_, held while subscribers run
+    mutable std::mutex mutex_;
+    std::unordered_map<std::uint32_t, Breaker> breakers_;  // by atom index
+    std::vector<std::pair<std::uint64_t, std::function<void(const BreakerTransition&)>>>
+        subscribers_;
+    std::uint64_t next_subscriber_ = 1;
+};
+
 struct SendOptions {
     // The largest message accepted, counted as the external term format encodes it.
     std::size_t max_bytes = std::size_t{10} * 1024 * 1024;
     // How long a send to another node may wait for the connection to come up. The wait blocks
     // the calling thread: from an actor's callback, prefer the unchecked ProcessHandle::send.
     std::chrono::milliseconds connect_timeout{7000};
+    // When set, a send or request to another node consults that node's breaker first (open:
+    // circuit_open at once) and records its outcome. Local targets never do.
+    std::shared_ptr<PeerBreakers> breakers{};
 };
 
 // A checked send of a term.

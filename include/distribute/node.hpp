@@ -60,8 +60,24 @@ struct NodeError {
 };
 
 enum class LogLevel { debug, info, warning, error };
+std::string_view to_string(LogLevel level);  // "debug", "info", "warning", "error"
+
 // One line per event; called from the node's threads. Cookies never appear in it.
 using LogSink = std::function<void(LogLevel, std::string_view)>;
+
+// What a peer can push against, with their defaults. They may change while the node runs
+// (Node::set_limits); a change applies to the connections made after it.
+struct NodeLimits {
+    // The largest distribution message a peer may send; a larger one closes that connection.
+    std::size_t max_frame_bytes = std::size_t{1} << 30;
+    // Bytes queued for one peer past which a sending program thread waits for the socket (the
+    // BEAM's dist_buf_busy_limit); node threads never wait.
+    std::size_t busy_limit = std::size_t{1} << 20;
+    // Handshakes in progress from one IP address. A connection from an address at the limit is
+    // closed at once; other addresses are not affected, and each handshake still ends within
+    // setup_timeout.
+    std::size_t max_handshakes_per_address = 64;
+};
 
 struct NodeOptions {
     // "alive" or "alive@host". Without a host, like erl: the short host name for short names,
@@ -101,12 +117,12 @@ struct NodeOptions {
     // shorter net_ticktime keeps us too.
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
-    // Handshakes in progress from one IP address. A connection from an address at the limit is
-    // closed at once; other addresses are not affected, and each handshake still ends within
-    // setup_timeout.
-    std::size_t max_handshakes_per_address = 64;
     EpmdMode epmd_mode = EpmdMode::automatic;
     EpmdClientOptions epmd;
+    // Where the EPMD this node starts (when none answers) listens, loopback added. Empty:
+    // ERL_EPMD_ADDRESS as epmd reads it, or when unset, where the node listens.
+    std::vector<std::string> embedded_epmd_addresses;
+    NodeLimits limits;
     unsigned threads = 0;  // 0: hardware concurrency
     LogSink log;           // empty: silent
 };
@@ -195,8 +211,15 @@ class Node {
     void unsubscribe(std::uint64_t id);
     // As net_kernel:monitor_nodes(true): `pid` gets {nodeup, Node} and {nodedown, Node}.
     void monitor_nodes(const Pid& pid, bool enable = true);
+    // As erlang:monitor_node(Node, true) called by `pid`: one {nodedown, Node} when the
+    // connection to `node` goes down; when there is none and none can be made, at once. Each
+    // call adds one monitor (two calls, two messages); enable = false removes one.
+    void monitor_node(const Pid& pid, Atom node, bool enable = true);
 
     NodeStats stats() const;
+    NodeLimits limits() const;
+    // New limits for the connections made from now on.
+    void set_limits(const NodeLimits& limits);
     boost::asio::io_context& io();
 
   private:

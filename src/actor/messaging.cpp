@@ -101,6 +101,8 @@ std::string describe_send(SendErrc e) {
             return "the value cannot be encoded";
         case SendErrc::too_large:
             return "the message is larger than the maximum size";
+        case SendErrc::circuit_open:
+            return "the node's circuit breaker is open";
     }
     return "unknown send error";
 }
@@ -122,8 +124,40 @@ CallError from_send(SendError e, const ServerRef& to) {
             return CallError{CallErrc::encode_failed, Term(), std::move(e.detail), std::nullopt};
         case SendErrc::too_large:
             return CallError{CallErrc::too_large, Term(), std::move(e.detail), std::nullopt};
+        case SendErrc::circuit_open:
+            return CallError{CallErrc::circuit_open, Term(), std::move(e.detail), std::nullopt};
     }
     return CallError{CallErrc::noproc, Term(), std::move(e.detail), std::nullopt};
+}
+
+// The other node a send or request goes to, when it goes to one.
+std::optional<Atom> remote_node(const ProcessHandle& from, const ServerRef& to) {
+    std::optional<Atom> node = to.pid() ? std::optional<Atom>(to.pid()->node) : to.node();
+    if (!node || runtime_of(from).is_local(*node)) return std::nullopt;
+    return node;
+}
+
+// The breaker's verdict before a send or request to another node: circuit_open when it is open.
+std::optional<SendError> breaker_refuses(const ProcessHandle& from, const ServerRef& to,
+                                         const SendOptions& options) {
+    if (!options.breakers) return std::nullopt;
+    auto node = remote_node(from, to);
+    if (!node || options.breakers->allow(*node)) return std::nullopt;
+    return SendError{SendErrc::circuit_open, "the circuit breaker of " + std::string(node->name()) +
+                                                 " is open; " + to.to_string() + " not tried"};
+}
+
+// A failure is the node not answering (no connection, no reply in time); anything the node
+// answered, even an error, shows it is there.
+void record_outcome(const ProcessHandle& from, const ServerRef& to, const SendOptions& options,
+                    bool failed, const std::string& why) {
+    if (!options.breakers) return;
+    auto node = remote_node(from, to);
+    if (!node) return;
+    if (failed)
+        options.breakers->record_failure(*node, why);
+    else
+        options.breakers->record_success(*node);
 }
 
 }  // namespace
@@ -145,7 +179,12 @@ std::error_code make_error_code(SendErrc e) noexcept {
 Expected<void, SendError> send_checked(const ProcessHandle& from, const ServerRef& to, Term message,
                                        const SendOptions& options) {
     if (auto e = check_size(message, options)) return unexpected(std::move(*e));
-    if (auto e = check_target(from, to, options)) return unexpected(std::move(*e));
+    if (auto e = breaker_refuses(from, to, options)) return unexpected(std::move(*e));
+    if (auto e = check_target(from, to, options)) {
+        record_outcome(from, to, options, e->code == SendErrc::network, e->detail);
+        return unexpected(std::move(*e));
+    }
+    record_outcome(from, to, options, false, {});
     from.send(to, std::move(message));
     return {};
 }
@@ -170,8 +209,23 @@ Expected<Term, CallError> request_term(Mailbox& me, const ServerRef& to, Term re
                                        std::chrono::milliseconds timeout,
                                        const SendOptions& options) {
     if (auto e = check_size(request, options)) return unexpected(from_send(std::move(*e), to));
-    if (auto e = check_target(me, to, options)) return unexpected(from_send(std::move(*e), to));
-    return call(me, to, std::move(request), timeout);
+    if (auto e = breaker_refuses(me, to, options)) return unexpected(from_send(std::move(*e), to));
+    if (auto e = check_target(me, to, options)) {
+        record_outcome(me, to, options, e->code == SendErrc::network, e->detail);
+        return unexpected(from_send(std::move(*e), to));
+    }
+    auto reply = call(me, to, std::move(request), timeout);
+    if (!reply && (reply.error().code == CallErrc::caller_exited ||
+                   reply.error().code == CallErrc::node_thread)) {
+        // Says nothing about the node: the probe it may have been is given back.
+        if (auto node = remote_node(me, to); node && options.breakers)
+            options.breakers->release(*node);
+        return reply;
+    }
+    const bool failed = !reply && (reply.error().code == CallErrc::nodedown ||
+                                   reply.error().code == CallErrc::timeout);
+    record_outcome(me, to, options, failed, reply ? "" : reply.error().detail);
+    return reply;
 }
 
 }  // namespace distribute

@@ -2,13 +2,14 @@
 // two one-shot clients that start a short-lived hidden node to do one thing. The node is visible
 // unless --hidden: it takes part in global and pg as a BEAM node does.
 //
-//   distribute node (--sname N | --name N) [--cookie C | --cookie-file PATH] [--listen ADDRESS]
-//                   [--port MIN[-MAX]] [--hidden] [--threads T] [--net-ticktime S] [--verbose]
+//   distribute node [--config FILE] [--sname N | --name N] [--cookie C | --cookie-file PATH]
+//                   [--listen ADDRESS] [--port MIN[-MAX]] [--hidden] [--threads T]
+//                   [--net-ticktime S] [--seed NODE]... [--log-level L | --verbose]
+//   (settings: defaults < FILE < DISTRIBUTE_* and ERL_EPMD_* variables < flags; see settings.md)
 //   distribute ping NODE [client options]             prints pong or pang
 //   distribute send NODE NAME TERM [client options]   TERM in Erlang syntax, sent to {NAME, NODE}
 #include <signal.h>
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -20,84 +21,36 @@
 #include "cli/client_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/demo_services.hpp"
+#include "cli/setting_flags.hpp"
 #include "distribute/node.hpp"
+#include "distribute/settings.hpp"
 
 namespace distribute::cli {
 namespace {
 
-const char* level_name(LogLevel level) {
-    switch (level) {
-        case LogLevel::debug:
-            return "debug";
-        case LogLevel::info:
-            return "info";
-        case LogLevel::warning:
-            return "warning";
-        case LogLevel::error:
-            return "error";
-    }
-    return "?";
-}
-
-LogSink stderr_log(bool verbose) {
-    return [verbose](LogLevel level, std::string_view line) {
-        if (level == LogLevel::debug && !verbose) return;
+LogSink stderr_log() {
+    return [](LogLevel level, std::string_view line) {
         std::time_t now = std::time(nullptr);
         char stamp[32];
         std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&now));
-        std::fprintf(stderr, "%s %s: %.*s\n", stamp, level_name(level),
+        std::fprintf(stderr, "%s %s: %.*s\n", stamp, std::string(to_string(level)).c_str(),
                      static_cast<int>(line.size()), line.data());
     };
 }
 
-// A port number 0..65535, all digits.
-bool parse_port(std::string_view text, std::uint16_t& port) {
-    unsigned value = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > 65535)
-        return false;
-    port = static_cast<std::uint16_t>(value);
-    return true;
+// What a watched settings file changed, on the log.
+void log_update(const LogSink& log, const SettingsUpdate& update) {
+    for (const auto& e : update.errors)
+        log(LogLevel::error, "settings file refused, nothing changed: " + e.to_string());
+    for (const auto& c : update.applied)
+        log(LogLevel::info, "setting " + c.key + " changed: " + c.before + " -> " + c.after);
+    for (const auto& c : update.refused)
+        log(LogLevel::warning, "setting " + c.key + " cannot change while the node runs (" +
+                                   c.before + " kept, " + c.after + " asked): restart to apply");
 }
 
-// "MIN" or "MIN-MAX", as inet_dist_listen_min and inet_dist_listen_max.
-void parse_ports(const std::string& text, NodeOptions& options) {
-    const auto dash = text.find('-');
-    const std::string_view all(text);
-    const bool ok =
-        parse_port(all.substr(0, dash), options.port_min) &&
-        (dash == std::string::npos ? (options.port_max = options.port_min, true)
-                                   : parse_port(all.substr(dash + 1), options.port_max)) &&
-        options.port_min <= options.port_max;
-    if (!ok)
-        usage_error("node",
-                    "--port wants MIN or MIN-MAX (0..65535, MIN <= MAX), not '" + text + "'");
-}
-
-struct NodeCommand {
-    std::string sname, name, cookie, cookie_file, listen, port;
-    unsigned threads = 0;
-    unsigned net_ticktime = 60;
-    bool hidden = false;
-    bool verbose = false;
-};
-
-void run_node(const NodeCommand& c) {
-    NodeOptions options;
-    if (c.sname.empty() == c.name.empty())
-        usage_error("node", "give exactly one of --sname and --name");
-    if (!c.cookie.empty() && !c.cookie_file.empty())
-        usage_error("node", "give at most one of --cookie and --cookie-file");
-    options.name = c.sname.empty() ? c.name : c.sname;
-    options.long_names = !c.name.empty();
-    options.cookie = c.cookie;
-    options.cookie_file = c.cookie_file;
-    options.listen_address = c.listen;
-    options.hidden = c.hidden;
-    options.threads = c.threads;
-    options.net_ticktime = std::chrono::seconds(c.net_ticktime);
-    if (!c.port.empty()) parse_ports(c.port, options);
-    options.log = stderr_log(c.verbose);
+void run_node(const SettingFlags& flags) {
+    const LoadedSettings loaded = flags.load("node", /*for_start=*/true);
 
     // Signals go to this thread only (the node's threads inherit the mask), which waits for them.
     sigset_t stop_signals;
@@ -106,19 +59,30 @@ void run_node(const NodeCommand& c) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    auto node = Node::start(std::move(options));
-    if (!node) command_failed("node", node.error().detail);
-    if (auto services = start_demo_services(*node); !services)
+    const LogSink log = stderr_log();
+    auto running = start_from_settings(loaded.settings, log);
+    if (!running) command_failed("node", running.error());
+    if (auto services = start_demo_services(running->node); !services)
         command_failed("node", services.error().detail);
+    std::unique_ptr<SettingsWatch> watch;
+    if (!flags.config.empty()) {
+        SettingsSources sources{flags.config, process_environment(), flags.values(), true};
+        watch = std::make_unique<SettingsWatch>(running->node.io(), sources, loaded);
+        watch->subscribe([&running, log](const SettingsUpdate& update) {
+            log_update(log, update);
+            running->apply(update);
+        });
+    }
     std::printf(
         "%s is up (port %u); it hosts echo, sink, kv, demo, pg group demo and global "
         "name demo_global. Ctrl-C stops it.\n",
-        std::string(node->name().name()).c_str(), node->port());
+        std::string(running->node.name().name()).c_str(), running->node.port());
     std::fflush(stdout);
     int received = 0;
     sigwait(&stop_signals, &received);
     std::fprintf(stderr, "stopping on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
-    node->stop();
+    watch.reset();
+    running->node.stop();
 }
 
 struct ClientCommand {
@@ -164,6 +128,7 @@ const char* const node_footer =
     "Examples:\n"
     "  distribute node --sname cpp --cookie secret\n"
     "  distribute node --name cpp@127.0.0.1 --listen 127.0.0.1 --port 9100-9105\n"
+    "  distribute node --config /etc/app/node.toml   (watched: see distribute config show)\n"
     "  erl -sname e -setcookie secret, then:\n"
     "    net_adm:ping('cpp@HOST'), gen_server:call({kv, 'cpp@HOST'}, {put, k, 1}),\n"
     "    rpc:call('cpp@HOST', demo, add, [1, 2])\n"
@@ -174,35 +139,11 @@ const char* const node_footer =
 }  // namespace
 
 void add_node_commands(CLI::App& app) {
-    auto node = std::make_shared<NodeCommand>();
     CLI::App* n = app.add_subcommand(
         "node", "Run a C++ node in the foreground hosting echo, sink, kv and the rpc module demo");
-    n->add_option("--sname", node->sname, "Short node name (like erl -sname)")->option_text("NAME");
-    n->add_option("--name", node->name, "Long node name, NAME or NAME@HOST (like erl -name)")
-        ->option_text("NAME");
-    n->add_option("--cookie", node->cookie, "Cookie (default: erl's cookie file)");
-    n->add_option("--cookie-file", node->cookie_file,
-                  "Read the cookie from PATH, with erl's checks (owner-only, one line)")
-        ->option_text("PATH");
-    n->add_option("--listen", node->listen,
-                  "Listen on ADDRESS only, e.g. 127.0.0.1 or ::1 (erl's -kernel "
-                  "inet_dist_use_interface; default: every interface, IPv4 and IPv6)")
-        ->option_text("ADDRESS");
-    n->add_option("--port", node->port,
-                  "Distribution port, or the first free one of MIN-MAX (erl's -kernel "
-                  "inet_dist_listen_min/inet_dist_listen_max; default: any)")
-        ->option_text("MIN[-MAX]");
-    n->add_flag("--hidden", node->hidden,
-                "Hidden node: left out of nodes() and global on the BEAM (default: visible)");
-    n->add_option("--threads", node->threads, "Threads running the node (default: one per core)");
-    n->add_option("--net-ticktime", node->net_ticktime,
-                  "Seconds of silence after which a peer is dropped, as -kernel net_ticktime "
-                  "(default: 60)")
-        ->option_text("SECONDS")
-        ->check(CLI::Range(1u, 86400u));
-    n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
+    auto flags = add_setting_flags(n);
     n->footer(node_footer);
-    n->callback([node] { run_node(*node); });
+    n->callback([flags] { run_node(*flags); });
 
     auto ping = std::make_shared<ClientCommand>();
     CLI::App* p =

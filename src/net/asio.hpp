@@ -23,4 +23,5 @@
 namespace distribute::net {
 namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
+using udp = boost::asio::ip::udp;
 }  // namespace distribute::net

@@ -1,5 +1,6 @@
 #include "net/transport.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 namespace distribute::net {
@@ -16,6 +17,9 @@ std::string printable(const tcp::endpoint& endpoint) {
 class TcpTransport final : public Transport {
   public:
     explicit TcpTransport(tcp::socket socket) : socket_(std::move(socket)) {
+        // Asio does not open sockets close-on-exec: a program this process starts would hold
+        // the connection open after we close it, and the peer would never see it go.
+        ::fcntl(socket_.native_handle(), F_SETFD, FD_CLOEXEC);
         boost::system::error_code ignored;
         // Distribution frames are often tiny and latency matters: the BEAM sets nodelay too.
         socket_.set_option(tcp::no_delay(true), ignored);

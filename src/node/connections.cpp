@@ -311,16 +311,25 @@ void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
 void Runtime::node_event(const NodeEvent& event) {
     std::vector<std::function<void(const NodeEvent&)>> callbacks;
     std::vector<Pid> monitors;
+    std::vector<Pid> single;  // monitor_node/2: each fires once, on the next nodedown
     {
         std::lock_guard lock(events_mutex_);
         for (auto& [id, callback] : subscribers_)
             callbacks.push_back(callback);
         monitors = node_monitors_;
+        if (!event.up)
+            std::erase_if(single_node_monitors_, [&](const auto& entry) {
+                if (entry.first != event.node) return false;
+                single.push_back(entry.second);
+                return true;
+            });
     }
     for (auto& callback : callbacks)
         callback(event);
     const Atom tag = Atom::make(event.up ? "nodeup" : "nodedown").value();
     for (auto& pid : monitors)
+        if (auto process = find(pid)) deliver(*process, tuple(tag, event.node));
+    for (auto& pid : single)
         if (auto process = find(pid)) deliver(*process, tuple(tag, event.node));
 }
 
@@ -404,6 +413,36 @@ void Runtime::monitor_nodes(const Pid& pid, bool enable) {
     else if (auto it = std::find(node_monitors_.begin(), node_monitors_.end(), pid);
              it != node_monitors_.end())
         node_monitors_.erase(it);
+}
+
+void Runtime::monitor_node(const Pid& pid, Atom node, bool enable) {
+    // As the BEAM: monitoring the node itself is allowed and never fires.
+    if (node == name_) return;
+    {
+        std::lock_guard lock(events_mutex_);
+        if (!enable) {
+            auto it = std::find(single_node_monitors_.begin(), single_node_monitors_.end(),
+                                std::pair(node, pid));
+            if (it != single_node_monitors_.end()) single_node_monitors_.erase(it);
+            return;
+        }
+        single_node_monitors_.emplace_back(node, pid);
+    }
+    // Not connected: a connection is tried, and when it fails this monitor fires at once.
+    // (Connected already, the callback says so straight away and nothing happens.)
+    async_connect(node, [self = weak_from_this(), node, pid](const Expected<void, NodeError>& up) {
+        auto runtime = self.lock();
+        if (up.has_value() || !runtime) return;
+        {
+            std::lock_guard lock(runtime->events_mutex_);
+            auto it = std::find(runtime->single_node_monitors_.begin(),
+                                runtime->single_node_monitors_.end(), std::pair(node, pid));
+            if (it == runtime->single_node_monitors_.end()) return;
+            runtime->single_node_monitors_.erase(it);
+        }
+        static const Atom nodedown = Atom::make("nodedown").value();
+        if (auto process = runtime->find(pid)) runtime->deliver(*process, tuple(nodedown, node));
+    });
 }
 
 }  // namespace distribute::node

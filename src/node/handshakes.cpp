@@ -33,11 +33,12 @@ void Runtime::accept(tcp::socket socket) {
     const std::string address =
         e ? std::string("?") : net::unmapped(endpoint.address()).to_string();
     bool first_refusal = false;
+    const std::size_t limit = limits().max_handshakes_per_address;
     {
         std::unique_lock lock(connections_mutex_);
         if (stopped()) return;
         auto& from = handshakes_from_[address];
-        if (from.count < options_.max_handshakes_per_address) {
+        if (from.count < limit) {
             ++from.count;
             from.warned = false;
             auto session =
@@ -55,8 +56,7 @@ void Runtime::accept(tcp::socket socket) {
     socket.close(e);
     refused_.fetch_add(1, std::memory_order_relaxed);
     log(first_refusal ? LogLevel::warning : LogLevel::debug,
-        "refused a connection from " + address + ": " +
-            std::to_string(options_.max_handshakes_per_address) +
+        "refused a connection from " + address + ": " + std::to_string(limit) +
             " handshakes from that address are in progress already");
 }
 

@@ -33,9 +33,12 @@ Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
 
     auto server_options = EpmdServerOptions::from_environment();
     server_options.port = options_.epmd.endpoint.port;
-    // Started for this node, the EPMD listens where the node does (plus loopback, as epmd's
-    // -address), unless ERL_EPMD_ADDRESS says where.
-    if (server_options.addresses.empty() && !listens_everywhere(options_.listen_address)) {
+    // Started for this node, the EPMD listens where embedded_epmd_addresses says, else where
+    // ERL_EPMD_ADDRESS does, else where the node does; plus loopback, as epmd's -address.
+    if (!options_.embedded_epmd_addresses.empty()) {
+        server_options.addresses = options_.embedded_epmd_addresses;
+        server_options.add_loopback();
+    } else if (server_options.addresses.empty() && !listens_everywhere(options_.listen_address)) {
         server_options.addresses = {options_.listen_address};
         server_options.add_loopback();
     }

@@ -58,6 +58,20 @@ std::error_code make_error_code(NodeErrc e) noexcept {
     return {static_cast<int>(e), node_category()};
 }
 
+std::string_view to_string(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
+    }
+    return "info";
+}
+
 Expected<Node, NodeError> Node::start(NodeOptions options) {
     auto runtime = node::Runtime::start(std::move(options));
     if (!runtime) return unexpected(runtime.error());
@@ -162,6 +176,18 @@ void Node::unsubscribe(std::uint64_t id) {
 
 void Node::monitor_nodes(const Pid& pid, bool enable) {
     runtime_->monitor_nodes(pid, enable);
+}
+
+void Node::monitor_node(const Pid& pid, Atom node, bool enable) {
+    runtime_->monitor_node(pid, node, enable);
+}
+
+NodeLimits Node::limits() const {
+    return runtime_->limits();
+}
+
+void Node::set_limits(const NodeLimits& limits) {
+    runtime_->set_limits(limits);
 }
 
 NodeStats Node::stats() const {

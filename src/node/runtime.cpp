@@ -26,7 +26,7 @@ bool on_node_thread() {
     return node_thread;
 }
 
-Runtime::Runtime(NodeOptions options) : options_(std::move(options)) {}
+Runtime::Runtime(NodeOptions options) : options_(std::move(options)), limits_(options_.limits) {}
 
 Runtime::~Runtime() {
     stop();
@@ -233,7 +233,20 @@ net::SessionSettings Runtime::session_settings() const {
     s.tick_interval =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.net_ticktime) / 4;
     s.tick_intervals = 4;
+    const auto current = limits();
+    s.max_frame_bytes = current.max_frame_bytes;
+    s.busy_limit = current.busy_limit;
     return s;
+}
+
+NodeLimits Runtime::limits() const {
+    std::lock_guard lock(limits_mutex_);
+    return limits_;
+}
+
+void Runtime::set_limits(const NodeLimits& limits) {
+    std::lock_guard lock(limits_mutex_);
+    limits_ = limits;
 }
 
 Reference Runtime::make_ref() {

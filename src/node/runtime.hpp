@@ -183,7 +183,14 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
     void unsubscribe(std::uint64_t id);
     void monitor_nodes(const Pid& pid, bool enable);
+    void monitor_node(const Pid& pid, Atom node, bool enable);
+    // Unregisters the name from EPMD (peers can no longer look it up); the node keeps running.
+    void unregister_epmd() {
+        if (registration_) registration_->close();
+    }
     NodeStats stats() const;
+    NodeLimits limits() const;
+    void set_limits(const NodeLimits& limits);
     void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
     // SessionObserver
@@ -360,7 +367,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     mutable std::mutex events_mutex_;
     std::vector<std::pair<std::uint64_t, std::function<void(const NodeEvent&)>>> subscribers_;
     std::vector<Pid> node_monitors_;
+    std::vector<std::pair<Atom, Pid>> single_node_monitors_;  // monitor_node/2, one per call
     std::uint64_t next_subscriber_ = 1;
+
+    mutable std::mutex limits_mutex_;
+    NodeLimits limits_;  // options_.limits, as changed since
 
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> refused_{0};

@@ -36,6 +36,8 @@ class CallCategory : public std::error_category {
                 return "the request is larger than the maximum size";
             case CallErrc::bad_reply:
                 return "the reply does not decode";
+            case CallErrc::circuit_open:
+                return "the node's circuit breaker is open";
         }
         return "unknown call error";
     }

@@ -1,0 +1,349 @@
+// Settings: the layers in order (defaults, file, environment, command line) with each value's
+// source, every kind of error from every source naming the setting, the source and what is
+// allowed, TOML and INI files, the cookie never shown, the watched file applying what may change
+// and refusing the rest, and a node started from settings taking changes while it runs.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "distribute/settings.hpp"
+#include "net/asio.hpp"
+#include "node_support.hpp"
+
+using namespace distribute;
+using namespace distribute::test_support;
+
+namespace {
+
+std::string write(const TempDirectory& dir, const std::string& name, const std::string& content) {
+    const std::string path = dir.path + "/" + name;
+    const std::string temporary = path + ".new";
+    std::ofstream(temporary) << content;
+    REQUIRE(std::rename(temporary.c_str(), path.c_str()) == 0);
+    return path;
+}
+
+ShownSetting shown(const LoadedSettings& loaded, const std::string& key) {
+    for (auto& s : show_settings(loaded))
+        if (s.key == key) return s;
+    FAIL("no setting " << key);
+    return {};
+}
+
+// The one error of a load that must fail.
+SettingsError only_error(const SettingsSources& sources) {
+    auto loaded = load_settings(sources);
+    REQUIRE_FALSE(loaded.has_value());
+    REQUIRE(loaded.error().size() == 1);
+    return loaded.error()[0];
+}
+
+SettingsSources named(std::vector<FlagValue> flags = {}) {
+    flags.insert(flags.begin(), {"node.name", "app", "--sname"});
+    return {.command_line = std::move(flags)};
+}
+
+}  // namespace
+
+TEST_CASE("settings come from defaults, then the file, then the environment, then flags") {
+    TempDirectory dir;
+    const auto file = write(dir, "node.toml", R"(
+# a node
+[node]
+name = "from_file"
+port = "9100-9110"
+hidden = true
+[log]
+level = "warning"
+[discovery.dns]
+name = "app.svc.test"
+pattern = "app@{ip}"
+servers = ["127.0.0.1:5353", "10.0.0.53"]
+[cluster]
+seeds = ["a@h", "b@h"]
+)");
+    auto loaded = load_settings({.config_file = file,
+                                 .environment = {"DISTRIBUTE_NODE_PORT=9200", "ERL_EPMD_PORT=5555",
+                                                 "HOME=/root", "DISTRIBUTE_LOG_LEVEL=error"},
+                                 .command_line = {{"node.port", "9300", "--port"}}});
+    REQUIRE(loaded.has_value());
+    const Settings& s = loaded->settings;
+    CHECK(s.node.name == "from_file");
+    CHECK(s.node.port_min == 9300);
+    CHECK(s.node.port_max == 9300);
+    CHECK(s.node.epmd.endpoint.port == 5555);
+    CHECK(s.log_level == LogLevel::error);
+    CHECK(s.discovery.dns.servers == std::vector<std::string>{"127.0.0.1:5353", "10.0.0.53"});
+    CHECK(s.cluster.seeds == std::vector<std::string>{"a@h", "b@h"});
+    CHECK(s.node.net_ticktime == std::chrono::seconds(60));
+
+    CHECK(shown(*loaded, "node.name").origin.source == SettingSource::config_file);
+    CHECK(shown(*loaded, "node.name").origin.origin == file);
+    CHECK(shown(*loaded, "node.port").origin.source == SettingSource::command_line);
+    CHECK(shown(*loaded, "node.port").origin.origin == "--port");
+    CHECK(shown(*loaded, "epmd.port").origin.origin == "ERL_EPMD_PORT");
+    CHECK(shown(*loaded, "log.level").origin.origin == "DISTRIBUTE_LOG_LEVEL");
+    CHECK(shown(*loaded, "node.net_ticktime").origin.source == SettingSource::default_value);
+    CHECK(shown(*loaded, "node.net_ticktime").value == "1m");
+    CHECK(shown(*loaded, "discovery.dns.servers").value == "127.0.0.1:5353,10.0.0.53");
+    CHECK(loaded->warnings.empty());
+}
+
+TEST_CASE(
+    "DISTRIBUTE_EPMD_PORT wins over ERL_EPMD_PORT; ERL_EPMD_ADDRESS lists the EPMD's addresses") {
+    auto sources = named();
+    sources.environment = {"DISTRIBUTE_EPMD_PORT=4400", "ERL_EPMD_PORT=5555",
+                           "ERL_EPMD_ADDRESS=10.0.0.1, 10.0.0.2 ::1"};
+    auto loaded = load_settings(sources);
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->settings.node.epmd.endpoint.port == 4400);
+    CHECK(loaded->settings.node.embedded_epmd_addresses ==
+          std::vector<std::string>{"10.0.0.1", "10.0.0.2", "::1"});
+}
+
+TEST_CASE("a DISTRIBUTE_ variable that names no setting is a warning, not an error") {
+    auto sources = named();
+    sources.environment = {"DISTRIBUTE_TEST_LOG=1"};
+    auto loaded = load_settings(sources);
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->warnings ==
+          std::vector<std::string>{"DISTRIBUTE_TEST_LOG names no setting; ignored"});
+}
+
+TEST_CASE("a bad value names the setting, its source and what is allowed, from every source") {
+    TempDirectory dir;
+    const auto file = write(dir, "bad.toml", "[node]\nname = \"x\"\nport = 70000\n");
+    auto from_file = only_error({.config_file = file});
+    CHECK(from_file.key == "node.port");
+    CHECK(from_file.source == SettingSource::config_file);
+    CHECK(from_file.origin == file);
+    CHECK(from_file.value == "70000");
+    CHECK(from_file.allowed.find("P or P-Q") != std::string::npos);
+    CHECK(from_file.to_string() ==
+          "node.port = '70000' (config file " + file +
+              "): not a port or a port range; allowed: P or P-Q with 0 <= P <= Q <= 65535 (0: "
+              "any free port)");
+
+    auto sources = named();
+    sources.environment = {"DISTRIBUTE_NODE_HIDDEN=maybe"};
+    auto from_environment = only_error(sources);
+    CHECK(from_environment.key == "node.hidden");
+    CHECK(from_environment.source == SettingSource::environment);
+    CHECK(from_environment.origin == "DISTRIBUTE_NODE_HIDDEN");
+    CHECK(from_environment.problem == "not a boolean");
+
+    auto from_flag = only_error(named({{"node.net_ticktime", "5 fortnights", "--net-ticktime"}}));
+    CHECK(from_flag.key == "node.net_ticktime");
+    CHECK(from_flag.source == SettingSource::command_line);
+    CHECK(from_flag.origin == "--net-ticktime");
+    CHECK(from_flag.problem == "unknown unit 'fortnights'");
+}
+
+TEST_CASE("every error is reported, not only the first, even when a later layer overrides it") {
+    TempDirectory dir;
+    const auto file = write(dir, "two.toml", "[node]\nthreads = -1\n[log]\nlevel = loud\n");
+    auto sources = named({{"node.threads", "2", "--threads"}});
+    sources.config_file = file;
+    auto loaded = load_settings(sources);
+    REQUIRE_FALSE(loaded.has_value());
+    REQUIRE(loaded.error().size() == 2);
+    CHECK(loaded.error()[0].key == "node.threads");
+    CHECK(loaded.error()[1].key == "log.level");
+    CHECK(loaded.error()[1].allowed == "debug, info, warning or error");
+}
+
+TEST_CASE("each kind of value refuses what it cannot take") {
+    struct Case {
+        std::string key, value, problem;
+    };
+    const std::vector<Case> cases = {
+        {"node.port", "9200-9100", "the range ends before it starts"},
+        {"node.port", "http", "not a port or a port range"},
+        {"node.listen", "localhost", "not an IP address"},
+        {"node.threads", "2000", "out of range"},
+        {"node.cookie", "has\ttab", "a character outside ' '..'~'"},
+        {"node.net_ticktime", "0", "out of range"},
+        {"node.setup_time", "5 parsecs", "unknown unit 'parsecs'"},
+        {"epmd.port", "0", "out of range"},
+        {"epmd.mode", "sometimes", "not one of the allowed values"},
+        {"epmd.listen", "127.0.0.1,nowhere", "'nowhere': not an IP address"},
+        {"limits.max_frame_bytes", "12", "out of range"},
+        {"limits.busy_limit", "2 elephants", "unknown unit 'elephants'"},
+        {"discovery.static", "good@host,bad", "'bad': not a node name"},
+        {"discovery.dns.query", "mx", "not one of the allowed values"},
+        {"cluster.suspect_phi", "high", "not a number"},
+        {"cluster.suspect_phi", "0.5", "out of range"},
+        {"cluster.seeds", "@host", "'@host': not a node name"},
+        {"cluster.disconnect_dead", "2", "not a boolean"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.key << " = " << c.value);
+        auto error = only_error(named({{c.key, c.value, "--x"}}));
+        CHECK(error.key == c.key);
+        CHECK(error.problem == c.problem);
+        CHECK_FALSE(error.allowed.empty());
+    }
+}
+
+TEST_CASE("every setting's value as shown reads back as the same value") {
+    auto loaded = load_settings(named());
+    REQUIRE(loaded.has_value());
+    for (const auto& s : show_settings(*loaded)) {
+        if (s.key == "node.cookie" || s.value.empty()) continue;
+        INFO(s.key << " = " << s.value);
+        auto again = load_settings(named({{s.key, s.value, "--x"}}));
+        REQUIRE(again.has_value());
+        CHECK(shown(*again, s.key).value == s.value);
+    }
+    CHECK(known_settings().size() == show_settings(*loaded).size());
+}
+
+TEST_CASE("a key the file gives that is no setting is an error naming its section's settings") {
+    TempDirectory dir;
+    const auto file = write(dir, "typo.toml", "[node]\nnmae = \"x\"\n");
+    auto sources = named();
+    sources.config_file = file;
+    auto error = only_error(sources);
+    CHECK(error.key == "node.nmae");
+    CHECK(error.problem == "no such setting");
+    CHECK(error.allowed.find("node.name, node.long_names") == 0);
+}
+
+TEST_CASE("a config file that is missing or is not a file is one error naming it") {
+    auto missing = only_error({.config_file = "/nonexistent/node.toml"});
+    CHECK(missing.source == SettingSource::config_file);
+    CHECK(missing.origin == "/nonexistent/node.toml");
+    CHECK(missing.problem.find("cannot be read") == 0);
+    TempDirectory dir;
+    auto directory = only_error({.config_file = dir.path});
+    CHECK(directory.problem.find("not a regular file") != std::string::npos);
+}
+
+TEST_CASE("an INI file is read as INI") {
+    TempDirectory dir;
+    const auto file =
+        write(dir, "node.ini", "; a comment\n[node]\nname=ini_node\n[log]\nlevel=debug\n");
+    auto loaded = load_settings({.config_file = file});
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->settings.node.name == "ini_node");
+    CHECK(loaded->settings.log_level == LogLevel::debug);
+}
+
+TEST_CASE("node.name must be set to start a node, and need not be for a check") {
+    auto error = only_error({});
+    CHECK(error.key == "node.name");
+    CHECK(error.problem.find("not set by any source") == 0);
+    CHECK(load_settings({.for_start = false}).has_value());
+}
+
+TEST_CASE("the cookie is never shown, only whether it is set") {
+    auto loaded = load_settings(named({{"node.cookie", "secret_cookie", "--cookie"}}));
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->settings.node.cookie == "secret_cookie");
+    for (const auto& s : show_settings(*loaded))
+        CHECK(s.value.find("secret_cookie") == std::string::npos);
+    CHECK(shown(*loaded, "node.cookie").value == "(set)");
+    auto error = only_error(named({{"node.cookie", "bad\ncookie", "--cookie"}}));
+    CHECK(error.value == "(hidden)");
+    CHECK(error.to_string().find("bad") == std::string::npos);
+}
+
+TEST_CASE("a watched file applies what may change while running and refuses the rest") {
+    TempDirectory dir;
+    const auto file =
+        write(dir, "live.toml", "[node]\nname = \"live\"\nport = 9100\n[log]\nlevel = \"info\"\n");
+    SettingsSources sources{.config_file = file};
+    auto loaded = load_settings(sources);
+    REQUIRE(loaded.has_value());
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    std::mutex mutex;
+    std::vector<SettingsUpdate> updates;
+    {
+        SettingsWatch watch(io, sources, *loaded, std::chrono::milliseconds(20));
+        watch.subscribe([&](const SettingsUpdate& u) {
+            std::lock_guard lock(mutex);
+            updates.push_back(u);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        write(dir, "live.toml",
+              "[node]\nname = \"live\"\nport = 9200\n[log]\nlevel = \"debug\"\n[limits]\n"
+              "max_frame_bytes = \"64MiB\"\n");
+        eventually([&] {
+            std::lock_guard lock(mutex);
+            return updates.size() == 1;
+        });
+        {
+            std::lock_guard lock(mutex);
+            const auto& u = updates[0];
+            REQUIRE(u.applied.size() == 2);
+            CHECK(u.applied[0].key == "limits.max_frame_bytes");
+            CHECK(u.applied[0].before == "1GiB");
+            CHECK(u.applied[0].after == "64MiB");
+            CHECK(u.applied[1].key == "log.level");
+            REQUIRE(u.refused.size() == 1);
+            CHECK(u.refused[0].key == "node.port");
+            CHECK(u.refused[0].after == "9200");
+            CHECK(u.settings.node.port_min == 9100);  // kept as the node started
+            CHECK(u.settings.log_level == LogLevel::debug);
+        }
+        CHECK(watch.current().settings.node.limits.max_frame_bytes == 64u << 20);
+
+        write(dir, "live.toml", "[node]\nname = \"live\"\n[log]\nlevel = \"shouting\"\n");
+        eventually([&] {
+            std::lock_guard lock(mutex);
+            return updates.size() == 2;
+        });
+        std::lock_guard lock(mutex);
+        REQUIRE(updates[1].errors.size() == 1);
+        CHECK(updates[1].errors[0].key == "log.level");
+        CHECK(updates[1].applied.empty());
+        CHECK(updates[1].settings.log_level == LogLevel::debug);  // nothing applied
+    }
+    work.reset();
+    runner.join();
+}
+
+TEST_CASE("a node started from settings takes its name, limits and log level, and their changes") {
+    const auto epmd = free_port();
+    auto loaded = load_settings(named({{"epmd.port", std::to_string(epmd), "--epmd-port"},
+                                       {"epmd.mode", "embedded", "--epmd"},
+                                       {"epmd.host", "127.0.0.1", "--epmd-host"},
+                                       {"limits.max_frame_bytes", "2MiB", "--max-frame"},
+                                       {"log.level", "warning", "--log"},
+                                       {"node.cookie", "unit_test_cookie", "--cookie"}}));
+    REQUIRE(loaded.has_value());
+    auto lines = std::make_shared<std::vector<std::string>>();
+    auto mutex = std::make_shared<std::mutex>();
+    auto running =
+        start_from_settings(loaded->settings, [lines, mutex](LogLevel, std::string_view l) {
+            std::lock_guard lock(*mutex);
+            lines->emplace_back(l);
+        });
+    REQUIRE_MESSAGE(running.has_value(), (running ? std::string() : running.error()));
+    CHECK(running->node.name().name().starts_with("app@"));
+    CHECK(running->node.limits().max_frame_bytes == 2u << 20);
+    CHECK_FALSE(running->cluster);
+    CHECK_FALSE(running->discovery);
+    {
+        std::lock_guard lock(*mutex);
+        CHECK(lines->empty());  // the info line about the EPMD it started is below warning
+    }
+    SettingsUpdate update;
+    update.settings = loaded->settings;
+    update.settings.log_level = LogLevel::debug;
+    update.settings.node.limits.max_frame_bytes = 4u << 20;
+    update.settings.discovery.static_nodes = {"peer@host"};
+    update.applied = {{"log.level", "warning", "debug"},
+                      {"limits.max_frame_bytes", "2MiB", "4MiB"},
+                      {"discovery.static", "", "peer@host"}};
+    running->apply(update);
+    CHECK(running->log_level->load() == LogLevel::debug);
+    CHECK(running->node.limits().max_frame_bytes == 4u << 20);
+    REQUIRE(running->discovery);
+    REQUIRE(running->cluster);
+    eventually(
+        [&] { return running->cluster->member(Atom::make("peer@host").value()).has_value(); });
+}
