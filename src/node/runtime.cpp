@@ -176,6 +176,21 @@ void Runtime::stop() {
     threads_.clear();
     registration_.reset();
     epmd_server_.reset();
+    {
+        std::lock_guard lock(stop_wait_mutex_);
+        stop_done_ = true;
+    }
+    stop_wait_.notify_all();
+}
+
+void Runtime::wait_stopped(const std::function<bool()>& also) {
+    std::unique_lock lock(stop_wait_mutex_);
+    stop_wait_.wait(lock, [&] { return stop_done_ || also(); });
+}
+
+void Runtime::wake_waiters() {
+    { std::lock_guard lock(stop_wait_mutex_); }
+    stop_wait_.notify_all();
 }
 
 void Runtime::log(LogLevel level, const std::string& line) const {
@@ -261,10 +276,6 @@ bool Runtime::remove_alias(Process& owner, const Reference& alias) {
         if (std::erase(owner.aliases, alias) == 0) return false;
     }
     return aliases_.remove(alias);
-}
-
-NodeStats Runtime::stats() const {
-    return {dropped_.load(), refused_.load(), bad_frames_.load()};
 }
 
 }  // namespace distribute::node
