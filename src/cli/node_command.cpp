@@ -19,7 +19,10 @@
 #include "cli/client_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/demo_services.hpp"
+#include "cli/stats_lines.hpp"
 #include "distribute/node.hpp"
+#include "net/asio.hpp"
+#include "otp/builtins.hpp"
 
 namespace distribute::cli {
 namespace {
@@ -73,6 +76,30 @@ void parse_ports(const std::string& text, NodeOptions& options) {
                     "--port wants MIN or MIN-MAX (0..65535, MIN <= MAX), not '" + text + "'");
 }
 
+// The counters as `distribute stats` prints them, on stdout.
+void print_summary(const Node& node) {
+    for (const std::string& line : stats_lines(otp::stats_to_term(node.stats())))
+        std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+// SIGUSR1 prints the summary while the node runs (on one of its threads), as often as it comes.
+class SummaryOnSignal {
+  public:
+    explicit SummaryOnSignal(Node& node) : node_(node), signals_(node.io(), SIGUSR1) { arm(); }
+
+  private:
+    void arm() {
+        signals_.async_wait([this](const boost::system::error_code& error, int) {
+            if (error) return;
+            print_summary(node_);
+            arm();
+        });
+    }
+    Node& node_;
+    net::asio::signal_set signals_;
+};
+
 struct NodeCommand {
     std::string sname, name, cookie, cookie_file, listen, port;
     unsigned threads = 0;
@@ -98,13 +125,6 @@ void run_node(const NodeCommand& c) {
     if (!c.port.empty()) parse_ports(c.port, options);
     options.log = stderr_log(c.verbose);
 
-    // Signals go to this thread only (the node's threads inherit the mask), which waits for them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
     auto node = Node::start(std::move(options));
     if (!node) command_failed("node", node.error().detail);
     if (auto services = start_demo_services(*node); !services)
@@ -112,10 +132,12 @@ void run_node(const NodeCommand& c) {
     std::printf("%s is up (port %u); it hosts echo, sink, kv and demo. Ctrl-C stops it.\n",
                 std::string(node->name().name()).c_str(), node->port());
     std::fflush(stdout);
-    int received = 0;
-    sigwait(&stop_signals, &received);
-    std::fprintf(stderr, "stopping on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
-    node->stop();
+    {
+        SummaryOnSignal summary(*node);
+        const int received = node->wait();
+        std::fprintf(stderr, "stopped on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    print_summary(*node);  // the totals since the node started
 }
 
 struct ClientCommand {
@@ -156,7 +178,9 @@ const char* const node_footer =
     "  kv     a gen_server: {put, K, V} -> ok, {get, K} -> {ok, V} | not_found,\n"
     "         {delete, K} -> ok, keys -> [K]; casts of {put, K, V} store without a reply\n"
     "  demo   an rpc module: echo/1, add/2, node/0, fail/1, raise/2, sleep/1, spawn_worker/0\n"
-    "It runs until Ctrl-C or SIGTERM, logging connections and refusals on stderr.\n"
+    "It runs until Ctrl-C or SIGTERM, logging connections and refusals on stderr as key=value\n"
+    "lines. SIGUSR1 prints its counters on stdout (`counters ...` and one `connection ...` per\n"
+    "peer, as `distribute stats` does), and so does the exit, with the totals.\n"
     "\n"
     "Examples:\n"
     "  distribute node --sname cpp --cookie secret\n"
