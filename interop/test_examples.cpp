@@ -80,14 +80,10 @@ TEST_CASE("an Elixir app calls the C++ pricing service with GenServer, :erpc and
           "%Quote{item: \"pear\", quantity: 2, cents: 120}\n"
           "{:error, :unknown_item}\n"
           "total: 270\n"
-          "raised: {:bad_quotes, \"[0]: expected a map, got not_a_quote\"}\n"
-          "rpc: {:badrpc,\n"
-          " {:EXIT,\n"
-          "  {:undef,\n"
-          "   [\n"
-          "     {Pricing, :discount,\n"
-          "      [%Quote{item: \"apple\", quantity: 3, cents: 150}], []}\n"
-          "   ]}}}\n");
+          "raised: {:exception, {:bad_quotes, \"[0]: expected a map, got not_a_quote\"}, "
+          "[{Pricing, :total, 1, []}]}\n"
+          "rpc: {:badrpc, {:EXIT, {:undef, [{Pricing, :discount, "
+          "[%Quote{item: \"apple\", quantity: 3, cents: 150}], []}]}}}\n");
     CHECK(cpp.stop() == 0);
 }
 

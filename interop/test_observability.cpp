@@ -67,7 +67,7 @@ TEST_CASE("erl reads our counters with statistics(io), memory() and distribute:s
         "maps:get(node, C) =:= node()], ";
     CHECK(erl.eval(connection + "{maps:get(messages_in, C) >= 5, maps:get(hidden, C), "
                                 "maps:get(processes, S) > 0, maps:get(bytes_in, S) > 0}") ==
-          "{true,true,true,true}");
+          "{true,false,true,true}");  // erl is a visible node
     const NodeStats stats = node.stats();
     const auto ours_of_erl =
         std::find_if(stats.connections.begin(), stats.connections.end(),
@@ -124,7 +124,7 @@ TEST_CASE("distribute stats prints any node's counters, and ours with each conne
         return l.starts_with("connection ") && value_of(l, "node") == erl.node_name();
     });
     REQUIRE(erl_line != lines.end());
-    CHECK(value_of(*erl_line, "hidden") == "true");
+    CHECK(value_of(*erl_line, "hidden") == "false");  // erl is visible
     CHECK(std::stoll(value_of(*erl_line, "messages_in")) > 0);
     CHECK(value_of(*erl_line, "queued_bytes") == "0");
     CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {

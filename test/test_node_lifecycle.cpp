@@ -108,6 +108,10 @@ TEST_SUITE("node lifecycle") {
         CHECK(a.stats().processes == empty.processes + 1);
         CHECK(b.stats().registered_names >= 1);
         REQUIRE(a.ping(b.name()));
+        // What the ping sent after its answer (its demonitor) is at b once this has arrived:
+        // one connection keeps order.
+        tx.send("rx"_a, b.name(), Term("settle"_a));
+        CHECK(next(rx) == Term("settle"_a));
 
         const NodeStats a0 = a.stats();
         const NodeStats b0 = b.stats();

@@ -22,7 +22,8 @@ IO.inspect(:erpc.call(service, Pricing, :total, [[apples, pears]]), label: "tota
 try do
   :erpc.call(service, Pricing, :total, [[:not_a_quote]])
 rescue
-  e in ErlangError -> IO.inspect(e.original, label: "raised")
+  # erpc raises an error of the remote side as {:exception, reason, stack}.
+  e in ErlangError -> IO.inspect(e.original, label: "raised", width: :infinity)
 end
 
-IO.inspect(:rpc.call(service, Pricing, :discount, [apples]), label: "rpc")
+IO.inspect(:rpc.call(service, Pricing, :discount, [apples]), label: "rpc", width: :infinity)
