@@ -99,8 +99,8 @@ struct ErlNodeOptions {
     // The address its distribution listens on (-kernel inet_dist_use_interface), as an Erlang
     // tuple; {0,0,0,0,0,0,0,1} with -proto_dist inet6_tcp.
     std::string interface = "{127,0,0,1}";
-    std::string cookie = "interop_cookie";  // empty: no -setcookie, erl reads its cookie file
-    std::vector<std::string> extra_env;     // "NAME=value" entries (HOME, say)
+    std::string cookie = "interop_cookie";   // empty: no -setcookie, erl reads its cookie file
+    std::vector<std::string> extra_env;      // "NAME=value" entries (HOME, say)
     std::optional<std::uint16_t> epmd_port;  // ERL_EPMD_PORT for the node
     bool hidden = false;
     std::vector<std::string> extra_args;  // more `erl` arguments
