@@ -33,6 +33,8 @@ class ForegroundNode {
     std::uint16_t port() const { return port_; }
     // What it wrote to stderr so far (its log).
     std::string log() { return process_.errors(); }
+    // The program itself: its stdout lines, signals, its exit.
+    PeerProcess& process() { return process_; }
 
   private:
     PeerProcess process_;

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <string_view>
 
 namespace distribute::interop {
@@ -44,7 +46,11 @@ PeerProcess::~PeerProcess() {
 void PeerProcess::pump(milliseconds slice) {
     std::string_view no_input;
     interop::pump(child_, no_input, false, out_, err_, Clock::now() + slice, slice);
-    if (!ended_ && try_reap(child_)) ended_ = true;
+    if (ended_) return;
+    if (auto status = try_reap(child_)) {
+        ended_ = true;
+        exit_status_ = *status;
+    }
 }
 
 std::string PeerProcess::await_line(std::string_view prefix, milliseconds limit) {
@@ -93,6 +99,28 @@ std::vector<std::string> PeerProcess::lines() {
 void PeerProcess::kill() {
     kill_child(child_);
     ended_ = true;
+}
+
+void PeerProcess::send_signal(int signal) {
+    if (!ended_ && child_.pid > 0) ::kill(child_.pid, signal);
+}
+
+int PeerProcess::stop_with(int signal, milliseconds limit) {
+    send_signal(signal);
+    const auto deadline = Clock::now() + limit;
+    while (!ended_) {
+        if (Clock::now() >= deadline)
+            throw FixtureError("the peer did not end within " + std::to_string(limit.count()) +
+                               " ms of signal " + std::to_string(signal) + "\n" + output());
+        pump(milliseconds(50));
+    }
+    // What it printed while ending.
+    std::string_view no_input;
+    while ((child_.out >= 0 || child_.err >= 0) &&
+           interop::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
+                         milliseconds(10)) == PumpResult::moved) {
+    }
+    return exit_status_;
 }
 
 std::string PeerProcess::output() const {

@@ -37,6 +37,12 @@ class PeerProcess {
     std::vector<std::string> lines();
     // SIGKILL to the program's process group, now.
     void kill();
+    // Sends `signal` to the program alone (not its process group), and returns.
+    void send_signal(int signal);
+    // Sends `signal` to the program alone and waits up to `limit` for it to end, reading its
+    // output meanwhile: its exit status (128 + N when signal N ended it). Throws FixtureError,
+    // with its output, when it is still running after `limit`.
+    int stop_with(int signal, std::chrono::milliseconds limit = std::chrono::seconds(20));
     // stdout and stderr so far, for failure messages.
     std::string output() const;
     // Everything it wrote to stderr so far (its log), reading what is there now.
@@ -49,6 +55,7 @@ class PeerProcess {
     std::string out_, err_;
     std::size_t taken_ = 0;  // lines handed out by await_line
     bool ended_ = false;
+    int exit_status_ = -1;  // once ended_ by itself
 };
 
 // The erl_interface C node's command line: `serve ALIVE HOST COOKIE` or

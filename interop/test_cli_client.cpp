@@ -1,4 +1,4 @@
-// The client subcommands (ping, send, call, rpc) against real erl nodes: each reason a
+// The client subcommands (ping, send, call, rpc, stats) against real erl nodes: each reason a
 // connection cannot be made has its own message and exit status, --sname and --name name the
 // command's own node, and a long-name erl node with an IP host is reachable on a machine without a
 // domain name.
@@ -26,7 +26,8 @@ std::vector<std::vector<std::string>> every_command(const std::string& node,
     return {{"ping", node, "--cookie", cookie},
             {"send", node, "inbox", "hello", "--cookie", cookie},
             {"call", node, "server", "hello", "--cookie", cookie},
-            {"rpc", node, "erlang", "node", "--cookie", cookie}};
+            {"rpc", node, "erlang", "node", "--cookie", cookie},
+            {"stats", node, "--cookie", cookie}};
 }
 
 }  // namespace

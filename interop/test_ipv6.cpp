@@ -39,7 +39,7 @@ NodeOptions ours_on_ipv6(std::uint16_t epmd_port, EpmdMode mode, LogCapture& log
 void ping_both_ways(Node& node, ErlNode& erl, LogCapture& log) {
     const Atom peer = atom(erl.node_name());
     REQUIRE(node.ping(peer));
-    CHECK(log.contains("connected to " + erl.node_name() + " ([::1]:"));
+    CHECK(log.contains("event=nodeup node=" + erl.node_name() + " address=[::1]:"));
     // Ours is visible (the default): erl lists it in nodes() once its side of the handshake ends.
     eventually(
         [&] { return erl.eval("lists:member(" + quoted(node.name()) + ", nodes())") == "true"; });
@@ -50,7 +50,7 @@ void ping_both_ways(Node& node, ErlNode& erl, LogCapture& log) {
     // A visible erl node: in nodes() on our side, over a second connection, from ::1 again.
     eventually([&] { return node.nodes() == std::vector<Atom>{peer}; });
     const std::string text = log.text();
-    const std::string line = "connected to " + erl.node_name() + " ([::1]:";
+    const std::string line = "event=nodeup node=" + erl.node_name() + " address=[::1]:";
     CHECK(text.find(line) != text.rfind(line));
 }
 

@@ -112,13 +112,9 @@ inline bool none_queued(Mailbox& m, const std::function<bool(const Term&)>& matc
 
 // The reason of a 'DOWN' for `ref`.
 inline Term down_reason(Mailbox& m, const Reference& ref, std::chrono::milliseconds limit = 10s) {
-    auto got = m.receive_if(
-        [&](const Term& t) {
-            return t.is_tuple(5) && t[0].is_atom(atoms::DOWN) && t[1] == Term(ref);
-        },
-        limit);
+    auto got = receive_down(m, ref, limit);
     REQUIRE_MESSAGE(got.has_value(), "no DOWN in time");
-    return (*got)[4];
+    return got->reason;
 }
 
 // The reason a process ended with: its mailbox's receive fails with `exited`.

@@ -122,4 +122,27 @@ class Mailbox : public ProcessHandle {
     void close(Term reason = Term(atoms::normal));
 };
 
+// A monitor's message, {'DOWN', Ref, process, Object, Reason}, as a value.
+struct Down {
+    Reference ref;
+    // What was monitored, as the message names it: the pid, or {Name, Node} for a monitor by
+    // name.
+    Term object;
+    // Why it ended: its exit reason, noproc (it did not exist), noconnection (its node went).
+    Term reason;
+
+    // The pid of a monitor by pid; nullopt for a monitor by name.
+    std::optional<Pid> pid() const;
+    // nullopt for anything that is not a process monitor's 'DOWN'.
+    static std::optional<Down> from_term(const Term& message);
+    Term to_term() const;
+};
+
+// The 'DOWN' of the monitor `ref`; other messages stay queued in order.
+[[nodiscard]] Expected<Down, ReceiveError> receive_down(
+    Mailbox& mailbox, const Reference& ref, std::chrono::milliseconds timeout = infinity_timeout);
+// The oldest 'DOWN' of any monitor.
+[[nodiscard]] Expected<Down, ReceiveError> receive_down(
+    Mailbox& mailbox, std::chrono::milliseconds timeout = infinity_timeout);
+
 }  // namespace distribute

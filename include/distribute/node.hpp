@@ -150,10 +150,39 @@ struct NodeEvent {
     std::string reason;   // down: why (connection closed, net_tick_timeout, ...)
 };
 
+// One connection that is up, as Node::stats() saw it. Messages are frames that carry a control
+// message (a send, a link, a monitor...); bytes count every frame with its length header, ticks
+// included, and not the handshake.
+struct ConnectionStats {
+    Atom node;
+    std::string address;  // the peer's IP address and port
+    bool hidden = false;  // the peer is a hidden node
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t ticks_in = 0;
+    std::uint64_t ticks_out = 0;
+    // Encoded for the peer and not yet written to its socket: what a slow peer makes pile up
+    // (a program's thread waits for the writer past 1 MiB, as the BEAM's dist_buf_busy_limit).
+    std::size_t queued_bytes = 0;
+    // Since anything (a frame or a tick) last came from the peer: it is dropped at net_ticktime.
+    std::chrono::milliseconds since_last_received{0};
+};
+
 struct NodeStats {
     std::uint64_t dropped_messages = 0;  // to unknown names, dead pids, old creations
     std::uint64_t refused_handshakes = 0;
     std::uint64_t bad_frames = 0;
+    std::size_t processes = 0;  // alive now (mailboxes, handlers, actors, the node's own)
+    std::size_t registered_names = 0;
+    std::size_t atoms = 0;  // in the atom table, which every node of a program shares
+    std::vector<ConnectionStats> connections;  // the ones up now, in no particular order
+    // Since the node started, over every connection it ever had (the ones up now included).
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
 };
 
 class Node {
@@ -166,6 +195,11 @@ class Node {
 
     // Closes every connection, ends every process (reason `shutdown`) and unregisters.
     void stop();
+    // For a program whose main thread has nothing else to do: blocks until the node stops.
+    // SIGINT or SIGTERM stops it (as they stop `distribute node` and erl), and so does stop()
+    // from another thread or a handler. Returns the signal that stopped it, or 0. While it waits
+    // the two signals no longer end the program outright; afterwards they do again.
+    int wait();
 
     Atom name() const;
     std::uint32_t creation() const;
@@ -216,6 +250,8 @@ class Node {
     // call adds one monitor (two calls, two messages); enable = false removes one.
     void monitor_node(const Pid& pid, Atom node, bool enable = true);
 
+    // The counters, read now: one pass over the connections under the registry's shared lock,
+    // cheap enough to poll. Also answered to rpc as distribute:stats/0 (docs/node.md).
     NodeStats stats() const;
     NodeLimits limits() const;
     // New limits for the connections made from now on.

@@ -17,5 +17,7 @@ void add_node_commands(CLI::App& app);
 void add_call_commands(CLI::App& app);
 // `distribute config check FILE` and `distribute config show`.
 void add_config_command(CLI::App& app);
+// `distribute stats NODE`: a node's counters over distribution.
+void add_stats_command(CLI::App& app);
 
 }  // namespace distribute::cli

@@ -15,6 +15,7 @@ const char* const overview =
     "  distribute node --sname cpp --cookie secret\n"
     "  distribute ping e@myhost --cookie secret\n"
     "  distribute call cpp@myhost kv '{get, k}'\n"
+    "  distribute stats cpp@myhost\n"
     "  distribute term --from text --to etf < term.txt > term.etf\n"
     "`distribute COMMAND --help` tells what each command does.\n"
     "\n";
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     add_node_commands(app);
     add_call_commands(app);
     add_config_command(app);
+    add_stats_command(app);
     // Set after the commands: CLI11 gives a subcommand the footer its parent has when it is added.
     app.footer(std::string(overview) + exit_status_help);
 

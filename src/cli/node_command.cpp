@@ -22,8 +22,11 @@
 #include "cli/commands.hpp"
 #include "cli/demo_services.hpp"
 #include "cli/setting_flags.hpp"
+#include "cli/stats_lines.hpp"
 #include "distribute/node.hpp"
 #include "distribute/settings.hpp"
+#include "net/asio.hpp"
+#include "otp/builtins.hpp"
 
 namespace distribute::cli {
 namespace {
@@ -49,16 +52,32 @@ void log_update(const LogSink& log, const SettingsUpdate& update) {
                                    c.before + " kept, " + c.after + " asked): restart to apply");
 }
 
+// The counters as `distribute stats` prints them, on stdout.
+void print_summary(const Node& node) {
+    for (const std::string& line : stats_lines(otp::stats_to_term(node.stats())))
+        std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+// SIGUSR1 prints the summary while the node runs (on one of its threads), as often as it comes.
+class SummaryOnSignal {
+  public:
+    explicit SummaryOnSignal(Node& node) : node_(node), signals_(node.io(), SIGUSR1) { arm(); }
+
+  private:
+    void arm() {
+        signals_.async_wait([this](const boost::system::error_code& error, int) {
+            if (error) return;
+            print_summary(node_);
+            arm();
+        });
+    }
+    Node& node_;
+    net::asio::signal_set signals_;
+};
+
 void run_node(const SettingFlags& flags) {
     const LoadedSettings loaded = flags.load("node", /*for_start=*/true);
-
-    // Signals go to this thread only (the node's threads inherit the mask), which waits for them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
     const LogSink log = stderr_log();
     auto running = start_from_settings(loaded.settings, log);
     if (!running) command_failed("node", running.error());
@@ -78,11 +97,13 @@ void run_node(const SettingFlags& flags) {
         "name demo_global. Ctrl-C stops it.\n",
         std::string(running->node.name().name()).c_str(), running->node.port());
     std::fflush(stdout);
-    int received = 0;
-    sigwait(&stop_signals, &received);
-    std::fprintf(stderr, "stopping on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    {
+        SummaryOnSignal summary(running->node);
+        const int received = running->node.wait();
+        std::fprintf(stderr, "stopped on %s\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    }
     watch.reset();
-    running->node.stop();
+    print_summary(running->node);  // the totals since the node started
 }
 
 struct ClientCommand {
@@ -123,7 +144,9 @@ const char* const node_footer =
     "  kv     a gen_server: {put, K, V} -> ok, {get, K} -> {ok, V} | not_found,\n"
     "         {delete, K} -> ok, keys -> [K]; casts of {put, K, V} store without a reply\n"
     "  demo   an rpc module: echo/1, add/2, node/0, fail/1, raise/2, sleep/1, spawn_worker/0\n"
-    "It runs until Ctrl-C or SIGTERM, logging connections and refusals on stderr.\n"
+    "It runs until Ctrl-C or SIGTERM, logging connections and refusals on stderr as key=value\n"
+    "lines. SIGUSR1 prints its counters on stdout (`counters ...` and one `connection ...` per\n"
+    "peer, as `distribute stats` does), and so does the exit, with the totals.\n"
     "\n"
     "Examples:\n"
     "  distribute node --sname cpp --cookie secret\n"

@@ -158,6 +158,8 @@ void Session::on_read(const boost::system::error_code& error, std::size_t n) {
     }
     end_ += n;
     read_since_tick_ = true;
+    last_received_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
     if (!up_ && !feed_handshake()) return;
     if (up_ && !feed_frames()) return;
     if (begin_ == end_ && !shared(in_)) begin_ = end_ = 0;
@@ -237,6 +239,8 @@ bool Session::feed_frames() {
         const std::size_t length = load32(in_.data() + begin_);
         if (length == 0) {  // a tick
             begin_ += 4;
+            ticks_in_.fetch_add(1, std::memory_order_relaxed);
+            bytes_in_.fetch_add(4, std::memory_order_relaxed);
             answer_tick();
             continue;
         }
@@ -249,6 +253,8 @@ bool Session::feed_frames() {
         if (end_ - begin_ < 4 + length) break;
         auto frame = std::span<const std::uint8_t>(in_.data() + begin_ + 4, length);
         begin_ += 4 + length;
+        messages_in_.fetch_add(1, std::memory_order_relaxed);
+        bytes_in_.fetch_add(4 + length, std::memory_order_relaxed);
         auto decoded = decoder_->decode(in_, frame);
         if (!decoded) {
             end(SessionEnd::Cause::bad_frame, decoded.error().to_string());
@@ -266,7 +272,10 @@ bool Session::feed_frames() {
 void Session::send(const wire::Control& control) {
     std::unique_lock lock(out_mutex_);
     if (!encoder_ || closed_) return;  // ended before it came up, or since
+    const std::size_t before = pending_.size();
     encoder_->encode(pending_, control);
+    ++messages_out_;
+    bytes_out_ += pending_.size() - before;
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
     // A program thread writes the frame itself when nothing else is queued and nothing went out
@@ -372,6 +381,8 @@ void Session::on_tick() {
         wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
         std::lock_guard lock(out_mutex_);
         pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+        ++ticks_out_;
+        bytes_out_ += sizeof wire::tick_frame;
         schedule_write();
     }
     arm_tick();
@@ -387,7 +398,24 @@ void Session::answer_tick() {
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     std::lock_guard lock(out_mutex_);
     pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+    ++ticks_out_;
+    bytes_out_ += sizeof wire::tick_frame;
     schedule_write();
+}
+
+SessionTraffic Session::traffic() const {
+    SessionTraffic t;
+    t.messages_in = messages_in_.load(std::memory_order_relaxed);
+    t.bytes_in = bytes_in_.load(std::memory_order_relaxed);
+    t.ticks_in = ticks_in_.load(std::memory_order_relaxed);
+    t.last_received = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_received_.load(std::memory_order_relaxed)));
+    std::lock_guard lock(out_mutex_);
+    t.messages_out = messages_out_;
+    t.bytes_out = bytes_out_;
+    t.ticks_out = ticks_out_;
+    t.queued_bytes = pending_.size() + in_flight_.size();
+    return t;
 }
 
 }  // namespace distribute::net

@@ -76,6 +76,18 @@ struct SessionSettings {
     std::size_t busy_limit = std::size_t{1} << 20;
 };
 
+// What went through a session once it was up (the handshake is not counted), for Node::stats.
+struct SessionTraffic {
+    std::uint64_t messages_in = 0;  // frames carrying a control message
+    std::uint64_t messages_out = 0;
+    std::uint64_t bytes_in = 0;  // frames with their 4-byte length headers, ticks included
+    std::uint64_t bytes_out = 0;
+    std::uint64_t ticks_in = 0;
+    std::uint64_t ticks_out = 0;
+    std::size_t queued_bytes = 0;  // encoded for the peer, not yet written to the socket
+    std::chrono::steady_clock::time_point last_received{};  // the peer's last bytes
+};
+
 class Session : public std::enable_shared_from_this<Session> {
   public:
     // `dialled`: the node name we connect to (initiator); empty when the peer dialled us.
@@ -103,6 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::optional<wire::AssignedName>& assigned_name() const { return handshake_.assigned(); }
     std::uint64_t negotiated() const { return negotiated_; }
     std::string peer_address() const { return address_; }
+    // Any thread.
+    SessionTraffic traffic() const;
 
     // The node's bookkeeping, set from on_peer_named (acceptor) or before start (initiator): the
     // peer's name as an atom, and which connection incarnation the session carries.
@@ -149,11 +163,19 @@ class Session : public std::enable_shared_from_this<Session> {
     std::size_t end_ = 0;
     bool read_since_tick_ = false;
     unsigned silent_intervals_ = 0;
+    // Written on the strand, read by traffic() from any thread.
+    std::atomic<std::uint64_t> messages_in_{0};
+    std::atomic<std::uint64_t> bytes_in_{0};
+    std::atomic<std::uint64_t> ticks_in_{0};
+    std::atomic<std::chrono::steady_clock::rep> last_received_{0};
 
-    std::mutex out_mutex_;  // guards the three below and the encoder
+    mutable std::mutex out_mutex_;  // guards the three below, the encoder and the out counters
     std::optional<wire::FrameEncoder> encoder_;
     std::vector<std::uint8_t> pending_;  // queued while a write is in flight
     bool writing_ = false;
+    std::uint64_t messages_out_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    std::uint64_t ticks_out_ = 0;
     // When a write last went out (write_now or the strand's): sends closer together than
     // coalesce_window are gathered into one write instead of a syscall each.
     std::chrono::steady_clock::time_point last_write_{};

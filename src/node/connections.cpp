@@ -3,6 +3,7 @@
 // connection that went down. Handshakes peers start are admitted in handshakes.cpp.
 #include <algorithm>
 
+#include "node/log_fields.hpp"
 #include "node/runtime.hpp"
 #include "wire/flags.hpp"
 
@@ -155,8 +156,8 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
     }
     if (failed) {
         const NodeError why = socket ? lost_name_error() : dial_failure(socket.error());
-        log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + why.detail);
+        log(LogLevel::info, "event=connect_failed " + log_field("node", connection->peer.name()) +
+                                " " + log_field("reason", why.detail));
         connection->set_failure(why);
         connection_down(connection, why.detail, false);
         return;
@@ -204,8 +205,9 @@ void Runtime::on_up(net::Session& session) {
         waiter(true);
     for (auto& control : up.not_offered)
         not_offered(control);
-    log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
-                            (hidden ? ", hidden" : "") + ")");
+    log(LogLevel::info, "event=nodeup " + log_field("node", session.peer().name) + " " +
+                            log_field("address", session.peer_address()) + " " +
+                            log_field("hidden", hidden ? "true" : "false"));
     // A release newer than this code: as a BEAM does with an older peer, the connection uses
     // the capabilities both sides offer, and says which it left out.
     if (const auto unknown = wire::unknown_flags(session.peer().flags))
@@ -228,6 +230,7 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     {
         std::unique_lock lock(connections_mutex_);
         release_handshake(session);
+        if (end.was_up) retire_traffic(session);
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
             connection = it->second;
@@ -238,22 +241,29 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     sessions_ended_.notify_all();
     const std::string peer =
         session.peer().name.empty() ? session.peer_address() : session.peer().name;
+    // event=... node=... reason="...": one key=value line per connection event (log_fields.hpp).
+    auto event = [&](std::string_view name, std::string_view reason) {
+        return "event=" + std::string(name) + " " + log_field("node", peer) + " " +
+               log_field("address", session.peer_address()) + " " + log_field("reason", reason);
+    };
     if (end.cause == net::SessionEnd::Cause::handshake_failed ||
         end.cause == net::SessionEnd::Cause::handshake_timeout) {
         refused_.fetch_add(1, std::memory_order_relaxed);
-        log(LogLevel::warning, "refused a handshake with " + peer + ": " + end.detail);
+        log(LogLevel::warning, event("refused", why));
     } else if (end.cause == net::SessionEnd::Cause::simultaneous) {
         // Routine when both sides dial at once; worth more than a debug line only when the
         // connection it gave way to never came.
-        log(connection ? LogLevel::info : LogLevel::debug,
-            "gave way to " + peer + "'s connection attempt: " + end.detail);
-    } else if (end.cause == net::SessionEnd::Cause::bad_frame) {
-        bad_frames_.fetch_add(1, std::memory_order_relaxed);
-        log(LogLevel::warning, "closed the connection to " + peer + ": " + why);
+        log(connection ? LogLevel::info : LogLevel::debug, event("gave_way", end.detail));
     } else if (end.was_up) {
-        log(LogLevel::info, "disconnected from " + peer + ": " + why);
+        if (end.cause == net::SessionEnd::Cause::bad_frame)
+            bad_frames_.fetch_add(1, std::memory_order_relaxed);
+        const net::SessionTraffic traffic = session.traffic();
+        log(end.cause == net::SessionEnd::Cause::bad_frame ? LogLevel::warning : LogLevel::info,
+            event("nodedown", why) + " " +
+                log_field("messages_in", std::to_string(traffic.messages_in)) + " " +
+                log_field("messages_out", std::to_string(traffic.messages_out)));
     } else if (connection) {
-        log(LogLevel::info, "cannot connect to " + peer + ": " + why);
+        log(LogLevel::info, event("connect_failed", why));
     }
     if (connection && !end.was_up) connection->set_failure(handshake_failure(end, peer));
     if (connection) connection_down(connection, why, end.was_up);

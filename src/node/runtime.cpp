@@ -193,6 +193,21 @@ void Runtime::stop() {
     threads_.clear();
     registration_.reset();
     epmd_server_.reset();
+    {
+        std::lock_guard lock(stop_wait_mutex_);
+        stop_done_ = true;
+    }
+    stop_wait_.notify_all();
+}
+
+void Runtime::wait_stopped(const std::function<bool()>& also) {
+    std::unique_lock lock(stop_wait_mutex_);
+    stop_wait_.wait(lock, [&] { return stop_done_ || also(); });
+}
+
+void Runtime::wake_waiters() {
+    { std::lock_guard lock(stop_wait_mutex_); }
+    stop_wait_.notify_all();
 }
 
 void Runtime::run_what_is_left() {
@@ -320,10 +335,6 @@ bool Runtime::remove_alias(Process& owner, const Reference& alias) {
         if (!owner.relations || std::erase(owner.relations->aliases, alias) == 0) return false;
     }
     return aliases_.remove(alias);
-}
-
-NodeStats Runtime::stats() const {
-    return {dropped_.load(), refused_.load(), bad_frames_.load()};
 }
 
 }  // namespace distribute::node

@@ -79,6 +79,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     void stop();
     bool stopped() const { return stopped_.load(); }
+    // Blocks until stop() has finished, or until `also` holds when woken by wake_waiters().
+    void wait_stopped(const std::function<bool()>& also);
+    void wake_waiters();
 
     Atom name() const { return name_; }
     std::uint32_t creation() const { return creation_; }
@@ -192,6 +195,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     NodeLimits limits() const;
     void set_limits(const NodeLimits& limits);
     void count_dropped() { dropped_.fetch_add(1, std::memory_order_relaxed); }
+    // Distribution bytes in and out since the node started, every connection included.
+    std::pair<std::uint64_t, std::uint64_t> io_bytes() const;
 
     // SessionObserver
     wire::HandshakeStatus on_peer_named(net::Session& session) override;
@@ -305,6 +310,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint32_t creation_ = 0;
     std::string cookie_;
     std::atomic<bool> stopped_{false};
+    std::mutex stop_wait_mutex_;
+    std::condition_variable stop_wait_;
+    bool stop_done_ = false;  // under stop_wait_mutex_: stop() has finished
 
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -376,6 +384,11 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> refused_{0};
     std::atomic<std::uint64_t> bad_frames_{0};
+    // Under connections_mutex_ (so that stats() counts a session once): what a connection that
+    // went down had carried, for the totals of stats() (stats.cpp).
+    void retire_traffic(const net::Session& session);
+    mutable std::mutex retired_mutex_;
+    net::SessionTraffic retired_;
 };
 
 }  // namespace distribute::node

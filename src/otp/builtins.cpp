@@ -1,6 +1,9 @@
 #include "otp/builtins.hpp"
 
 #include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <mutex>
@@ -45,6 +48,13 @@ struct Names {
     Atom error_info = Atom::make("error_info").value();
     Atom module = Atom::make("module").value();
     Atom erl_erts_errors = Atom::make("erl_erts_errors").value();
+    Atom io = Atom::make("io").value();
+    Atom input = Atom::make("input").value();
+    Atom output = Atom::make("output").value();
+    Atom memory = Atom::make("memory").value();
+    Atom total = Atom::make("total").value();
+    Atom distribute = Atom::make("distribute").value();
+    Atom stats = Atom::make("stats").value();
 };
 const Names& names() {
     static const Names n;
@@ -93,6 +103,57 @@ class Clocks {
     std::int64_t last_wall_ = 0;
     std::int64_t last_cpu_ = 0;
 };
+
+// The resident set of this OS process, in bytes: what erlang:memory(total) answers here. The
+// BEAM's other memory types (processes, binary, ets, atom...) have no counterpart to measure.
+std::optional<std::int64_t> resident_bytes() {
+    std::FILE* statm = std::fopen("/proc/self/statm", "r");
+    if (!statm) return std::nullopt;
+    long long size = 0, resident = 0;
+    const bool read = std::fscanf(statm, "%lld %lld", &size, &resident) == 2;
+    std::fclose(statm);
+    if (!read) return std::nullopt;
+    return static_cast<std::int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
+}
+
+Term count(std::uint64_t n) {
+    return Term(static_cast<std::int64_t>(n));
+}
+
+}  // namespace
+
+// For `distribute stats` and for Erlang code that asks a C++ node for its counters.
+Term stats_to_term(const NodeStats& s) {
+    auto key = [](std::string_view name) { return Term(Atom::make(name).value()); };
+    std::vector<Term> connections;
+    for (const ConnectionStats& c : s.connections)
+        connections.push_back(
+            map({{key("node"), Term(c.node)},
+                 {key("address"), binary(c.address)},
+                 {key("hidden"), Term(c.hidden)},
+                 {key("messages_in"), count(c.messages_in)},
+                 {key("messages_out"), count(c.messages_out)},
+                 {key("bytes_in"), count(c.bytes_in)},
+                 {key("bytes_out"), count(c.bytes_out)},
+                 {key("ticks_in"), count(c.ticks_in)},
+                 {key("ticks_out"), count(c.ticks_out)},
+                 {key("queued_bytes"), count(c.queued_bytes)},
+                 {key("since_last_received_ms"),
+                  count(static_cast<std::uint64_t>(c.since_last_received.count()))}}));
+    return map({{key("processes"), count(s.processes)},
+                {key("registered_names"), count(s.registered_names)},
+                {key("atoms"), count(s.atoms)},
+                {key("dropped_messages"), count(s.dropped_messages)},
+                {key("refused_handshakes"), count(s.refused_handshakes)},
+                {key("bad_frames"), count(s.bad_frames)},
+                {key("messages_in"), count(s.messages_in)},
+                {key("messages_out"), count(s.messages_out)},
+                {key("bytes_in"), count(s.bytes_in)},
+                {key("bytes_out"), count(s.bytes_out)},
+                {key("connections"), list_from(connections)}});
+}
+
+namespace {
 
 // nodes/1 takes one of these atoms or a list of them; the answer lists hidden nodes, then
 // visible ones, then this node, as a BEAM does whatever the order asked.
@@ -215,11 +276,30 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
     });
     auto clocks = std::make_shared<Clocks>();
     add(n.erlang, n.statistics, 1,
-        [clocks](node::Runtime&, std::span<const Term> args) -> RpcResult {
+        [clocks](node::Runtime& r, std::span<const Term> args) -> RpcResult {
             if (args[0].is_atom(names().wall_clock)) return clocks->wall_clock();
             if (args[0].is_atom(names().runtime)) return clocks->runtime();
+            if (args[0].is_atom(names().io)) {
+                // The BEAM counts the bytes of every port; here, of every distribution
+                // connection since the node started.
+                const auto [in, out] = r.io_bytes();
+                return tuple(tuple(names().input, count(in)), tuple(names().output, count(out)));
+            }
             return badarg(names().statistics, args);
         });
+    add(n.erlang, n.memory, 0, [](node::Runtime&, std::span<const Term> args) -> RpcResult {
+        auto total = resident_bytes();
+        if (!total) return badarg(names().memory, args);
+        return list(tuple(names().total, Term(*total)));
+    });
+    add(n.erlang, n.memory, 1, [](node::Runtime&, std::span<const Term> args) -> RpcResult {
+        auto total = resident_bytes();
+        if (!total || !args[0].is_atom(names().total)) return badarg(names().memory, args);
+        return Term(*total);
+    });
+    add(n.distribute, n.stats, 0, [](node::Runtime& r, std::span<const Term>) -> RpcResult {
+        return stats_to_term(r.stats());
+    });
     // A ping waits for the peer: on the worker pool, never on a node thread.
     add(
         n.net_adm, n.ping, 1,

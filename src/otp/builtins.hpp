@@ -5,7 +5,8 @@
 // node is hidden, as on a BEAM started with -hidden):
 //   erlang:node/0, erlang:nodes/0,1, erlang:registered/0, erlang:whereis/1,
 //   erlang:is_alive/0, erlang:system_info/1 (the keys below), erlang:statistics/1 (wall_clock,
-//   runtime), net_adm:ping/1.
+//   runtime, io), erlang:memory/0,1 (total only: the resident set), net_adm:ping/1; and
+//   distribute:stats/0, Node::stats() as a map, which only our nodes answer.
 // Bad arguments raise error badarg, as those BIFs do. Everything else stays undef.
 #pragma once
 
@@ -23,5 +24,10 @@ namespace distribute::otp {
 // schedulers_online, logical_processors, logical_processors_online,
 // logical_processors_available.
 void register_builtins(node::Runtime& runtime, RpcRegistry& registry);
+
+// What distribute:stats/0 answers: the counters as a map with atom keys (those of NodeStats and,
+// under `connections`, a list of maps with those of ConnectionStats; since_last_received in
+// since_last_received_ms).
+Term stats_to_term(const NodeStats& stats);
 
 }  // namespace distribute::otp
