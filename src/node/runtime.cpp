@@ -250,6 +250,7 @@ net::SessionSettings Runtime::session_settings() const {
     s.tick_interval =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.net_ticktime) / 4;
     s.tick_intervals = 4;
+    s.reassembly.max_bytes = options_.max_reassembly_bytes;
     return s;
 }
 
