@@ -151,7 +151,8 @@ void Runtime::on_up(net::Session& session) {
     for (auto& control : up.not_offered)
         not_offered(control);
     log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
-                            (hidden ? ", hidden" : "") + ")");
+                            (hidden ? ", hidden" : "") + ", " +
+                            wire::frame_layout(session.negotiated()) + ")");
     // A release newer than this code: as a BEAM does with an older peer, the connection uses
     // the capabilities both sides offer, and says which it left out.
     if (const auto unknown = wire::unknown_flags(session.peer().flags))

@@ -156,6 +156,12 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::continuation(
     return decode_terms(whole.buffer, whole.bytes, 0, &whole.atoms, options_);
 }
 
+std::string frame_layout(std::uint64_t negotiated) {
+    if (pass_through_layout(negotiated)) return "pass-through frames";
+    return (negotiated & flag::fragments) ? "distribution headers, fragments"
+                                          : "distribution headers";
+}
+
 FrameEncoder::FrameEncoder(std::uint64_t negotiated) : negotiated_(negotiated) {}
 
 void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control) {

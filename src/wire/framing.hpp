@@ -61,6 +61,10 @@ class FrameEncoder {
     std::uint64_t negotiated_;
 };
 
+// How frames go on a connection with `negotiated`, for its log line: "pass-through frames",
+// "distribution headers" or "distribution headers, fragments".
+std::string frame_layout(std::uint64_t negotiated);
+
 // The 4-byte frame that keeps a quiet connection alive.
 inline constexpr std::uint8_t tick_frame[4] = {0, 0, 0, 0};
 
