@@ -256,6 +256,24 @@ TEST_SUITE("fragments") {
         CHECK(big.text() == pattern);
     }
 
+    TEST_CASE("the next sequence reuses a completed one's buffer once its binaries are gone") {
+        FrameDecoder decoder = primed();
+        auto receive_big = [&] {
+            pending(decoder, big_frames[0]);
+            pending(decoder, big_frames[1]);
+            return std::get<RegSend>(decoded(decoder, big_frames[2])).message[1];
+        };
+        Term first = receive_big();
+        const std::uint8_t* first_bytes = first.bytes().data();
+        Term second = receive_big();  // the first binary still points into its buffer
+        CHECK(second.bytes().data() != first_bytes);
+        const std::uint8_t* second_bytes = second.bytes().data();
+        second = Term();
+        Term third = receive_big();
+        CHECK(third.bytes().data() == second_bytes);
+        CHECK(third.text() == pattern);
+    }
+
     TEST_CASE(
         "fragments out of order, of no sequence, or a sequence begun twice are bad_fragment") {
         {

@@ -12,6 +12,12 @@ FrameError fragment_error(std::size_t offset, std::string detail) {
     return FrameError{FrameErrc::bad_fragment, offset, std::move(detail)};
 }
 
+constexpr std::size_t kept_spare_bytes = 1024 * 1024;
+
+bool in_use(const SharedBuffer& buffer) {
+    return buffer.object() && buffer.object()->refs.load(std::memory_order_acquire) > 1;
+}
+
 std::string describe_sequence(std::uint64_t sequence) {
     return "sequence " + std::to_string(sequence);
 }
@@ -42,7 +48,7 @@ Expected<void, FrameError> Reassembly::begin(std::uint64_t sequence, std::uint64
                                          " held, the limit is " +
                                          std::to_string(limits_.max_bytes)});
     Sequence s;
-    s.buffer = SharedBuffer(std::max(estimate, rest.size()));
+    s.buffer = buffer_for(std::max(estimate, rest.size()));
     std::memcpy(s.buffer.data(), rest.data(), rest.size());
     s.used = rest.size();
     s.next = count - 1;
@@ -50,6 +56,13 @@ Expected<void, FrameError> Reassembly::begin(std::uint64_t sequence, std::uint64
     held_ += s.buffer.size();
     sequences_.emplace(sequence, std::move(s));
     return {};
+}
+
+// The spare when it is free and large enough without going past the limit, else a new buffer.
+SharedBuffer Reassembly::buffer_for(std::size_t size) {
+    if (spare_.size() >= size && spare_.size() <= limits_.max_bytes - held_ && !in_use(spare_))
+        return std::move(spare_);
+    return SharedBuffer(size);
 }
 
 Expected<std::optional<Reassembled>, FrameError> Reassembly::add(
@@ -89,6 +102,7 @@ Expected<std::optional<Reassembled>, FrameError> Reassembly::add(
     whole.bytes = std::span<const std::uint8_t>(whole.buffer.data(), s.used);
     whole.atoms = std::move(s.atoms);
     held_ -= whole.buffer.size();
+    if (whole.buffer.size() <= kept_spare_bytes) spare_ = whole.buffer;
     sequences_.erase(it);
     return std::optional<Reassembled>(std::move(whole));
 }

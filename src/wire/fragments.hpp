@@ -9,6 +9,8 @@
 // first fragment (a BEAM's fragments are all of one size but the last), growing if the peer's
 // fragments turn out larger, and all sequences in progress together may hold at most
 // `ReassemblyLimits::max_bytes`; past that, or past `max_sequences`, the connection is closed.
+// A completed sequence's buffer of up to 1 MiB is kept for the next one (not counted: the
+// connection's receive buffer is kept the same way).
 #pragma once
 
 #include <cstddef>
@@ -67,9 +69,15 @@ class Reassembly {
     };
     bool fits(std::size_t more) const { return more <= limits_.max_bytes - held_; }
 
+    SharedBuffer buffer_for(std::size_t size);
+
     ReassemblyLimits limits_;
     std::unordered_map<std::uint64_t, Sequence> sequences_;
     std::size_t held_ = 0;  // the buffers' sizes, summed
+    // The last completed sequence's buffer, used again once no decoded binary points into it:
+    // a stream of messages just over 64 KiB (two fragments each) allocates no buffer per
+    // message. Only buffers up to kept_spare_bytes are kept.
+    SharedBuffer spare_;
 };
 
 }  // namespace distribute::wire
