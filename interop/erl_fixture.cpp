@@ -273,12 +273,17 @@ EpmdProcess::~EpmdProcess() {
 ErlNode::ErlNode(ErlNodeOptions options) {
     const std::string name = unique_name(options.name_prefix);
     marker_ = "@@fixture:" + name + "@@";
-    std::vector<std::string> argv = {"erl", "-sname", name, "-setcookie", options.cookie,
-                                     "-noshell", "-kernel", "inet_dist_use_interface",
-                                     "{127,0,0,1}",
+    std::vector<std::string> argv = {"erl", "-noshell", "-kernel", "inet_dist_use_interface",
+                                     options.interface,
                                      // Idle schedulers sleep: the machine is shared.
                                      "+sbwt", "none", "+sbwtdcpu", "none", "+sbwtdio", "none"};
+    if (options.long_host.empty())
+        argv.insert(argv.end(), {"-sname", name});
+    else
+        argv.insert(argv.end(), {"-name", name + "@" + options.long_host});
+    if (!options.cookie.empty()) argv.insert(argv.end(), {"-setcookie", options.cookie});
     std::vector<std::string> env = erl_env;
+    env.insert(env.end(), options.extra_env.begin(), options.extra_env.end());
     if (options.epmd_port) {
         env.push_back("ERL_EPMD_PORT=" + std::to_string(*options.epmd_port));
         // Its EPMD is the test's: never start a stray one that would outlive the test.

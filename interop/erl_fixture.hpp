@@ -93,7 +93,14 @@ class EpmdProcess {
 
 struct ErlNodeOptions {
     std::string name_prefix = "erl";  // the node is <unique name>@<short host>
-    std::string cookie = "interop_cookie";
+    // Set: a long name, -name <unique name>@long_host (an IP address like 127.0.0.1 or ::1
+    // works on a machine without a domain), instead of -sname.
+    std::string long_host;
+    // The address its distribution listens on (-kernel inet_dist_use_interface), as an Erlang
+    // tuple; {0,0,0,0,0,0,0,1} with -proto_dist inet6_tcp.
+    std::string interface = "{127,0,0,1}";
+    std::string cookie = "interop_cookie";   // empty: no -setcookie, erl reads its cookie file
+    std::vector<std::string> extra_env;      // "NAME=value" entries (HOME, say)
     std::optional<std::uint16_t> epmd_port;  // ERL_EPMD_PORT for the node
     bool hidden = false;
     std::vector<std::string> extra_args;  // more `erl` arguments

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "distribute/rpc.hpp"
 #include "node_support.hpp"
 #include "peer_process.hpp"
@@ -62,12 +63,10 @@ inline Pid check_serves_us(Node& node, Mailbox& me, Atom peer, std::string_view 
 // the peer prints as `inbox_line`), rex answers erlang:node().
 inline void check_distribute_commands(std::uint16_t epmd_port, PeerProcess& peer, Atom target,
                                       std::string_view kv_tag, std::string_view inbox_line) {
-    const std::string cli = DISTRIBUTE_BUILD_ROOT "/src/cli/distribute";
     const std::string name(target.name());
     auto command = [&](std::vector<std::string> args) {
-        args.insert(args.begin(), cli);
         args.insert(args.end(), {"--cookie", "interop_cookie"});
-        return run(args, std::chrono::seconds(60), {epmd_env(epmd_port)});
+        return run_cli(args, {epmd_env(epmd_port)});
     };
     auto pong = command({"ping", name});
     CHECK(pong.exit_status == 0);

@@ -89,6 +89,15 @@ std::string PeerProcess::output() const {
     return "--- stdout ---\n" + tail(out_) + "\n--- stderr ---\n" + tail(err_);
 }
 
+std::string PeerProcess::errors() {
+    std::string_view no_input;
+    while (child_.err >= 0 &&
+           interop::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
+                         milliseconds(10)) == PumpResult::moved) {
+    }
+    return err_;
+}
+
 std::vector<std::string> ei_peer_argv(const std::vector<std::string>& args) {
     std::vector<std::string> argv{EI_PEER_EXE};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -1,8 +1,9 @@
-// Foreign peers for the interop tests, as real programs: the erl_interface C node
-// (interop/peers/ei_peer.cpp, built against Debian's libei) and the JInterface node
-// (interop/peers/JPeer.java, compiled here against Debian's OtpErlang.jar). Each prints one line
-// per event on stdout, which a PeerProcess reads; each is killed (its process group) when its
-// PeerProcess goes. A fixture that cannot start one throws FixtureError.
+// Programs that run beside an interop test and print one line per event on stdout, which a
+// PeerProcess reads: the foreign peers, the erl_interface C node (interop/peers/ei_peer.cpp, built
+// against Debian's libei) and the JInterface node (interop/peers/JPeer.java, compiled here against
+// Debian's OtpErlang.jar), and `distribute node` (ForegroundNode, cli_support.hpp). Each is killed
+// (its process group) when its PeerProcess goes. A fixture that cannot start one throws
+// FixtureError.
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,8 @@ class PeerProcess {
     void kill();
     // stdout and stderr so far, for failure messages.
     std::string output() const;
+    // Everything it wrote to stderr so far (its log), reading what is there now.
+    std::string errors();
 
   private:
     void pump(std::chrono::milliseconds slice);

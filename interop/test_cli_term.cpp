@@ -2,6 +2,8 @@
 // term survives --from etf --to text and back, as erl judges with =:=.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -73,4 +75,39 @@ TEST_CASE("distribute term keeps every BEAM term through etf to etf, and data te
                         60s) == "{ok," + std::to_string(etf_ok) + "}");
     CHECK(erl.node.eval("etf_corpus:check(" + quoted(originals) + ", " + quoted(via_text) + ")",
                         60s) == "{ok," + std::to_string(text_ok) + "}");
+}
+
+TEST_CASE("distribute term takes a term nested as deep as the bound, in ETF and text, not deeper") {
+    REQUIRE_MESSAGE(run({"test", "-x", cli}, 5s).exit_status == 0, cli << " is not built");
+    CorpusNode erl;
+    const auto deepest = erl.dir.file("deepest.etf");
+    const auto deeper = erl.dir.file("deeper.etf");
+    // N one-element lists around [] are N nested containers, in both forms.
+    const std::string nest = "fun(N) -> lists:foldl(fun(_, A) -> [A] end, [], lists:seq(1, N)) end";
+    REQUIRE(erl.node.eval(
+                "file:write_file(" + quoted(deepest) + ", term_to_binary((" + nest + ")(2097152)))",
+                120s) == "ok");
+    REQUIRE(erl.node.eval(
+                "file:write_file(" + quoted(deeper) + ", term_to_binary((" + nest + ")(2097153)))",
+                120s) == "ok");
+
+    const RunResult text = run({cli, "term", "--from", "etf", "--to", "text", deepest}, 120s);
+    REQUIRE_MESSAGE(text.exit_status == 0, text.err);
+    CHECK(text.out == std::string(2097152, '[') + "[]" + std::string(2097152, ']') + "\n");
+    // Back to ETF: the very bytes erl wrote.
+    const RunResult etf = run({cli, "term", "--from", "text", "--to", "etf"}, 120s, {}, text.out);
+    REQUIRE_MESSAGE(etf.exit_status == 0, etf.err);
+    std::ifstream written(deepest, std::ios::binary);
+    const std::string theirs{std::istreambuf_iterator<char>(written), {}};
+    CHECK(etf.out == theirs);
+
+    const RunResult too_deep_etf =
+        run({cli, "term", "--from", "etf", "--to", "text", deeper}, 120s);
+    CHECK(too_deep_etf.exit_status == 1);
+    CHECK(too_deep_etf.err.find("more than 2097152 nested containers") != std::string::npos);
+    const RunResult too_deep_text =
+        run({cli, "term", "--from", "text", "--to", "etf"}, 120s, {}, "[" + text.out + "]");
+    CHECK(too_deep_text.exit_status == 1);
+    CHECK(too_deep_text.err.find("column 2097153: containers nested more than 2097152 deep") !=
+          std::string::npos);
 }

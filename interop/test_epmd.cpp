@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "distribute/epmd.hpp"
+#include "epmd_support.hpp"
 #include "erl_fixture.hpp"
 #include "net/asio.hpp"
 #include "subprocess.hpp"
@@ -18,19 +19,6 @@ using namespace distribute::interop;
 using namespace std::chrono_literals;
 
 namespace {
-
-// An io_context served by a background thread for the life of the test.
-struct Loop {
-    net::asio::io_context io;
-    net::asio::executor_work_guard<net::asio::io_context::executor_type> work =
-        net::asio::make_work_guard(io);
-    std::thread thread{[this] { io.run(); }};
-    ~Loop() {
-        work.reset();
-        io.stop();
-        thread.join();
-    }
-};
 
 template <class F>
 void eventually(F condition) {
@@ -54,38 +42,6 @@ std::string alive_of(const std::string& node) {
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
-}
-
-struct Registration {
-    std::unique_ptr<EpmdRegistration> handle;
-    std::promise<Expected<std::uint32_t, EpmdError>> first;
-    std::atomic<unsigned> count{0};
-    std::atomic<int> lost{0};
-
-    Registration(EpmdClient& client, NodeRegistration node) {
-        RegistrationEvents events;
-        events.registered = [this](std::uint32_t creation, unsigned n) {
-            count = n;
-            if (n == 1) first.set_value(creation);
-        };
-        events.lost = [this](const EpmdError&) { ++lost; };
-        events.failed = [this](const EpmdError& e) {
-            if (count == 0) first.set_value(unexpected(e));
-        };
-        handle = client.register_node(std::move(node), events);
-    }
-    Expected<std::uint32_t, EpmdError> wait() {
-        auto f = first.get_future();
-        REQUIRE(f.wait_for(20s) == std::future_status::ready);
-        return f.get();
-    }
-};
-
-EpmdClientOptions client_for(std::uint16_t port) {
-    EpmdClientOptions o;
-    o.endpoint = {"127.0.0.1", port};
-    o.reregister_retry = {RetryPolicy::unlimited, 20ms, 200ms, 2.0, Jitter::full};
-    return o;
 }
 
 NodeRegistration cpp_node(std::string name, std::uint16_t port) {
@@ -525,6 +481,6 @@ TEST_CASE(
     CHECK(*status == 0);
 
     const auto nobody = run({cli, "names", "--port", port_text}, 10s);
-    CHECK(nobody.exit_status == 1);
-    CHECK(contains(nobody.err, "EPMD unreachable"));
+    CHECK(nobody.exit_status == 3);
+    CHECK(contains(nobody.err, "no EPMD on 127.0.0.1:" + port_text + ": EPMD unreachable"));
 }

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "cli/demo_services.hpp"
+#include "cli_support.hpp"
 #include "node_support.hpp"
-#include "peer_process.hpp"
 #include "scripted_peer.hpp"
 
 using namespace distribute;
@@ -87,19 +87,14 @@ TEST_CASE("a flood of idle sockets from one address keeps no other peer out") {
 
 TEST_CASE("distribute node --net-ticktime 4 drops a silent peer within seconds, not a minute") {
     Cluster cluster;
-    const std::string cli = DISTRIBUTE_BUILD_ROOT "/src/cli/distribute";
-    PeerProcess node({cli, "node", "--sname", unique_name("cli_ticks"), "--cookie",
-                      "interop_cookie", "--net-ticktime", "4"},
-                     {epmd_env(cluster.epmd_port())});
-    // "<name> is up (port N); ..."
-    const std::string up = node.await_line("cli_ticks");
-    const auto port_at = up.find("(port ") + 6;
-    const auto port = static_cast<std::uint16_t>(std::stoul(up.substr(port_at)));
-    ScriptedPeer silent(port, unique_name("silent") + "@" + short_host(),
-                        up.substr(0, up.find(' ')), "interop_cookie");
+    ForegroundNode node(
+        {"--sname", unique_name("cli_ticks"), "--cookie", "interop_cookie", "--net-ticktime", "4"},
+        {epmd_env(cluster.epmd_port())});
+    ScriptedPeer silent(node.port(), unique_name("silent") + "@" + short_host(), node.name(),
+                        "interop_cookie");
     REQUIRE(silent.handshake());
     // It reads our ticks and says nothing: gone after 4 s of silence (60 s by default).
     const bool dropped = silent.closed_within(20s);
-    INFO(node.output());
+    INFO(node.log());
     CHECK(dropped);
 }

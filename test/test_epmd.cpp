@@ -787,6 +787,23 @@ TEST_CASE("a server listens on every address it is given, on one port") {
     }
 }
 
+TEST_CASE("a server without addresses listens on IPv4 and IPv6, as epmd") {
+    Loop loop;
+    auto options = test_server_options();
+    options.addresses = {};
+    EpmdServer server(loop.io, options);
+    REQUIRE(server.start().has_value());
+    CHECK(server.addresses() == std::vector<std::string>{"0.0.0.0", "::"});
+    EpmdClient client(loop.io, client_for(server.port()));
+    Registered node(client, "either", 7300);
+    REQUIRE(node.wait().has_value());
+    for (const char* host : {"127.0.0.1", "::1"}) {
+        auto names = epmd_names({host, server.port()});
+        REQUIRE_MESSAGE(names.has_value(), host);
+        CHECK(*names == std::vector<RegisteredName>{{"either", 7300}});
+    }
+}
+
 TEST_CASE("starting a server twice, or after stop(), is a programmer error") {
     Loop loop;
     EpmdServer server(loop.io, test_server_options());
@@ -982,12 +999,12 @@ TEST_CASE("the environment sets the EPMD port and listen addresses as the BEAM r
     CHECK(EpmdEndpoint::from_environment().host == "127.0.0.1");
     const auto server = EpmdServerOptions::from_environment();
     CHECK(server.port == 4370);
-    CHECK(server.addresses == std::vector<std::string>{"10.1.2.3", "10.1.2.4", "127.0.0.1"});
+    CHECK(server.addresses == std::vector<std::string>{"10.1.2.3", "10.1.2.4", "127.0.0.1", "::1"});
     ::setenv("ERL_EPMD_PORT", "junk", 1);
     CHECK(EpmdEndpoint::from_environment().port == default_epmd_port);
     ::setenv("ERL_EPMD_ADDRESS", "127.0.0.1,10.1.2.3", 1);
     CHECK(EpmdServerOptions::from_environment().addresses ==
-          std::vector<std::string>{"127.0.0.1", "10.1.2.3"});
+          std::vector<std::string>{"127.0.0.1", "10.1.2.3", "::1"});
     ::unsetenv("ERL_EPMD_PORT");
     ::unsetenv("ERL_EPMD_ADDRESS");
     CHECK(EpmdServerOptions::from_environment().addresses.empty());
@@ -1005,9 +1022,10 @@ TEST_CASE("server defaults are epmd's: port 4369 on every address, strict comman
     CHECK(listed.addresses.empty());  // every address includes loopback already
     listed.addresses = {"10.0.0.1"};
     listed.add_loopback();
-    CHECK(listed.addresses == std::vector<std::string>{"10.0.0.1", "127.0.0.1"});
+    // As epmd -address: both loopbacks, so that inet_tcp and inet6_tcp nodes can register.
+    CHECK(listed.addresses == std::vector<std::string>{"10.0.0.1", "127.0.0.1", "::1"});
     listed.add_loopback();
-    CHECK(listed.addresses.size() == 2);
+    CHECK(listed.addresses.size() == 3);
 }
 
 // For the sanitizer build: every path of the server and the client at once, on an io_context

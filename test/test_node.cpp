@@ -548,12 +548,81 @@ TEST_SUITE("node") {
 
     TEST_CASE("connect to a node that does not exist fails, and ping says false") {
         LocalNode n;
-        const Atom nobody =
-            Atom::make("nobody_" + std::to_string(::getpid()) + "@localhost").value();
+        const std::string alive = "nobody_" + std::to_string(::getpid());
+        const Atom nobody = Atom::make(alive + "@localhost").value();
         auto up = n.node.connect(nobody, 5s);
         REQUIRE_FALSE(up.has_value());
-        CHECK(up.error().code == NodeErrc::connect_failed);
+        CHECK(up.error().code == NodeErrc::not_registered);
+        // The names EPMD has are listed, ours among them.
+        const std::string ours(n.node.name().name().substr(0, n.node.name().name().find('@')));
+        CHECK(
+            up.error().detail.starts_with(alive + " is not registered on localhost (EPMD lists: "));
+        CHECK(up.error().detail.find(ours) != std::string::npos);
         CHECK_FALSE(n.node.ping(nobody, 5s));
+    }
+
+    TEST_CASE("a connection that cannot be made says why: no EPMD, wrong cookie, unreachable") {
+        const auto port = free_port();
+        Node a = start_node(node_options(port, "why"));
+        auto other = node_options(port, "why");
+        other.cookie = "another_cookie";
+        Node b = start_node(other);
+
+        auto refused = a.connect(b.name(), 5s);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == NodeErrc::wrong_cookie);
+        CHECK(refused.error().detail.find("refused the handshake: wrong cookie?") !=
+              std::string::npos);
+        CHECK(a.hidden_nodes().empty());
+
+        auto silent = node_options(free_port(), "why");
+        silent.epmd_mode = EpmdMode::use_running;
+        silent.dist_listen = false;  // needs no EPMD of its own to start
+        Node lonely = start_node(silent);
+        auto no_epmd = lonely.connect(b.name(), 5s);
+        REQUIRE_FALSE(no_epmd.has_value());
+        CHECK(no_epmd.error().code == NodeErrc::no_epmd);
+        CHECK(no_epmd.error().detail.starts_with("no EPMD on "));
+
+        auto nowhere = a.connect(Atom::make("x@no-such-host.invalid").value(), 5s);
+        REQUIRE_FALSE(nowhere.has_value());
+        CHECK(nowhere.error().code == NodeErrc::unreachable);
+        CHECK(nowhere.error().detail.find("cannot resolve no-such-host.invalid") !=
+              std::string::npos);
+    }
+
+    TEST_CASE("a node that does not listen dials out, with a random creation and no registration") {
+        const auto port = free_port();
+        Node server = start_node(node_options(port, "listening"));
+        auto options = node_options(port, "dialler");
+        options.dist_listen = false;
+        Node dialler = start_node(options);
+        CHECK(dialler.port() == 0);
+        CHECK(dialler.creation() >= 4);
+        auto names = epmd_names({"127.0.0.1", port});
+        REQUIRE(names.has_value());
+        CHECK(names->size() == 1);  // the listening one alone
+        CHECK(dialler.ping(server.name(), 5s));
+        Mailbox inbox = server.open_mailbox();
+        Mailbox me = dialler.open_mailbox();
+        me.send(inbox.pid(), Term("hello"_a));
+        CHECK(next(inbox) == Term("hello"_a));
+    }
+
+    TEST_CASE("two nodes with IPv6 hosts in their long names connect over ::1") {
+        const auto port = free_port();
+        auto first = node_options(port, "six");
+        first.name += "@::1";
+        first.long_names = true;
+        auto second = node_options(port, "six");
+        second.name += "@::1";
+        second.long_names = true;
+        second.listen_address = "::1";
+        Node a = start_node(first);
+        Node b = start_node(second);
+        CHECK(a.ping(b.name(), 5s));
+        CHECK(b.ping(a.name(), 5s));
+        CHECK(a.hidden_nodes() == std::vector<Atom>{b.name()});
     }
 
     TEST_CASE(
@@ -624,10 +693,24 @@ TEST_SUITE("node") {
         CHECK(without.error().code == NodeErrc::bad_name);
         options.named_by = "nobody_" + std::to_string(::getpid()) + "@localhost";
         options.setup_timeout = 2s;
-        auto unreachable = Node::start(options);
-        REQUIRE_FALSE(unreachable.has_value());
-        CHECK(unreachable.error().code == NodeErrc::connect_failed);
-        CHECK(unreachable.error().detail.find("cannot get a name from") != std::string::npos);
+        auto unregistered = Node::start(options);
+        REQUIRE_FALSE(unregistered.has_value());
+        CHECK(unregistered.error().code == NodeErrc::not_registered);
+        CHECK(unregistered.error().detail.starts_with("cannot get a name from " + options.named_by +
+                                                      ": "));
+    }
+
+    TEST_CASE("a dynamic name from a node with another cookie fails as a wrong cookie") {
+        const std::uint16_t epmd_port = free_port();
+        Node namer = start_node(node_options(epmd_port, "namer", EpmdMode::embedded));
+        auto options = node_options(epmd_port, "unused");
+        options.name = "undefined";
+        options.named_by = std::string(namer.name().name());
+        options.cookie = "not_the_namers_cookie";
+        auto refused = Node::start(options);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == NodeErrc::wrong_cookie);
+        CHECK(namer.hidden_nodes().empty());
     }
 
 }  // TEST_SUITE

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "distribute/etf.hpp"
 #include "distribute/term.hpp"
 
 using namespace distribute;
@@ -500,6 +501,44 @@ TEST_CASE("a million-deep list and tuple print and parse without using the call 
         maps += "#{1=>";
     maps += "x" + std::string(depth / 10, '}');
     CHECK(to_string(parsed(maps)).size() == depth / 10 * 8 + 1);
+}
+
+TEST_CASE("text and the external term format share one nesting bound, max_term_depth") {
+    // N nested lists around [] are N containers in both forms: "[" x N "[]" "]" x N, and N
+    // LIST_EXT headers of one element each before the NIL_EXT.
+    auto text_of = [](std::size_t depth) {
+        return std::string(depth, '[') + "[]" + std::string(depth, ']');
+    };
+    auto etf_of = [](std::size_t depth) {
+        std::vector<std::uint8_t> out{131};
+        for (std::size_t i = 0; i < depth; ++i)
+            out.insert(out.end(), {108, 0, 0, 0, 1});
+        out.push_back(106);
+        out.insert(out.end(), depth, 106);
+        return out;
+    };
+    CHECK(etf::DecodeOptions{}.max_depth == max_term_depth);
+    auto deepest_text = parse_term(text_of(max_term_depth));
+    auto deepest_etf = etf::decode(etf_of(max_term_depth));
+    REQUIRE(deepest_text.has_value());
+    REQUIRE(deepest_etf.has_value());
+    CHECK(*deepest_text == *deepest_etf);
+
+    auto too_deep_text = parse_term(text_of(max_term_depth + 1));
+    REQUIRE_FALSE(too_deep_text.has_value());
+    CHECK(too_deep_text.error().message == "containers nested more than 2097152 deep");
+    CHECK(too_deep_text.error().column == max_term_depth + 1);  // the first '[' too many
+    auto too_deep_etf = etf::decode(etf_of(max_term_depth + 1));
+    REQUIRE_FALSE(too_deep_etf.has_value());
+    CHECK(too_deep_etf.error().code == etf::DecodeErrc::too_deep);
+
+    // Brackets alone, ten million of them: refused at the bound, not read to the end.
+    auto brackets = parse_term(std::string(10'000'000, '['));
+    REQUIRE_FALSE(brackets.has_value());
+    CHECK(brackets.error().column == max_term_depth + 1);
+    CHECK(parse_term(std::string(max_term_depth, '{') + std::string(max_term_depth, '}'))
+              .has_value());
+    CHECK_FALSE(parse_term("#{a => " + std::string(max_term_depth, '[')).has_value());
 }
 
 TEST_CASE("literals parse to the terms they denote") {

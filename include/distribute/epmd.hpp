@@ -174,7 +174,9 @@ class EpmdClient {
     const EpmdEndpoint& at, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
 struct EpmdServerOptions {
-    // Addresses to listen on. Empty: every IPv4 address, as epmd.
+    // Addresses to listen on. Empty: every address of both families (0.0.0.0 and ::, the IPv6
+    // socket IPv6-only), as epmd. An IPv6 address the machine cannot bind (no IPv6, no ::1) is
+    // left out with a log line as long as another address listens.
     std::vector<std::string> addresses;
     std::uint16_t port = default_epmd_port;  // 0: any free port (see EpmdServer::port())
     // Accept KILL and STOP while nodes are registered, like `epmd -relaxed_command_check`.
@@ -197,8 +199,9 @@ struct EpmdServerOptions {
     static EpmdServerOptions from_environment();
     // Loopback only, on `port`.
     static EpmdServerOptions loopback(std::uint16_t port = default_epmd_port);
-    // What epmd does with an -address list: unless `addresses` is empty (every address) or names
-    // 127.0.0.1 already, add it, so that local nodes can always register.
+    // What epmd does with an -address list: unless `addresses` is empty (every address), add
+    // the loopback addresses it lacks (127.0.0.1 and ::1), so that local nodes of either family
+    // can always register.
     void add_loopback();
 };
 
@@ -225,6 +228,8 @@ class EpmdServer {
     void stop();
     // The port listened on (useful with port 0); 0 before start().
     std::uint16_t port() const;
+    // The addresses listened on, as bound by start(); empty before.
+    std::vector<std::string> addresses() const;
     // Registered names, newest first as epmd lists them. Any thread.
     std::vector<RegisteredName> names() const;
     // Open connections, registrations included. Any thread.

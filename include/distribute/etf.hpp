@@ -52,9 +52,9 @@ struct DecodeError {
 struct DecodeOptions {
     // Like binary_to_term(B, [safe]): refuse atoms that do not exist yet.
     bool safe = false;
-    // Deep enough for a 1,000,000-deep term; the decoder does not recurse, so this bounds only
-    // the memory of its explicit stack.
-    std::size_t max_depth = 1u << 21;
+    // The bound of every term parser (parse_term's too): deep enough for a 1,000,000-deep term.
+    // The decoder does not recurse, so this bounds only the memory of its explicit stack.
+    std::size_t max_depth = max_term_depth;
     // Input size, and the declared uncompressed size of compressed terms (no zip bombs).
     std::size_t max_bytes = std::size_t{1} << 30;
     // 16 KiB of digits is an integer of about 39,000 decimal digits.

@@ -33,15 +33,22 @@ struct Access;
 
 enum class NodeErrc {
     bad_name = 1,     // not alive, alive@host, or a host part that cannot be worked out
-    no_cookie,        // no cookie given and ~/.erlang.cookie cannot be read or created
+    no_cookie,        // no cookie given, and the cookie file is missing, unreadable or refused
     visible_refused,  // visible mode needs the `global` protocol, which this node lacks yet
     listen_failed,    // no port of the range could be bound
     epmd_failed,      // no EPMD to register with, or it refused the name
     not_running,      // the node was stopped
-    connect_failed,   // the peer could not be reached or refused the handshake
+    connect_failed,   // the peer refused the handshake for a reason other than the cookie, or
+                      // this node lost its dynamic name (NodeOptions::named_by)
     timeout,          // an operation did not finish in time
     name_taken,       // register_name: the name is in use
     not_alive,        // register_name: the process has exited
+    // Why a connection to a peer could not be made, each its own code so that a program (and
+    // `distribute`'s exit status) can tell what to fix:
+    no_epmd,         // nothing answers on the EPMD port of the peer's host
+    not_registered,  // that EPMD does not know the peer's name (the detail lists the names)
+    wrong_cookie,    // the handshake failed on the digest: the two sides' cookies differ
+    unreachable,     // the host does not resolve, or the peer's port takes no connection
 };
 const std::error_category& node_category() noexcept;
 std::error_code make_error_code(NodeErrc e) noexcept;
@@ -61,18 +68,30 @@ struct NodeOptions {
     // dynamic name, as erl -sname undefined does: see named_by.
     std::string name;
     // With a dynamic name: the node (name@host) that gives this node its name and creation.
-    // start() connects to it first and returns once it has answered. Such a node neither
-    // listens nor registers with EPMD, and is hidden. When its connection to named_by goes down,
-    // that node may give the name to another, so this node closes every connection and makes
-    // no new one (a BEAM starts over without a name; start a new Node).
+    // start() connects to it first and returns once it has answered, or fails with the code of
+    // why it could not connect (not_registered, wrong_cookie...). Such a node neither listens
+    // nor registers with EPMD, whatever dist_listen says, and is hidden. When its connection to
+    // named_by goes down, that node may give the name to another, so this node closes every
+    // connection and makes no new one (a BEAM starts over without a name; start a new Node).
     std::string named_by;
     bool long_names = false;  // erl -name rather than erl -sname
-    // The cookie for every peer; empty: read ~/.erlang.cookie, creating it as erl does.
+    // The cookie for every peer. Empty: read `cookie_file` with erl's checks (never created), or
+    // when that is empty too, default_cookie_file(), as erl does without -setcookie.
     std::string cookie;
-    // Distribution port: 0 takes any free port; a range takes its first free one.
+    std::string cookie_file;
+    // Distribution port, as inet_dist_listen_min/max: 0 takes any free port; a range takes its
+    // first free one.
     std::uint16_t port_min = 0;
     std::uint16_t port_max = 0;
-    std::string listen_address = "0.0.0.0";
+    // The address to listen on, as inet_dist_use_interface. Empty: every interface, IPv4 and
+    // IPv6 (one dual-stack socket, or IPv4 alone on a machine without IPv6), so that inet_tcp
+    // and inet6_tcp peers both reach the node. A loopback address keeps the node, and the EPMD
+    // it starts when none answers, off the network.
+    std::string listen_address;
+    // false: as erl -dist_listen false, the node neither listens nor registers with EPMD (nor
+    // starts one); it only dials out, and its creation is random. For short-lived clients such
+    // as `distribute ping`. Such a node is hidden.
+    bool dist_listen = true;
     // Hidden nodes are left out of nodes() and of `global` on the BEAM. Visible mode is refused
     // until this node speaks `global`: a visible node that does not answer it stalls
     // global:sync() on every BEAM node it is connected to.
@@ -96,6 +115,21 @@ struct NodeOptions {
     unsigned threads = 0;  // 0: hardware concurrency
     LogSink log;           // empty: silent
 };
+
+// A cookie read from a file with erl's rules: a regular file that only its owner may access
+// (mode 0400 or 0600), holding characters ' '..'~', after which only line ends and spaces may
+// follow. A refusal is NodeErrc::no_cookie with erl's message.
+struct CookieFile {
+    std::string cookie;
+    std::string path;
+    bool created = false;  // the file did not exist: a new random cookie was written to it
+};
+// `path` with erl's checks; never created. Never blocks on a FIFO.
+[[nodiscard]] Expected<CookieFile, NodeError> read_cookie_file(const std::string& path);
+// Where erl looks without -setcookie: $HOME/.erlang.cookie, then
+// $XDG_CONFIG_HOME/erlang/.erlang.cookie (~/.config/erlang/...); when neither exists it creates
+// $HOME/.erlang.cookie with 20 random capital letters, mode 0400 (`created` tells).
+[[nodiscard]] Expected<CookieFile, NodeError> default_cookie_file();
 
 // A connection coming up or going down, as net_kernel:monitor_nodes reports it.
 struct NodeEvent {

@@ -526,8 +526,15 @@ struct ParseError {
     std::string to_string() const;
 };
 
+// How deep containers (tuples, lists, maps, funs' free variables) may nest in a term read by any
+// of our parsers: the external term format decoder (etf::DecodeOptions::max_depth defaults to
+// it) and parse_term. Real data nests a few levels; a million-deep term still fits, while input
+// made only of brackets cannot make a parser hold gigabytes.
+inline constexpr std::size_t max_term_depth = std::size_t{1} << 21;
+
 // Reads one Erlang term literal, with an optional final `.`: atoms, integers (any size, 16#ff,
 // $a, 1_000), floats, strings, binaries with bit syntax sizes, lists, tuples, maps, `fun M:F/A`.
+// Containers nested deeper than max_term_depth are an error.
 [[nodiscard]] Expected<Term, ParseError> parse_term(std::string_view text);
 
 // ---------------------------------------------------------------------------------------------

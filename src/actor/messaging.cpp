@@ -21,8 +21,8 @@ node::Runtime& runtime_of(const ProcessHandle& h) {
 bool reachable(node::Runtime& runtime, Atom node, std::chrono::milliseconds timeout) {
     auto result = std::make_shared<std::promise<bool>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    runtime.async_connect(node, [result, answered](bool up) {
-        if (!answered->exchange(true)) result->set_value(up);
+    runtime.async_connect(node, [result, answered](const Expected<void, NodeError>& up) {
+        if (!answered->exchange(true)) result->set_value(up.has_value());
     });
     auto future = result->get_future();
     if (future.wait_for(timeout) != std::future_status::ready) return false;

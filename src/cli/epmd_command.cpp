@@ -4,8 +4,8 @@
 //                   [--idle-timeout SECONDS] [--debug]
 //
 // The port and addresses default to ERL_EPMD_PORT and ERL_EPMD_ADDRESS, as epmd reads them; as
-// with epmd's -address, 127.0.0.1 is added to a list that lacks it. It runs until SIGINT or
-// SIGTERM, or an accepted KILL request (`epmd -kill`).
+// with epmd's -address, 127.0.0.1 and ::1 are added to a list that lacks them. It runs until SIGINT
+// or SIGTERM, or an accepted KILL request (`epmd -kill`).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -56,7 +56,8 @@ void add_epmd_command(CLI::App& app) {
     epmd->add_option("--port", options->server.port, "Port to listen on (ERL_EPMD_PORT, 4369)")
         ->capture_default_str();
     epmd->add_option("--address", options->server.addresses,
-                     "Address to listen on; repeatable (ERL_EPMD_ADDRESS; default: all)");
+                     "Address to listen on; repeatable (ERL_EPMD_ADDRESS; default: all, IPv4 "
+                     "and IPv6)");
     epmd->add_flag("--relaxed", options->server.relaxed,
                    "Accept KILL and STOP while nodes are registered (-relaxed_command_check)");
     epmd->add_option("--max-connections", options->server.max_connections,
@@ -66,6 +67,14 @@ void add_epmd_command(CLI::App& app) {
                      "Seconds a connection may stay without a complete request")
         ->capture_default_str();
     epmd->add_flag("-d,--debug", options->debug, "Log registrations and refused requests");
+    epmd->footer(
+        "Without --address it listens on every address of both families, as epmd; with\n"
+        "--address it adds 127.0.0.1 and ::1, as epmd -address does. It runs until Ctrl-C,\n"
+        "SIGTERM or an accepted `epmd -kill`.\n"
+        "\n"
+        "Examples:\n  distribute epmd -d\n  distribute epmd --port 4370 --address 127.0.0.1\n"
+        "\n"
+        "Exit status: 0 once stopped, 1 when it cannot listen, 2 bad command line.");
     epmd->callback([options] { run_epmd(*options); });
 }
 

@@ -109,6 +109,16 @@ void add_term_command(CLI::App& app) {
             },
             "LEVEL 0..9");
     term->add_option("FILE", options->file, "Input file (default: stdin)");
+    term->footer(
+        "Text input may end with a '.'; text output ends with a newline. Terms nested deeper\n"
+        "than 2097152 levels are refused, in text as in ETF.\n"
+        "\n"
+        "Examples:\n"
+        "  echo '{ok, <<\"hi\">>}.' | distribute term --from text --to etf > t.etf\n"
+        "  distribute term --from etf --to text t.etf          # prints {ok,<<\"hi\">>}\n"
+        "\n"
+        "Exit status: 0 done, 1 the input does not decode (stderr says where), 2 bad command "
+        "line.");
 
     term->callback([options] {
         if (!options->compression.empty() && options->to != "etf")

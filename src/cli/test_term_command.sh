@@ -2,31 +2,14 @@
 # The contract of `distribute term` as a program: bytes in and out, exit status, error messages.
 # (Round trips of BEAM-made terms through the command are in interop/test_cli_term.cpp.)
 #   test_term_command.sh PATH_TO_DISTRIBUTE
-set -u
-distribute=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-check() {  # check DESCRIPTION CONDITION...
-    description=$1
-    shift
-    if "$@"; then
-        echo "ok: $description"
-    else
-        echo "FAILED: $description"
-        failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/check_lib.sh"
 
 # term ARGS...: runs the command on $work/in; stdout in $work/out, stderr in $work/err.
 term() {
     "$distribute" term "$@" <"$work/in" >"$work/out" 2>"$work/err"
     echo $? >"$work/status"
 }
-status_is() { [ "$(cat "$work/status")" = "$1" ]; }
 out_is() { [ "$(od -An -tx1 "$work/out" | tr -d ' \n')" = "$1" ]; }
-err_has() { grep -q -- "$1" "$work/err"; }
 
 # <<97,0,98>>: a NUL in the middle must not cut the input short.
 printf '\203m\000\000\000\003a\000b' >"$work/in"
@@ -68,6 +51,12 @@ term --from text --to etf --compressed=10
 check "a compression level outside 0..9 is refused" err_has "0..9"
 term --from yaml --to etf
 check "an unknown format is refused" err_has "yaml"
+check "an unknown format is a command line error (exit status 2)" status_is 2
+
+head -c 10000000 /dev/zero | tr '\0' '[' >"$work/in"
+term --from text --to etf
+check "ten million '[' are refused at the nesting bound (exit 1, the column of the first too many)" \
+    sh -c "[ \$(cat '$work/status') = 1 ] && grep -q 'column 2097153: containers nested more than 2097152 deep' '$work/err'"
 "$distribute" term --from text --to etf "$work/missing" >/dev/null 2>"$work/err"
 check "a missing input file is reported with its name" err_has "missing: No such file"
 

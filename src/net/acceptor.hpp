@@ -14,7 +14,8 @@ namespace distribute::net {
 
 class Acceptor : public std::enable_shared_from_this<Acceptor> {
   public:
-    // Binds and listens now; port_min 0 takes any free port.
+    // Binds and listens now; port_min 0 takes any free port. An empty address is every
+    // interface of both families (one dual-stack socket), or every IPv4 one without IPv6.
     [[nodiscard]] static Expected<std::shared_ptr<Acceptor>, std::string> listen(
         asio::io_context& io, const std::string& address, std::uint16_t port_min,
         std::uint16_t port_max);

@@ -1,6 +1,7 @@
 #include "net/connector.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace distribute::net {
 namespace {
@@ -8,14 +9,18 @@ namespace {
 // Every step of a dial, the timeout included, runs on one strand: the timer and a connect that
 // completes at the same moment cannot both finish it.
 struct Dial : std::enable_shared_from_this<Dial> {
-    Dial(asio::io_context& io, std::function<void(Expected<tcp::socket, std::string>)> done)
+    Dial(asio::io_context& io, EpmdClient& epmd, std::string alive, std::string host,
+         std::function<void(Expected<tcp::socket, DialError>)> done)
         : strand(asio::make_strand(io)),
+          epmd(epmd),
+          alive(std::move(alive)),
+          host(std::move(host)),
           resolver(strand),
           socket(io),
           timer(strand),
           done(std::move(done)) {}
 
-    void finish(Expected<tcp::socket, std::string> result) {
+    void finish(Expected<tcp::socket, DialError> result) {
         if (!done) return;
         timer.cancel();
         resolver.cancel();
@@ -23,69 +28,138 @@ struct Dial : std::enable_shared_from_this<Dial> {
         done = nullptr;
         callback(std::move(result));
     }
-    void fail(std::string why) {
+    void fail(DialErrc code, std::string why) {
         boost::system::error_code ignored;
         socket.close(ignored);
-        finish(unexpected(std::move(why)));
+        finish(unexpected(DialError{code, std::move(why)}));
+    }
+    std::string node() const { return alive + "@" + host; }
+    std::string epmd_address() const {
+        return host + ":" + std::to_string(epmd.options().endpoint.port);
     }
 
     asio::strand<asio::io_context::executor_type> strand;
+    EpmdClient& epmd;
+    const std::string alive;
+    const std::string host;
     tcp::resolver resolver;
+    std::vector<tcp::endpoint> addresses;  // of the host, in the resolver's order
     tcp::socket socket;
     asio::steady_timer timer;
-    std::function<void(Expected<tcp::socket, std::string>)> done;
+    std::function<void(Expected<tcp::socket, DialError>)> done;
 };
 
-// On the dial's strand: the port is known (or not); resolve the host and connect.
-void dial_port(const std::shared_ptr<Dial>& dial, const std::string& host,
-               Expected<NodePort, EpmdError> port) {
-    if (!dial->done) return;
-    if (!port) return dial->fail("EPMD on " + host + ": " + port.error().detail);
-    if (!port->speaks_v6())
-        return dial->fail("the node speaks distribution versions " + std::to_string(port->lowest) +
-                          ".." + std::to_string(port->highest) + ", not 6");
-    dial->resolver.async_resolve(
-        host, std::to_string(port->port),
-        [dial, host](const boost::system::error_code& e,
-                     const tcp::resolver::results_type& endpoints) {
-            if (!dial->done) return;
-            if (e) return dial->fail("cannot resolve " + host + ": " + e.message());
-            asio::async_connect(
-                dial->socket, endpoints,
-                asio::bind_executor(
-                    dial->strand, [dial](const boost::system::error_code& e, const tcp::endpoint&) {
-                        if (!dial->done) return;
-                        if (e) return dial->fail("connect: " + e.message());
-                        dial->finish(std::move(dial->socket));
-                    }));
-        });
+using DialPtr = std::shared_ptr<Dial>;
+
+// Runs `step` on the dial's strand, whatever thread the EPMD client answered on.
+template <class Step>
+auto on_strand(const DialPtr& dial, Step step) {
+    return [dial, step = std::move(step)](auto result) mutable {
+        asio::dispatch(dial->strand,
+                       [dial, step = std::move(step), result = std::move(result)]() mutable {
+                           if (dial->done) step(std::move(result));
+                       });
+    };
+}
+
+void connect_port(const DialPtr& dial, std::uint16_t port) {
+    std::vector<tcp::endpoint> targets;
+    for (auto endpoint : dial->addresses) {
+        endpoint.port(port);
+        targets.push_back(endpoint);
+    }
+    asio::async_connect(
+        dial->socket, targets,
+        asio::bind_executor(
+            dial->strand, [dial, port](const boost::system::error_code& e, const tcp::endpoint&) {
+                if (!dial->done) return;
+                if (e)
+                    return dial->fail(DialErrc::unreachable,
+                                      dial->node() + " is unreachable: " + dial->host + " port " +
+                                          std::to_string(port) + ": " + e.message());
+                dial->finish(std::move(dial->socket));
+            }));
+}
+
+// The name is not registered: say which are, so that a typo shows.
+void report_missing(const DialPtr& dial) {
+    dial->epmd.async_names(
+        dial->epmd.endpoint_for(dial->host),
+        on_strand(dial, [dial](Expected<std::vector<RegisteredName>, EpmdError> names) {
+            std::string listed;
+            if (!names) {
+                listed = "the names could not be listed: " + names.error().detail;
+            } else if (names->empty()) {
+                listed = "EPMD lists no names";
+            } else {
+                listed = "EPMD lists: ";
+                for (std::size_t i = 0; i < names->size(); ++i)
+                    listed += (i ? ", " : "") + (*names)[i].name;
+            }
+            dial->fail(DialErrc::not_registered,
+                       dial->alive + " is not registered on " + dial->host + " (" + listed + ")");
+        }));
+}
+
+void ask_epmd(const DialPtr& dial) {
+    dial->epmd.async_port_please(
+        dial->epmd.endpoint_for(dial->host), dial->alive,
+        on_strand(dial, [dial](Expected<NodePort, EpmdError> port) {
+            if (!port && port.error().code == EpmdErrc::not_found) return report_missing(dial);
+            if (!port) {
+                // The EPMD client's detail starts with the address this message already names.
+                std::string why = port.error().detail;
+                if (why.starts_with(dial->epmd_address() + ": "))
+                    why.erase(0, dial->epmd_address().size() + 2);
+                return dial->fail(DialErrc::no_epmd,
+                                  "no EPMD on " + dial->epmd_address() + " (" + why + ")");
+            }
+            if (!port->speaks_v6())
+                return dial->fail(DialErrc::old_version,
+                                  dial->node() + " speaks distribution versions " +
+                                      std::to_string(port->lowest) + ".." +
+                                      std::to_string(port->highest) + ", not 6");
+            connect_port(dial, port->port);
+        }));
 }
 
 }  // namespace
 
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
                         std::chrono::milliseconds timeout,
-                        std::function<void(Expected<tcp::socket, std::string>)> done) {
+                        std::function<void(Expected<tcp::socket, DialError>)> done) {
     auto at = node.find('@');
     if (at == std::string::npos || at == 0 || at + 1 == node.size()) {
         asio::post(io, [done = std::move(done), node] {
-            done(unexpected("'" + node + "' is not a node name (alive@host)"));
+            done(unexpected(
+                DialError{DialErrc::bad_name, "'" + node + "' is not a node name (alive@host)"}));
         });
         return;
     }
-    auto dial = std::make_shared<Dial>(io, std::move(done));
-    dial->timer.expires_after(timeout);
-    dial->timer.async_wait([dial, timeout](const boost::system::error_code& e) {
-        if (!e) dial->fail("no connection within " + std::to_string(timeout.count()) + " ms");
+    auto dial =
+        std::make_shared<Dial>(io, epmd, node.substr(0, at), node.substr(at + 1), std::move(done));
+    asio::dispatch(dial->strand, [dial, timeout] {
+        dial->timer.expires_after(timeout);
+        dial->timer.async_wait([dial, timeout](const boost::system::error_code& e) {
+            if (!e)
+                dial->fail(DialErrc::unreachable, dial->node() +
+                                                      " is unreachable: no connection within " +
+                                                      std::to_string(timeout.count()) + " ms");
+        });
+        // Resolved first, so that a host that does not exist is told from one without an EPMD.
+        dial->resolver.async_resolve(
+            dial->host, "0",
+            [dial](const boost::system::error_code& e, const tcp::resolver::results_type& found) {
+                if (!dial->done) return;
+                if (e)
+                    return dial->fail(DialErrc::unreachable,
+                                      dial->node() + " is unreachable: cannot resolve " +
+                                          dial->host + ": " + e.message());
+                for (const auto& entry : found)
+                    dial->addresses.push_back(entry.endpoint());
+                ask_epmd(dial);
+            });
     });
-    std::string host = node.substr(at + 1);
-    epmd.async_port_please(epmd.endpoint_for(host), node.substr(0, at),
-                           [dial, host](Expected<NodePort, EpmdError> reply) {
-                               asio::dispatch(dial->strand,
-                                              [dial, host, port = std::move(reply)]() mutable {
-                                                  dial_port(dial, host, std::move(port));
-                                              });
-                           });
 }
 
 }  // namespace distribute::net

@@ -1,5 +1,5 @@
-// Dialling a node by name: ask the EPMD of its host for its port, then open a TCP connection,
-// all within one deadline.
+// Dialling a node by name: resolve its host, ask that host's EPMD for the node's port, then open
+// a TCP connection (IPv4 or IPv6, whichever the host resolves to), all within one deadline.
 #pragma once
 
 #include <chrono>
@@ -12,9 +12,23 @@
 
 namespace distribute::net {
 
+// Why a dial failed, told apart because each has its own fix.
+enum class DialErrc {
+    bad_name,        // not alive@host
+    unreachable,     // the host does not resolve, the node's port refuses, or time ran out
+    no_epmd,         // the host resolves but its EPMD does not answer
+    not_registered,  // its EPMD does not know the name
+    old_version,     // the node does not speak distribution version 6
+};
+
+struct DialError {
+    DialErrc code{};
+    std::string detail;  // one line for people: which host, port or name, and what happened
+};
+
 // `node` is alive@host. `done` runs once, on `io`, with the socket or why there is none.
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
                         std::chrono::milliseconds timeout,
-                        std::function<void(Expected<tcp::socket, std::string>)> done);
+                        std::function<void(Expected<tcp::socket, DialError>)> done);
 
 }  // namespace distribute::net

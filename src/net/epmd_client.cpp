@@ -77,9 +77,10 @@ EpmdServerOptions EpmdServerOptions::from_environment() {
 }
 
 void EpmdServerOptions::add_loopback() {
-    if (!addresses.empty() &&
-        std::find(addresses.begin(), addresses.end(), "127.0.0.1") == addresses.end())
-        addresses.emplace_back("127.0.0.1");
+    if (addresses.empty()) return;
+    for (const char* loopback : {"127.0.0.1", "::1"})
+        if (std::find(addresses.begin(), addresses.end(), loopback) == addresses.end())
+            addresses.emplace_back(loopback);
 }
 
 EpmdServerOptions EpmdServerOptions::loopback(std::uint16_t port) {

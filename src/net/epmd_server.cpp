@@ -68,6 +68,7 @@ struct EpmdServer::Core : std::enable_shared_from_this<EpmdServer::Core> {
     asio::strand<asio::io_context::executor_type> strand;  // listeners
     std::vector<std::unique_ptr<Listener>> listeners;      // on the strand only
     std::atomic<std::uint16_t> port{0};
+    std::vector<std::string> bound;  // the addresses listened on; under `mutex`
 
     mutable std::mutex mutex;  // everything below
     net::EpmdRegistry registry;
@@ -380,10 +381,12 @@ Expected<void, EpmdError> EpmdServer::start() {
         return unexpected(std::move(error));
     };
     std::vector<std::string> addresses = core_->options.addresses;
-    if (addresses.empty()) addresses.push_back("0.0.0.0");
+    if (addresses.empty()) addresses = {"0.0.0.0", "::"};
     std::uint16_t port = core_->options.port;
     // Bound here, on the caller's thread, and handed to the core only once all of them listen.
     std::vector<std::unique_ptr<Listener>> listeners;
+    std::vector<std::string> bound;
+    std::vector<std::string> skipped;
     for (const auto& text : addresses) {
         boost::system::error_code ec;
         const auto address = asio::ip::make_address(text, ec);
@@ -391,10 +394,18 @@ Expected<void, EpmdError> EpmdServer::start() {
         auto listener = std::make_unique<Listener>(core_->strand);
         auto& acceptor = listener->acceptor;
         const tcp::endpoint endpoint(address, port);
-        if (!acceptor.open(endpoint.protocol(), ec))
-            acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+        acceptor.open(endpoint.protocol(), ec);
+        // IPv6 sockets take IPv6 alone, so that :: and 0.0.0.0 can share the port.
+        if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
         if (!ec) acceptor.bind(endpoint, ec);
         if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        const bool no_ipv6 = address.is_v6() && (ec == asio::error::address_family_not_supported ||
+                                                 ec == boost::system::errc::address_not_available);
+        if (no_ipv6) {
+            skipped.push_back(text + " (" + ec.message() + ")");
+            continue;
+        }
         if (ec) {
             const auto code = ec == asio::error::address_in_use ? EpmdErrc::address_in_use
                                                                 : EpmdErrc::bad_address;
@@ -403,6 +414,15 @@ Expected<void, EpmdError> EpmdServer::start() {
         // With port 0 the first listener picks the port and the others follow it.
         port = acceptor.local_endpoint().port();
         listeners.push_back(std::move(listener));
+        bound.push_back(text);
+    }
+    if (listeners.empty())
+        return failed({EpmdErrc::bad_address, "no address could be bound: " + skipped.front()});
+    for (const auto& address : skipped)
+        core_->log("not listening on " + address);
+    {
+        std::lock_guard lock(core_->mutex);
+        core_->bound = std::move(bound);
     }
     core_->port = port;
     asio::dispatch(core_->strand, [core = core_, listeners = std::move(listeners)]() mutable {
@@ -425,6 +445,11 @@ void EpmdServer::stop() {
 
 std::uint16_t EpmdServer::port() const {
     return core_->port;
+}
+
+std::vector<std::string> EpmdServer::addresses() const {
+    std::lock_guard lock(core_->mutex);
+    return core_->bound;
 }
 
 std::vector<RegisteredName> EpmdServer::names() const {

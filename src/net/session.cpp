@@ -97,7 +97,10 @@ void Session::end(SessionEnd::Cause cause, std::string detail) {
                            cause == SessionEnd::Cause::simultaneous;
         if (!(writing_ && flush)) transport_->close();
     }
-    observer_.on_end(*this, SessionEnd{cause, std::move(detail), up_});
+    observer_.on_end(
+        *this, SessionEnd{cause, std::move(detail), up_,
+                          cause == SessionEnd::Cause::handshake_failed ? handshake_.failure().code
+                                                                       : wire::HandshakeErrc{}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +150,8 @@ void Session::make_room() {
 void Session::on_read(const boost::system::error_code& error, std::size_t n) {
     if (ended_) return;
     if (error) {
+        if (!up_ && handshake_.peer_closed() == wire::Handshake::Event::failed)
+            return end(SessionEnd::Cause::handshake_failed, handshake_.failure().detail);
         end(SessionEnd::Cause::peer_closed,
             error == asio::error::eof ? "connection closed by peer" : error.message());
         return;

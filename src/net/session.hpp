@@ -43,6 +43,8 @@ struct SessionEnd {
     Cause cause = Cause::closed_by_us;
     std::string detail;
     bool was_up = false;  // the handshake had completed
+    // handshake_failed: the handshake's reason (bad_digest is a cookie mismatch).
+    wire::HandshakeErrc handshake_error{};
 };
 
 // Called on the session's strand, so calls for one session never overlap.

@@ -5,6 +5,14 @@
 namespace distribute::net {
 namespace {
 
+// 127.0.0.1:4370, [::1]:4370; an IPv4 peer of a dual-stack socket shows as IPv4.
+std::string printable(const tcp::endpoint& endpoint) {
+    const auto address = unmapped(endpoint.address());
+    const std::string host =
+        address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    return host + ":" + std::to_string(endpoint.port());
+}
+
 class TcpTransport final : public Transport {
   public:
     explicit TcpTransport(tcp::socket socket) : socket_(std::move(socket)) {
@@ -12,8 +20,7 @@ class TcpTransport final : public Transport {
         // Distribution frames are often tiny and latency matters: the BEAM sets nodelay too.
         socket_.set_option(tcp::no_delay(true), ignored);
         auto endpoint = socket_.remote_endpoint(ignored);
-        if (!ignored)
-            address_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+        if (!ignored) address_ = printable(endpoint);
     }
 
     void async_read_some(std::span<std::uint8_t> into, Handler done) override {
@@ -43,6 +50,12 @@ class TcpTransport final : public Transport {
 };
 
 }  // namespace
+
+asio::ip::address unmapped(const asio::ip::address& address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return address;
+}
 
 std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket) {
     return std::make_unique<TcpTransport>(std::move(socket));

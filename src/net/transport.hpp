@@ -33,4 +33,8 @@ class Transport {
 
 std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket);
 
+// An IPv4 peer of a dual-stack socket as IPv4 (127.0.0.1, not ::ffff:127.0.0.1): one peer has one
+// address in log lines and in the limits kept per address.
+asio::ip::address unmapped(const asio::ip::address& address);
+
 }  // namespace distribute::net

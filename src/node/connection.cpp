@@ -56,4 +56,14 @@ std::vector<std::function<void(bool)>> Connection::take_waiters() {
     return std::move(waiters);
 }
 
+void Connection::set_failure(NodeError why) {
+    std::lock_guard lock(mutex);
+    failure = std::move(why);
+}
+
+NodeError Connection::failure_or(NodeError otherwise) const {
+    std::lock_guard lock(mutex);
+    return failure ? *failure : std::move(otherwise);
+}
+
 }  // namespace distribute::node

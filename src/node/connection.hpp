@@ -8,9 +8,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "distribute/node.hpp"
 #include "distribute/term.hpp"
 #include "net/session.hpp"
 #include "wire/control.hpp"
@@ -47,6 +49,10 @@ class Connection {
     std::uint64_t negotiated() const;
     // Down or never up: marks it down and returns the waiters to call with false.
     std::vector<std::function<void(bool)>> take_waiters();
+    // Why it never came up, recorded before the waiters are called; `otherwise` when nothing
+    // more precise was recorded.
+    void set_failure(NodeError why);
+    NodeError failure_or(NodeError otherwise) const;
 
     const Atom peer;
     // Links and monitors remember the id of the connection they crossed: when it goes down,
@@ -70,6 +76,7 @@ class Connection {
     std::uint32_t peer_creation = 0;
     std::vector<wire::Control> queued;
     std::vector<std::function<void(bool)>> waiters;  // connect() callers: true once up
+    std::optional<NodeError> failure;
 };
 
 }  // namespace distribute::node

@@ -3,7 +3,6 @@
 // connection that went down. Handshakes peers start are admitted in handshakes.cpp.
 #include <algorithm>
 
-#include "net/connector.hpp"
 #include "node/runtime.hpp"
 #include "wire/flags.hpp"
 
@@ -30,6 +29,43 @@ std::string describe(const net::SessionEnd& end) {
             return "simultaneous connect: " + end.detail;
     }
     return end.detail;
+}
+
+NodeError dial_failure(const net::DialError& e) {
+    using net::DialErrc;
+    switch (e.code) {
+        case DialErrc::bad_name:
+            return {NodeErrc::bad_name, e.detail};
+        case DialErrc::unreachable:
+            return {NodeErrc::unreachable, e.detail};
+        case DialErrc::no_epmd:
+            return {NodeErrc::no_epmd, e.detail};
+        case DialErrc::not_registered:
+            return {NodeErrc::not_registered, e.detail};
+        case DialErrc::old_version:
+            return {NodeErrc::connect_failed, e.detail};
+    }
+    return {NodeErrc::connect_failed, e.detail};
+}
+
+// A node whose dynamic name went with the node that gave it makes no new connection.
+NodeError lost_name_error() {
+    return {NodeErrc::connect_failed,
+            "this node lost its name (the node that gave it is gone): it makes no new connections"};
+}
+
+// Why a connection we dialled ended before it came up.
+NodeError handshake_failure(const net::SessionEnd& end, const std::string& peer) {
+    using Cause = net::SessionEnd::Cause;
+    if (end.cause == Cause::handshake_failed &&
+        end.handshake_error == wire::HandshakeErrc::bad_digest)
+        return {NodeErrc::wrong_cookie,
+                peer + " refused the handshake: wrong cookie? (" + end.detail + ")"};
+    if (end.cause == Cause::handshake_failed)
+        return {NodeErrc::connect_failed, peer + " refused the handshake: " + end.detail};
+    if (end.cause == Cause::handshake_timeout)
+        return {NodeErrc::timeout, peer + " did not finish the handshake: " + end.detail};
+    return {NodeErrc::connect_failed, "cannot connect to " + peer + ": " + describe(end)};
 }
 
 }  // namespace
@@ -78,7 +114,7 @@ void Runtime::dial(const std::shared_ptr<Connection>& connection) {
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
-                         Expected<tcp::socket, std::string> socket) {
+                         Expected<tcp::socket, net::DialError> socket) {
     std::shared_ptr<net::Session> session;
     bool failed = false;
     {
@@ -101,10 +137,11 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
         }
     }
     if (failed) {
-        const std::string why = socket ? "this node lost its name" : socket.error();
+        const NodeError why = socket ? lost_name_error() : dial_failure(socket.error());
         log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + why);
-        connection_down(connection, why, false);
+            "cannot connect to " + std::string(connection->peer.name()) + ": " + why.detail);
+        connection->set_failure(why);
+        connection_down(connection, why.detail, false);
         return;
     }
     session->start();
@@ -202,12 +239,13 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     } else if (connection) {
         log(LogLevel::info, "cannot connect to " + peer + ": " + why);
     }
+    if (connection && !end.was_up) connection->set_failure(handshake_failure(end, peer));
     if (connection) connection_down(connection, why, end.was_up);
 }
 
 void Runtime::connection_down(const std::shared_ptr<Connection>& connection,
                               const std::string& reason, bool was_up) {
-    // First: a start() waiting for its name learns why it got none.
+    // The node that named this one is gone: so is the name.
     if (dynamic_name_ && connection->peer == namer_) lose_name(reason);
     for (auto& waiter : connection->take_waiters())
         waiter(false);
@@ -280,10 +318,19 @@ std::vector<Atom> Runtime::connected(bool hidden) const {
     return out;
 }
 
-void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
-    if (is_local(node)) return done(true);
+void Runtime::async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done) {
+    if (is_local(node)) return done({});
     auto connection = connection_to(node);
-    if (!connection) return done(false);
+    if (!connection)
+        return done(unexpected(name_lost_.load() && !stopped()
+                                   ? lost_name_error()
+                                   : NodeError{NodeErrc::not_running, "the node has stopped"}));
+    auto outcome = [connection, done = std::move(done)](bool up) {
+        if (up) return done({});
+        done(unexpected(
+            connection->failure_or({NodeErrc::connect_failed,
+                                    "cannot connect to " + std::string(connection->peer.name())})));
+    };
     bool up;
     {
         std::lock_guard lock(connection->mutex);
@@ -291,11 +338,11 @@ void Runtime::async_connect(Atom node, std::function<void(bool)> done) {
         // one, and connect() would wait for its whole timeout.
         up = connection->state == Connection::State::up && !connection->down;
         if (!up && !connection->down) {
-            connection->waiters.push_back(std::move(done));
+            connection->waiters.push_back(std::move(outcome));
             return;
         }
     }
-    done(up);
+    outcome(up);
 }
 
 bool Runtime::disconnect(Atom node) {

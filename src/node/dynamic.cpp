@@ -16,32 +16,33 @@ Expected<void, NodeError> Runtime::ask_for_name() {
         return unexpected(NodeError{NodeErrc::bad_name, "named_by: '" + options_.named_by +
                                                             "' is not a node name (name@host)"});
     namer_ = *namer;
-    auto done = std::make_shared<std::promise<bool>>();
+    auto done = std::make_shared<std::promise<Expected<void, NodeError>>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    async_connect(namer_, [done, answered](bool up) {
-        if (!answered->exchange(true)) done->set_value(up);
+    async_connect(namer_, [done, answered](Expected<void, NodeError> up) {
+        if (!answered->exchange(true)) done->set_value(std::move(up));
     });
     // Reaching it (EPMD, TCP) and the handshake each have the setup time.
     auto future = done->get_future();
-    const bool up = future.wait_for(2 * options_.setup_timeout + std::chrono::seconds(1)) ==
-                        std::future_status::ready &&
-                    future.get();
-    if (up && name_ != Atom()) return {};
-    std::lock_guard lock(naming_mutex_);
-    return unexpected(NodeError{
-        NodeErrc::connect_failed,
-        "cannot get a name from " + options_.named_by + ": " +
-            (naming_failure_.empty() ? std::string("no answer in time") : naming_failure_)});
+    if (future.wait_for(2 * options_.setup_timeout + std::chrono::seconds(1)) !=
+        std::future_status::ready)
+        return unexpected(
+            NodeError{NodeErrc::timeout,
+                      "cannot get a name from " + options_.named_by + ": no answer in time"});
+    auto up = future.get();
+    // Why the connection failed keeps its code (not_registered, wrong_cookie...).
+    if (!up)
+        return unexpected(NodeError{up.error().code, "cannot get a name from " + options_.named_by +
+                                                         ": " + up.error().detail});
+    if (name_ == Atom())
+        return unexpected(
+            NodeError{NodeErrc::connect_failed, "cannot get a name from " + options_.named_by +
+                                                    ": it connected without naming this node"});
+    return {};
 }
 
 void Runtime::lose_name(const std::string& reason) {
-    if (name_ == Atom()) {
-        // Never named: start() reports why.
-        std::lock_guard lock(naming_mutex_);
-        naming_failure_ = reason;
-        return;
-    }
-    if (stopped() || name_lost_.exchange(true)) return;
+    // Never named: start() reports why, from the connection's failure.
+    if (name_ == Atom() || stopped() || name_lost_.exchange(true)) return;
     log(LogLevel::error,
         "the connection to " + std::string(namer_.name()) +
             ", which gave this node its name, went down (" + reason +

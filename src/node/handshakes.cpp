@@ -9,12 +9,6 @@ namespace distribute::node {
 
 namespace {
 
-// net_kernel's creations skip 0 to 3.
-std::uint32_t wrap_creation(std::uint64_t creation) {
-    const auto c = static_cast<std::uint32_t>(creation);
-    return c >= 4 ? c : c + 4;
-}
-
 // As integer_to_list(N, 36): digits and capital letters.
 std::string base36(std::uint64_t n) {
     static constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -28,10 +22,16 @@ std::string base36(std::uint64_t n) {
 
 }  // namespace
 
+std::uint32_t wrap_creation(std::uint64_t creation) {
+    const auto c = static_cast<std::uint32_t>(creation);
+    return c >= 4 ? c : c + 4;
+}
+
 void Runtime::accept(tcp::socket socket) {
     boost::system::error_code e;
     const auto endpoint = socket.remote_endpoint(e);
-    const std::string address = e ? std::string("?") : endpoint.address().to_string();
+    const std::string address =
+        e ? std::string("?") : net::unmapped(endpoint.address()).to_string();
     bool first_refusal = false;
     {
         std::unique_lock lock(connections_mutex_);

@@ -34,6 +34,14 @@ class NodeCategory : public std::error_category {
                 return "the name is registered already";
             case NodeErrc::not_alive:
                 return "the process is not alive";
+            case NodeErrc::no_epmd:
+                return "no EPMD on the node's host";
+            case NodeErrc::not_registered:
+                return "the name is not registered with the host's EPMD";
+            case NodeErrc::wrong_cookie:
+                return "the handshake failed: wrong cookie?";
+            case NodeErrc::unreachable:
+                return "the node is unreachable";
         }
         return "unknown node error";
     }
@@ -118,19 +126,16 @@ std::vector<Atom> Node::hidden_nodes() const {
 
 Expected<void, NodeError> Node::connect(Atom node, std::chrono::milliseconds timeout) {
     if (runtime_->stopped()) return unexpected(NodeError{NodeErrc::not_running, "stopped"});
-    auto result = std::make_shared<std::promise<bool>>();
+    auto result = std::make_shared<std::promise<Expected<void, NodeError>>>();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    runtime_->async_connect(node, [result, answered](bool up) {
-        if (!answered->exchange(true)) result->set_value(up);
+    runtime_->async_connect(node, [result, answered](Expected<void, NodeError> up) {
+        if (!answered->exchange(true)) result->set_value(std::move(up));
     });
     auto future = result->get_future();
     if (future.wait_for(timeout) != std::future_status::ready)
         return unexpected(NodeError{NodeErrc::timeout,
                                     "no connection to " + std::string(node.name()) + " in time"});
-    if (!future.get())
-        return unexpected(
-            NodeError{NodeErrc::connect_failed, "cannot connect to " + std::string(node.name())});
-    return {};
+    return future.get();
 }
 
 bool Node::disconnect(Atom node) {

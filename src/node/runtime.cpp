@@ -67,10 +67,17 @@ Expected<void, NodeError> Runtime::boot() {
     }
 
     cookie_ = options_.cookie;
+    std::string default_cookie_path;  // set when the cookie came from a default location
     if (cookie_.empty()) {
-        auto cookie = home_cookie();
-        if (!cookie) return unexpected(error(NodeErrc::no_cookie, cookie.error()));
-        cookie_ = std::move(*cookie);
+        auto file = options_.cookie_file.empty() ? default_cookie_file()
+                                                 : read_cookie_file(options_.cookie_file);
+        if (!file) return unexpected(file.error());
+        cookie_ = std::move(file->cookie);
+        if (options_.cookie_file.empty()) default_cookie_path = file->path;
+        if (file->created)
+            log(LogLevel::warning,
+                "created " + file->path +
+                    " with a new random cookie: the nodes this one talks to need the same cookie");
     }
     ref_salt_ = randombytes_random();
 
@@ -80,70 +87,24 @@ Expected<void, NodeError> Runtime::boot() {
         threads_.emplace_back([this] { io_.run(); });
     epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
 
-    if (auto ready = dynamic_name_ ? ask_for_name() : listen_and_register(parsed->alive); !ready)
-        return unexpected(ready.error());
+    if (dynamic_name_) {
+        if (auto named = ask_for_name(); !named) return named;
+    } else if (options_.dist_listen) {
+        if (auto listening = listen_and_register(parsed->alive, default_cookie_path); !listening)
+            return listening;
+    } else {
+        // As erl -dist_listen false: no EPMD registration to hand out a creation, so a random
+        // one, as net_kernel picks it.
+        creation_ = wrap_creation(randombytes_random());
+    }
 
     otp::start_services(*this);
     if (acceptor_) acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
     log(LogLevel::info, "node " + std::string(name_.name()) + " up " +
-                            (acceptor_ ? "on port " + std::to_string(acceptor_->port())
-                                       : "with a name from " + options_.named_by) +
+                            (acceptor_       ? "on port " + std::to_string(acceptor_->port())
+                             : dynamic_name_ ? "with a name from " + options_.named_by
+                                             : std::string("without listening")) +
                             " (creation " + std::to_string(creation_) + ")");
-    return {};
-}
-
-Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive) {
-    auto server_options = EpmdServerOptions::from_environment();
-    server_options.port = options_.epmd.endpoint.port;
-    server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
-    auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
-    if (!server) return unexpected(error(NodeErrc::epmd_failed, server.error().detail));
-    epmd_server_ = std::move(*server);
-    if (epmd_server_)
-        log(LogLevel::info,
-            "no EPMD answered on port " + std::to_string(server_options.port) + ": started one");
-
-    auto acceptor =
-        net::Acceptor::listen(io_, options_.listen_address, options_.port_min, options_.port_max);
-    if (!acceptor) return unexpected(error(NodeErrc::listen_failed, acceptor.error()));
-    acceptor_ = std::move(*acceptor);
-
-    auto registered = std::make_shared<std::promise<Expected<std::uint32_t, EpmdError>>>();
-    auto first = std::make_shared<std::atomic<bool>>(true);
-    RegistrationEvents events;
-    events.registered = [this, registered, first](std::uint32_t creation, unsigned count) {
-        if (first->exchange(false)) {
-            registered->set_value(creation);
-        } else {
-            // Pids, ports and references already handed out carry the first creation, so the
-            // node keeps it; peers learn a node's creation in the handshake, not from EPMD.
-            log(LogLevel::warning, "registered with EPMD again (registration " +
-                                       std::to_string(count) + "); keeping creation " +
-                                       std::to_string(creation_));
-        }
-    };
-    events.lost = [this](const EpmdError& e) {
-        log(LogLevel::warning, "lost the EPMD registration (" + e.detail + "): registering again");
-    };
-    events.failed = [this, registered, first](const EpmdError& e) {
-        if (first->exchange(false))
-            registered->set_value(unexpected(e));
-        else
-            log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
-    };
-    registration_ = epmd_client_->register_node(
-        NodeRegistration{alive,
-                         acceptor_->port(),
-                         options_.hidden ? NodeType::hidden : NodeType::normal,
-                         6,
-                         6,
-                         {}},
-        std::move(events));
-    auto creation = registered->get_future().get();
-    if (!creation)
-        return unexpected(error(NodeErrc::epmd_failed,
-                                "EPMD refused '" + alive + "': " + creation.error().detail));
-    creation_ = *creation;
     return {};
 }
 

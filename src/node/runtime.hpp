@@ -21,6 +21,7 @@
 #include "distribute/node.hpp"
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
+#include "net/connector.hpp"
 #include "net/session.hpp"
 #include "node/connection.hpp"
 #include "node/process.hpp"
@@ -34,6 +35,10 @@ using tcp = net::tcp;
 // Which kind of exit signal: one from a link (the linked process ended, or the connection went
 // down) or one sent by exit/2.
 enum class ExitKind { link, exit2 };
+
+// A creation as net_kernel picks one without EPMD (for a peer it names, or a node that does not
+// listen): any 32-bit value but 0 to 3 (handshakes.cpp).
+std::uint32_t wrap_creation(std::uint64_t creation);
 
 // What serves spawn requests from other nodes (erpc calls and casts arrive as SPAWN_REQUEST).
 // The rpc service installs one; without it every request is refused with notsup.
@@ -118,7 +123,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint64_t peer_flags(Atom node) const;
     // net_adm:ping: blocks until `node` answers yes, or not.
     bool ping(Atom node, std::chrono::milliseconds timeout);
-    void async_connect(Atom node, std::function<void(bool)> done);
+    // `done` once the connection is up, or with why it could not be made.
+    void async_connect(Atom node, std::function<void(Expected<void, NodeError>)> done);
     bool disconnect(Atom node);
     void set_cookie(Atom node, std::string cookie);
     std::uint64_t on_node_event(std::function<void(const NodeEvent&)> callback);
@@ -143,9 +149,12 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
-    // A node with a name of its own: EPMD (or the embedded server), the listening socket and
-    // the registration that gives the creation.
-    [[nodiscard]] Expected<void, NodeError> listen_and_register(const std::string& alive);
+    // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
+    // registration that gives the creation (listen.cpp). `default_cookie_path`: where the cookie
+    // came from, when that was a default location (for the warning about listening everywhere
+    // with it).
+    [[nodiscard]] Expected<void, NodeError> listen_and_register(
+        const std::string& alive, const std::string& default_cookie_path);
     // A dynamic name: connects to NodeOptions::named_by and takes the name it gives (dynamic.cpp).
     [[nodiscard]] Expected<void, NodeError> ask_for_name();
     std::string cookie_for(const std::string& peer) const;
@@ -181,7 +190,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Connection> connection_if(Atom node, std::uint64_t id) const;
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
-                    Expected<tcp::socket, std::string> socket);
+                    Expected<tcp::socket, net::DialError> socket);
     // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
     // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
     // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
@@ -253,8 +262,6 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::string dynamic_host_;
     Atom namer_;
     std::atomic<bool> name_lost_{false};
-    mutable std::mutex naming_mutex_;
-    std::string naming_failure_;  // why the node that was to name us did not
 
     std::shared_ptr<SpawnService> spawn_service_;  // set once, before the node accepts peers
 

@@ -1,7 +1,7 @@
 // Erlang term literals to terms.
 //
 // Containers are parsed with an explicit stack of open frames over one shared vector of pending
-// elements, so nesting depth is bounded only by the input's length, never by the call stack.
+// elements, so nesting never uses the call stack; max_term_depth bounds the frames.
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -61,6 +61,11 @@ class Parser {
     }
     bool expected(const Token& t, const std::string& what) {
         return fail(t.where, "expected " + what + ", found " + t.describe());
+    }
+    bool can_nest(const Token& opening) {
+        if (frames_.size() < max_term_depth) return true;
+        return fail(opening.where,
+                    "containers nested more than " + std::to_string(max_term_depth) + " deep");
     }
     bool lexer_failed() { return fail(lexer_.error_position(), lexer_.error_message()); }
     bool advance(Token& t) {
@@ -124,6 +129,7 @@ bool Parser::parse_value(Term& result) {
             } else if (failed) {
                 return false;
             } else {
+                if (!can_nest(t)) return false;
                 frames_.push_back({is_tuple ? Open::tuple : Open::list, pending_.size()});
                 continue;
             }
@@ -136,6 +142,7 @@ bool Parser::parse_value(Term& result) {
             } else if (failed) {
                 return false;
             } else {
+                if (!can_nest(t)) return false;
                 frames_.push_back({Open::map_key, pending_.size()});
                 continue;
             }

@@ -162,6 +162,11 @@ void Handshake::queue(std::span<const std::uint8_t> message) {
     output_.insert(output_.end(), message.begin(), message.end());
 }
 
+Handshake::Event Handshake::peer_closed() {
+    if (step_ != Step::await_ack) return Event::none;
+    return fail(HandshakeErrc::bad_digest, "it closed the connection on our challenge reply");
+}
+
 Handshake::Event Handshake::fail(HandshakeErrc code, std::string detail) {
     step_ = Step::broken;
     failure_ = {code, std::move(detail)};

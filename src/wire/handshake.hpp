@@ -97,6 +97,10 @@ class Handshake {
     // Both return failed when the answer ends the handshake: write take_output(), then close.
     Event decide(HandshakeStatus status);
     Event replace_alive(bool replace);
+    // The peer closed the connection before the handshake ended. A BEAM refuses a challenge
+    // reply made with another cookie by closing at once: while we wait for the ack, that is a
+    // bad_digest failure (returns failed). Any other step returns none and changes nothing.
+    Event peer_closed();
     // Acceptor, before decide(named) for a peer that wants a name: the full name (alive@its host)
     // and creation it is given.
     void assign_peer_name(std::string name, std::uint32_t creation);

@@ -15,8 +15,11 @@ struct NodeName {
     // nullopt-like failure with a reason when `full` is not alive@host.
     [[nodiscard]] static Expected<NodeName, std::string> parse(std::string_view full);
     std::string full() const { return alive + "@" + host; }
-    // Long names (erl -name) have a dotted host; short names (erl -sname) do not.
-    bool is_long() const { return host.find('.') != std::string::npos; }
+    // Long names (erl -name) have a dotted host or an IP address (127.0.0.1, ::1); short names
+    // (erl -sname) have neither.
+    bool is_long() const;
+    // The host is an IPv4 or IPv6 address, as inet:parse_address reads one.
+    bool host_is_address() const;
 };
 
 }  // namespace distribute::wire

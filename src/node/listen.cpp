@@ -1,0 +1,94 @@
+// Where a node listens and how it is found: the distribution port, the EPMD it starts when none
+// answers (bound where the node listens), and its registration there, which gives the creation.
+#include <future>
+
+#include "node/runtime.hpp"
+
+namespace distribute::node {
+
+namespace {
+
+// An empty listen address, 0.0.0.0 or ::.
+bool listens_everywhere(const std::string& address) {
+    boost::system::error_code bad;
+    const auto ip = asio::ip::make_address(address, bad);
+    return address.empty() || (!bad && ip.is_unspecified());
+}
+
+}  // namespace
+
+Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
+                                                       const std::string& default_cookie_path) {
+    auto acceptor =
+        net::Acceptor::listen(io_, options_.listen_address, options_.port_min, options_.port_max);
+    if (!acceptor) return unexpected(NodeError{NodeErrc::listen_failed, acceptor.error()});
+    acceptor_ = std::move(*acceptor);
+    if (!default_cookie_path.empty() && listens_everywhere(options_.listen_address))
+        log(LogLevel::warning,
+            "listening on every interface (port " + std::to_string(acceptor_->port()) +
+                ") with the cookie of " + default_cookie_path +
+                ": whoever reaches this port with that cookie can run code here; set "
+                "listen_address (distribute node --listen 127.0.0.1, erl's "
+                "inet_dist_use_interface) to keep the node on one address");
+
+    auto server_options = EpmdServerOptions::from_environment();
+    server_options.port = options_.epmd.endpoint.port;
+    // Started for this node, the EPMD listens where the node does (plus loopback, as epmd's
+    // -address), unless ERL_EPMD_ADDRESS says where.
+    if (server_options.addresses.empty() && !listens_everywhere(options_.listen_address)) {
+        server_options.addresses = {options_.listen_address};
+        server_options.add_loopback();
+    }
+    server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
+    auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
+    if (!server) return unexpected(NodeError{NodeErrc::epmd_failed, server.error().detail});
+    epmd_server_ = std::move(*server);
+    if (epmd_server_) {
+        std::string where;
+        for (const auto& address : epmd_server_->addresses())
+            where += (where.empty() ? "" : ", ") + address;
+        log(LogLevel::info, "no EPMD answered on port " + std::to_string(server_options.port) +
+                                ": started one on " + where);
+    }
+
+    auto registered = std::make_shared<std::promise<Expected<std::uint32_t, EpmdError>>>();
+    auto first = std::make_shared<std::atomic<bool>>(true);
+    RegistrationEvents events;
+    events.registered = [this, registered, first](std::uint32_t creation, unsigned count) {
+        if (first->exchange(false)) {
+            registered->set_value(creation);
+        } else {
+            // Pids, ports and references already handed out carry the first creation, so the
+            // node keeps it; peers learn a node's creation in the handshake, not from EPMD.
+            log(LogLevel::warning, "registered with EPMD again (registration " +
+                                       std::to_string(count) + "); keeping creation " +
+                                       std::to_string(creation_));
+        }
+    };
+    events.lost = [this](const EpmdError& e) {
+        log(LogLevel::warning, "lost the EPMD registration (" + e.detail + "): registering again");
+    };
+    events.failed = [this, registered, first](const EpmdError& e) {
+        if (first->exchange(false))
+            registered->set_value(unexpected(e));
+        else
+            log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
+    };
+    registration_ = epmd_client_->register_node(
+        NodeRegistration{alive,
+                         acceptor_->port(),
+                         options_.hidden ? NodeType::hidden : NodeType::normal,
+                         6,
+                         6,
+                         {}},
+        std::move(events));
+    auto creation = registered->get_future().get();
+    if (!creation)
+        return unexpected(NodeError{NodeErrc::epmd_failed,
+                                    "EPMD refused '" + alive + "': " + creation.error().detail});
+    creation_ = *creation;
+
+    return {};
+}
+
+}  // namespace distribute::node
