@@ -9,6 +9,7 @@
 #include <latch>
 
 #include "cli/demo_services.hpp"
+#include "echo_support.hpp"
 #include "node_support.hpp"
 #include "scripted_peer.hpp"
 #include "wire/flags.hpp"
@@ -25,12 +26,6 @@ bool listed_once(const std::vector<Atom>& nodes, Atom node) {
 
 constexpr std::uint64_t pass_through_flags =
     wire::offered & ~(wire::flag::dist_hdr_atom_cache | wire::flag::fragments);
-
-// erl's round trip through our echo, proving the connection works.
-std::string echo_round_trip(ErlNode& erl, const Node& node, std::string_view tag) {
-    return erl.eval("{echo, " + quoted(node.name()) + "} ! {self(), " + std::string(tag) +
-                    "}, receive " + std::string(tag) + " -> ok after 15000 -> timeout end");
-}
 
 // SIGCONTs a SIGSTOPped process whatever happens to the test.
 struct Stopped {

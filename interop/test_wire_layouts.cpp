@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/demo_services.hpp"
+#include "echo_support.hpp"
 #include "node_support.hpp"
 #include "scripted_peer.hpp"
 #include "wire/flags.hpp"
@@ -24,11 +25,6 @@ bool follows_pattern(std::span<const std::uint8_t> bytes, std::size_t from = 0) 
     for (std::size_t i = 0; i < bytes.size(); ++i)
         if (bytes[i] != (from + i) % period) return false;
     return true;
-}
-
-std::string echo_round_trip(ErlNode& erl, const Node& node, std::string_view tag) {
-    return erl.eval("{echo, " + quoted(node.name()) + "} ! {self(), " + std::string(tag) +
-                    "}, receive " + std::string(tag) + " -> ok after 15000 -> timeout end");
 }
 
 std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> frame) {

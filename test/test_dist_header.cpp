@@ -10,30 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "byte_support.hpp"
 #include "distribute/etf.hpp"
 #include "wire/flags.hpp"
 #include "wire/framing.hpp"
 
 using namespace distribute;
 using namespace distribute::wire;
-using Bytes = std::vector<std::uint8_t>;
+using namespace distribute::test;
 
 namespace {
-
-Bytes hex(std::string_view text) {
-    Bytes out;
-    for (std::size_t i = 0; i + 1 < text.size(); i += 2)
-        out.push_back(
-            static_cast<std::uint8_t>(std::stoi(std::string(text.substr(i, 2)), nullptr, 16)));
-    return out;
-}
-
-Bytes concat(std::initializer_list<Bytes> parts) {
-    Bytes out;
-    for (const Bytes& p : parts)
-        out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
 
 // Five new entries: 'cap@127.0.0.1' at 7,123; '' at 0,5; reg at 1,169; hello at 7,207; world
 // at 1,170. The control {6, From, '', reg} and the message refer to them as ATOM_CACHE_REF 0..4.
