@@ -80,12 +80,17 @@ wire::Handshake make(const std::string& name, const std::string& dial, const std
     return wire::Handshake::initiate(s, dial);
 }
 
-// The op of a pass-through frame as it came, {Op, ...} being a small tuple led by a small
-// integer (how every node encodes it); 0 when the frame is laid out otherwise.
+// The op of a frame as it came, {Op, ...} being a small tuple led by a small integer (how every
+// node encodes it), after 112, 131 (pass-through) or a header without atom cache references
+// (131, 68, 0: what our node writes); 0 when the frame is laid out otherwise.
 int raw_op(std::span<const std::uint8_t> frame) {
-    if (frame.size() < 6 || frame[0] != 112 || frame[1] != 131 || frame[2] != 104 || frame[4] != 97)
-        return 0;
-    return frame[5];
+    const bool pass_through = frame.size() >= 2 && frame[0] == 112 && frame[1] == 131;
+    const bool plain_header =
+        frame.size() >= 3 && frame[0] == 131 && frame[1] == 68 && frame[2] == 0;
+    if (!pass_through && !plain_header) return 0;
+    const auto term = frame.subspan(pass_through ? 2 : 3);
+    if (term.size() < 4 || term[0] != 104 || term[2] != 97) return 0;
+    return term[3];
 }
 
 }  // namespace

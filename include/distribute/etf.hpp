@@ -19,24 +19,25 @@ namespace distribute::etf {
 inline constexpr std::uint8_t version_magic = 131;
 
 enum class DecodeErrc {
-    truncated = 1,      // the input ends inside a term
-    bad_version,        // the first byte is not 131
-    unknown_tag,        // a tag this format does not have
-    unsupported_tag,    // LOCAL_EXT, FUN_EXT or an atom cache reference outside a dist header
-    bad_atom,           // not valid UTF-8 or Latin-1, or longer than 255 characters
-    unknown_atom,       // safe mode: the atom does not exist yet
-    atom_table_full,    // the atom table reached its limit
-    too_deep,           // nesting beyond DecodeOptions::max_depth
-    too_large,          // more than DecodeOptions::max_bytes of input or decompressed data
-    bignum_too_large,   // more digits than DecodeOptions::max_bignum_bytes
-    bad_float,          // inf, NaN or an unreadable old-style float
-    bad_bitstring,      // BIT_BINARY_EXT with a bit count outside 1..8, or 0 bytes and bits
-    bad_reference,      // a reference with 0 or more than 5 words
-    duplicate_map_key,  // MAP_EXT with the same key twice
-    bad_compression,    // zlib data that is corrupt or does not inflate to the declared size
-    trailing_bytes,     // decode() was given bytes after the term
-    bad_fun,            // NEW_FUN_EXT whose size or fields do not add up
-    bad_record,         // RECORD_EXT with unknown flags or a field named twice
+    truncated = 1,       // the input ends inside a term
+    bad_version,         // the first byte is not 131
+    unknown_tag,         // a tag this format does not have
+    unsupported_tag,     // LOCAL_EXT, FUN_EXT or an atom cache reference outside a dist header
+    bad_atom,            // not valid UTF-8 or Latin-1, or longer than 255 characters
+    unknown_atom,        // safe mode: the atom does not exist yet
+    atom_table_full,     // the atom table reached its limit
+    too_deep,            // nesting beyond DecodeOptions::max_depth
+    too_large,           // more than DecodeOptions::max_bytes of input or decompressed data
+    bignum_too_large,    // more digits than DecodeOptions::max_bignum_bytes
+    bad_float,           // inf, NaN or an unreadable old-style float
+    bad_bitstring,       // BIT_BINARY_EXT with a bit count outside 1..8, or 0 bytes and bits
+    bad_reference,       // a reference with 0 or more than 5 words
+    duplicate_map_key,   // MAP_EXT with the same key twice
+    bad_compression,     // zlib data that is corrupt or does not inflate to the declared size
+    trailing_bytes,      // decode() was given bytes after the term
+    bad_fun,             // NEW_FUN_EXT whose size or fields do not add up
+    bad_record,          // RECORD_EXT with unknown flags or a field named twice
+    bad_atom_cache_ref,  // ATOM_CACHE_REF past the atoms its distribution header names
 };
 const std::error_category& decode_category() noexcept;
 std::error_code make_error_code(DecodeErrc e) noexcept;
@@ -92,6 +93,13 @@ struct Decoded {
                                                            const DecodeOptions& options = {});
 [[nodiscard]] Expected<Decoded, DecodeError> decode_body(const SharedBuffer& owner,
                                                          std::span<const std::uint8_t> bytes,
+                                                         const DecodeOptions& options = {});
+
+// A term after a distribution header (no 131), where ATOM_CACHE_REF i stands for `header_atoms[i]`,
+// the atoms that header named: what a peer sends once DIST_HDR_ATOM_CACHE is agreed.
+[[nodiscard]] Expected<Decoded, DecodeError> decode_body(const SharedBuffer& owner,
+                                                         std::span<const std::uint8_t> bytes,
+                                                         std::span<const Atom> header_atoms,
                                                          const DecodeOptions& options = {});
 
 // 131 followed by the term, as a current BEAM encodes it over distribution.

@@ -77,6 +77,11 @@ struct NodeLimits {
     // closed at once; other addresses are not affected, and each handshake still ends within
     // setup_timeout.
     std::size_t max_handshakes_per_address = 64;
+    // Bytes that the fragmented messages in progress on one connection may hold (a BEAM sends a
+    // message of over 64 KiB in fragments, and the fragments of several of its processes
+    // interleave). A peer that goes past it, or past 4,096 sequences at once, loses that
+    // connection only. 1 GiB, as large as one unfragmented frame may be.
+    std::size_t max_reassembly_bytes = std::size_t{1} << 30;
 };
 
 struct NodeOptions {

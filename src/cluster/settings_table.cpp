@@ -202,6 +202,10 @@ std::vector<SettingDescriptor> make_table() {
         scalar(uint_in(1, 100000),
                [](Settings& s, std::uint64_t v) { s.node.limits.max_handshakes_per_address = v; }),
         [](const Settings& s) { return std::to_string(s.node.limits.max_handshakes_per_address); });
+    add("limits.max_reassembly_bytes", "a size from 1KiB to 4GiB", true,
+        scalar(bytes_in(1024, 1ull << 32),
+               [](Settings& s, std::uint64_t v) { s.node.limits.max_reassembly_bytes = v; }),
+        [](const Settings& s) { return format_bytes(s.node.limits.max_reassembly_bytes); });
     add("limits.busy_limit", "a size from 1KiB to 1GiB", true,
         scalar(bytes_in(1024, 1ull << 30),
                [](Settings& s, std::uint64_t v) { s.node.limits.busy_limit = v; }),

@@ -224,7 +224,7 @@ void Session::handshake_output() {
 void Session::become_up() {
     handshake_timer_.cancel();
     negotiated_ = handshake_.negotiated_flags();
-    decoder_.emplace(negotiated_, settings_.decode);
+    decoder_.emplace(negotiated_, settings_.decode, settings_.reassembly);
     {
         std::lock_guard lock(out_mutex_);
         encoder_.emplace(negotiated_);

@@ -71,6 +71,8 @@ struct SessionSettings {
     unsigned tick_intervals = 4;
     etf::DecodeOptions decode;
     std::size_t max_frame_bytes = std::size_t{1} << 30;
+    // What fragmented messages in progress may hold (wire/fragments.hpp).
+    wire::ReassemblyLimits reassembly;
     // Queued bytes past which a sending thread waits for the writer (the BEAM's
     // dist_buf_busy_limit is 1 MB too).
     std::size_t busy_limit = std::size_t{1} << 20;

@@ -207,7 +207,8 @@ void Runtime::on_up(net::Session& session) {
         not_offered(control);
     log(LogLevel::info, "event=nodeup " + log_field("node", session.peer().name) + " " +
                             log_field("address", session.peer_address()) + " " +
-                            log_field("hidden", hidden ? "true" : "false"));
+                            log_field("hidden", hidden ? "true" : "false") + " " +
+                            log_field("layout", wire::frame_layout(session.negotiated())));
     // A release newer than this code: as a BEAM does with an older peer, the connection uses
     // the capabilities both sides offer, and says which it left out.
     if (const auto unknown = wire::unknown_flags(session.peer().flags))

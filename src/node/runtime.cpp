@@ -251,6 +251,7 @@ net::SessionSettings Runtime::session_settings() const {
     const auto current = limits();
     s.max_frame_bytes = current.max_frame_bytes;
     s.busy_limit = current.busy_limit;
+    s.reassembly.max_bytes = current.max_reassembly_bytes;
     return s;
 }
 

@@ -612,4 +612,15 @@ Expected<Decoded, DecodeError> decode_body(std::span<const std::uint8_t> bytes,
     return decode_front(bytes, options, false, nullptr);
 }
 
+Expected<Decoded, DecodeError> decode_body(const SharedBuffer& owner,
+                                           std::span<const std::uint8_t> bytes,
+                                           std::span<const Atom> header_atoms,
+                                           const DecodeOptions& options) {
+    Decoded out;
+    Decoder decoder(bytes, 0, options, owner.object(), &header_atoms);
+    if (!decoder.run(out.term)) return unexpected(std::move(decoder.error()));
+    out.used = decoder.offset();
+    return out;
+}
+
 }  // namespace distribute::etf

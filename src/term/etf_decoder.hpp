@@ -71,14 +71,17 @@ static_assert(tag::atom < tag::atom_utf8 && tag::small_atom < tag::atom_utf8 &&
 
 class Decoder {
   public:
+    // `header_atoms`: the atoms of the distribution header the input follows, which
+    // ATOM_CACHE_REF indexes; null outside a distribution header, where the tag is refused.
     Decoder(std::span<const std::uint8_t> input, std::size_t start, const DecodeOptions& options,
-            const detail::HeapObject* owner)
+            const detail::HeapObject* owner, const std::span<const Atom>* header_atoms = nullptr)
         : begin_(input.data()),
           p_(input.data() + start),
           end_(input.data() + std::min(input.size(), options.max_bytes)),
           input_end_(input.data() + input.size()),
           options_(options),
           owner_(owner),
+          header_atoms_(header_atoms),
           state_(thread_state()) {
         if (state_.frame_count == 0) [[unlikely]] {
             state_.frames = std::make_unique<Frame[]>(first_stack_frames);
@@ -176,6 +179,8 @@ class Decoder {
             case tag::atom_utf8:
             case tag::atom:
                 return known_atom(out);
+            case tag::atom_cache_ref:
+                return cached_atom(out);
             default:
                 return not_an_atom();
         }
@@ -202,6 +207,8 @@ class Decoder {
     [[gnu::noinline]] bool text_atom(Atom& out, std::size_t wire_bytes);
     bool new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded, Atom& out);
     bool not_an_atom();
+    // ATOM_CACHE_REF at p_: an atom its distribution header named.
+    bool cached_atom(Atom& out);
     bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
 
     const std::uint8_t* begin_;
@@ -210,6 +217,7 @@ class Decoder {
     const std::uint8_t* input_end_;  // of the input, which may be read ahead within
     const DecodeOptions& options_;
     const detail::HeapObject* owner_;
+    const std::span<const Atom>* header_atoms_;
     ThreadState& state_;
     Frame* base_;  // the root frame
     Frame* top_;   // the innermost open container

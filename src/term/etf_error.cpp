@@ -44,6 +44,8 @@ const char* describe(DecodeErrc e) noexcept {
             return "invalid fun";
         case DecodeErrc::bad_record:
             return "invalid native record";
+        case DecodeErrc::bad_atom_cache_ref:
+            return "atom cache reference past the atoms of the distribution header";
     }
     return "unknown decode error";
 }

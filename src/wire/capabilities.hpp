@@ -6,12 +6,12 @@
 //
 // Term encodings need no entry: every flag they depend on (UTF8_ATOMS, NEW_FLOATS, MAP_TAG,
 // BIG_CREATION, V4_NC, EXPORT_PTR_TAG, BIT_BINARIES...) is mandatory and required of every peer
-// in the handshake, and frames are pass-through while neither DIST_HDR_ATOM_CACHE nor FRAGMENTS
-// is offered. SEND_SENDER and EXIT_PAYLOAD need no entry either: without them the same message
-// goes out in its older form (op_for chooses), and neither does a priority message, which goes
-// as an ordinary one where ALTACT_SIG is missing. NATIVE_RECORDS has none, as on OTP 29: a
-// native record is a term, and the BEAM sends it whatever the peer offered
-// (docs/otp-releases.md).
+// in the handshake, and the frame layout (pass-through, or distribution headers when
+// DIST_HDR_ATOM_CACHE or FRAGMENTS is agreed) is the framing's concern. SEND_SENDER and
+// EXIT_PAYLOAD need no entry either: without them the same message goes out in its older form
+// (op_for chooses), and neither does a priority message, which goes as an ordinary one where
+// ALTACT_SIG is missing. NATIVE_RECORDS has none, as on OTP 29: a native record is a term, and the
+// BEAM sends it whatever the peer offered (docs/otp-releases.md).
 #pragma once
 
 #include <cstdint>

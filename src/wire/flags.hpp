@@ -56,12 +56,15 @@ inline constexpr std::uint64_t mandatory_otp26 = mandatory_otp25 | flag::v4_nc |
 // UNLINK_ID and identifiers their 64-bit forms on every connection.
 inline constexpr std::uint64_t required_of_peers = mandatory_otp26;
 
-// What we offer (PUBLISHED is added for visible nodes). No atom cache and no fragments yet: the
-// BEAM then sends pass-through frames.
+// What we offer (PUBLISHED is added for visible nodes). With DIST_HDR_ATOM_CACHE and FRAGMENTS
+// a BEAM sends distribution headers with atom cache references and large messages in fragments;
+// C nodes (erl_interface, JInterface) offer neither, so frames to and from them stay
+// pass-through (the intersection decides).
 inline constexpr std::uint64_t offered =
     mandatory_otp26 | flag::mandatory_25_digest | flag::dist_monitor | flag::dist_monitor_name |
-    flag::unicode_io | flag::small_atom_tags | flag::send_sender | flag::big_seqtrace_labels |
-    flag::exit_payload | flag::spawn | flag::alias | flag::altact_sig | flag::native_records;
+    flag::unicode_io | flag::dist_hdr_atom_cache | flag::small_atom_tags | flag::send_sender |
+    flag::big_seqtrace_labels | flag::exit_payload | flag::fragments | flag::spawn | flag::alias |
+    flag::altact_sig | flag::native_records;
 
 // A peer that sets the digest bit has every OTP 25 mandatory flag.
 constexpr std::uint64_t expand(std::uint64_t peer) noexcept {

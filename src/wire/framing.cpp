@@ -1,11 +1,10 @@
-// Frames after the handshake. The layout is told by the first byte and must agree with the
-// negotiated flags; only the pass-through layout is implemented so far, so the dist-header and
-// fragment layouts are recognised and refused until they are.
+// Frames after the handshake. The layout is told by the first bytes and must agree with the
+// negotiated flags: pass-through terms carry their own 131; after a distribution header they do
+// not, and ATOM_CACHE_REF in them indexes the header's atoms.
 #include "wire/framing.hpp"
 
-#include <stdexcept>
-
 #include "term/etf_tags.hpp"
+#include "wire/bytes.hpp"
 #include "wire/flags.hpp"
 
 namespace distribute::wire {
@@ -15,28 +14,8 @@ constexpr std::uint8_t pass_through = 112;  // 'p'
 constexpr std::uint8_t dist_header = 68;
 constexpr std::uint8_t dist_frag_header = 69;
 constexpr std::uint8_t dist_frag_cont = 70;
-
-const char* describe(FrameErrc e) noexcept {
-    switch (e) {
-        case FrameErrc::unknown_layout:
-            return "unknown frame layout";
-        case FrameErrc::layout_not_negotiated:
-            return "frame layout not negotiated on this connection";
-        case FrameErrc::bad_term:
-            return "a term of the frame does not decode";
-        case FrameErrc::bad_control:
-            return "invalid control message";
-        case FrameErrc::trailing_bytes:
-            return "bytes after the last term of the frame";
-    }
-    return "unknown frame error";
-}
-
-class FrameCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.frame"; }
-    std::string message(int code) const override { return describe(static_cast<FrameErrc>(code)); }
-};
+// 131, 69 or 70, the sequence id and the fragment id.
+constexpr std::size_t fragment_header_bytes = 1 + 1 + 8 + 8;
 
 FrameError frame_error(FrameErrc code, std::size_t offset, std::string detail) {
     return FrameError{code, offset, std::move(detail)};
@@ -57,30 +36,36 @@ std::optional<std::string> not_negotiated(std::uint8_t kind, std::uint64_t negot
     return "a fragment without FRAGMENTS";
 }
 
-// The control term and the term that may follow it, from `pos` to the end of the frame. Both
-// carry their own 131 here; after a distribution header they will not.
+// The terms of a frame, from `pos` to the end of `bytes`: the control term and the term that may
+// follow it. `header_atoms` is null for pass-through frames, whose terms carry their own 131.
 Expected<std::optional<Control>, FrameError> decode_terms(const SharedBuffer& owner,
-                                                          std::span<const std::uint8_t> frame,
+                                                          std::span<const std::uint8_t> bytes,
                                                           std::size_t pos,
+                                                          const std::vector<Atom>* header_atoms,
                                                           const etf::DecodeOptions& options) {
+    auto one_term = [&](std::size_t at) {
+        auto rest = bytes.subspan(at);
+        return header_atoms ? etf::decode_body(owner, rest, *header_atoms, options)
+                            : etf::decode_prefix(owner, rest, options);
+    };
     const std::size_t control_at = pos;
-    auto control = etf::decode_prefix(owner, frame.subspan(pos), options);
+    auto control = one_term(pos);
     if (!control)
         return unexpected(frame_error(FrameErrc::bad_term, pos + control.error().offset,
                                       "control term: " + control.error().to_string()));
     pos += control->used;
     std::optional<Term> payload;
-    if (pos < frame.size()) {
-        auto message = etf::decode_prefix(owner, frame.subspan(pos), options);
+    if (pos < bytes.size()) {
+        auto message = one_term(pos);
         if (!message)
             return unexpected(frame_error(FrameErrc::bad_term, pos + message.error().offset,
                                           "message term: " + message.error().to_string()));
         payload = std::move(message->term);
         pos += message->used;
     }
-    if (pos < frame.size())
+    if (pos < bytes.size())
         return unexpected(frame_error(FrameErrc::trailing_bytes, pos,
-                                      std::to_string(frame.size() - pos) + " bytes"));
+                                      std::to_string(bytes.size() - pos) + " bytes"));
     auto decoded = decode_control(control->term, payload ? &*payload : nullptr);
     if (!decoded)
         return unexpected(
@@ -88,68 +73,107 @@ Expected<std::optional<Control>, FrameError> decode_terms(const SharedBuffer& ow
     return std::optional<Control>(std::move(*decoded));
 }
 
+struct FragmentIds {
+    std::uint64_t sequence;
+    std::uint64_t fragment;
+};
+
+Expected<FragmentIds, FrameError> fragment_ids(std::span<const std::uint8_t> frame) {
+    ByteReader in(frame.subspan(2));
+    auto sequence = in.u64();
+    auto fragment = in.u64();
+    if (!sequence || !fragment)
+        return unexpected(frame_error(
+            FrameErrc::bad_header, 2,
+            "a fragment header of " + std::to_string(frame.size()) + " bytes (18 needed)"));
+    if (*fragment == 0)
+        return unexpected(frame_error(FrameErrc::bad_fragment, 10, "fragment id 0"));
+    return FragmentIds{*sequence, *fragment};
+}
+
+std::string unknown_first_bytes(std::span<const std::uint8_t> frame) {
+    // Appended piece by piece: "," + std::to_string(...) makes GCC 12 warn (-Wrestrict) wrongly.
+    std::string first = "first bytes ";
+    first.append(std::to_string(frame[0]));
+    if (frame.size() > 1) first.append(1, ',').append(std::to_string(frame[1]));
+    return first;
+}
+
 }  // namespace
 
-const std::error_category& frame_category() noexcept {
-    static const FrameCategory category;
-    return category;
-}
-
-std::error_code make_error_code(FrameErrc e) noexcept {
-    return {static_cast<int>(e), frame_category()};
-}
-
-std::string FrameError::to_string() const {
-    std::string out = describe(code);
-    out += " at byte ";
-    out += std::to_string(offset);
-    if (!detail.empty()) {
-        out += ": ";
-        out += detail;
-    }
-    return out;
-}
-
-FrameDecoder::FrameDecoder(std::uint64_t negotiated, etf::DecodeOptions options)
-    : negotiated_(negotiated), options_(options) {}
+FrameDecoder::FrameDecoder(std::uint64_t negotiated, etf::DecodeOptions options,
+                           ReassemblyLimits limits)
+    : negotiated_(negotiated), options_(options), reassembly_(limits) {}
 
 Expected<std::optional<Control>, FrameError> FrameDecoder::decode(
     const SharedBuffer& owner, std::span<const std::uint8_t> frame) {
     if (frame.empty())
         return unexpected(frame_error(FrameErrc::unknown_layout, 0, "an empty frame (a tick)"));
-    if (frame[0] == etf::version_magic && frame.size() > 1 &&
-        (frame[1] == dist_header || frame[1] == dist_frag_header || frame[1] == dist_frag_cont)) {
-        if (auto missing = not_negotiated(frame[1], negotiated_))
-            return unexpected(frame_error(FrameErrc::layout_not_negotiated, 0, *missing));
-        return unexpected(frame_error(FrameErrc::unknown_layout, 0,
-                                      "distribution headers and fragments are not decoded yet"));
+    if (frame[0] == pass_through) {
+        if (!pass_through_layout(negotiated_))
+            return unexpected(frame_error(FrameErrc::layout_not_negotiated, 0,
+                                          "a pass-through frame where headers were agreed"));
+        return decode_terms(owner, frame, 1, nullptr, options_);
     }
-    if (frame[0] != pass_through) {
-        // Appended piece by piece: "," + std::to_string(...) makes GCC 12 warn (-Wrestrict)
-        // wrongly.
-        std::string first = "first bytes ";
-        first.append(std::to_string(frame[0]));
-        if (frame.size() > 1) first.append(1, ',').append(std::to_string(frame[1]));
-        return unexpected(frame_error(FrameErrc::unknown_layout, 0, std::move(first)));
-    }
-
-    return decode_terms(owner, frame, 1, options_);
+    if (frame[0] != etf::version_magic || frame.size() < 2 ||
+        (frame[1] != dist_header && frame[1] != dist_frag_header && frame[1] != dist_frag_cont))
+        return unexpected(frame_error(FrameErrc::unknown_layout, 0, unknown_first_bytes(frame)));
+    if (auto missing = not_negotiated(frame[1], negotiated_))
+        return unexpected(frame_error(FrameErrc::layout_not_negotiated, 0, *missing));
+    if (frame[1] == dist_frag_header) return first_fragment(frame, owner);
+    if (frame[1] == dist_frag_cont) return continuation(frame);
+    auto terms_at = read_header_atoms(frame, 2, cache_, header_atoms_, options_.safe);
+    if (!terms_at) return unexpected(std::move(terms_at).error());
+    return decode_terms(owner, frame, *terms_at, &header_atoms_, options_);
 }
 
-FrameEncoder::FrameEncoder(std::uint64_t negotiated) : negotiated_(negotiated) {
-    // Writing pass-through frames where the peer expects headers would get us disconnected.
-    if (!pass_through_layout(negotiated))
-        throw std::logic_error(
-            "frames with distribution headers are not implemented: do not offer "
-            "DIST_HDR_ATOM_CACHE or FRAGMENTS");
+Expected<std::optional<Control>, FrameError> FrameDecoder::first_fragment(
+    std::span<const std::uint8_t> frame, const SharedBuffer& owner) {
+    auto ids = fragment_ids(frame);
+    if (!ids) return unexpected(std::move(ids).error());
+    // The header is read now, not when the sequence completes: frames after this one may refer
+    // to the cache entries it sets.
+    auto terms_at =
+        read_header_atoms(frame, fragment_header_bytes, cache_, header_atoms_, options_.safe);
+    if (!terms_at) return unexpected(std::move(terms_at).error());
+    if (ids->fragment == 1) return decode_terms(owner, frame, *terms_at, &header_atoms_, options_);
+    auto begun = reassembly_.begin(ids->sequence, ids->fragment, header_atoms_,
+                                   frame.subspan(*terms_at), *terms_at);
+    if (!begun) return unexpected(std::move(begun).error());
+    return std::optional<Control>();
 }
+
+Expected<std::optional<Control>, FrameError> FrameDecoder::continuation(
+    std::span<const std::uint8_t> frame) {
+    auto ids = fragment_ids(frame);
+    if (!ids) return unexpected(std::move(ids).error());
+    auto added = reassembly_.add(ids->sequence, ids->fragment, frame.subspan(fragment_header_bytes),
+                                 fragment_header_bytes);
+    if (!added) return unexpected(std::move(added).error());
+    if (!*added) return std::optional<Control>();
+    const Reassembled& whole = **added;
+    // Offsets in errors from here on are within the reassembled message, not this frame.
+    return decode_terms(whole.buffer, whole.bytes, 0, &whole.atoms, options_);
+}
+
+std::string frame_layout(std::uint64_t negotiated) {
+    if (pass_through_layout(negotiated)) return "pass-through frames";
+    return (negotiated & flag::fragments) ? "distribution headers, fragments"
+                                          : "distribution headers";
+}
+
+FrameEncoder::FrameEncoder(std::uint64_t negotiated) : negotiated_(negotiated) {}
 
 void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control) {
-    std::size_t start = out.size();
-    out.resize(start + 5);
-    out[start + 4] = pass_through;
+    const std::size_t start = out.size();
+    const bool headers = !pass_through_layout(negotiated_);
+    out.resize(start + 4);
+    if (headers)
+        write_plain_header(out);
+    else
+        out.push_back(pass_through);
     try {
-        encode_control(out, control, negotiated_, true);
+        encode_control(out, control, negotiated_, !headers);
     } catch (...) {
         out.resize(start);  // no half-written frame left in a shared output buffer
         throw;

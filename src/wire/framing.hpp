@@ -4,7 +4,8 @@
 //   dist header    131, 68, atom cache refs, Control, [Message]          either of them
 //   fragments      131, 69 / 131, 70 ...                                 FRAGMENTS
 // One decoder and one encoder live per connection and direction: the atom cache and fragment
-// sequences they keep last as long as the connection.
+// sequences they keep last as long as the connection. We write dist headers without atom cache
+// references and whole (unfragmented) messages; we read all three layouts.
 #pragma once
 
 #include <cstdint>
@@ -17,38 +18,34 @@
 #include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "wire/control.hpp"
+#include "wire/dist_header.hpp"
+#include "wire/fragments.hpp"
+#include "wire/frame_error.hpp"
 
 namespace distribute::wire {
 
-enum class FrameErrc {
-    unknown_layout = 1,  // a first byte that is neither 112 nor 131 (or 131 not followed by 68-70)
-    layout_not_negotiated,  // a dist header or a fragment on a connection that did not agree to it
-    bad_term,               // the control or message term does not decode (detail says why)
-    bad_control,            // the control term is not a valid control message
-    trailing_bytes,         // bytes after the last term of the frame
-};
-const std::error_category& frame_category() noexcept;
-std::error_code make_error_code(FrameErrc e) noexcept;
-
-struct FrameError {
-    FrameErrc code{};
-    std::size_t offset = 0;  // within the frame
-    std::string detail;
-    std::string to_string() const;
-};
-
 class FrameDecoder {
   public:
-    FrameDecoder(std::uint64_t negotiated, etf::DecodeOptions options = {});
+    FrameDecoder(std::uint64_t negotiated, etf::DecodeOptions options = {},
+                 ReassemblyLimits limits = {});
 
     // One non-empty frame (the bytes after its length) lying inside `owner`, so that large
     // binaries can be sliced from it. nullopt: a fragment that awaits the rest of its sequence.
     [[nodiscard]] Expected<std::optional<Control>, FrameError> decode(
         const SharedBuffer& owner, std::span<const std::uint8_t> frame);
 
+    const Reassembly& reassembly() const { return reassembly_; }
+
   private:
+    Expected<std::optional<Control>, FrameError> first_fragment(std::span<const std::uint8_t> frame,
+                                                                const SharedBuffer& owner);
+    Expected<std::optional<Control>, FrameError> continuation(std::span<const std::uint8_t> frame);
+
     std::uint64_t negotiated_;
     etf::DecodeOptions options_;
+    IncomingAtomCache cache_;
+    std::vector<Atom> header_atoms_;  // of the frame being decoded
+    Reassembly reassembly_;
 };
 
 class FrameEncoder {
@@ -64,10 +61,11 @@ class FrameEncoder {
     std::uint64_t negotiated_;
 };
 
+// How frames go on a connection with `negotiated`, for its log line: "pass-through frames",
+// "distribution headers" or "distribution headers, fragments".
+std::string frame_layout(std::uint64_t negotiated);
+
 // The 4-byte frame that keeps a quiet connection alive.
 inline constexpr std::uint8_t tick_frame[4] = {0, 0, 0, 0};
 
 }  // namespace distribute::wire
-
-template <>
-struct std::is_error_code_enum<distribute::wire::FrameErrc> : std::true_type {};

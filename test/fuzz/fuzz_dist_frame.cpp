@@ -13,7 +13,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace distribute;
     etf::DecodeOptions options{.max_depth = 4096, .max_bytes = 1 << 20, .max_bignum_bytes = 4096};
-    const std::uint64_t flags = wire::offered;
+    // Pass-through, as agreed with C nodes; fuzz_dist_stream takes the header layouts.
+    const std::uint64_t flags =
+        wire::offered & ~(wire::flag::dist_hdr_atom_cache | wire::flag::fragments);
     wire::FrameDecoder decoder(flags, options);
     SharedBuffer buffer(std::span(data, size));
     if (size == 0) return 0;  // the session treats an empty frame as a tick

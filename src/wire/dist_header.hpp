@@ -1,0 +1,54 @@
+// The atom cache part of a distribution header (131,68 and the first fragment, 131,69): how many
+// atoms the message refers to, a 4-bit flag field per atom (new entry or not, and the cache
+// segment), then per atom its index within the segment and, for a new entry, its text. Inside the
+// terms that follow, ATOM_CACHE_REF i stands for the header's i-th atom.
+//
+// The cache a header updates belongs to the connection and the direction: 2,048 entries (8
+// segments of 256), kept for the connection's life. Headers must be read strictly in the order
+// their frames arrive, a first fragment's header included, since a later message may refer to an
+// entry an earlier one set.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "distribute/expected.hpp"
+#include "distribute/term.hpp"
+#include "wire/frame_error.hpp"
+
+namespace distribute::wire {
+
+inline constexpr std::size_t atom_cache_entries = 2048;
+
+// The entries a peer set in its cache for what it sends us.
+class IncomingAtomCache {
+  public:
+    // The atom at `index` (below atom_cache_entries), or nullptr when the peer never set it.
+    const Atom* find(std::size_t index) const noexcept {
+        return set_.test(index) ? &atoms_[index] : nullptr;
+    }
+    void set(std::size_t index, Atom atom) noexcept {
+        atoms_[index] = atom;
+        set_.set(index);
+    }
+
+  private:
+    std::array<Atom, atom_cache_entries> atoms_{};
+    std::bitset<atom_cache_entries> set_;
+};
+
+// Reads the atom cache part of a header, starting at `pos` (NumberOfAtomCacheRefs), into
+// `atoms` (replacing what it held) and the new entries into `cache`. Returns where the control
+// term starts. `safe`: a new entry may only name an atom that exists (DecodeOptions::safe).
+[[nodiscard]] Expected<std::size_t, FrameError> read_header_atoms(
+    std::span<const std::uint8_t> frame, std::size_t pos, IncomingAtomCache& cache,
+    std::vector<Atom>& atoms, bool safe);
+
+// Appends a normal distribution header that refers to no atoms: 131, 68, 0.
+void write_plain_header(std::vector<std::uint8_t>& out);
+
+}  // namespace distribute::wire
