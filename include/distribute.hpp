@@ -4,6 +4,7 @@
 
 #include "distribute/actor.hpp"
 #include "distribute/codec.hpp"
+#include "distribute/crypto.hpp"
 #include "distribute/envelope.hpp"
 #include "distribute/epmd.hpp"
 #include "distribute/etf.hpp"

@@ -114,37 +114,65 @@ void Runtime::dial(const std::shared_ptr<Connection>& connection) {
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
-                         Expected<tcp::socket, net::DialError> socket) {
+                         Expected<net::Dialled, net::DialError> dialled) {
+    if (!dialled) return dial_failed(connection, dial_failure(dialled.error()));
+    const std::string peer(connection->peer.name());
+    auto plan = dial_plan(peer, dialled->epmd_extra);
+    if (!plan) return dial_failed(connection, plan.error());
+    auto transport = net::make_tcp_transport(std::move(dialled->socket));
+    if (!*plan) return start_dialled_session(connection, std::move(transport));
+    net::async_secure_dial(
+        io_, std::move(transport), std::move(**plan),
+        [self = shared_from_this(), connection, peer](auto secured) {
+            if (!secured)
+                return self->dial_failed(
+                    connection, {NodeErrc::crypto_failed, "encrypted handshake with " + peer +
+                                                              " failed: " + secured.error()});
+            self->start_dialled_session(connection, std::move(*secured));
+        });
+}
+
+void Runtime::start_dialled_session(const std::shared_ptr<Connection>& connection,
+                                    std::unique_ptr<net::Transport> transport) {
     std::shared_ptr<net::Session> session;
-    bool failed = false;
     {
         std::unique_lock lock(connections_mutex_);
         auto it = connections_.find(connection->peer.index());
         const bool current = it != connections_.end() && it->second == connection;
         // A simultaneous connect may have handed the connection to the peer's session already.
-        if (!current || !connection->dialling || stopped()) return;
-        connection->dialling = false;
-        if (!socket || name_lost_.load()) {
-            connections_.erase(it);
-            failed = true;
-        } else {
-            session = std::make_shared<net::Session>(
-                io_, net::make_tcp_transport(std::move(*socket)), session_settings(), *this,
-                std::string(connection->peer.name()));
+        if (!current || !connection->dialling || stopped()) {
+            transport->close();
+            return;
+        }
+        if (!name_lost_.load()) {
+            connection->dialling = false;
+            session = std::make_shared<net::Session>(io_, std::move(transport), session_settings(),
+                                                     *this, std::string(connection->peer.name()));
             session->connection_id = connection->id;
             session->peer_node = connection->peer;
             connection->session = session;
         }
     }
-    if (failed) {
-        const NodeError why = socket ? lost_name_error() : dial_failure(socket.error());
-        log(LogLevel::info,
-            "cannot connect to " + std::string(connection->peer.name()) + ": " + why.detail);
-        connection->set_failure(why);
-        connection_down(connection, why.detail, false);
-        return;
+    if (!session) {
+        transport->close();
+        return dial_failed(connection, lost_name_error());
     }
     session->start();
+}
+
+void Runtime::dial_failed(const std::shared_ptr<Connection>& connection, const NodeError& why) {
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto it = connections_.find(connection->peer.index());
+        const bool current = it != connections_.end() && it->second == connection;
+        if (!current || !connection->dialling || stopped()) return;
+        connection->dialling = false;
+        connections_.erase(it);
+    }
+    log(LogLevel::info,
+        "cannot connect to " + std::string(connection->peer.name()) + ": " + why.detail);
+    connection->set_failure(why);
+    connection_down(connection, why.detail, false);
 }
 
 void Runtime::on_up(net::Session& session) {
@@ -188,7 +216,7 @@ void Runtime::on_up(net::Session& session) {
     for (auto& control : up.not_offered)
         not_offered(control);
     log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
-                            (hidden ? ", hidden" : "") + ")");
+                            (hidden ? ", hidden, " : ", ") + session.security() + ")");
     node_event({session.peer_node, true, hidden, {}});
 }
 
