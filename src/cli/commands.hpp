@@ -15,5 +15,7 @@ void add_names_command(CLI::App& app);
 void add_node_commands(CLI::App& app);
 // `distribute call NODE NAME REQUEST` and `distribute rpc NODE M F [ARG...]`.
 void add_call_commands(CLI::App& app);
+// `distribute keygen FILE`: a node key pair for the encrypted transport.
+void add_keygen_command(CLI::App& app);
 
 }  // namespace distribute::cli

@@ -79,6 +79,7 @@ struct NodeCommand {
     unsigned net_ticktime = 60;
     bool hidden = true;
     bool verbose = false;
+    CryptoArgs crypto;
 };
 
 void run_node(const NodeCommand& c) {
@@ -96,6 +97,7 @@ void run_node(const NodeCommand& c) {
     options.threads = c.threads;
     options.net_ticktime = std::chrono::seconds(c.net_ticktime);
     if (!c.port.empty()) parse_ports(c.port, options);
+    options.crypto = crypto_options("node", c.crypto);
     options.log = stderr_log(c.verbose);
 
     // Signals go to this thread only (the node's threads inherit the mask), which waits for them.
@@ -161,6 +163,8 @@ const char* const node_footer =
     "Examples:\n"
     "  distribute node --sname cpp --cookie secret\n"
     "  distribute node --name cpp@127.0.0.1 --listen 127.0.0.1 --port 9100-9105\n"
+    "  distribute node --sname cpp --crypto require   (then: distribute ping cpp@HOST --crypto "
+    "require)\n"
     "  erl -sname e -setcookie secret, then:\n"
     "    net_adm:ping('cpp@HOST'), gen_server:call({kv, 'cpp@HOST'}, {put, k, 1}),\n"
     "    rpc:call('cpp@HOST', demo, add, [1, 2])\n"
@@ -197,6 +201,7 @@ void add_node_commands(CLI::App& app) {
                   "(default: 60)")
         ->option_text("SECONDS")
         ->check(CLI::Range(1u, 86400u));
+    add_crypto_options(*n, node->crypto);
     n->add_flag("-v,--verbose", node->verbose, "Also log debug lines");
     n->footer(node_footer);
     n->callback([node] { run_node(*node); });
