@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -33,6 +34,10 @@ std::string report(std::string_view what, const std::string& out, const std::str
     if (!out.empty()) message += "\n--- stdout ---\n" + tail(out);
     if (!err.empty()) message += "\n--- stderr ---\n" + tail(err);
     return message;
+}
+
+bool is_machine_release(std::string_view release) {
+    return release.empty() || release == "25";
 }
 
 std::string find_epmd() {
@@ -79,6 +84,32 @@ spawn(fun() -> Reply(0, "ready", atom_to_list(node())), Loop(1) end).
 
 }  // namespace
 
+std::string default_otp_release() {
+    const char* release = std::getenv("DISTRIBUTE_OTP_RELEASE");
+    return release != nullptr ? release : "";
+}
+
+std::vector<std::string> otp_argv(std::vector<std::string> argv, std::string_view release) {
+    static const std::string_view programs[] = {"erl",  "erlc",    "elixir", "elixirc",
+                                                "epmd", "escript", "iex",    "mix"};
+    if (argv.empty() || is_machine_release(release) ||
+        std::find(std::begin(programs), std::end(programs), argv[0]) == std::end(programs))
+        return argv;
+    // What the root must see at the same paths as here: the sources (interop/erl), the build
+    // tree and the temporary directories (compiled helpers); the current directory is added by
+    // the script itself.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string share = std::string("OTP_ROOT_SHARE=") + DISTRIBUTE_SOURCE_ROOT + ":" +
+                        DISTRIBUTE_BUILD_ROOT + (tmp != nullptr && *tmp != '\0' ? ":" : "") +
+                        (tmp != nullptr ? tmp : "");
+    std::vector<std::string> wrapped = {"env", std::move(share),
+                                        std::string(DISTRIBUTE_SOURCE_ROOT) + "/scripts/otp-root",
+                                        std::string(release), "--"};
+    wrapped.insert(wrapped.end(), std::make_move_iterator(argv.begin()),
+                   std::make_move_iterator(argv.end()));
+    return wrapped;
+}
+
 std::string unique_name(std::string_view prefix) {
     static std::atomic<unsigned> counter{0};
     const auto stamp = Clock::now().time_since_epoch().count() % 1000000;
@@ -119,9 +150,10 @@ std::string short_host() {
 }
 
 RunResult run(const std::vector<std::string>& argv, milliseconds timeout,
-              const std::vector<std::string>& extra_env, std::string_view input) {
+              const std::vector<std::string>& extra_env, std::string_view input,
+              const std::string& release) {
     const auto deadline = Clock::now() + timeout;
-    Child child = spawn_child(argv, extra_env);
+    Child child = spawn_child(otp_argv(argv, release), extra_env);
     RunResult result;
     std::optional<int> status;
     while (!status || child.out >= 0 || child.err >= 0) {
@@ -147,7 +179,7 @@ RunResult run(const std::vector<std::string>& argv, milliseconds timeout,
 }
 
 std::string run_erl_eval(std::string_view expression, milliseconds timeout,
-                         const std::vector<std::string>& extra_args) {
+                         const std::vector<std::string>& extra_args, const std::string& release) {
     std::string body(expression);
     while (!body.empty() &&
            (std::isspace(static_cast<unsigned char>(body.back())) != 0 || body.back() == '.'))
@@ -159,7 +191,7 @@ std::string run_erl_eval(std::string_view expression, milliseconds timeout,
     std::vector<std::string> argv = {"erl", "-noshell"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     argv.insert(argv.end(), {"-eval", program});
-    RunResult result = run(argv, timeout, erl_env);
+    RunResult result = run(argv, timeout, erl_env, {}, release);
     if (result.exit_status != 0)
         throw FixtureError(report(
             "erl -eval exited with status " + std::to_string(result.exit_status) + ": " + body,
@@ -191,12 +223,15 @@ void compile_erl(const std::string& source, const std::string& out_dir) {
         throw FixtureError(report("erlc " + source + " failed", result.out, result.err));
 }
 
-EpmdProcess::EpmdProcess(std::uint16_t port) : port_(port) {
-    const std::string epmd = find_epmd();
+EpmdProcess::EpmdProcess(std::uint16_t port, std::string otp_release)
+    : port_(port), otp_release_(std::move(otp_release)) {
+    // The machine's epmd by its path (it may not be in PATH); another release's through its root.
+    const std::string epmd = is_machine_release(otp_release_) ? find_epmd() : "epmd";
     const std::string port_text = std::to_string(port);
     // Otherwise the probe below would be answered by whoever has the port.
     if (try_bind(port) == 0) throw FixtureError("epmd: port " + port_text + " is taken");
-    Child child = spawn_child({epmd, "-address", "127.0.0.1", "-port", port_text}, {});
+    Child child = spawn_child(
+        otp_argv({epmd, "-address", "127.0.0.1", "-port", port_text}, otp_release_), {});
     pid_ = child.pid;
     err_ = child.err;
     ::close(child.in);
@@ -207,7 +242,9 @@ EpmdProcess::EpmdProcess(std::uint16_t port) : port_(port) {
         const auto status = try_reap(probe);
         RunResult names;
         try {
-            if (!status) names = run({epmd, "-port", port_text, "-names"}, milliseconds(5000));
+            if (!status)
+                names = run(otp_argv({epmd, "-port", port_text, "-names"}, otp_release_),
+                            milliseconds(5000));
         } catch (const FixtureError&) {
             // A probe that hangs counts as no answer yet.
         }
@@ -256,7 +293,7 @@ ErlNode::ErlNode(ErlNodeOptions options) {
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
     argv.insert(argv.end(), {"-eval", repl_source(marker_)});
 
-    Child child = spawn_child(argv, env);
+    Child child = spawn_child(otp_argv(std::move(argv), options.otp_release), env);
     pid_ = child.pid;
     to_node_ = child.in;
     from_node_ = child.out;

@@ -28,19 +28,33 @@ std::uint16_t free_port();
 // The host part `erl -sname` uses on this machine (the short host name).
 std::string short_host();
 
+// Which Erlang/OTP release the fixture's erl, erlc, elixir and epmd come from: the environment's
+// DISTRIBUTE_OTP_RELEASE (25, 27 or 29), or this machine's own OTP when it is unset or empty.
+// Releases other than the machine's run from a Debian root through scripts/otp-root (see
+// docs/otp-releases.md); they share this machine's network, host name and /tmp.
+std::string default_otp_release();
+
+// `argv` as it runs with `release`: an OTP program (erl, erlc, elixir, epmd, ...) goes through
+// scripts/otp-root; anything else, or the machine's own release (empty or "25"), is unchanged.
+std::vector<std::string> otp_argv(std::vector<std::string> argv, std::string_view release);
+
 // A program run to completion with a hard timeout. Throws FixtureError on timeout (after killing
-// the whole process group) or when it cannot be started; the exit status is returned.
+// the whole process group) or when it cannot be started; the exit status is returned. OTP
+// programs run with `release` (default_otp_release() unless given; empty: the machine's own).
 struct RunResult {
     int exit_status = -1;
     std::string out;  // stdout
     std::string err;  // stderr
 };
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-              const std::vector<std::string>& extra_env = {}, std::string_view input = {});
+              const std::vector<std::string>& extra_env = {}, std::string_view input = {},
+              const std::string& release = default_otp_release());
 
-// `erl -noshell` evaluating `expression`, then halting. Throws FixtureError unless it exits 0.
+// `erl -noshell` of `release` evaluating `expression`, then halting. Throws FixtureError unless
+// it exits 0.
 std::string run_erl_eval(std::string_view expression, std::chrono::milliseconds timeout,
-                         const std::vector<std::string>& extra_args = {});
+                         const std::vector<std::string>& extra_args = {},
+                         const std::string& release = default_otp_release());
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it when this goes.
 class TempDir {
@@ -64,7 +78,7 @@ void compile_erl(const std::string& source, const std::string& out_dir);
 // An `epmd` daemon of OTP's on a private port, killed when this object goes.
 class EpmdProcess {
   public:
-    explicit EpmdProcess(std::uint16_t port);
+    explicit EpmdProcess(std::uint16_t port, std::string otp_release = default_otp_release());
     ~EpmdProcess();
     EpmdProcess(const EpmdProcess&) = delete;
     EpmdProcess& operator=(const EpmdProcess&) = delete;
@@ -72,6 +86,7 @@ class EpmdProcess {
 
   private:
     std::uint16_t port_;
+    std::string otp_release_;
     pid_t pid_ = -1;
     int err_ = -1;  // its stderr, for failure messages
 };
@@ -84,12 +99,13 @@ struct ErlNodeOptions {
     // The address its distribution listens on (-kernel inet_dist_use_interface), as an Erlang
     // tuple; {0,0,0,0,0,0,0,1} with -proto_dist inet6_tcp.
     std::string interface = "{127,0,0,1}";
-    std::string cookie = "interop_cookie";  // empty: no -setcookie, erl reads its cookie file
-    std::vector<std::string> extra_env;     // "NAME=value" entries (HOME, say)
+    std::string cookie = "interop_cookie";   // empty: no -setcookie, erl reads its cookie file
+    std::vector<std::string> extra_env;      // "NAME=value" entries (HOME, say)
     std::optional<std::uint16_t> epmd_port;  // ERL_EPMD_PORT for the node
     bool hidden = false;
     std::vector<std::string> extra_args;  // more `erl` arguments
     std::chrono::milliseconds start_timeout{20000};
+    std::string otp_release = default_otp_release();  // "25", "27", "29"; empty: the machine's
 };
 
 // A running `erl -sname` node, driven through its standard input: eval() sends one Erlang

@@ -19,10 +19,12 @@ bool exists(const std::string& path) {
     return ::stat(path.c_str(), &info) == 0;
 }
 
-// OtpErlang.jar: where erlang-jinterface puts it in the OTP tree, or Debian's copy.
+// OtpErlang.jar: where erlang-jinterface puts it in the machine's OTP tree, or Debian's copy.
+// Asked of the machine's erl whatever release the BEAM peers run (DISTRIBUTE_OTP_RELEASE):
+// the roots of other releases have no JInterface, and the Java node is a peer of its own.
 std::string jinterface_jar() {
     const std::string lib =
-        run_erl_eval("io:format(\"~s\", [code:lib_dir(jinterface)])", milliseconds(30000));
+        run_erl_eval("io:format(\"~s\", [code:lib_dir(jinterface)])", milliseconds(30000), {}, "");
     for (const std::string& path :
          {lib + "/priv/OtpErlang.jar", std::string("/usr/share/java/OtpErlang.jar")})
         if (exists(path)) return path;

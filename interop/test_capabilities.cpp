@@ -2,12 +2,15 @@
 // then each optional one in turn) connects to our node, our node does everything that could put
 // an optional control message on the wire towards it, and the peer checks every frame it gets.
 // What the peer did not offer never arrives; what it offered does; and the emulations hold: a
-// monitor stays local, a gen_server call works, rpc goes through rex.
+// monitor stays local, a gen_server call works, rpc goes through rex, a message to an alias goes
+// in the one form the peer offered (ALTACT_SIG_SEND or ALIAS_SEND) or not at all.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <future>
 #include <set>
 
+#include "cli/demo_services.hpp"
 #include "distribute/rpc.hpp"
 #include "node_support.hpp"
 #include "scripted_peer.hpp"
@@ -34,6 +37,8 @@ const FlagCase flag_cases[] = {
     {"ALIAS", wire::flag::alias},
     {"SEND_SENDER", wire::flag::send_sender},
     {"EXIT_PAYLOAD", wire::flag::exit_payload},
+    {"ALTACT_SIG without ALIAS (as OTP 30 will offer)", wire::flag::altact_sig},
+    {"ALIAS and ALTACT_SIG (as OTP 28 and 29 offer)", wire::flag::alias | wire::flag::altact_sig},
 };
 
 // The ops a peer with `flags` may be sent.
@@ -66,15 +71,26 @@ bool allowed(wire::Op op, std::uint64_t flags) {
             return (flags & f::spawn) != 0;
         case Op::alias_send:
             return (flags & f::alias) != 0;
+        case Op::altact_sig_send:
+            return (flags & f::altact_sig) != 0;
         default:
             return false;  // _TT forms (we trace nothing), UNLINK, NODE_LINK, GROUP_LEADER
     }
 }
 
-// Reads frames until none comes for `quiet`.
-void drain(ScriptedPeer& peer, std::chrono::milliseconds quiet = 500ms) {
-    while (peer.next_control(quiet)) {
-    }
+// Reads frames until none comes for `quiet`; returns them.
+std::vector<wire::Control> drain(ScriptedPeer& peer, std::chrono::milliseconds quiet = 500ms) {
+    std::vector<wire::Control> got;
+    while (auto control = peer.next_control(quiet))
+        got.push_back(std::move(*control));
+    return got;
+}
+
+template <typename Signal>
+std::size_t count(const std::vector<wire::Control>& controls) {
+    return static_cast<std::size_t>(std::count_if(controls.begin(), controls.end(), [](auto& c) {
+        return std::holds_alternative<Signal>(c);
+    }));
 }
 
 }  // namespace
@@ -105,6 +121,9 @@ TEST_CASE(
         Reference alias = node.open_mailbox().make_ref();
         alias.node = peer_node;
         m.send_alias(alias, Term("to_alias"_a));
+        m.send_priority(alias, Term("urgent"_a));
+        // An exit signal to an alias has one form, ALTACT_SIG_SEND (OTP 28).
+        m.exit(alias, Term("through_alias"_a), true);
         // erpc to a peer without SPAWN falls back to rex: a REG_SEND, never a SPAWN_REQUEST.
         auto rpc_result = rpc(node, peer_node, "erlang"_a, "node"_a, {}, 700ms);
         CHECK_FALSE(rpc_result.has_value());  // nobody answers
@@ -119,7 +138,7 @@ TEST_CASE(
         peer.send(wire::MonitorP{peer.pid(5), watched.pid(), m.make_ref()});
         std::this_thread::sleep_for(100ms);
         watched.close(Term("bye"_a));
-        drain(peer);
+        const std::vector<wire::Control> controls = drain(peer);
 
         std::set<wire::Op> got(peer.ops_received().begin(), peer.ops_received().end());
         for (wire::Op op : got) {
@@ -138,7 +157,18 @@ TEST_CASE(
         CHECK(got.contains(Op::exit2) == ((flags & f::exit_payload) == 0));
         CHECK(got.contains(Op::payload_exit) == ((flags & f::exit_payload) != 0));
         CHECK(got.contains(Op::exit) == ((flags & f::exit_payload) == 0));
-        CHECK(got.contains(Op::alias_send) == ((flags & f::alias) != 0));
+        // To an alias: ALTACT_SIG_SEND where offered (as the BEAM sends it), else ALIAS_SEND,
+        // else nothing; an exit signal only through ALTACT_SIG_SEND; the priority flag only
+        // there too.
+        const bool altact = (flags & f::altact_sig) != 0;
+        const bool alias_only = (flags & f::alias) != 0 && !altact;
+        CHECK(got.contains(Op::alias_send) == alias_only);
+        CHECK(got.contains(Op::altact_sig_send) == altact);
+        CHECK(count<wire::AliasSend>(controls) == (altact || alias_only ? 2u : 0u));
+        CHECK(count<wire::AliasExit>(controls) == (altact ? 1u : 0u));
+        for (const wire::Control& c : controls)
+            if (auto* to_alias = std::get_if<wire::AliasSend>(&c))
+                CHECK(to_alias->priority == (altact && to_alias->message == Term("urgent"_a)));
         CHECK(got.contains(Op::spawn_request) == ((flags & f::spawn) != 0));
         CHECK(got.contains(Op::reg_send) == ((flags & f::spawn) == 0));
         CHECK(got.contains(Op::link));
@@ -199,4 +229,35 @@ TEST_CASE(
     CHECK(node.disconnect(peer_node));
     CHECK(next_message(m) ==
           tuple(atoms::DOWN, ref, atoms::process, peer.pid(9), atoms::noconnection));
+}
+
+TEST_CASE(
+    "a peer without ALIAS, as OTP 30 will be: replies to its gen_server calls come as "
+    "ALTACT_SIG_SEND") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_no_alias", &log));
+    REQUIRE(cli::start_demo_kv(node).has_value());
+    ScriptedPeer peer(node.port(), unique_name("otp30") + "@" + short_host(),
+                      std::string(node.name().name()), "interop_cookie", 0x5c21,
+                      wire::offered & ~wire::flag::alias);
+    REQUIRE(peer.handshake());
+    // gen_server:call as gen.erl makes it: a monitor by name, then {'$gen_call', {Pid, [alias |
+    // Ref]}, Request} to the name; the reply goes to the alias.
+    const Pid me = peer.pid(1);
+    const Reference ref{me.node, 0x5c21, 3, {7, 8, 9}};
+    peer.send(wire::MonitorP{me, "kv"_a, ref});
+    const Term tag = list_from(std::vector<Term>{Term("alias"_a)}, Term(ref));
+    peer.send(wire::RegSend{
+        me, "kv"_a, tuple("$gen_call"_a, tuple(me, tag), tuple("put"_a, "k"_a, 1)), std::nullopt});
+    auto reply = peer.next_control();
+    REQUIRE(reply.has_value());
+    REQUIRE_FALSE(peer.ops_received().empty());
+    CHECK(peer.ops_received().back() == wire::Op::altact_sig_send);
+    auto* alias_send = std::get_if<wire::AliasSend>(&*reply);
+    REQUIRE(alias_send != nullptr);
+    CHECK(alias_send->alias == ref);
+    CHECK(alias_send->message == tuple(tag, "ok"_a));
+    CHECK_FALSE(alias_send->priority);
 }

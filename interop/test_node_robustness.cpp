@@ -481,3 +481,27 @@ TEST_CASE("a pid from an earlier incarnation of a restarted node is treated as d
                    "{'EXIT', Old, Why} -> Why after 15000 -> timeout end, process_flag(trap_exit, "
                    "false), lists:member(R, [noproc, noconnection])") == "true");
 }
+
+TEST_CASE(
+    "a peer of a future release: the connection uses the flags both offer, and the log names "
+    "those we do not understand") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_future", &log));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    constexpr std::uint64_t future = (std::uint64_t{1} << 40) | (std::uint64_t{1} << 55);
+    ScriptedPeer peer(node.port(), unique_name("future") + "@" + short_host(),
+                      std::string(node.name().name()), "interop_cookie", 0x5c21,
+                      wire::offered | future);
+    REQUIRE(peer.handshake());
+    const Pid me = peer.pid(1);
+    peer.send(wire::RegSend{me, "echo"_a, tuple(me, "from_the_future"_a), std::nullopt});
+    auto answer = peer.next_control();
+    REQUIRE(answer.has_value());
+    auto* send = std::get_if<wire::SendSender>(&*answer);
+    REQUIRE(send != nullptr);
+    CHECK(send->message == Term("from_the_future"_a));
+    eventually([&] { return log.contains("does not understand"); });
+    CHECK(log.contains("bit 40, bit 55"));
+}

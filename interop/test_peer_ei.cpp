@@ -44,7 +44,7 @@ TEST_CASE(
     Node node = start_node(cluster.node_options("cpp_for_ei", &log));
     REQUIRE(cli::start_demo_services(node).has_value());
     const std::string ours(node.name().name());
-    for (const std::string alive : {unique_name("ei_client"), std::string("-")}) {
+    for (const std::string& alive : {unique_name("ei_client"), std::string("-")}) {
         CAPTURE(alive);
         const RunResult result =
             run(ei_peer_argv({"connect", alive, short_host(), "interop_cookie", ours}), 60s,

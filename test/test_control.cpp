@@ -1,7 +1,8 @@
 // Control messages. Golden bytes are term_to_binary(T, [{minor_version, 2}]) of the control
 // tuple (and of the term that follows it) on a real OTP 25 node started as g@vm, creation
 // 1796153739, with P1 = <0.85.3>, P2 = <0.90.0>, Ref = #Ref<0.1.2.3>, Token = {0, lbl, 1, P1, 0}
-// and Msg = {hello, <<"world">>, [1, 2, 3]}.
+// and Msg = {hello, <<"world">>, [1, 2, 3]}; those of ALTACT_SIG_SEND (op 37) the same on OTP
+// 29.1, from the same P1, P2 and Ref.
 #include <doctest/doctest.h>
 
 #include <stdexcept>
@@ -62,7 +63,8 @@ struct Golden {
 };
 
 std::vector<Golden> goldens() {
-    const std::uint64_t plain = 0, sender = flag::send_sender, payload = flag::exit_payload;
+    const std::uint64_t plain = 0, sender = flag::send_sender, payload = flag::exit_payload,
+                        altact = flag::altact_sig;
     const Term shutdown_x = tuple(atoms::shutdown, "x"_a);
     return {
         {"link", hex({"8368036101", p1_hex, p2_hex}), Link{p1, p2}, plain},
@@ -138,6 +140,28 @@ std::vector<Golden> goldens() {
          UnlinkId{~std::uint64_t{0}, p1, p2}, plain},
         {"unlink_id_ack 2^40", hex({"83680461246e0600000000000001", p2_hex, p1_hex}),
          UnlinkIdAck{std::uint64_t{1} << 40, p2, p1}, plain},
+        {"altact_sig_send to an alias", hex({"83680461256104", p1_hex, ref_hex, msg_hex}),
+         AliasSend{p1, ref, msg, none}, altact},
+        {"altact_sig_send priority to an alias", hex({"83680461256105", p1_hex, ref_hex, msg_hex}),
+         AliasSend{p1, ref, msg, none, true}, altact},
+        {"altact_sig_send priority with a token",
+         hex({"83680561256107", p1_hex, ref_hex, token_hex, msg_hex}),
+         AliasSend{p1, ref, msg, token, true}, altact},
+        {"altact_sig_send priority exit to an alias",
+         hex({"83680461256115", p1_hex, ref_hex, "8377046b696c6c"}),
+         AliasExit{p1, ref, atoms::kill, none, true}, altact},
+        {"altact_sig_send priority to a pid", hex({"83680461256101", p1_hex, p2_hex, msg_hex}),
+         SendSender{p1, p2, msg, none}, std::nullopt},
+        {"altact_sig_send to a name", hex({"83680461256108", p1_hex, server_hex, msg_hex}),
+         RegSend{p1, server, msg, none}, std::nullopt},
+        {"altact_sig_send exit to a pid", hex({"83680461256110", p1_hex, p2_hex, "8377046b696c6c"}),
+         Exit2{p1, p2, atoms::kill, none}, std::nullopt},
+        {"altact_sig_send with flags beyond 64 bits",
+         hex({"83680461256e0900040000000000000040", p1_hex, ref_hex, msg_hex}),
+         AliasSend{p1, ref, msg, none}, std::nullopt},
+        {"altact_sig_send with an element a later release added",
+         hex({"83680561256104", p1_hex, ref_hex, "77056578747261", msg_hex}),
+         AliasSend{p1, ref, msg, none}, std::nullopt},
     };
 }
 
@@ -236,7 +260,16 @@ Terms tuple_of(const Control& c, Op op) {
                 return make({code, m.req_id, m.to, m.flags, m.result}, m.token, none);
             },
             [&](const AliasSend& m) {
-                return make({code, m.from, m.alias}, m.token, m.message);
+                if (op != Op::altact_sig_send)
+                    return make({code, m.from, m.alias}, m.token, m.message);
+                int flags = altact::alias | (m.priority ? altact::priority : 0) |
+                            (m.token ? altact::token : 0);
+                return make({code, flags, m.from, m.alias}, m.token, m.message);
+            },
+            [&](const AliasExit& m) {
+                int flags = altact::alias | altact::exit | (m.priority ? altact::priority : 0) |
+                            (m.token ? altact::token : 0);
+                return make({code, flags, m.from, m.alias}, m.token, m.reason);
             },
             [&](const UnlinkId& m) {
                 return make({code, m.id, m.from, m.to}, none, none);
@@ -284,6 +317,8 @@ std::vector<Control> extra_samples() {
                      list(tuple("priority"_a, "high"_a)), Term(), token},
         SpawnReply{ref1, big, 0xFFFFFFFF, long_node, token},
         AliasSend{big, ref5, msg, token},
+        AliasSend{big, ref5, msg, token, true},
+        AliasExit{p1, ref1, big_msg, token, false},
         UnlinkId{std::uint64_t{1} << 63, p1, big},
         UnlinkIdAck{255, big, p2},
         UnlinkIdAck{256, big, p2},
@@ -300,8 +335,12 @@ std::vector<Control> sendable_samples() {
     return out;
 }
 
-const std::uint64_t flag_sets[] = {0, flag::send_sender, flag::exit_payload,
-                                   flag::send_sender | flag::exit_payload, offered};
+const std::uint64_t flag_sets[] = {0,
+                                   flag::send_sender,
+                                   flag::exit_payload,
+                                   flag::send_sender | flag::exit_payload,
+                                   offered & ~flag::altact_sig,
+                                   offered};
 
 ControlError failure(const Term& control, const Term* payload = nullptr) {
     auto r = decode_control(control, payload);
@@ -334,7 +373,7 @@ TEST_SUITE("control messages") {
     }
 
     TEST_CASE("encode_control bytes equal encode_body of the equivalent tuple, for every op") {
-        std::vector<bool> seen(37);
+        std::vector<bool> seen(38);
         for (const Control& c : sendable_samples()) {
             for (std::uint64_t flags : flag_sets) {
                 Op op = op_for(c, flags);
@@ -359,8 +398,11 @@ TEST_SUITE("control messages") {
                     auto back = decode(split(encoded(c, flags, with_version), with_version));
                     REQUIRE_MESSAGE(back, back.error().detail);
                     const auto* s = std::get_if<SendSender>(&c);
+                    const auto* a = std::get_if<AliasSend>(&c);
                     if (s && !(flags & flag::send_sender))
                         CHECK(*back == Control(Send{s->to, s->message, s->token}));
+                    else if (a && !(flags & flag::altact_sig))  // ALIAS_SEND has no priority
+                        CHECK(*back == Control(AliasSend{a->from, a->alias, a->message, a->token}));
                     else
                         CHECK(*back == c);
                 }
@@ -429,6 +471,35 @@ TEST_SUITE("control messages") {
         CHECK(op_for(AliasSend{p1, ref, msg, none}, 0) == Op::alias_send);
     }
 
+    TEST_CASE("alias sends go as ALTACT_SIG_SEND where ALTACT_SIG is negotiated, ALIAS_SEND else") {
+        CHECK(op_for(AliasSend{p1, ref, msg, none}, offered) == Op::altact_sig_send);
+        CHECK(op_for(AliasSend{p1, ref, msg, token, true}, offered) == Op::altact_sig_send);
+        CHECK(op_for(AliasSend{p1, ref, msg, none}, offered & ~flag::altact_sig) == Op::alias_send);
+        // An OTP 30 node that dropped ALIAS still gets our replies to its gen calls.
+        CHECK(op_for(AliasSend{p1, ref, msg, none}, offered & ~flag::alias) == Op::altact_sig_send);
+        CHECK(op_for(AliasExit{p1, ref, msg, none}, 0) == Op::altact_sig_send);
+    }
+
+    TEST_CASE("a malformed ALTACT_SIG_SEND is refused with the field that is wrong") {
+        auto refused = [](const Term& control, std::string_view field) {
+            CAPTURE(to_string(control));
+            auto e = failure(control, &msg);
+            CHECK(e.code == ControlErrc::bad_shape);
+            CHECK(mentions(e, "ALTACT_SIG_SEND: " + std::string(field) + " is not"));
+        };
+        refused(tuple(37, -1, p1, ref), "flags");
+        refused(tuple(37, "x"_a, p1, ref), "flags");
+        refused(tuple(37, 4, p1, p2), "to");          // the alias flag with a pid
+        refused(tuple(37, 8, p1, ref), "to");         // the name flag with a reference
+        refused(tuple(37, 0, p1, server), "to");      // no flag: To must be a pid
+        refused(tuple(37, 12, p1, ref), "flags");     // alias and name at once
+        refused(tuple(37, 24, p1, server), "flags");  // an exit to a name
+        refused(tuple(37, 6, p1, ref), "token");      // the token flag, no token
+        refused(tuple(37, 4, server, ref), "from");
+        CHECK(failure(tuple(37, 4, p1)).code == ControlErrc::bad_shape);  // too short
+        CHECK(failure(tuple(37, 4, p1, ref)).code == ControlErrc::missing_payload);
+    }
+
     TEST_CASE("UNLINK and NODE_LINK are never sent: encoding them is a programmer error") {
         Bytes out{9};
         CHECK_THROWS_AS(encode_control(out, Unlink{p1, p2}, offered, true), std::logic_error);
@@ -465,7 +536,7 @@ TEST_SUITE("control messages") {
             tuple("link"_a, p1, p2),
             tuple(0, p1, p2),
             tuple(9, p1, p2),
-            tuple(37, p1, p2, p1),
+            tuple(38, p1, p2, p1),
             tuple(-1),
             tuple(256),
             tuple(1.0, p1, p2),
@@ -485,13 +556,25 @@ TEST_SUITE("control messages") {
             Terms t = split(g.bytes);
             const Term* payload = t.payload ? &*t.payload : nullptr;
             std::vector<Term> e(t.control.elements().begin(), t.control.elements().end());
-            std::string_view name = op_name(static_cast<Op>(*e[0].to<int>()));
+            const Op op = static_cast<Op>(*e[0].to<int>());
+            std::string_view name = op_name(op);
             std::vector<Term> longer = e;
             longer.push_back(Term(1));
-            ControlError too_many = failure(tuple_from(longer), payload);
-            CHECK(too_many.code == ControlErrc::bad_shape);
-            CHECK(mentions(too_many, name));
-            if (e.size() > 1) {
+            // ALTACT_SIG_SEND may grow in later releases: what it does not know is ignored.
+            const bool extensible = op == Op::altact_sig_send;
+            if (extensible) {
+                auto same = decode_control(tuple_from(longer), payload);
+                REQUIRE(same.has_value());
+                CHECK(*same == g.control);
+            } else {
+                ControlError too_many = failure(tuple_from(longer), payload);
+                CHECK(too_many.code == ControlErrc::bad_shape);
+                CHECK(mentions(too_many, name));
+            }
+            // A golden that is itself longer than its flags need stays valid one element shorter.
+            const bool has_spare =
+                extensible && e.size() == 5 && (*e[1].to<int>() & altact::token) == 0;
+            if (e.size() > 1 && !has_spare) {
                 std::vector<Term> shorter(e.begin(), e.end() - 1);
                 CHECK(failure(tuple_from(shorter), payload).code == ControlErrc::bad_shape);
             }
@@ -520,6 +603,8 @@ TEST_SUITE("control messages") {
                       op == Op::payload_exit2_tt || op == Op::spawn_request_tt ||
                       op == Op::spawn_reply_tt || op == Op::alias_send_tt;
             if (tt && i == arity - 1) return true;
+            // ALTACT_SIG_SEND: the token, or an element a later release added.
+            if (op == Op::altact_sig_send && i == 4) return true;
             switch (op) {
                 case Op::send:
                 case Op::send_tt:
@@ -665,7 +750,8 @@ TEST_SUITE("capabilities") {
         return std::holds_alternative<MonitorP>(c) || std::holds_alternative<DemonitorP>(c) ||
                std::holds_alternative<MonitorPExit>(c) || std::holds_alternative<SpawnRequest>(c) ||
                std::holds_alternative<SpawnReply>(c) || std::holds_alternative<AliasSend>(c) ||
-               std::holds_alternative<UnlinkId>(c) || std::holds_alternative<UnlinkIdAck>(c);
+               std::holds_alternative<AliasExit>(c) || std::holds_alternative<UnlinkId>(c) ||
+               std::holds_alternative<UnlinkIdAck>(c);
     }
 
     TEST_CASE(
@@ -694,18 +780,41 @@ TEST_SUITE("capabilities") {
                                  Control(MonitorPExit{p2, p1, ref, Term("normal"_a)})}) {
             CHECK_FALSE(peer_takes(c, ei & offered));
             CHECK(peer_takes(c, ei | flag::dist_monitor_name));
-            CHECK(flags_needed(c) == (flag::dist_monitor | flag::dist_monitor_name));
+            CHECK(flags_needed(c) == FlagsNeeded{flag::dist_monitor | flag::dist_monitor_name, 0});
         }
     }
 
     TEST_CASE("the flag each optional control needs is the spec's") {
         CHECK(flags_needed(SpawnRequest{ref, p1, p1, "erpc"_a, "execute_call"_a, 4, Term(), Term(),
-                                        std::nullopt}) == flag::spawn);
-        CHECK(flags_needed(SpawnReply{ref, p1, 0, Term(p2), std::nullopt}) == flag::spawn);
-        CHECK(flags_needed(AliasSend{p1, ref, Term(1), std::nullopt}) == flag::alias);
-        CHECK(flags_needed(UnlinkId{7, p1, p2}) == flag::unlink_id);
-        CHECK(flags_needed(UnlinkIdAck{7, p1, p2}) == flag::unlink_id);
-        CHECK(flags_needed(Link{p1, p2}) == 0);
+                                        std::nullopt}) == FlagsNeeded{flag::spawn, 0});
+        CHECK(flags_needed(SpawnReply{ref, p1, 0, Term(p2), std::nullopt}) ==
+              FlagsNeeded{flag::spawn, 0});
+        CHECK(flags_needed(AliasSend{p1, ref, Term(1), std::nullopt}) ==
+              FlagsNeeded{0, flag::alias | flag::altact_sig});
+        CHECK(flags_needed(AliasExit{p1, ref, Term(1), std::nullopt}) ==
+              FlagsNeeded{flag::altact_sig, 0});
+        CHECK(flags_needed(UnlinkId{7, p1, p2}) == FlagsNeeded{flag::unlink_id, 0});
+        CHECK(flags_needed(UnlinkIdAck{7, p1, p2}) == FlagsNeeded{flag::unlink_id, 0});
+        CHECK(flags_needed(Link{p1, p2}) == FlagsNeeded{});
+    }
+
+    TEST_CASE(
+        "a message to an alias goes to a peer with ALTACT_SIG or ALIAS, an exit signal to an "
+        "alias only with ALTACT_SIG, and a priority message needs nothing more") {
+        const Term msg("m"_a);
+        const Control alias_send = AliasSend{p1, ref, msg, std::nullopt};
+        const Control priority_send = AliasSend{p1, ref, msg, std::nullopt, true};
+        const Control alias_exit = AliasExit{p1, ref, Term("kill"_a), std::nullopt, true};
+        for (const Control& send : {alias_send, priority_send}) {
+            CHECK(peer_takes(send, mandatory_only | flag::alias));
+            CHECK(peer_takes(send, mandatory_only | flag::altact_sig));
+            // An OTP 30 node that dropped ALIAS still gets our replies to its gen calls.
+            CHECK(peer_takes(send, offered & ~flag::alias));
+            CHECK_FALSE(peer_takes(send, mandatory_only | flag::send_sender));
+        }
+        CHECK(peer_takes(alias_exit, mandatory_only | flag::altact_sig));
+        CHECK_FALSE(peer_takes(alias_exit, offered & ~flag::altact_sig));
+        CHECK(peer_takes(SendSender{p1, p2, msg, std::nullopt}, 0));
     }
 
     TEST_CASE("to a peer with only the mandatory flags, sends and exits go in their older forms") {

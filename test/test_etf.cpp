@@ -302,6 +302,18 @@ TEST_SUITE("etf") {
         CHECK(Bytes(long_atom.begin(), long_atom.begin() + 4) == Bytes{131, 118, 3, 252});
     }
 
+    TEST_CASE("a map with both 0.0 and -0.0 as keys, which OTP 27 and later make, decodes") {
+        // term_to_binary(#{0.0 => a, -0.0 => b}) on OTP 27.3 and 29.1.
+        const Bytes otp27 = {131, 116, 0,  0,  0, 2, 70, 128, 0, 0, 0, 0, 0,   0, 0,
+                             119, 1,   98, 70, 0, 0, 0,  0,   0, 0, 0, 0, 119, 1, 97};
+        const Term m = decoded(otp27);
+        REQUIRE(m.entries().size() == 2);
+        CHECK(m.entries()[0].key == Term(-0.0));
+        CHECK(m.entries()[1].key == Term(0.0));
+        CHECK(etf::encode(m) == otp27);
+        CHECK(etf::encode(map({{0.0, "a"_a}, {-0.0, "b"_a}})) == otp27);
+    }
+
     TEST_CASE("a map with the same key twice is refused, as binary_to_term refuses it") {
         auto e = failure({131, 116, 0, 0, 0, 2, 97, 1, 97, 1, 97, 1, 97, 2});
         CHECK(e.code == etf::DecodeErrc::duplicate_map_key);

@@ -89,6 +89,36 @@ TEST_CASE("two sides with the same cookie agree on flags, names and creations") 
     CHECK(a.negotiated_flags() == b.negotiated_flags());
 }
 
+TEST_CASE("a peer of a newer release: the flags we lack are left out by the intersection") {
+    constexpr std::uint64_t future = (std::uint64_t{1} << 40) | (std::uint64_t{1} << 63);
+    auto peer = settings_for("a@h", "cookie", 1);
+    peer.offered_flags |= future | flag::dist_hdr_atom_cache | flag::fragments;
+    auto a = Handshake::initiate(peer, "b@h");
+    auto b = Handshake::accept(settings_for("b@h", "cookie", 2));
+    Exchange x{a, b};
+    x.pump();
+    REQUIRE(x.last_b == Handshake::Event::peer_named);
+    b.decide(HandshakeStatus::ok);
+    x.pump();
+    REQUIRE(x.last_b == Handshake::Event::established);
+    CHECK(b.peer().flags == peer.offered_flags);
+    CHECK(b.negotiated_flags() == (offered | flag::published));
+    CHECK(a.negotiated_flags() == b.negotiated_flags());
+    CHECK(unknown_flags(b.peer().flags) == future);
+    CHECK(flag_names(b.peer().flags & ~b.negotiated_flags()) ==
+          "DIST_HDR_ATOM_CACHE, FRAGMENTS, bit 40, bit 63");
+}
+
+TEST_CASE("every flag of OTP 29's dist.hrl has its name; OTP 29's offer has no unknown bit") {
+    CHECK(flag_names(flag::altact_sig | flag::native_records | flag::local_ext) ==
+          "LOCAL_EXT, ALTACT_SIG, NATIVE_RECORDS");
+    // erts_internal:get_dflags() on OTP 29.1: the default flags, 16#6D07DF7FBC.
+    CHECK(unknown_flags(0x6D07DF7FBCull) == 0);
+    CHECK((0x6D07DF7FBCull & offered) ==
+          (0x6D07DF7FBCull & ~(flag::dist_hdr_atom_cache | flag::fragments | flag::atom_cache |
+                               flag::hidden_atom_cache)));
+}
+
 TEST_CASE("a handshake fed one byte at a time completes the same way") {
     auto a = Handshake::initiate(settings_for("a@h", "cookie", 1), "b@h");
     auto b = Handshake::accept(settings_for("b@h", "cookie", 2));

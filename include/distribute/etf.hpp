@@ -36,6 +36,7 @@ enum class DecodeErrc {
     bad_compression,    // zlib data that is corrupt or does not inflate to the declared size
     trailing_bytes,     // decode() was given bytes after the term
     bad_fun,            // NEW_FUN_EXT whose size or fields do not add up
+    bad_record,         // RECORD_EXT with unknown flags or a field named twice
 };
 const std::error_category& decode_category() noexcept;
 std::error_code make_error_code(DecodeErrc e) noexcept;

@@ -51,6 +51,11 @@ class ProcessHandle {
     void send(Atom name, Atom node, Term message) const;
     // To a process alias (erlang:alias/0), here or on another node.
     void send_alias(const Reference& alias, Term message) const;
+    // erlang:send(Alias, Msg, [priority]) (OTP 28): a priority message, which the receiver takes
+    // before its ordinary ones, when `alias` is a priority alias (alias([priority]) there, or
+    // priority_alias() here); otherwise an ordinary message. Needs a peer of OTP 28 or later
+    // (ALTACT_SIG); to an older one it goes as an ordinary message.
+    void send_priority(const Reference& alias, Term message) const;
 
     // link/1: a missing or dead process gives this one an exit signal `noproc`.
     void link(const Pid& other) const;
@@ -63,6 +68,11 @@ class ProcessHandle {
     bool demonitor(const Reference& ref) const;
     // exit/2: sends an exit signal to `target` (kill cannot be trapped).
     void exit(const Pid& target, Term reason) const;
+    // exit_signal(Alias, Reason[, [priority]]) (OTP 28): an exit signal to the process behind an
+    // active alias; a priority one reaches a process trapping exits ahead of its ordinary
+    // messages when `alias` is a priority alias. Needs ALTACT_SIG: a peer before OTP 28 has no
+    // way to take it, and it is dropped, as the BEAM drops it.
+    void exit(const Reference& alias, Term reason, bool priority = false) const;
     // Ends this process with `reason`, as exit/1 does.
     void exit_self(Term reason) const;
     // process_flag(trap_exit, On): exit signals become {'EXIT', From, Reason} messages.
@@ -72,6 +82,9 @@ class ProcessHandle {
     Reference make_ref() const;
     // alias/0 and unalias/1: a reference others can send to.
     Reference alias() const;
+    // alias([priority]) (OTP 28): an alias that also takes priority messages and priority exit
+    // signals (send_priority, erlang:send(Alias, Msg, [priority])).
+    Reference priority_alias() const;
     bool unalias(const Reference& alias) const;
 
   protected:

@@ -229,12 +229,13 @@ struct ExportFun {
 
 class Term;
 struct Closure;
+struct NativeRecord;
 
 // ---------------------------------------------------------------------------------------------
 // The term
 
-// Kinds in Erlang's term order: number < atom < reference < fun < port < pid < tuple < map < nil <
-// list < bitstring.
+// Kinds in Erlang's term order: number < atom < reference < fun < port < pid < tuple < record <
+// map < nil < list < bitstring. Records are OTP 29's native records.
 enum class TermKind : std::uint8_t {
     integer,
     float_,
@@ -244,6 +245,7 @@ enum class TermKind : std::uint8_t {
     port,
     pid,
     tuple,
+    record,
     map,
     nil,
     list,
@@ -264,6 +266,7 @@ enum class Tag : std::uint8_t {
     port,
     pid,
     tuple,
+    record,
     map,
     nil,
     list,
@@ -330,6 +333,8 @@ class Term {
     Term(const Reference& ref);
     Term(const ExportFun& fun);
     Term(Closure fun);
+    // Throws std::invalid_argument for a record with a field named twice or a value missing.
+    Term(NativeRecord record);
     // Text is ambiguous in Erlang (atom, binary or charlist?): say which with "x"_a, binary("x")
     // or charlist("x").
     Term(const char*) = delete;
@@ -382,6 +387,8 @@ class Term {
     bool is_fun() const noexcept {
         return tag_ == detail::Tag::export_fun || tag_ == detail::Tag::closure;
     }
+    // A native record (OTP 29); read it with to<NativeRecord>().
+    bool is_record() const noexcept { return tag_ == detail::Tag::record; }
 
     // The value as T when the term is one (see Convert<T> below for what T may be), else nullopt.
     template <class T>
@@ -453,6 +460,22 @@ struct Closure {
     Term pid;
     std::vector<Term> free_vars;
     bool operator==(const Closure&) const = default;
+};
+
+// A native record (OTP 29), #Module:Name{Field = Value, ...}: the fields in the record's own
+// order, no name twice, a value for each. `exported` (records:is_exported/1) belongs to the
+// value, as on the BEAM: two records that differ only in it are not equal. Records order after
+// tuples and before maps; among themselves by module, name, exported, field count, the field
+// names in order, then the values.
+struct NativeRecord {
+    Atom module;
+    Atom name;
+    std::vector<Atom> fields;
+    std::vector<Term> values;  // values[i] is the value of fields[i]
+    bool exported = true;
+    bool operator==(const NativeRecord&) const = default;
+    // The value of `field`, or nullptr when the record has no such field (records:get/2).
+    const Term* get(Atom field) const noexcept;
 };
 
 // Erlang's == : numbers compare by value, so 1 == 1.0.
@@ -598,6 +621,10 @@ template <>
 struct Convert<Closure> {
     static std::optional<Closure> from(const Term& t);
 };
+template <>
+struct Convert<NativeRecord> {
+    static std::optional<NativeRecord> from(const Term& t);
+};
 // A proper list whose every element converts.
 template <class T>
 struct Convert<std::vector<T>> {
@@ -671,6 +698,7 @@ using PortObject = ValueObject<Port, Tag::port>;
 using ReferenceObject = ValueObject<Reference, Tag::reference>;
 using ExportFunObject = ValueObject<ExportFun, Tag::export_fun>;
 using ClosureObject = ValueObject<Closure, Tag::closure>;
+using RecordObject = ValueObject<NativeRecord, Tag::record>;
 
 // What the codec and the implementation use to build and read terms in place.
 struct TermAccess {

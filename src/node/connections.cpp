@@ -217,6 +217,13 @@ void Runtime::on_up(net::Session& session) {
         not_offered(control);
     log(LogLevel::info, "connected to " + session.peer().name + " (" + session.peer_address() +
                             (hidden ? ", hidden, " : ", ") + session.security() + ")");
+    // A release newer than this code: as a BEAM does with an older peer, the connection uses
+    // the capabilities both sides offer, and says which it left out.
+    if (const auto unknown = wire::unknown_flags(session.peer().flags))
+        log(LogLevel::info, session.peer().name +
+                                " offers distribution flags this node does not understand (left "
+                                "out: the connection uses what both offer): " +
+                                wire::flag_names(unknown));
     node_event({session.peer_node, true, hidden, {}});
 }
 

@@ -37,6 +37,10 @@ void ProcessHandle::send_alias(const Reference& alias, Term message) const {
     process_->runtime.send_alias(*process_, alias, std::move(message));
 }
 
+void ProcessHandle::send_priority(const Reference& alias, Term message) const {
+    process_->runtime.send_alias(*process_, alias, std::move(message), true);
+}
+
 void ProcessHandle::link(const Pid& other) const {
     process_->runtime.link(*process_, other);
 }
@@ -61,6 +65,10 @@ void ProcessHandle::exit(const Pid& target, Term reason) const {
     process_->runtime.exit2(*process_, target, std::move(reason));
 }
 
+void ProcessHandle::exit(const Reference& alias, Term reason, bool priority) const {
+    process_->runtime.exit_alias(*process_, alias, std::move(reason), priority);
+}
+
 void ProcessHandle::exit_self(Term reason) const {
     process_->runtime.terminate(process_, std::move(reason));
 }
@@ -76,6 +84,10 @@ Reference ProcessHandle::make_ref() const {
 
 Reference ProcessHandle::alias() const {
     return process_->runtime.make_alias(*process_);
+}
+
+Reference ProcessHandle::priority_alias() const {
+    return process_->runtime.make_alias(*process_, true);
 }
 
 bool ProcessHandle::unalias(const Reference& alias) const {
@@ -117,13 +129,20 @@ Expected<Term, ReceiveError> Mailbox::receive_if(const std::function<bool(const 
                                   : std::chrono::steady_clock::now() + timeout;
     std::unique_lock lock(p.mutex);
     std::size_t scanned = 0;  // messages already refused by `match`
+    std::uint64_t priority_seen = p.priority_arrivals;
     for (;;) {
         // A process ended by an exit signal handles no more messages, as on the BEAM.
         if (!p.alive) return unexpected(ReceiveError{ReceiveErrc::exited, p.exit_reason});
+        // A priority message went in ahead of what was scanned: look again from the front.
+        if (p.priority_arrivals != priority_seen) {
+            priority_seen = p.priority_arrivals;
+            scanned = 0;
+        }
         for (; scanned < p.queue.size(); ++scanned) {
             if (!match || match(p.queue[scanned])) {
                 Term found = std::move(p.queue[scanned]);
                 p.queue.erase(p.queue.begin() + static_cast<std::ptrdiff_t>(scanned));
+                if (scanned < p.priority_queued) --p.priority_queued;
                 return found;
             }
         }

@@ -64,7 +64,11 @@ class Process : public std::enable_shared_from_this<Process> {
 
     std::mutex mutex;
     std::condition_variable arrived;  // mailbox: a message came, or the process ended
+    // Priority messages (OTP 28) come first, in the order they arrived, then ordinary ones.
     std::deque<Term> queue;
+    std::size_t priority_queued = 0;      // how many at the front of `queue` are priority messages
+    std::uint64_t priority_arrivals = 0;  // counts priority messages ever queued: a selective
+                                          // receive scans again when one came in before its place
     bool alive = true;
     Term exit_reason;
     bool trap_exit = false;

@@ -78,9 +78,10 @@ std::vector<Atom> NameTable::all() const {
     return out;
 }
 
-void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process) {
+void AliasTable::add(const Reference& alias, const std::shared_ptr<Process>& process,
+                     bool priority) {
     std::unique_lock lock(mutex_);
-    aliases_[alias] = process;
+    aliases_[alias] = Entry{process, priority};
 }
 
 bool AliasTable::remove(const Reference& alias) {
@@ -88,10 +89,11 @@ bool AliasTable::remove(const Reference& alias) {
     return aliases_.erase(alias) > 0;
 }
 
-std::shared_ptr<Process> AliasTable::find(const Reference& alias) const {
+AliasTable::Target AliasTable::find(const Reference& alias) const {
     std::shared_lock lock(mutex_);
     auto it = aliases_.find(alias);
-    return it == aliases_.end() ? nullptr : it->second.lock();
+    if (it == aliases_.end()) return {};
+    return {it->second.process.lock(), it->second.priority};
 }
 
 }  // namespace distribute::node

@@ -59,13 +59,24 @@ class NameTable {
 
 class AliasTable {
   public:
-    void add(const Reference& alias, const std::shared_ptr<Process>& process);
+    // What an alias leads to: its process (null when none), and whether it is a priority alias
+    // (alias([priority])), the only kind that takes priority messages.
+    struct Target {
+        std::shared_ptr<Process> process;
+        bool priority = false;
+    };
+
+    void add(const Reference& alias, const std::shared_ptr<Process>& process, bool priority);
     bool remove(const Reference& alias);
-    std::shared_ptr<Process> find(const Reference& alias) const;
+    Target find(const Reference& alias) const;
 
   private:
+    struct Entry {
+        std::weak_ptr<Process> process;
+        bool priority = false;
+    };
     mutable std::shared_mutex mutex_;
-    std::unordered_map<Reference, std::weak_ptr<Process>, ReferenceHash> aliases_;
+    std::unordered_map<Reference, Entry, ReferenceHash> aliases_;
 };
 
 }  // namespace distribute::node

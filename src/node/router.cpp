@@ -20,52 +20,54 @@ void Runtime::route(Connection& from, wire::Control&& control) {
         else
             count_dropped();
     };
-    std::visit(Visitor{
-                   [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
-                   [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
-                   [&](wire::RegSend& m) {
-                       if (auto process = whereis(m.to_name)) {
-                           deliver(*process, std::move(m.message));
-                       } else {
-                           count_dropped();
-                           log(LogLevel::debug,
-                               "dropped a message from " + std::string(from.peer.name()) +
-                                   " to the unregistered name " + std::string(m.to_name.name()));
-                       }
-                   },
-                   [&](wire::AliasSend& m) {
-                       if (auto process = aliases_.find(m.alias))
-                           deliver(*process, std::move(m.message));
-                       else
-                           count_dropped();
-                   },
-                   [&](wire::Link& m) { incoming_link(from, m); },
-                   [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
-                   [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
-                   [&](wire::Unlink& m) {
-                       // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
-                       if (auto process = find(m.to)) {
-                           std::lock_guard lock(process->mutex);
-                           auto it = process->links.find(m.from);
-                           if (it != process->links.end() && it->second.active)
-                               process->links.erase(it);
-                       }
-                   },
-                   [&](wire::Exit& m) {
-                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
-                   },
-                   [&](wire::Exit2& m) {
-                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
-                   },
-                   [&](wire::MonitorP& m) { incoming_monitor(from, m); },
-                   [&](wire::DemonitorP& m) { incoming_demonitor(m); },
-                   [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
-                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
-                   [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
-                   [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
-                   [&](wire::NodeLink&) {},
-               },
-               control);
+    std::visit(
+        Visitor{
+            [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
+            [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
+            [&](wire::RegSend& m) {
+                if (auto process = whereis(m.to_name)) {
+                    deliver(*process, std::move(m.message));
+                } else {
+                    count_dropped();
+                    log(LogLevel::debug, "dropped a message from " + std::string(from.peer.name()) +
+                                             " to the unregistered name " +
+                                             std::string(m.to_name.name()));
+                }
+            },
+            [&](wire::AliasSend& m) {
+                // Priority only through an alias made for it (alias([priority])).
+                if (auto target = aliases_.find(m.alias); target.process)
+                    deliver(*target.process, std::move(m.message), m.priority && target.priority);
+                else
+                    count_dropped();
+            },
+            [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
+            [&](wire::Link& m) { incoming_link(from, m); },
+            [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
+            [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
+            [&](wire::Unlink& m) {
+                // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
+                if (auto process = find(m.to)) {
+                    std::lock_guard lock(process->mutex);
+                    auto it = process->links.find(m.from);
+                    if (it != process->links.end() && it->second.active) process->links.erase(it);
+                }
+            },
+            [&](wire::Exit& m) {
+                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
+            },
+            [&](wire::Exit2& m) {
+                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
+            },
+            [&](wire::MonitorP& m) { incoming_monitor(from, m); },
+            [&](wire::DemonitorP& m) { incoming_demonitor(m); },
+            [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
+            [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
+            [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
+            [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
+            [&](wire::NodeLink&) {},
+        },
+        control);
 }
 
 void Runtime::incoming_link(Connection& from, const wire::Link& link) {

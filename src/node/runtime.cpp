@@ -245,14 +245,14 @@ bool Runtime::unregister_name(Atom name) {
     return names_.remove(name, process.get());
 }
 
-Reference Runtime::make_alias(Process& owner) {
+Reference Runtime::make_alias(Process& owner, bool priority) {
     Reference alias = make_ref();
     {
         std::lock_guard lock(owner.mutex);
         if (!owner.alive) return alias;
         owner.aliases.push_back(alias);
     }
-    aliases_.add(alias, owner.shared_from_this());
+    aliases_.add(alias, owner.shared_from_this(), priority);
     return alias;
 }
 

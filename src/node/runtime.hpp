@@ -78,19 +78,25 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     [[nodiscard]] Expected<void, NodeError> register_name(Atom name, const Pid& pid);
     bool unregister_name(Atom name);
     Reference make_ref();
-    Reference make_alias(Process& owner);
+    // alias/0, or alias([priority]) when `priority`.
+    Reference make_alias(Process& owner, bool priority = false);
     bool remove_alias(Process& owner, const Reference& alias);
     bool is_local(Atom node) const { return node == name_; }
 
     // Signals from a local process (`from`).
     void send(const Process& from, const Pid& to, Term message);
     void send_named(const Process& from, Atom name, Atom node, Term message);
-    void send_alias(const Process& from, const Reference& alias, Term message);
+    // `priority`: erlang:send(Alias, Msg, [priority]), a priority message when the alias is a
+    // priority alias.
+    void send_alias(const Process& from, const Reference& alias, Term message,
+                    bool priority = false);
     void link(Process& from, const Pid& to);
     void unlink(Process& from, const Pid& to);
     Reference monitor(Process& from, const wire::ProcessId& target, Atom node);
     bool demonitor(Process& from, const Reference& ref);
     void exit2(const Process& from, const Pid& to, Term reason);
+    // exit_signal(Alias, Reason[, [priority]]) (OTP 28): to the alias's process while it is active.
+    void exit_alias(const Process& from, const Reference& alias, Term reason, bool priority);
     // The process ends with `reason`: links and monitors fire, names and aliases go.
     void terminate(const std::shared_ptr<Process>& process, Term reason);
 
@@ -140,6 +146,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         Pid from;
         Term reason;
         ExitKind kind;
+        bool priority = false;  // trapped, it becomes a priority {'EXIT', From, Reason} message
     };
 
     [[nodiscard]] Expected<void, NodeError> boot();
@@ -167,8 +174,9 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // The node that gave this node its name is gone: so is the name (ours, dynamic.cpp).
     void lose_name(const std::string& reason);
 
-    // Delivery to a local process. Returns false when it is not alive.
-    bool deliver(Process& to, Term message);
+    // Delivery to a local process. Returns false when it is not alive. A priority message goes
+    // after the priority messages already queued and before every ordinary one.
+    bool deliver(Process& to, Term message, bool priority = false);
     void run_handler(const std::shared_ptr<Process>& process);
     // Applies an exit signal to a local process; an exit that kills it queues its own signals.
     void apply_exit(const PendingExit& signal, std::vector<PendingExit>& more);
@@ -211,8 +219,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
     // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
     // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
-    // alias); a monitor's MONITOR_P is left out, so the monitor stays here and fires only with
-    // noconnection.
+    // alias), and so is an exit signal to an alias for a peer without ALTACT_SIG; a monitor's
+    // MONITOR_P is left out, so the monitor stays here and fires only with noconnection.
     void not_offered(const wire::Control& control);
     // The connection is gone: everything that crossed it fires noconnection.
     void connection_down(const std::shared_ptr<Connection>& connection, const std::string& reason,
@@ -230,6 +238,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void incoming_monitor_exit(Connection& from, wire::MonitorPExit&& exit);
     void incoming_spawn_request(Connection& from, wire::SpawnRequest&& request);
     void incoming_spawn_reply(Connection& from, wire::SpawnReply&& reply);
+    void incoming_alias_exit(wire::AliasExit&& exit);
 
     NodeOptions options_;
     Atom name_;

@@ -39,14 +39,21 @@ std::shared_ptr<Process> Runtime::spawn(Process::Kind kind, Node::Handler handle
     return process;
 }
 
-bool Runtime::deliver(Process& to, Term message) {
+bool Runtime::deliver(Process& to, Term message, bool priority) {
     std::unique_lock lock(to.mutex);
     if (!to.alive) {
         lock.unlock();
         count_dropped();
         return false;
     }
-    to.queue.push_back(std::move(message));
+    if (priority) {
+        to.queue.insert(to.queue.begin() + static_cast<std::ptrdiff_t>(to.priority_queued),
+                        std::move(message));
+        ++to.priority_queued;
+        ++to.priority_arrivals;
+    } else {
+        to.queue.push_back(std::move(message));
+    }
     if (to.kind == Process::Kind::mailbox) {
         lock.unlock();
         to.arrived.notify_one();
@@ -76,6 +83,7 @@ void Runtime::run_handler(const std::shared_ptr<Process>& process) {
             }
             message = std::move(process->queue.front());
             process->queue.pop_front();
+            if (process->priority_queued > 0) --process->priority_queued;
         }
         try {
             process->handler(self, std::move(message));
@@ -125,19 +133,20 @@ void Runtime::send_named(const Process& from, Atom name, Atom node, Term message
         count_dropped();
 }
 
-void Runtime::send_alias(const Process& from, const Reference& alias, Term message) {
+void Runtime::send_alias(const Process& from, const Reference& alias, Term message, bool priority) {
     if (is_local(alias.node)) {
-        if (auto target = aliases_.find(alias))
-            deliver(*target, std::move(message));
+        if (auto target = aliases_.find(alias); target.process)
+            deliver(*target.process, std::move(message), priority && target.priority);
         else
             count_dropped();
         return;
     }
-    // A peer without ALIAS cannot have made the alias: the message is dropped, as erts drops it.
+    // Out as ALTACT_SIG_SEND where the peer offers it, else as ALIAS_SEND (the encoder chooses);
+    // a peer with neither cannot have made the alias: the message is dropped, as erts drops it.
     auto connection = connection_to(alias.node);
     if (!connection ||
-        connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt}) !=
-            Connection::Sent::accepted)
+        connection->send(wire::AliasSend{from.pid, alias, std::move(message), std::nullopt,
+                                         priority}) != Connection::Sent::accepted)
         count_dropped();
 }
 
@@ -317,6 +326,31 @@ void Runtime::exit2(const Process& from, const Pid& to, Term reason) {
         connection->send(wire::Exit2{from.pid, to, std::move(reason), std::nullopt});
 }
 
+void Runtime::exit_alias(const Process& from, const Reference& alias, Term reason, bool priority) {
+    if (is_local(alias.node)) {
+        incoming_alias_exit(
+            wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt, priority});
+        return;
+    }
+    // Only as ALTACT_SIG_SEND: a peer before OTP 28 has no way to take it, and it is dropped, as
+    // erts drops it (wire/capabilities.hpp).
+    auto connection = connection_to(alias.node);
+    if (connection &&
+        connection->send(wire::AliasExit{from.pid, alias, std::move(reason), std::nullopt,
+                                         priority}) == Connection::Sent::not_offered)
+        count_dropped();
+}
+
+void Runtime::incoming_alias_exit(wire::AliasExit&& exit) {
+    auto target = aliases_.find(exit.alias);
+    if (!target.process) {
+        count_dropped();
+        return;
+    }
+    exit_signal({target.process->pid, exit.from, std::move(exit.reason), ExitKind::exit2,
+                 exit.priority && target.priority});
+}
+
 void Runtime::exit_signal(PendingExit signal) {
     std::vector<PendingExit> work{std::move(signal)};
     while (!work.empty()) {
@@ -351,7 +385,7 @@ void Runtime::apply_exit(const PendingExit& signal, std::vector<PendingExit>& mo
             dies_with = Term(atoms::killed);  // kill cannot be trapped
         } else if (p.trap_exit) {
             lock.unlock();
-            deliver(p, exit_message(signal.from, signal.reason));
+            deliver(p, exit_message(signal.from, signal.reason), signal.priority);
             return;
         } else if (signal.reason.is_atom(atoms::normal)) {
             if (!(signal.from == p.pid)) return;  // exit(self(), normal) ends the caller
@@ -390,7 +424,10 @@ void Runtime::die(Process& p, Term reason, std::vector<PendingExit>& more) {
         watchers.swap(p.watchers);
         names.swap(p.names);
         aliases.swap(p.aliases);
-        if (p.kind == Process::Kind::handler) p.queue.clear();
+        if (p.kind == Process::Kind::handler) {
+            p.queue.clear();
+            p.priority_queued = 0;
+        }
     }
     p.arrived.notify_all();
     processes_.erase(p.pid);

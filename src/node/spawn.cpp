@@ -59,7 +59,8 @@ void Runtime::spawn_refused(const Pid& requester, const Reference& ref, Atom why
 void Runtime::not_offered(const wire::Control& control) {
     if (auto* request = std::get_if<wire::SpawnRequest>(&control))
         spawn_refused(request->from, request->req_id, notsup());
-    else if (std::holds_alternative<wire::AliasSend>(control))
+    else if (std::holds_alternative<wire::AliasSend>(control) ||
+             std::holds_alternative<wire::AliasExit>(control))
         count_dropped();
 }
 

@@ -40,17 +40,19 @@ int order_class(Tag t) noexcept {
             return 5;
         case Tag::tuple:
             return 6;
-        case Tag::map:
+        case Tag::record:
             return 7;
-        case Tag::nil:
+        case Tag::map:
             return 8;
-        case Tag::list:
+        case Tag::nil:
             return 9;
+        case Tag::list:
+            return 10;
         case Tag::binary:
         case Tag::buffer:
             break;
     }
-    return 10;
+    return 11;
 }
 
 int compare_atoms(std::uint32_t a, std::uint32_t b) noexcept {
@@ -102,8 +104,13 @@ int compare_numbers(const Term& a, const Term& b, bool exact) noexcept {
     Tag ta = TermAccess::tag(a), tb = TermAccess::tag(b);
     if (ta == Tag::small_int && tb == Tag::small_int)
         return three_way(TermAccess::small(a), TermAccess::small(b));
-    if (ta == Tag::float_ && tb == Tag::float_)
-        return three_way(TermAccess::number(a), TermAccess::number(b));
+    if (ta == Tag::float_ && tb == Tag::float_) {
+        const double x = TermAccess::number(a), y = TermAccess::number(b);
+        // Since OTP 27, -0.0 and 0.0 are == but not =:=, and in exact order (map keys) -0.0
+        // comes first.
+        if (int c = three_way(x, y); c != 0 || !exact) return c;
+        return three_way(!std::signbit(x), !std::signbit(y));
+    }
     bool a_float = ta == Tag::float_, b_float = tb == Tag::float_;
     if (!a_float && !b_float) {
         if (ta == Tag::big_int && tb == Tag::big_int)
@@ -178,6 +185,20 @@ class FrameStack {
 
 int compare_closures(const Closure& a, const Closure& b, bool exact, FrameStack& stack);
 
+// As OTP 29 orders them: module, name, exported (no before yes), field count, the field names
+// in order, and only then the values.
+int compare_records(const NativeRecord& x, const NativeRecord& y, bool exact, FrameStack& stack) {
+    if (int c = sign(x.module <=> y.module)) return c;
+    if (int c = sign(x.name <=> y.name)) return c;
+    if (int c = three_way(x.exported, y.exported)) return c;
+    if (int c = three_way(x.fields.size(), y.fields.size())) return c;
+    for (std::size_t i = 0; i < x.fields.size(); ++i)
+        if (int c = sign(x.fields[i] <=> y.fields[i])) return c;
+    if (!x.values.empty())
+        stack.push({x.values.data(), y.values.data(), x.values.size(), 1, exact, 0});
+    return 0;
+}
+
 // Compares what can be compared without descending; containers push their contents.
 int compare_shallow(const Term& a, const Term& b, bool exact, FrameStack& stack) {
     Tag ta = TermAccess::tag(a), tb = TermAccess::tag(b);
@@ -216,7 +237,10 @@ int compare_shallow(const Term& a, const Term& b, bool exact, FrameStack& stack)
             if (!x.empty()) stack.push({x.data(), y.data(), x.size(), 1, exact, 0});
             return 0;
         }
-        case 7: {
+        case 7:
+            return compare_records(TermAccess::object<detail::RecordObject>(a).value,
+                                   TermAccess::object<detail::RecordObject>(b).value, exact, stack);
+        case 8: {
             auto x = a.entries(), y = b.entries();
             if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
             if (x.empty()) return 0;
@@ -227,9 +251,9 @@ int compare_shallow(const Term& a, const Term& b, bool exact, FrameStack& stack)
             stack.push({xa, ya, x.size(), 2, true, 0});
             return 0;
         }
-        case 8:
+        case 9:
             return 0;
-        case 9: {
+        case 10: {
             auto x = a.elements(), y = b.elements();
             if (x.size() == y.size()) {
                 stack.push({&a.tail(), &b.tail(), 1, 1, exact, 0});
@@ -298,7 +322,9 @@ bool operator==(const Term& a, const Term& b) noexcept {
         case Tag::small_int:
             return TermAccess::small(a) == TermAccess::small(b);
         case Tag::float_:
-            return TermAccess::number(a) == TermAccess::number(b);
+            // -0.0 =:= 0.0 is false since OTP 27.
+            return TermAccess::number(a) == TermAccess::number(b) &&
+                   std::signbit(TermAccess::number(a)) == std::signbit(TermAccess::number(b));
         case Tag::atom:
             return TermAccess::atom(a) == TermAccess::atom(b);
         case Tag::nil:
@@ -343,7 +369,8 @@ std::size_t hash(const Term& t) noexcept {
                 break;
             case Tag::float_: {
                 double d = TermAccess::number(x);
-                h = mix(h, std::bit_cast<std::uint64_t>(d == 0 ? 0.0 : d));  // 0.0 =:= -0.0
+                // 0.0 and -0.0 hash alike, as erlang:phash2 has them.
+                h = mix(h, std::bit_cast<std::uint64_t>(d == 0 ? 0.0 : d));
                 break;
             }
             case Tag::atom:
@@ -391,6 +418,15 @@ std::size_t hash(const Term& t) noexcept {
                 const auto& f = TermAccess::object<detail::ClosureObject>(x).value;
                 h = mix(mix(h, f.module.index()), f.index);
                 for (const Term& v : f.free_vars)
+                    pending.push_back(&v);
+                break;
+            }
+            case Tag::record: {
+                const auto& r = TermAccess::object<detail::RecordObject>(x).value;
+                h = mix(mix(mix(h, r.module.index()), r.name.index()), r.exported);
+                for (Atom field : r.fields)
+                    h = mix(h, field.index());
+                for (const Term& v : r.values)
                     pending.push_back(&v);
                 break;
             }

@@ -87,5 +87,8 @@ std::optional<ExportFun> Convert<ExportFun>::from(const Term& t) {
 std::optional<Closure> Convert<Closure>::from(const Term& t) {
     return value_of<detail::ClosureObject>(t, Tag::closure);
 }
+std::optional<NativeRecord> Convert<NativeRecord>::from(const Term& t) {
+    return value_of<detail::RecordObject>(t, Tag::record);
+}
 
 }  // namespace distribute

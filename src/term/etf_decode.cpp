@@ -218,6 +218,8 @@ bool Decoder::make_room() {
                 return reference(dst, tag::newer_reference);
             case tag::new_fun:
                 return closure(dst);
+            case tag::record:
+                return record(dst);
             default:
                 return scalar(dst);
         }
@@ -411,6 +413,42 @@ bool Decoder::closure(Term& dst) {
     if (free_count == 0) return true;
     Term* vars = object->value.free_vars.data();
     push(vars, free_count, Frame::closure, object).end_offset = end_offset;
+    return true;
+}
+
+// RECORD_EXT (OTP 29): Arity:32, Flags:8, Module, Name, Arity field names, Arity values. Flags
+// other than 0 and 1 (exported) and a field named twice are refused, as the BEAM refuses them.
+bool Decoder::record(Term& dst) {
+    const std::uint8_t* start = p_;
+    if (!need(6, "RECORD_EXT")) return false;
+    const std::size_t n = load32(p_ + 1);
+    const std::uint8_t flags = p_[5];
+    if (flags > 1)
+        return fail(DecodeErrc::bad_record, start,
+                    "RECORD_EXT flags " + std::to_string(flags) + " (only 0 and 1 exist)");
+    // The module, the name, n field names and n values take a byte each at least.
+    if (!need(6 + 2 + 2 * n, "RECORD_EXT fields")) return false;
+    p_ += 6;
+    NativeRecord r;
+    r.exported = flags == 1;
+    if (!atom(r.module) || !atom(r.name)) return false;
+    r.fields.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t* at = p_;
+        if (!atom(r.fields[i])) return false;
+        for (std::size_t j = 0; j < i; ++j)
+            if (r.fields[j] == r.fields[i])
+                return fail(
+                    DecodeErrc::bad_record, at,
+                    "RECORD_EXT names the field " + std::string(r.fields[i].name()) + " twice");
+    }
+    if (n > 0 && !can_nest()) return false;
+    r.values.resize(n);
+    auto* object =
+        detail::heap::make<detail::RecordObject>(sizeof(detail::RecordObject), std::move(r));
+    fill(dst, TermAccess::adopt(object));
+    if (n == 0) return true;
+    push(object->value.values.data(), n, Frame::elements, object);
     return true;
 }
 

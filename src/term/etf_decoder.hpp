@@ -155,6 +155,7 @@ class Decoder {
     bool string(Term& dst);
     bool map(Term& dst);
     bool closure(Term& dst);
+    bool record(Term& dst);
     bool scalar(Term& dst);
     bool binary(Term& dst, std::size_t header, std::size_t size, std::uint8_t tail_bits);
     detail::BinaryObject* small_binary(const std::uint8_t* data, std::size_t size);

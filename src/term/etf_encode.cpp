@@ -150,6 +150,7 @@ class Encoder {
     void atom(std::uint32_t index);
     void list(const Term& t);
     void closure(const Closure& c);
+    void record(const NativeRecord& r);
     void elements(const Term* first, std::size_t n, const Term* tail = nullptr,
                   std::size_t size_field = no_size_field) {
         if (top_ + 1 == cap_) [[unlikely]]
@@ -297,6 +298,9 @@ void Encoder::grow_stack() {
         case Tag::closure:
             closure(TermAccess::object<detail::ClosureObject>(t).value);
             return;
+        case Tag::record:
+            record(TermAccess::object<detail::RecordObject>(t).value);
+            return;
         case Tag::buffer:
             break;
     }
@@ -403,6 +407,21 @@ void Encoder::closure(const Closure& c) {
     elements(&c.pid, 1);
     elements(&c.old_uniq, 1);
     elements(&c.old_index, 1);
+}
+
+// RECORD_EXT (OTP 29): Arity:32, Flags:8 (bit 0: exported), Module, Name, the field names, then
+// the values. Bytes taken from term_to_binary on OTP 29.1.
+void Encoder::record(const NativeRecord& r) {
+    std::uint8_t* p = w_.room(6);
+    p[0] = tag::record;
+    store32(p + 1, static_cast<std::uint32_t>(r.fields.size()));
+    p[5] = r.exported ? 1 : 0;
+    w_.advance(6);
+    atom(r.module.index());
+    atom(r.name.index());
+    for (Atom field : r.fields)
+        atom(field.index());
+    if (!r.values.empty()) elements(r.values.data(), r.values.size());
 }
 
 }  // namespace

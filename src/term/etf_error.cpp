@@ -42,6 +42,8 @@ const char* describe(DecodeErrc e) noexcept {
             return "bytes after the term";
         case DecodeErrc::bad_fun:
             return "invalid fun";
+        case DecodeErrc::bad_record:
+            return "invalid native record";
     }
     return "unknown decode error";
 }

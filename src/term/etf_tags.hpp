@@ -6,6 +6,7 @@
 
 namespace distribute::etf::tag {
 
+inline constexpr std::uint8_t record = 67;  // RECORD_EXT, native records (OTP 29)
 inline constexpr std::uint8_t compressed = 80;
 inline constexpr std::uint8_t new_float = 70;
 inline constexpr std::uint8_t bit_binary = 77;

@@ -64,8 +64,8 @@ class Parser {
     }
     bool can_nest(const Token& opening) {
         if (frames_.size() < max_term_depth) return true;
-        return fail(opening.where, "containers nested more than " +
-                                       std::to_string(max_term_depth) + " deep");
+        return fail(opening.where,
+                    "containers nested more than " + std::to_string(max_term_depth) + " deep");
     }
     bool lexer_failed() { return fail(lexer_.error_position(), lexer_.error_message()); }
     bool advance(Token& t) {

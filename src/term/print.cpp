@@ -178,6 +178,7 @@ struct Frame {
     const Term* items = nullptr;
     const MapEntry* entries = nullptr;
     const Term* tail = nullptr;
+    const Atom* fields = nullptr;  // records: the field names, beside `items`, their values
 };
 
 class Printer {
@@ -248,6 +249,24 @@ class Printer {
                     {.tag = Tag::map, .size = entries.size(), .entries = entries.data()});
                 return;
             }
+            case Tag::record: {
+                // As OTP 29's ~p: #Module:Name{Field = Value,...}
+                const auto& r = TermAccess::object<detail::RecordObject>(t).value;
+                out_ += '#';
+                text::put_atom(out_, r.module);
+                out_ += ':';
+                text::put_atom(out_, r.name);
+                out_ += '{';
+                if (r.fields.empty()) {
+                    out_ += '}';
+                    return;
+                }
+                stack_.push_back({.tag = Tag::record,
+                                  .size = r.fields.size(),
+                                  .items = r.values.data(),
+                                  .fields = r.fields.data()});
+                return;
+            }
             case Tag::buffer:
                 return;  // never the tag of a term
         }
@@ -272,9 +291,13 @@ class Printer {
         }
         if (f.next < f.size) {
             if (f.next > 0) out_ += ',';
+            if (f.tag == Tag::record) {
+                text::put_atom(out_, f.fields[f.next]);
+                out_ += " = ";
+            }
             return visit(f.items[f.next++]);
         }
-        if (f.tag == Tag::tuple) return close('}');
+        if (f.tag == Tag::tuple || f.tag == Tag::record) return close('}');
         if (!f.tail_done) {
             out_ += '|';
             f.tail_done = true;

@@ -22,7 +22,8 @@ bool holds_references(Tag tag) noexcept {
     // A binary's owner is a plain buffer: releasing it cannot cascade.
     constexpr unsigned containers =
         1u << static_cast<unsigned>(Tag::tuple) | 1u << static_cast<unsigned>(Tag::list) |
-        1u << static_cast<unsigned>(Tag::map) | 1u << static_cast<unsigned>(Tag::closure);
+        1u << static_cast<unsigned>(Tag::map) | 1u << static_cast<unsigned>(Tag::closure) |
+        1u << static_cast<unsigned>(Tag::record);
     return ((1u << static_cast<unsigned>(tag)) & containers) != 0;
 }
 
@@ -133,10 +134,13 @@ class Reaper {
     void walk(HeapObject* o, const Term* next, const Term* end) noexcept {
         for (;;) {
             if (next == nullptr) {
-                if (o->tag == Tag::closure) {
+                if (o->tag == Tag::closure || o->tag == Tag::record) {
                     // Its fields are members: the destructor releases them, and what dies of
                     // that comes back through open().
-                    static_cast<ClosureObject*>(o)->~ClosureObject();
+                    if (o->tag == Tag::closure)
+                        static_cast<ClosureObject*>(o)->~ClosureObject();
+                    else
+                        static_cast<RecordObject*>(o)->~RecordObject();
                     heap::dispose(o);
                     return;
                 }
@@ -361,6 +365,23 @@ Term::Term(const Reference& ref) : Term() {
 Term::Term(const ExportFun& fun) : Term(boxed<detail::ExportFunObject>(fun)) {}
 Term::Term(Closure fun) : Term(boxed<detail::ClosureObject>(std::move(fun))) {}
 
+Term::Term(NativeRecord record) : Term() {
+    if (record.values.size() != record.fields.size())
+        throw std::invalid_argument("a native record needs one value for each field");
+    for (std::size_t i = 0; i < record.fields.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (record.fields[i] == record.fields[j])
+                throw std::invalid_argument("a native record names the field " +
+                                            std::string(record.fields[i].name()) + " twice");
+    *this = boxed<detail::RecordObject>(std::move(record));
+}
+
+const Term* NativeRecord::get(Atom field) const noexcept {
+    for (std::size_t i = 0; i < fields.size() && i < values.size(); ++i)
+        if (fields[i] == field) return &values[i];
+    return nullptr;
+}
+
 Term tuple_from(std::span<const Term> elements) {
     auto* t = TermAccess::new_tuple(elements.size());
     std::copy(elements.begin(), elements.end(), t->data());
@@ -468,6 +489,8 @@ TermKind Term::kind() const noexcept {
             return TermKind::pid;
         case Tag::tuple:
             return TermKind::tuple;
+        case Tag::record:
+            return TermKind::record;
         case Tag::map:
             return TermKind::map;
         case Tag::nil:

@@ -9,30 +9,36 @@ namespace {
 // One overload per control message, none generic: a message added to Control does not compile
 // until it says what it needs.
 struct Needs {
-    static constexpr std::uint64_t monitors = flag::dist_monitor | flag::dist_monitor_name;
+    static constexpr FlagsNeeded nothing{};
+    static constexpr FlagsNeeded monitors{flag::dist_monitor | flag::dist_monitor_name, 0};
+    static constexpr FlagsNeeded spawns{flag::spawn, 0};
+    static constexpr FlagsNeeded unlink_ids{flag::unlink_id, 0};
 
-    std::uint64_t operator()(const Link&) const { return 0; }
-    std::uint64_t operator()(const Send&) const { return 0; }
-    std::uint64_t operator()(const SendSender&) const { return 0; }
-    std::uint64_t operator()(const RegSend&) const { return 0; }
-    std::uint64_t operator()(const Exit&) const { return 0; }
-    std::uint64_t operator()(const Exit2&) const { return 0; }
-    std::uint64_t operator()(const Unlink&) const { return 0; }
-    std::uint64_t operator()(const NodeLink&) const { return 0; }
-    std::uint64_t operator()(const GroupLeader&) const { return 0; }
-    std::uint64_t operator()(const MonitorP&) const { return monitors; }
-    std::uint64_t operator()(const DemonitorP&) const { return monitors; }
-    std::uint64_t operator()(const MonitorPExit&) const { return monitors; }
-    std::uint64_t operator()(const SpawnRequest&) const { return flag::spawn; }
-    std::uint64_t operator()(const SpawnReply&) const { return flag::spawn; }
-    std::uint64_t operator()(const AliasSend&) const { return flag::alias; }
-    std::uint64_t operator()(const UnlinkId&) const { return flag::unlink_id; }
-    std::uint64_t operator()(const UnlinkIdAck&) const { return flag::unlink_id; }
+    FlagsNeeded operator()(const Link&) const { return nothing; }
+    FlagsNeeded operator()(const Send&) const { return nothing; }
+    FlagsNeeded operator()(const SendSender&) const { return nothing; }
+    FlagsNeeded operator()(const RegSend&) const { return nothing; }
+    FlagsNeeded operator()(const Exit&) const { return nothing; }
+    FlagsNeeded operator()(const Exit2&) const { return nothing; }
+    FlagsNeeded operator()(const Unlink&) const { return nothing; }
+    FlagsNeeded operator()(const NodeLink&) const { return nothing; }
+    FlagsNeeded operator()(const GroupLeader&) const { return nothing; }
+    FlagsNeeded operator()(const MonitorP&) const { return monitors; }
+    FlagsNeeded operator()(const DemonitorP&) const { return monitors; }
+    FlagsNeeded operator()(const MonitorPExit&) const { return monitors; }
+    FlagsNeeded operator()(const SpawnRequest&) const { return spawns; }
+    FlagsNeeded operator()(const SpawnReply&) const { return spawns; }
+    // ALTACT_SIG_SEND where ALTACT_SIG is agreed, else ALIAS_SEND (op_for): an OTP 30 peer that
+    // dropped ALIAS still gets the replies to its gen calls.
+    FlagsNeeded operator()(const AliasSend&) const { return {0, flag::altact_sig | flag::alias}; }
+    FlagsNeeded operator()(const AliasExit&) const { return {flag::altact_sig, 0}; }
+    FlagsNeeded operator()(const UnlinkId&) const { return unlink_ids; }
+    FlagsNeeded operator()(const UnlinkIdAck&) const { return unlink_ids; }
 };
 
 }  // namespace
 
-std::uint64_t flags_needed(const Control& control) noexcept {
+FlagsNeeded flags_needed(const Control& control) noexcept {
     return std::visit(Needs{}, control);
 }
 

@@ -17,9 +17,10 @@ struct OpInfo {
     std::string_view name;     // empty: no such op
     std::uint8_t arity = 0;    // elements of the control tuple, the op included
     std::string_view payload;  // what the term after the control term is; empty: there is none
+    bool extensible = false;   // `arity` is a minimum: later releases may add elements
 };
 
-constexpr std::size_t op_limit = 37;
+constexpr std::size_t op_limit = 38;
 
 constexpr std::array<OpInfo, op_limit> op_table = [] {
     std::array<OpInfo, op_limit> t{};
@@ -53,6 +54,7 @@ constexpr std::array<OpInfo, op_limit> op_table = [] {
     t[34] = {"ALIAS_SEND_TT", 4, "message"};
     t[35] = {"UNLINK_ID", 4, {}};
     t[36] = {"UNLINK_ID_ACK", 4, {}};
+    t[37] = {"ALTACT_SIG_SEND", 4, "message or exit reason", true};
     return t;
 }();
 
@@ -165,6 +167,53 @@ Expected<Control, ControlError> spawn_request(Fields& f, std::span<const Term> e
     return f.done(std::move(m));
 }
 
+// The low byte of ALTACT_SIG_SEND's Flags: any non-negative integer, a bignum included, since
+// later releases may use higher bits.
+std::optional<std::uint8_t> altact_flags(const Term& t) {
+    if (auto small = t.to<std::int64_t>()) {
+        if (*small < 0) return std::nullopt;
+        return static_cast<std::uint8_t>(*small & 0xFF);
+    }
+    auto big = t.to<BigInt>();
+    if (!big || big->negative()) return std::nullopt;
+    return big->magnitude().empty() ? std::uint8_t{0} : big->magnitude()[0];
+}
+
+// {37, Flags, From, To} or {37, Flags, From, To, Token}, perhaps with more elements after; the
+// message or the exit reason follows. Decoded into the struct of the signal it carries.
+Expected<Control, ControlError> altact_sig_send(Fields& f, std::span<const Term> e,
+                                                const Term& payload) {
+    const auto flags = altact_flags(e[1]);
+    if (!flags) f.fail("flags", "a non-negative integer");
+    const std::uint8_t bits = flags.value_or(0);
+    const Pid from = f.pid(e[2], "from");
+    std::optional<Term> token;
+    if (bits & altact::token) {
+        if (e.size() < 5)
+            f.fail("token", "present (the token flag is set)");
+        else
+            token = e[4];
+    }
+    const bool priority = (bits & altact::priority) != 0;
+    const bool exit = (bits & altact::exit) != 0;
+    if (bits & altact::alias) {
+        if (bits & altact::name) f.fail("flags", "either alias or name, not both");
+        const Reference alias = f.ref(e[3], "to");
+        if (exit) return f.done(AliasExit{from, alias, payload, std::move(token), priority});
+        return f.done(AliasSend{from, alias, payload, std::move(token), priority});
+    }
+    // A priority flag to a pid or a name changes nothing: only a priority alias takes priority
+    // signals.
+    if (bits & altact::name) {
+        // No BEAM sends an exit signal to a name (exit/2 takes none).
+        if (exit) f.fail("flags", "no exit flag with a registered name");
+        return f.done(RegSend{from, f.atom(e[3], "to"), payload, std::move(token)});
+    }
+    const Pid to = f.pid(e[3], "to");
+    if (exit) return f.done(Exit2{from, to, payload, std::move(token)});
+    return f.done(SendSender{from, to, payload, std::move(token)});
+}
+
 Expected<Control, ControlError> decode_fields(Op op, Fields& f, std::span<const Term> e,
                                               const Term* payload) {
     // The _TT forms put the token last; the PAYLOAD forms carry message or reason after the tuple.
@@ -235,6 +284,8 @@ Expected<Control, ControlError> decode_fields(Op op, Fields& f, std::span<const 
             return f.done(AliasSend{f.pid(e[1], "from"), f.ref(e[2], "alias"), *payload, {}});
         case Op::alias_send_tt:
             return f.done(AliasSend{f.pid(e[1], "from"), f.ref(e[2], "alias"), *payload, last});
+        case Op::altact_sig_send:
+            return altact_sig_send(f, e, *payload);
         case Op::unlink_id:
             return f.done(UnlinkId{f.unlink_id(e[1]), f.pid(e[2], "from"), f.pid(e[3], "to")});
         case Op::unlink_id_ack:
@@ -282,8 +333,10 @@ struct OpChoice {
         return tt(m.token, Op::spawn_reply, Op::spawn_reply_tt);
     }
     Op operator()(const AliasSend& m) const {
+        if (has(flag::altact_sig)) return Op::altact_sig_send;
         return tt(m.token, Op::alias_send, Op::alias_send_tt);
     }
+    Op operator()(const AliasExit&) const { return Op::altact_sig_send; }
     Op operator()(const UnlinkId&) const { return Op::unlink_id; }
     Op operator()(const UnlinkIdAck&) const { return Op::unlink_id_ack; }
 };
@@ -352,21 +405,41 @@ class ControlWriter {
         if (m.token) etf::encode_body(out_, *m.token);
     }
     void operator()(const AliasSend& m) {
+        if (op_ == Op::altact_sig_send) {
+            altact_alias(altact::alias | (m.priority ? altact::priority : 0), m.from, m.alias,
+                         m.token, m.message);
+            return;
+        }
         head();
         etf_write::pid(out_, m.from);
         etf_write::reference(out_, m.alias);
         rest(m.token, m.message);
     }
+    void operator()(const AliasExit& m) {
+        altact_alias(altact::alias | altact::exit | (m.priority ? altact::priority : 0), m.from,
+                     m.alias, m.token, m.reason);
+    }
     void operator()(const UnlinkId& m) { unlink_id(m.id, m.from, m.to); }
     void operator()(const UnlinkIdAck& m) { unlink_id(m.id, m.from, m.to); }
 
   private:
+    // {37, Flags, From, Alias[, Token]} and the message or reason.
+    void altact_alias(std::uint8_t flags, const Pid& from, const Reference& alias,
+                      const std::optional<Term>& token, const Term& payload_term) {
+        if (token) flags |= altact::token;
+        head(token ? 5 : 4);
+        etf_write::integer(out_, flags);
+        etf_write::pid(out_, from);
+        etf_write::reference(out_, alias);
+        rest(token, payload_term);
+    }
     // [131] {Op, ...: the tuple header and the op.
-    void head() {
+    void head() { head(info(op_).arity); }
+    void head(std::uint8_t arity) {
         std::uint8_t* p = etf_write::extend(out_, with_version_ ? 5 : 4);
         if (with_version_) *p++ = etf::version_magic;
         p[0] = etf::tag::small_tuple;
-        p[1] = info(op_).arity;
+        p[1] = arity;
         p[2] = etf::tag::small_integer;
         p[3] = static_cast<std::uint8_t>(op_);
     }
@@ -459,10 +532,11 @@ Expected<Control, ControlError> decode_control(const Term& control, const Term* 
         return unexpected(failure(ControlErrc::not_a_control,
                                   "op " + std::to_string(*code) + " is not a known control op"));
     const OpInfo& op = op_table[static_cast<std::size_t>(*code)];
-    if (e.size() != op.arity)
+    if (op.extensible ? e.size() < op.arity : e.size() != op.arity)
         return unexpected(failure(ControlErrc::bad_shape, std::string(op.name) + ": a tuple of " +
                                                               std::to_string(e.size()) +
                                                               " elements, expected " +
+                                                              (op.extensible ? "at least " : "") +
                                                               std::to_string(op.arity)));
     if (!op.payload.empty() && payload == nullptr)
         return unexpected(failure(ControlErrc::missing_payload, std::string(op.name) + ": no " +

@@ -1,4 +1,4 @@
-// Distribution control messages (ops 1 to 36), one struct per message family, named after the
+// Distribution control messages (ops 1 to 37), one struct per message family, named after the
 // protocol's own names. A family covers the plain, the seq-trace (_TT) and the PAYLOAD forms of
 // one message: decoding accepts every form a peer may send, encoding picks the best form the
 // negotiated flags allow. Messages and exit reasons travel inside the struct, so the runtime never
@@ -51,7 +51,20 @@ enum class Op : std::uint8_t {
     alias_send_tt = 34,
     unlink_id = 35,
     unlink_id_ack = 36,
+    // OTP 28: a message or an exit signal to a pid, a registered name or an alias, with flags
+    // (priority, token); an alternate form of SEND_SENDER, REG_SEND, ALIAS_SEND and EXIT2.
+    altact_sig_send = 37,
 };
+
+// The Flags element of ALTACT_SIG_SEND (erts's ERTS_DOP_ALTACT_SIG_FLG_*). Only the low byte
+// means anything; a peer may set bits above it (or send a bignum) for future use.
+namespace altact {
+inline constexpr std::uint8_t priority = 0x1;  // a priority signal
+inline constexpr std::uint8_t token = 0x2;     // the tuple has a fifth element, the trace token
+inline constexpr std::uint8_t alias = 0x4;     // To is an alias (a reference)
+inline constexpr std::uint8_t name = 0x8;      // To is a registered name
+inline constexpr std::uint8_t exit = 0x10;     // an exit signal, the reason after the tuple
+}  // namespace altact
 
 // The spec's name of an op ("PAYLOAD_EXIT2"), for log lines; empty for a value that is no op.
 std::string_view op_name(Op op) noexcept;
@@ -75,7 +88,8 @@ struct Send {
     bool operator==(const Send&) const = default;
 };
 // SEND_SENDER (22) and SEND_SENDER_TT (23): the same with the sender, when SEND_SENDER is
-// negotiated.
+// negotiated. Also ALTACT_SIG_SEND to a pid: a priority flag there means nothing, since only a
+// priority alias takes priority messages.
 struct SendSender {
     Pid from;
     Pid to;
@@ -83,7 +97,7 @@ struct SendSender {
     std::optional<Term> token;
     bool operator==(const SendSender&) const = default;
 };
-struct RegSend {  // 6, 16
+struct RegSend {  // 6, 16, and ALTACT_SIG_SEND to a name
     Pid from;
     Atom to_name;
     Term message;
@@ -98,7 +112,8 @@ struct Exit {
     std::optional<Term> token;
     bool operator==(const Exit&) const = default;
 };
-// exit/2: EXIT2 (8), EXIT2_TT (18), PAYLOAD_EXIT2 (26), PAYLOAD_EXIT2_TT (27).
+// exit/2: EXIT2 (8), EXIT2_TT (18), PAYLOAD_EXIT2 (26), PAYLOAD_EXIT2_TT (27), ALTACT_SIG_SEND
+// with the exit flag to a pid.
 struct Exit2 {
     Pid from;
     Pid to;
@@ -163,12 +178,26 @@ struct SpawnReply {
     std::optional<Term> token;
     bool operator==(const SpawnReply&) const = default;
 };
-struct AliasSend {  // 33, 34
+// A message to an alias: ALIAS_SEND (33), ALIAS_SEND_TT (34), and ALTACT_SIG_SEND with the alias
+// flag, which goes out instead where ALTACT_SIG is negotiated (as the BEAM sends it; ALIAS_SEND
+// is deprecated since OTP 28). `priority` needs ALTACT_SIG: without it the message goes out as
+// an ordinary one.
+struct AliasSend {
     Pid from;
     Reference alias;
     Term message;
     std::optional<Term> token;
+    bool priority = false;
     bool operator==(const AliasSend&) const = default;
+};
+// exit_signal/2,3 to an alias (OTP 28): only as ALTACT_SIG_SEND with the exit and alias flags.
+struct AliasExit {
+    Pid from;
+    Reference alias;
+    Term reason;
+    std::optional<Term> token;
+    bool priority = false;
+    bool operator==(const AliasExit&) const = default;
 };
 struct UnlinkId {  // 35
     std::uint64_t id = 0;
@@ -185,7 +214,7 @@ struct UnlinkIdAck {  // 36
 
 using Control = std::variant<Link, Send, SendSender, RegSend, Exit, Exit2, Unlink, NodeLink,
                              GroupLeader, MonitorP, DemonitorP, MonitorPExit, SpawnRequest,
-                             SpawnReply, AliasSend, UnlinkId, UnlinkIdAck>;
+                             SpawnReply, AliasSend, AliasExit, UnlinkId, UnlinkIdAck>;
 
 enum class ControlErrc {
     not_a_control = 1,   // not a tuple whose first element is a known op code
@@ -207,7 +236,7 @@ struct ControlError {
                                                              const Term* payload);
 
 // The op a message goes out as under `negotiated` flags: SEND_SENDER over SEND, PAYLOAD_* over
-// the reason-in-tuple forms, _TT when a token is present.
+// the reason-in-tuple forms, _TT when a token is present, ALTACT_SIG_SEND for alias sends.
 Op op_for(const Control& control, std::uint64_t negotiated);
 
 // Appends the control term (with 131 when `with_version`) and its payload term, if any, in the

@@ -37,8 +37,12 @@ inline constexpr std::uint64_t unlink_id = 0x2000000;     // mandatory since OTP
 inline constexpr std::uint64_t mandatory_25_digest = 0x4000000;
 inline constexpr std::uint64_t spawn = std::uint64_t{1} << 32;
 inline constexpr std::uint64_t name_me = std::uint64_t{1} << 33;
-inline constexpr std::uint64_t v4_nc = std::uint64_t{1} << 34;  // mandatory since OTP 26
-inline constexpr std::uint64_t alias = std::uint64_t{1} << 35;
+inline constexpr std::uint64_t v4_nc = std::uint64_t{1} << 34;      // mandatory since OTP 26
+inline constexpr std::uint64_t alias = std::uint64_t{1} << 35;      // deprecated in OTP 28
+inline constexpr std::uint64_t local_ext = std::uint64_t{1} << 36;  // the BEAM's own, never offered
+// ALTACT_SIG_SEND (op 37, OTP 28): priority messages, and alias sends once ALIAS is gone.
+inline constexpr std::uint64_t altact_sig = std::uint64_t{1} << 37;
+inline constexpr std::uint64_t native_records = std::uint64_t{1} << 38;  // RECORD_EXT (OTP 29)
 }  // namespace flag
 
 inline constexpr std::uint64_t mandatory_otp25 =
@@ -57,14 +61,22 @@ inline constexpr std::uint64_t required_of_peers = mandatory_otp26;
 inline constexpr std::uint64_t offered =
     mandatory_otp26 | flag::mandatory_25_digest | flag::dist_monitor | flag::dist_monitor_name |
     flag::unicode_io | flag::small_atom_tags | flag::send_sender | flag::big_seqtrace_labels |
-    flag::exit_payload | flag::spawn | flag::alias;
+    flag::exit_payload | flag::spawn | flag::alias | flag::altact_sig | flag::native_records;
 
 // A peer that sets the digest bit has every OTP 25 mandatory flag.
 constexpr std::uint64_t expand(std::uint64_t peer) noexcept {
     return (peer & flag::mandatory_25_digest) ? peer | mandatory_otp25 : peer;
 }
 
+// The names of the flags in `bits` ("ALIAS, ALTACT_SIG"), comma-separated; a bit without a name
+// (one of a release newer than this code) as "bit 40".
+std::string flag_names(std::uint64_t bits);
+
 // The names of the flags in `required` that `have` lacks, for the log line of a refusal.
 std::string missing_flag_names(std::uint64_t have, std::uint64_t required);
+
+// The bits of `flags` this code has no name for: capabilities of a newer release, which the
+// intersection with what we offer leaves out.
+std::uint64_t unknown_flags(std::uint64_t flags) noexcept;
 
 }  // namespace distribute::wire

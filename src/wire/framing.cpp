@@ -124,11 +124,14 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::decode(
         return unexpected(frame_error(FrameErrc::unknown_layout, 0,
                                       "distribution headers and fragments are not decoded yet"));
     }
-    if (frame[0] != pass_through)
-        return unexpected(
-            frame_error(FrameErrc::unknown_layout, 0,
-                        "first bytes " + std::to_string(frame[0]) +
-                            (frame.size() > 1 ? "," + std::to_string(frame[1]) : "")));
+    if (frame[0] != pass_through) {
+        // Appended piece by piece: "," + std::to_string(...) makes GCC 12 warn (-Wrestrict)
+        // wrongly.
+        std::string first = "first bytes ";
+        first.append(std::to_string(frame[0]));
+        if (frame.size() > 1) first.append(1, ',').append(std::to_string(frame[1]));
+        return unexpected(frame_error(FrameErrc::unknown_layout, 0, std::move(first)));
+    }
 
     return decode_terms(owner, frame, 1, options_);
 }

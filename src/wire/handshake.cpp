@@ -59,34 +59,71 @@ std::array<std::uint8_t, 16> handshake_digest(std::string_view cookie, std::uint
     return digest;
 }
 
-std::string missing_flag_names(std::uint64_t have, std::uint64_t required) {
-    static constexpr std::pair<std::uint64_t, std::string_view> names[] = {
-        {flag::extended_references, "EXTENDED_REFERENCES"},
-        {flag::fun_tags, "FUN_TAGS"},
-        {flag::new_fun_tags, "NEW_FUN_TAGS"},
-        {flag::extended_pids_ports, "EXTENDED_PIDS_PORTS"},
-        {flag::export_ptr_tag, "EXPORT_PTR_TAG"},
-        {flag::bit_binaries, "BIT_BINARIES"},
-        {flag::new_floats, "NEW_FLOATS"},
-        {flag::utf8_atoms, "UTF8_ATOMS"},
-        {flag::map_tag, "MAP_TAG"},
-        {flag::big_creation, "BIG_CREATION"},
-        {flag::handshake_23, "HANDSHAKE_23"},
-        {flag::unlink_id, "UNLINK_ID"},
-        {flag::v4_nc, "V4_NC"},
-        {flag::dist_monitor, "DIST_MONITOR"},
-        {flag::dist_monitor_name, "DIST_MONITOR_NAME"},
-        {flag::spawn, "SPAWN"},
-        {flag::alias, "ALIAS"},
-    };
+namespace {
+
+constexpr std::pair<std::uint64_t, std::string_view> flag_table[] = {
+    {flag::published, "PUBLISHED"},
+    {flag::atom_cache, "ATOM_CACHE"},
+    {flag::extended_references, "EXTENDED_REFERENCES"},
+    {flag::dist_monitor, "DIST_MONITOR"},
+    {flag::fun_tags, "FUN_TAGS"},
+    {flag::dist_monitor_name, "DIST_MONITOR_NAME"},
+    {flag::hidden_atom_cache, "HIDDEN_ATOM_CACHE"},
+    {flag::new_fun_tags, "NEW_FUN_TAGS"},
+    {flag::extended_pids_ports, "EXTENDED_PIDS_PORTS"},
+    {flag::export_ptr_tag, "EXPORT_PTR_TAG"},
+    {flag::bit_binaries, "BIT_BINARIES"},
+    {flag::new_floats, "NEW_FLOATS"},
+    {flag::unicode_io, "UNICODE_IO"},
+    {flag::dist_hdr_atom_cache, "DIST_HDR_ATOM_CACHE"},
+    {flag::small_atom_tags, "SMALL_ATOM_TAGS"},
+    {flag::utf8_atoms, "UTF8_ATOMS"},
+    {flag::map_tag, "MAP_TAG"},
+    {flag::big_creation, "BIG_CREATION"},
+    {flag::send_sender, "SEND_SENDER"},
+    {flag::big_seqtrace_labels, "BIG_SEQTRACE_LABELS"},
+    {flag::exit_payload, "EXIT_PAYLOAD"},
+    {flag::fragments, "FRAGMENTS"},
+    {flag::handshake_23, "HANDSHAKE_23"},
+    {flag::unlink_id, "UNLINK_ID"},
+    {flag::mandatory_25_digest, "MANDATORY_25_DIGEST"},
+    {flag::spawn, "SPAWN"},
+    {flag::name_me, "NAME_ME"},
+    {flag::v4_nc, "V4_NC"},
+    {flag::alias, "ALIAS"},
+    {flag::local_ext, "LOCAL_EXT"},
+    {flag::altact_sig, "ALTACT_SIG"},
+    {flag::native_records, "NATIVE_RECORDS"},
+};
+
+constexpr std::uint64_t named_flags = [] {
+    std::uint64_t all = 0;
+    for (auto [bit, name] : flag_table)
+        all |= bit;
+    return all;
+}();
+
+}  // namespace
+
+std::string flag_names(std::uint64_t bits) {
     std::string out;
-    for (auto [bit, name] : names) {
-        if ((required & bit) && !(have & bit)) {
-            if (!out.empty()) out += ", ";
-            out += name;
-        }
-    }
+    auto add = [&out](std::string_view name) {
+        if (!out.empty()) out += ", ";
+        out += name;
+    };
+    for (auto [bit, name] : flag_table)
+        if (bits & bit) add(name);
+    for (unsigned i = 0; i < 64; ++i)
+        if (bits & ~named_flags & (std::uint64_t{1} << i)) add("bit " + std::to_string(i));
     return out;
+}
+
+std::string missing_flag_names(std::uint64_t have, std::uint64_t required) {
+    return flag_names(required & ~have);
+}
+
+std::uint64_t unknown_flags(std::uint64_t flags) noexcept {
+    return flags & ~named_flags;
 }
 
 Handshake::Handshake(HandshakeSettings settings, bool initiator)
