@@ -11,8 +11,9 @@ namespace {
 constexpr char prologue_label[] = "distribute encrypted transport";
 
 std::vector<std::uint8_t> prologue_of(const std::vector<std::uint8_t>& header) {
-    std::vector<std::uint8_t> prologue(prologue_label, prologue_label + sizeof prologue_label);
-    prologue.insert(prologue.end(), header.begin(), header.end());
+    std::vector<std::uint8_t> prologue(sizeof prologue_label + header.size());
+    std::memcpy(prologue.data(), prologue_label, sizeof prologue_label);
+    std::memcpy(prologue.data() + sizeof prologue_label, header.data(), header.size());
     return prologue;
 }
 
