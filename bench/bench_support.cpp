@@ -109,6 +109,36 @@ double rss_bytes(pid_t pid) {
     return 0;
 }
 
+double sink_burst(Node& self, const std::string& node, const Term& message, long count) {
+    static const Atom sink = Atom::make("sink").value();
+    static const Atom start = Atom::make("start").value();
+    const Atom peer = Atom::make(node).value();
+    Mailbox me = self.open_mailbox();
+    me.send(sink, peer, tuple(start, me.pid(), count));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < count; ++i)
+        me.send(sink, peer, message);
+    auto done = me.receive(std::chrono::seconds(600));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!done) throw FixtureError("no done from " + node);
+    return static_cast<double>(count) / seconds;
+}
+
+double echo_round_trips(Node& self, const std::string& node, const Term& message, long count) {
+    static const Atom echo = Atom::make("echo").value();
+    const Atom peer = Atom::make(node).value();
+    Mailbox me = self.open_mailbox();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < count; ++i) {
+        me.send(echo, peer, tuple(me.pid(), message));
+        if (!me.receive(std::chrono::seconds(30))) throw FixtureError("no echo from " + node);
+    }
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+               .count() /
+           static_cast<double>(count);
+}
+
 double parse_micros(const std::string& text) {
     try {
         return std::stod(text);

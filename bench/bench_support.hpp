@@ -60,6 +60,11 @@ double cpu_seconds(pid_t pid);
 
 // Resident memory (VmRSS) of a process, in bytes.
 double rss_bytes(pid_t pid);
+// Our node sending `count` copies of `message` to {sink, Node} (after {start, Self, Count});
+// messages per second, once the sink says done.
+double sink_burst(Node& self, const std::string& node, const Term& message, long count);
+// Microseconds per round trip of `message` through {echo, Node}, `count` times.
+double echo_round_trips(Node& self, const std::string& node, const Term& message, long count);
 
 // Microseconds an erl expression answered with.
 double parse_micros(const std::string& text);

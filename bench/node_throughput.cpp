@@ -67,18 +67,7 @@ Burst beam_burst(ErlNode& drv, const std::string& node, const Payload& p, pid_t 
 
 // Our sender bursting into {sink, Node}.
 Burst our_burst(Node& self, const std::string& node, const Payload& p) {
-    static const Atom sink = "sink"_a;
-    static const Atom start = "start"_a;
-    const Atom peer = Atom::make(node).value();
-    Mailbox me = self.open_mailbox();
-    me.send(sink, peer, tuple(start, me.pid(), p.count));
-    const auto t0 = Clock::now();
-    for (long i = 0; i < p.count; ++i)
-        me.send(sink, peer, p.term);
-    auto done = me.receive(std::chrono::seconds(600));
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!done) throw FixtureError("no done from " + node);
-    return {p.count / seconds, -1};
+    return {sink_burst(self, node, p.term, p.count), -1};
 }
 
 double beam_round_trip(ErlNode& drv, const std::string& node, const Payload& p, long n) {
@@ -89,16 +78,7 @@ double beam_round_trip(ErlNode& drv, const std::string& node, const Payload& p, 
 }
 
 double our_round_trip(Node& self, const std::string& node, const Payload& p, long n) {
-    static const Atom echo = "echo"_a;
-    const Atom peer = Atom::make(node).value();
-    Mailbox me = self.open_mailbox();
-    const auto t0 = Clock::now();
-    for (long i = 0; i < n; ++i) {
-        me.send(echo, peer, tuple(me.pid(), p.term));
-        if (!me.receive(std::chrono::seconds(30))) throw FixtureError("no echo from " + node);
-    }
-    return std::chrono::duration<double, std::micro>(Clock::now() - t0).count() /
-           static_cast<double>(n);
+    return echo_round_trips(self, node, p.term, n);
 }
 
 }  // namespace

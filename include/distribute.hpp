@@ -5,6 +5,7 @@
 #include "distribute/actor.hpp"
 #include "distribute/cluster.hpp"
 #include "distribute/codec.hpp"
+#include "distribute/crypto.hpp"
 #include "distribute/discovery.hpp"
 #include "distribute/envelope.hpp"
 #include "distribute/epmd.hpp"

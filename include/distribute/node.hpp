@@ -15,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/crypto.hpp"
 #include "distribute/epmd.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
@@ -50,6 +51,9 @@ enum class NodeErrc {
     not_registered,  // that EPMD does not know the peer's name (the detail lists the names)
     wrong_cookie,    // the handshake failed on the digest: the two sides' cookies differ
     unreachable,     // the host does not resolve, or the peer's port takes no connection
+    // The encrypted transport (CryptoOptions): the peer does not offer it while this node
+    // requires it, has no pinned key, or refused or failed the encrypted handshake.
+    crypto_failed,
 };
 const std::error_category& node_category() noexcept;
 std::error_code make_error_code(NodeErrc e) noexcept;
@@ -122,6 +126,9 @@ struct NodeOptions {
     // shorter net_ticktime keeps us too.
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
+    // The encrypted transport between two of our nodes (docs/crypto.md); off by default, as a
+    // BEAM node.
+    CryptoOptions crypto;
     EpmdMode epmd_mode = EpmdMode::automatic;
     EpmdClientOptions epmd;
     // Where the EPMD this node starts (when none answers) listens, loopback added. Empty:

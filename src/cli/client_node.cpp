@@ -109,6 +109,7 @@ void add_client_options(CLI::App& command, ClientOptions& options) {
         .add_option("--name", options.name,
                     "Long name for this command's own node, NAME or NAME@HOST")
         ->option_text("NAME");
+    add_crypto_options(command, options.crypto);
 }
 
 Node client_node(const std::string& command, const std::string& target,
@@ -135,6 +136,7 @@ Node client_node(const std::string& command, const std::string& target,
             options.name += "@" + local_address_toward(peer->host);
     }
     options.cookie = cookie_of(command, client);
+    options.crypto = crypto_options(command, client.crypto);
     // It dials its target and leaves: nothing needs to reach it, so it neither listens nor
     // registers with EPMD (erl -dist_listen false), and starts no EPMD either.
     options.dist_listen = false;

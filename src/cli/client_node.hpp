@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/crypto_options.hpp"
 #include "distribute/node.hpp"
 
 namespace distribute::cli {
@@ -33,8 +34,9 @@ Atom atom_of(const std::string& command, const std::string& text);
 // How a client subcommand names its own node and finds its cookie.
 struct ClientOptions {
     std::string sname, name, cookie, cookie_file;
+    CryptoArgs crypto;
 };
-// --sname, --name, --cookie and --cookie-file.
+// --sname, --name, --cookie, --cookie-file, --crypto, --node-key and --peer-keys.
 void add_client_options(CLI::App& command, ClientOptions& options);
 
 // A hidden node that does not listen (erl -dist_listen false), named by --sname or --name, or

@@ -19,5 +19,7 @@ void add_call_commands(CLI::App& app);
 void add_config_command(CLI::App& app);
 // `distribute stats NODE`: a node's counters over distribution.
 void add_stats_command(CLI::App& app);
+// `distribute keygen FILE`: a node key pair for the encrypted transport.
+void add_keygen_command(CLI::App& app);
 
 }  // namespace distribute::cli

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     add_call_commands(app);
     add_config_command(app);
     add_stats_command(app);
+    add_keygen_command(app);
     // Set after the commands: CLI11 gives a subcommand the footer its parent has when it is added.
     app.footer(std::string(overview) + exit_status_help);
 

@@ -20,6 +20,7 @@
 
 #include "cli/client_node.hpp"
 #include "cli/commands.hpp"
+#include "cli/crypto_options.hpp"
 #include "cli/demo_services.hpp"
 #include "cli/setting_flags.hpp"
 #include "cli/stats_lines.hpp"
@@ -76,10 +77,13 @@ class SummaryOnSignal {
     net::asio::signal_set signals_;
 };
 
-void run_node(const SettingFlags& flags) {
+void run_node(const SettingFlags& flags, const CryptoArgs& crypto) {
     const LoadedSettings loaded = flags.load("node", /*for_start=*/true);
     const LogSink log = stderr_log();
-    auto running = start_from_settings(loaded.settings, log);
+    // The encrypted transport is set from its flags only (not a setting of the file yet).
+    Settings settings = loaded.settings;
+    settings.node.crypto = crypto_options("node", crypto);
+    auto running = start_from_settings(settings, log);
     if (!running) command_failed("node", running.error());
     if (auto services = start_demo_services(running->node); !services)
         command_failed("node", services.error().detail);
@@ -152,6 +156,8 @@ const char* const node_footer =
     "  distribute node --sname cpp --cookie secret\n"
     "  distribute node --name cpp@127.0.0.1 --listen 127.0.0.1 --port 9100-9105\n"
     "  distribute node --config /etc/app/node.toml   (watched: see distribute config show)\n"
+    "  distribute node --sname cpp --crypto require   (then: distribute ping cpp@HOST --crypto "
+    "require)\n"
     "  erl -sname e -setcookie secret, then:\n"
     "    net_adm:ping('cpp@HOST'), gen_server:call({kv, 'cpp@HOST'}, {put, k, 1}),\n"
     "    rpc:call('cpp@HOST', demo, add, [1, 2])\n"
@@ -165,8 +171,10 @@ void add_node_commands(CLI::App& app) {
     CLI::App* n = app.add_subcommand(
         "node", "Run a C++ node in the foreground hosting echo, sink, kv and the rpc module demo");
     auto flags = add_setting_flags(n);
+    auto crypto = std::make_shared<CryptoArgs>();
+    add_crypto_options(*n, *crypto);
     n->footer(node_footer);
-    n->callback([flags] { run_node(*flags); });
+    n->callback([flags, crypto] { run_node(*flags, *crypto); });
 
     auto ping = std::make_shared<ClientCommand>();
     CLI::App* p =

@@ -10,7 +10,7 @@ namespace {
 // completes at the same moment cannot both finish it.
 struct Dial : std::enable_shared_from_this<Dial> {
     Dial(asio::io_context& io, EpmdClient& epmd, std::string alive, std::string host,
-         std::function<void(Expected<tcp::socket, DialError>)> done)
+         std::function<void(Expected<Dialled, DialError>)> done)
         : strand(asio::make_strand(io)),
           epmd(epmd),
           alive(std::move(alive)),
@@ -20,7 +20,7 @@ struct Dial : std::enable_shared_from_this<Dial> {
           timer(strand),
           done(std::move(done)) {}
 
-    void finish(Expected<tcp::socket, DialError> result) {
+    void finish(Expected<Dialled, DialError> result) {
         if (!done) return;
         timer.cancel();
         resolver.cancel();
@@ -44,9 +44,10 @@ struct Dial : std::enable_shared_from_this<Dial> {
     const std::string host;
     tcp::resolver resolver;
     std::vector<tcp::endpoint> addresses;  // of the host, in the resolver's order
+    std::vector<std::uint8_t> epmd_extra;  // what the node registered with its port
     tcp::socket socket;
     asio::steady_timer timer;
-    std::function<void(Expected<tcp::socket, DialError>)> done;
+    std::function<void(Expected<Dialled, DialError>)> done;
 };
 
 using DialPtr = std::shared_ptr<Dial>;
@@ -77,7 +78,7 @@ void connect_port(const DialPtr& dial, std::uint16_t port) {
                     return dial->fail(DialErrc::unreachable,
                                       dial->node() + " is unreachable: " + dial->host + " port " +
                                           std::to_string(port) + ": " + e.message());
-                dial->finish(std::move(dial->socket));
+                dial->finish(Dialled{std::move(dial->socket), std::move(dial->epmd_extra)});
             }));
 }
 
@@ -119,6 +120,7 @@ void ask_epmd(const DialPtr& dial) {
                                   dial->node() + " speaks distribution versions " +
                                       std::to_string(port->lowest) + ".." +
                                       std::to_string(port->highest) + ", not 6");
+            dial->epmd_extra = std::move(port->extra);
             connect_port(dial, port->port);
         }));
 }
@@ -127,7 +129,7 @@ void ask_epmd(const DialPtr& dial) {
 
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
                         std::chrono::milliseconds timeout,
-                        std::function<void(Expected<tcp::socket, DialError>)> done) {
+                        std::function<void(Expected<Dialled, DialError>)> done) {
     auto at = node.find('@');
     if (at == std::string::npos || at == 0 || at + 1 == node.size()) {
         asio::post(io, [done = std::move(done), node] {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "distribute/epmd.hpp"
 #include "distribute/expected.hpp"
@@ -26,9 +27,16 @@ struct DialError {
     std::string detail;  // one line for people: which host, port or name, and what happened
 };
 
+// A connected socket, and the extra data the node registered with EPMD (where our nodes
+// advertise the encrypted transport).
+struct Dialled {
+    tcp::socket socket;
+    std::vector<std::uint8_t> epmd_extra;
+};
+
 // `node` is alive@host. `done` runs once, on `io`, with the socket or why there is none.
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
                         std::chrono::milliseconds timeout,
-                        std::function<void(Expected<tcp::socket, DialError>)> done);
+                        std::function<void(Expected<Dialled, DialError>)> done);
 
 }  // namespace distribute::net

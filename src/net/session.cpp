@@ -150,6 +150,9 @@ void Session::make_room() {
 void Session::on_read(const boost::system::error_code& error, std::size_t n) {
     if (ended_) return;
     if (error) {
+        // An encrypted record that does not open: the peer (or someone on the path) is bad.
+        if (auto why = transport_->integrity_failure(); !why.empty())
+            return end(SessionEnd::Cause::bad_frame, std::move(why));
         if (!up_ && handshake_.peer_closed() == wire::Handshake::Event::failed)
             return end(SessionEnd::Cause::handshake_failed, handshake_.failure().detail);
         end(SessionEnd::Cause::peer_closed,

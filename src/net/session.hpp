@@ -119,6 +119,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string peer_address() const { return address_; }
     // Any thread.
     SessionTraffic traffic() const;
+    // "plaintext" or "encrypted (...)"; the key an encrypted peer proved it holds.
+    std::string security() const { return transport_->security(); }
+    std::optional<std::array<std::uint8_t, 32>> peer_key() const { return transport_->peer_key(); }
 
     // The node's bookkeeping, set from on_peer_named (acceptor) or before start (initiator): the
     // peer's name as an atom, and which connection incarnation the session carries.

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace distribute::net {
 namespace {
 
@@ -16,7 +19,8 @@ std::string printable(const tcp::endpoint& endpoint) {
 
 class TcpTransport final : public Transport {
   public:
-    explicit TcpTransport(tcp::socket socket) : socket_(std::move(socket)) {
+    TcpTransport(tcp::socket socket, std::vector<std::uint8_t> already_read)
+        : socket_(std::move(socket)), already_read_(std::move(already_read)) {
         // Asio does not open sockets close-on-exec: a program this process starts would hold
         // the connection open after we close it, and the peer would never see it go.
         ::fcntl(socket_.native_handle(), F_SETFD, FD_CLOEXEC);
@@ -28,6 +32,14 @@ class TcpTransport final : public Transport {
     }
 
     void async_read_some(std::span<std::uint8_t> into, Handler done) override {
+        if (!already_read_.empty()) {
+            const std::size_t n = std::min(into.size(), already_read_.size());
+            std::memcpy(into.data(), already_read_.data(), n);
+            already_read_.erase(already_read_.begin(),
+                                already_read_.begin() + static_cast<std::ptrdiff_t>(n));
+            asio::post(socket_.get_executor(), [done = std::move(done), n] { done({}, n); });
+            return;
+        }
         socket_.async_read_some(asio::buffer(into.data(), into.size()), std::move(done));
     }
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
@@ -50,6 +62,7 @@ class TcpTransport final : public Transport {
 
   private:
     tcp::socket socket_;
+    std::vector<std::uint8_t> already_read_;
     std::string address_ = "?";
 };
 
@@ -61,8 +74,9 @@ asio::ip::address unmapped(const asio::ip::address& address) {
     return address;
 }
 
-std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket) {
-    return std::make_unique<TcpTransport>(std::move(socket));
+std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket,
+                                              std::vector<std::uint8_t> already_read) {
+    return std::make_unique<TcpTransport>(std::move(socket), std::move(already_read));
 }
 
 }  // namespace distribute::net

@@ -1,12 +1,16 @@
-// The byte stream a distribution session runs over. Plain TCP today; the encrypted C++-to-C++
-// transport plugs in here without the session knowing.
+// The byte stream a distribution session runs over: plain TCP, or the encrypted transport between
+// two of our nodes (secure_transport.hpp) over it, without the session knowing which.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "net/asio.hpp"
 
@@ -29,9 +33,20 @@ class Transport {
     virtual void close() = 0;
     // "address:port" of the peer, for log lines.
     virtual std::string peer_address() const = 0;
+    // After a failed read: why, when the bytes themselves were bad (an encrypted record that does
+    // not authenticate), so that the session reports a bad peer rather than a lost connection.
+    virtual std::string integrity_failure() const { return {}; }
+    // "plaintext", or "encrypted (Noise_...)": for the log line of each connection.
+    virtual std::string security() const { return "plaintext"; }
+    // The static key the peer proved it holds (encrypted with pinned keys), to check against the
+    // key pinned for the name it gives in the distribution handshake.
+    virtual std::optional<std::array<std::uint8_t, 32>> peer_key() const { return std::nullopt; }
 };
 
-std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket);
+// `already_read`: bytes taken off the socket before (an acceptor looking at the first bytes),
+// handed to the first read.
+std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket,
+                                              std::vector<std::uint8_t> already_read = {});
 
 // An IPv4 peer of a dual-stack socket as IPv4 (127.0.0.1, not ::ffff:127.0.0.1): one peer has one
 // address in log lines and in the limits kept per address.

@@ -132,37 +132,65 @@ void Runtime::dial(const std::shared_ptr<Connection>& connection) {
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
-                         Expected<tcp::socket, net::DialError> socket) {
+                         Expected<net::Dialled, net::DialError> dialled) {
+    if (!dialled) return dial_failed(connection, dial_failure(dialled.error()));
+    const std::string peer(connection->peer.name());
+    auto plan = dial_plan(peer, dialled->epmd_extra);
+    if (!plan) return dial_failed(connection, plan.error());
+    auto transport = net::make_tcp_transport(std::move(dialled->socket));
+    if (!*plan) return start_dialled_session(connection, std::move(transport));
+    net::async_secure_dial(
+        io_, std::move(transport), std::move(**plan),
+        [self = shared_from_this(), connection, peer](auto secured) {
+            if (!secured)
+                return self->dial_failed(
+                    connection, {NodeErrc::crypto_failed, "encrypted handshake with " + peer +
+                                                              " failed: " + secured.error()});
+            self->start_dialled_session(connection, std::move(*secured));
+        });
+}
+
+void Runtime::start_dialled_session(const std::shared_ptr<Connection>& connection,
+                                    std::unique_ptr<net::Transport> transport) {
     std::shared_ptr<net::Session> session;
-    bool failed = false;
     {
         std::unique_lock lock(connections_mutex_);
         auto it = connections_.find(connection->peer.index());
         const bool current = it != connections_.end() && it->second == connection;
         // A simultaneous connect may have handed the connection to the peer's session already.
-        if (!current || !connection->dialling || stopped()) return;
-        connection->dialling = false;
-        if (!socket || name_lost_.load()) {
-            connections_.erase(it);
-            failed = true;
-        } else {
-            session = std::make_shared<net::Session>(
-                io_, net::make_tcp_transport(std::move(*socket)), session_settings(), *this,
-                std::string(connection->peer.name()));
+        if (!current || !connection->dialling || stopped()) {
+            transport->close();
+            return;
+        }
+        if (!name_lost_.load()) {
+            connection->dialling = false;
+            session = std::make_shared<net::Session>(io_, std::move(transport), session_settings(),
+                                                     *this, std::string(connection->peer.name()));
             session->connection_id = connection->id;
             session->peer_node = connection->peer;
             connection->session = session;
         }
     }
-    if (failed) {
-        const NodeError why = socket ? lost_name_error() : dial_failure(socket.error());
-        log(LogLevel::info, "event=connect_failed " + log_field("node", connection->peer.name()) +
-                                " " + log_field("reason", why.detail));
-        connection->set_failure(why);
-        connection_down(connection, why.detail, false);
-        return;
+    if (!session) {
+        transport->close();
+        return dial_failed(connection, lost_name_error());
     }
     session->start();
+}
+
+void Runtime::dial_failed(const std::shared_ptr<Connection>& connection, const NodeError& why) {
+    {
+        std::unique_lock lock(connections_mutex_);
+        auto it = connections_.find(connection->peer.index());
+        const bool current = it != connections_.end() && it->second == connection;
+        if (!current || !connection->dialling || stopped()) return;
+        connection->dialling = false;
+        connections_.erase(it);
+    }
+    log(LogLevel::info, "event=connect_failed " + log_field("node", connection->peer.name()) + " " +
+                            log_field("reason", why.detail));
+    connection->set_failure(why);
+    connection_down(connection, why.detail, false);
 }
 
 void Runtime::on_up(net::Session& session) {
@@ -208,7 +236,8 @@ void Runtime::on_up(net::Session& session) {
     log(LogLevel::info, "event=nodeup " + log_field("node", session.peer().name) + " " +
                             log_field("address", session.peer_address()) + " " +
                             log_field("hidden", hidden ? "true" : "false") + " " +
-                            log_field("layout", wire::frame_layout(session.negotiated())));
+                            log_field("layout", wire::frame_layout(session.negotiated())) + " " +
+                            log_field("security", session.security()));
     // A release newer than this code: as a BEAM does with an older peer, the connection uses
     // the capabilities both sides offer, and says which it left out.
     if (const auto unknown = wire::unknown_flags(session.peer().flags))

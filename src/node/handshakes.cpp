@@ -41,12 +41,13 @@ void Runtime::accept(tcp::socket socket) {
         if (from.count < limit) {
             ++from.count;
             from.warned = false;
-            auto session =
-                std::make_shared<net::Session>(io_, net::make_tcp_transport(std::move(socket)),
-                                               session_settings(), *this, std::string());
-            handshaking_.emplace(session.get(), PendingHandshake{session, address});
             lock.unlock();
-            session->start();
+            // The first bytes tell a plaintext peer (a BEAM) from an encrypted one; the crypto
+            // mode says which it lets in.
+            net::async_secure_accept(io_, std::move(socket), accept_policy(),
+                                     [self = shared_from_this(), address](auto transport) {
+                                         self->on_accepted(address, std::move(transport));
+                                     });
             return;
         }
         first_refusal = !from.warned;
@@ -60,12 +61,36 @@ void Runtime::accept(tcp::socket socket) {
             " handshakes from that address are in progress already");
 }
 
+void Runtime::on_accepted(const std::string& address,
+                          Expected<std::unique_ptr<net::Transport>, std::string> transport) {
+    std::shared_ptr<net::Session> session;
+    {
+        std::unique_lock lock(connections_mutex_);
+        if (transport && !stopped()) {
+            session = std::make_shared<net::Session>(io_, std::move(*transport), session_settings(),
+                                                     *this, std::string());
+            handshaking_.emplace(session.get(), PendingHandshake{session, address});
+        } else {
+            release_admission(address);
+        }
+    }
+    sessions_ended_.notify_all();
+    if (session) return session->start();
+    if (transport) return (*transport)->close();
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::warning, "refused a connection from " + address + ": " + transport.error());
+}
+
+void Runtime::release_admission(const std::string& address) {
+    if (auto from = handshakes_from_.find(address); from != handshakes_from_.end())
+        if (--from->second.count == 0) handshakes_from_.erase(from);
+}
+
 std::shared_ptr<net::Session> Runtime::release_handshake(const net::Session& session) {
     auto it = handshaking_.find(&session);
     if (it == handshaking_.end()) return nullptr;
     auto owned = std::move(it->second.session);
-    if (auto from = handshakes_from_.find(it->second.address); from != handshakes_from_.end())
-        if (--from->second.count == 0) handshakes_from_.erase(from);
+    release_admission(it->second.address);
     handshaking_.erase(it);
     return owned;
 }
@@ -93,6 +118,12 @@ wire::HandshakeStatus Runtime::on_peer_named(net::Session& session) {
     }
     auto atom = Atom::make(peer.name);
     if (!atom || is_local(*atom)) return wire::HandshakeStatus::not_allowed;
+    if (!key_fits_name(session)) {
+        log(LogLevel::warning, "refused " + peer.name + " (" + session.peer_address() +
+                                   "): its encrypted transport proved a key that is not the one "
+                                   "pinned for that name");
+        return wire::HandshakeStatus::not_allowed;
+    }
     session.peer_node = *atom;
     std::shared_ptr<net::Session> superseded;
     wire::HandshakeStatus status = wire::HandshakeStatus::ok;

@@ -78,12 +78,8 @@ Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
             log(LogLevel::error, "gave up registering with EPMD: " + e.detail);
     };
     registration_ = epmd_client_->register_node(
-        NodeRegistration{alive,
-                         acceptor_->port(),
-                         options_.hidden ? NodeType::hidden : NodeType::normal,
-                         6,
-                         6,
-                         {}},
+        NodeRegistration{alive, acceptor_->port(),
+                         options_.hidden ? NodeType::hidden : NodeType::normal, 6, 6, epmd_extra()},
         std::move(events));
     auto creation = registered->get_future().get();
     if (!creation)

@@ -42,6 +42,8 @@ class NodeCategory : public std::error_category {
                 return "the handshake failed: wrong cookie?";
             case NodeErrc::unreachable:
                 return "the node is unreachable";
+            case NodeErrc::crypto_failed:
+                return "no encrypted connection";
         }
         return "unknown node error";
     }

@@ -84,6 +84,7 @@ Expected<void, NodeError> Runtime::boot() {
                     " with a new random cookie: the nodes this one talks to need the same cookie");
     }
     ref_salt_ = randombytes_random();
+    if (auto prepared = prepare_crypto(); !prepared) return unexpected(prepared.error());
 
     work_.emplace(io_.get_executor());
     unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();

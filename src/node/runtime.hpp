@@ -23,6 +23,7 @@
 #include "net/acceptor.hpp"
 #include "net/asio.hpp"
 #include "net/connector.hpp"
+#include "net/secure_transport.hpp"
 #include "net/session.hpp"
 #include "node/connection.hpp"
 #include "node/process.hpp"
@@ -231,6 +232,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void accept(tcp::socket socket);
     // Under connections_mutex_: takes `session` out of the handshakes in progress.
     std::shared_ptr<net::Session> release_handshake(const net::Session& session);
+    // Under connections_mutex_: a connection from `address` that never became a session.
+    void release_admission(const std::string& address);
     // Under connections_mutex_: a name on `host` that no connection has, and its creation.
     std::optional<std::pair<Atom, std::uint32_t>> give_dynamic_name(const std::string& host);
     // Under connections_mutex_: a name given by give_dynamic_name is free again.
@@ -280,7 +283,29 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     }
     void dial(const std::shared_ptr<Connection>& connection);
     void on_dialled(const std::shared_ptr<Connection>& connection,
-                    Expected<tcp::socket, net::DialError> socket);
+                    Expected<net::Dialled, net::DialError> dialled);
+    // The dial's transport is ready (plain, or encrypted and authenticated): the session starts,
+    // unless the connection was handed to the peer's own attempt meanwhile.
+    void start_dialled_session(const std::shared_ptr<Connection>& connection,
+                               std::unique_ptr<net::Transport> transport);
+    void dial_failed(const std::shared_ptr<Connection>& connection, const NodeError& why);
+    // An accepted connection's transport is ready (or refused): its session starts.
+    void on_accepted(const std::string& address,
+                     Expected<std::unique_ptr<net::Transport>, std::string> transport);
+
+    // The encrypted transport (crypto_policy.cpp).
+    [[nodiscard]] Expected<void, NodeError> prepare_crypto();
+    // How to dial `peer`, which registered `epmd_extra`: nothing (plaintext), an encrypted
+    // handshake, or why not at all.
+    [[nodiscard]] Expected<std::optional<net::SecureDial>, NodeError> dial_plan(
+        const std::string& peer, const std::vector<std::uint8_t>& epmd_extra);
+    net::AcceptPolicy accept_policy() const;
+    // The EPMD extra data that advertises the encrypted transport (empty when off).
+    std::vector<std::uint8_t> epmd_extra() const;
+    // Acceptor, once the peer named itself: an encrypted peer with a pinned key must have the
+    // key pinned for that name.
+    bool key_fits_name(const net::Session& session) const;
+    [[nodiscard]] Expected<crypto::Key, NodeError> psk_for(const std::string& cookie);
     // A control queued for a peer that turned out not to take it (Connection::Sent::not_offered),
     // treated as the BEAM treats such a peer: a spawn request is refused with notsup, as
     // erlang:spawn_request/5 reports it; an alias send is dropped (the peer cannot have made the
@@ -371,6 +396,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
 
     mutable std::mutex cookies_mutex_;
     std::unordered_map<std::string, std::string> peer_cookies_;
+    // Pre-shared keys of the encrypted transport, by cookie: slow to derive (Argon2id), so kept.
+    std::unordered_map<std::string, crypto::Key> psks_;
 
     mutable std::mutex events_mutex_;
     std::vector<std::pair<std::uint64_t, std::function<void(const NodeEvent&)>>> subscribers_;

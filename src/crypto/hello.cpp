@@ -1,0 +1,150 @@
+#include "crypto/hello.hpp"
+
+#include <sodium.h>
+
+#include <cstring>
+
+namespace distribute::crypto {
+
+namespace {
+
+constexpr char prologue_label[] = "distribute encrypted transport";
+
+std::vector<std::uint8_t> prologue_of(const std::vector<std::uint8_t>& header) {
+    std::vector<std::uint8_t> prologue(sizeof prologue_label + header.size());
+    std::memcpy(prologue.data(), prologue_label, sizeof prologue_label);
+    std::memcpy(prologue.data() + sizeof prologue_label, header.data(), header.size());
+    return prologue;
+}
+
+Channel channel_of(Handshake& handshake, Pattern pattern, std::optional<Key> peer_static,
+                   RekeyPolicy policy) {
+    auto keys = handshake.split();
+    return Channel{RecordSealer(std::move(keys.send), policy),
+                   RecordOpener(std::move(keys.receive)), pattern, peer_static,
+                   keys.handshake_hash};
+}
+
+HandshakeParams initiator_params(const Key& psk, const std::optional<KeyPair>& local_static,
+                                 const std::optional<Key>& remote_static,
+                                 const std::vector<std::uint8_t>& header,
+                                 std::optional<KeyPair> ephemeral) {
+    HandshakeParams p;
+    p.pattern = remote_static ? Pattern::KKpsk0 : Pattern::NNpsk0;
+    p.initiator = true;
+    p.prologue = prologue_of(header);
+    p.psk = psk;
+    if (remote_static) {
+        p.local_static = local_static;
+        p.remote_static = remote_static;
+    }
+    p.local_ephemeral = std::move(ephemeral);
+    return p;
+}
+
+std::vector<std::uint8_t> header_of(Pattern pattern, const std::optional<KeyPair>& local_static) {
+    std::vector<std::uint8_t> header(hello_magic.begin(), hello_magic.end());
+    header.push_back(hello_version);
+    header.push_back(pattern == Pattern::KKpsk0 ? 'K' : 'N');
+    if (pattern == Pattern::KKpsk0)
+        header.insert(header.end(), local_static->public_key.begin(),
+                      local_static->public_key.end());
+    return header;
+}
+
+}  // namespace
+
+Expected<Key, std::string> psk_from_cookie(const std::string& cookie) {
+    static constexpr char salt[crypto_pwhash_SALTBYTES + 1] = "distribute/psk/1";
+    Key psk{};
+    if (crypto_pwhash(psk.data(), psk.size(), cookie.data(), cookie.size(),
+                      reinterpret_cast<const std::uint8_t*>(salt),
+                      crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return unexpected(std::string("no memory for the key derivation (Argon2id, 64 MiB)"));
+    return psk;
+}
+
+InitiatorHello::InitiatorHello(const Key& psk, std::optional<KeyPair> local_static,
+                               std::optional<Key> remote_static, RekeyPolicy policy,
+                               std::optional<KeyPair> ephemeral)
+    : pattern_(remote_static ? Pattern::KKpsk0 : Pattern::NNpsk0),
+      header_(header_of(pattern_, local_static)),
+      remote_static_(remote_static),
+      policy_(policy),
+      handshake_(
+          initiator_params(psk, local_static, remote_static, header_, std::move(ephemeral))) {}
+
+std::vector<std::uint8_t> InitiatorHello::hello() {
+    std::vector<std::uint8_t> out = header_;
+    auto message = handshake_.write_message({});
+    // Writing the first message fails only on a low-order remote static key: send it anyway,
+    // the responder refuses it.
+    if (message) out.insert(out.end(), message->begin(), message->end());
+    return out;
+}
+
+Expected<Channel, std::string> InitiatorHello::finish(std::span<const std::uint8_t> reply) {
+    if (reply.size() != reply_bytes)
+        return unexpected("the reply is " + std::to_string(reply.size()) + " bytes, not " +
+                          std::to_string(reply_bytes));
+    auto payload = handshake_.read_message(reply);
+    if (!payload) return unexpected(payload.error());
+    if (!payload->empty()) return unexpected(std::string("the reply carries a payload"));
+    return channel_of(handshake_, pattern_, remote_static_, policy_);
+}
+
+Expected<std::size_t, std::string> ResponderHello::rest_bytes(
+    std::span<const std::uint8_t> prefix) {
+    if (prefix.size() != hello_prefix_bytes ||
+        std::memcmp(prefix.data(), hello_magic.data(), hello_magic.size()) != 0)
+        return unexpected(std::string("not an encrypted-transport hello"));
+    if (prefix[6] != hello_version)
+        return unexpected("encrypted-transport version " + std::to_string(prefix[6]) +
+                          ", this node speaks " + std::to_string(hello_version));
+    const std::uint8_t pattern = prefix[7];
+    if (pattern != 'N' && pattern != 'K')
+        return unexpected("unknown handshake pattern " + std::to_string(pattern));
+    if (pattern == 'N' && policy_.is_pinned)
+        return unexpected(
+            std::string("the peer offers no static key, and this node only accepts pinned keys"));
+    if (pattern == 'K' && (!policy_.is_pinned || !policy_.local_static))
+        return unexpected(std::string(
+            "the peer offers a static key, and this node has no node key or pinned keys"));
+    pattern_ = pattern == 'K' ? Pattern::KKpsk0 : Pattern::NNpsk0;
+    header_.assign(prefix.begin(), prefix.end());
+    return (pattern_ == Pattern::KKpsk0 ? key_bytes : 0) + Handshake::message_bytes(0);
+}
+
+Expected<std::pair<std::vector<std::uint8_t>, Channel>, std::string> ResponderHello::answer(
+    std::span<const std::uint8_t> rest, std::optional<KeyPair> ephemeral) {
+    HandshakeParams p;
+    p.pattern = pattern_;
+    p.initiator = false;
+    p.psk = policy_.psk;
+    p.local_ephemeral = std::move(ephemeral);
+    std::optional<Key> peer_static;
+    if (pattern_ == Pattern::KKpsk0) {
+        if (rest.size() < key_bytes) return unexpected(std::string("hello cut short"));
+        Key key;
+        std::memcpy(key.data(), rest.data(), key_bytes);
+        if (!policy_.is_pinned(key))
+            return unexpected(std::string("the peer's static key is not pinned here"));
+        header_.insert(header_.end(), rest.begin(), rest.begin() + key_bytes);
+        rest = rest.subspan(key_bytes);
+        peer_static = key;
+        p.local_static = policy_.local_static;
+        p.remote_static = key;
+    }
+    p.prologue = prologue_of(header_);
+    Handshake handshake(std::move(p));
+    auto payload = handshake.read_message(rest);
+    if (!payload) return unexpected(payload.error());
+    if (!payload->empty()) return unexpected(std::string("the hello carries a payload"));
+    auto reply = handshake.write_message({});
+    if (!reply) return unexpected(reply.error());
+    return std::pair{std::move(*reply),
+                     channel_of(handshake, pattern_, peer_static, policy_.rekey)};
+}
+
+}  // namespace distribute::crypto

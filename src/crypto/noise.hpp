@@ -1,0 +1,122 @@
+// The Noise protocol framework (revision 34), the two handshakes the encrypted transport uses:
+// Noise_NNpsk0_25519_ChaChaPoly_SHA256 (ephemeral keys and the cookie's pre-shared key) and
+// Noise_KKpsk0_25519_ChaChaPoly_SHA256 (the same plus both nodes' pinned static keys). Built from
+// libsodium's X25519, ChaCha20-Poly1305 (IETF), SHA-256 and HMAC-SHA-256; no I/O. docs/crypto.md
+// writes the protocol down.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "distribute/expected.hpp"
+
+namespace distribute::crypto {
+
+using Key = std::array<std::uint8_t, 32>;
+inline constexpr std::size_t key_bytes = 32;
+inline constexpr std::size_t tag_bytes = 16;
+
+struct KeyPair {
+    Key secret{};
+    Key public_key{};
+    static KeyPair generate();
+    static KeyPair from_secret(const Key& secret);
+};
+
+// One direction's AEAD key and its counter nonce (never random: a nonce is the number of
+// messages sent before, so a replayed or reordered message fails its tag).
+class CipherState {
+  public:
+    CipherState() = default;
+    explicit CipherState(const Key& key) : key_(key), has_key_(true) {}
+    ~CipherState();
+    CipherState(CipherState&& other) noexcept;
+    CipherState& operator=(CipherState&& other) noexcept;
+
+    bool has_key() const { return has_key_; }
+    std::uint64_t nonce() const { return nonce_; }
+    // `out` takes plain.size() + tag_bytes. False once the nonce space is used up.
+    [[nodiscard]] bool encrypt(std::span<const std::uint8_t> ad,
+                               std::span<const std::uint8_t> plain, std::uint8_t* out);
+    // `out` takes cipher.size() - tag_bytes. False when the tag does not verify (the nonce is
+    // not advanced then).
+    [[nodiscard]] bool decrypt(std::span<const std::uint8_t> ad,
+                               std::span<const std::uint8_t> cipher, std::uint8_t* out);
+    // Noise's Rekey(): the next key is the first 32 bytes of encrypting zeros under the largest
+    // nonce; the counter goes on.
+    void rekey();
+
+  private:
+    Key key_{};
+    bool has_key_ = false;
+    std::uint64_t nonce_ = 0;
+};
+
+enum class Pattern { NNpsk0, KKpsk0 };
+std::string protocol_name(Pattern pattern);
+
+struct HandshakeParams {
+    Pattern pattern = Pattern::NNpsk0;
+    bool initiator = true;
+    std::vector<std::uint8_t> prologue;
+    Key psk{};
+    std::optional<KeyPair> local_static;  // KKpsk0
+    std::optional<Key> remote_static;     // KKpsk0
+    // Fixed ephemeral keys, for the test vectors only; empty: fresh ones from libsodium.
+    std::optional<KeyPair> local_ephemeral;
+};
+
+// The transport keys a finished handshake gives one side.
+struct TransportKeys {
+    CipherState send;
+    CipherState receive;
+    Key handshake_hash{};
+};
+
+// The two messages of NNpsk0 or KKpsk0: the initiator writes the first and reads the second; the
+// responder the other way round.
+class Handshake {
+  public:
+    explicit Handshake(HandshakeParams params);
+    ~Handshake();
+    Handshake(const Handshake&) = delete;
+    Handshake& operator=(const Handshake&) = delete;
+
+    // The next message of ours with `payload` encrypted in it.
+    [[nodiscard]] Expected<std::vector<std::uint8_t>, std::string> write_message(
+        std::span<const std::uint8_t> payload);
+    // The peer's next message: its payload, or why it is refused.
+    [[nodiscard]] Expected<std::vector<std::uint8_t>, std::string> read_message(
+        std::span<const std::uint8_t> message);
+    bool finished() const { return step_ == 2; }
+    // After both messages: the keys for each direction.
+    TransportKeys split();
+    // Size of a message carrying a payload of `payload_bytes` (both messages have one ephemeral
+    // key and one tag: the psk modifier keys even the first message).
+    static constexpr std::size_t message_bytes(std::size_t payload_bytes) {
+        return key_bytes + payload_bytes + tag_bytes;
+    }
+
+  private:
+    void mix_hash(std::span<const std::uint8_t> data);
+    void mix_key(std::span<const std::uint8_t> input);
+    void mix_key_and_hash(std::span<const std::uint8_t> input);
+    [[nodiscard]] bool mix_dh(const KeyPair& local, const Key& remote);
+    [[nodiscard]] bool token_dh(char token);
+
+    HandshakeParams params_;
+    Key chaining_{};
+    Key hash_{};
+    CipherState cipher_;
+    KeyPair ephemeral_;
+    Key remote_ephemeral_{};
+    int step_ = 0;  // messages done
+};
+
+}  // namespace distribute::crypto

@@ -1,0 +1,123 @@
+// The node's side of the encrypted transport (docs/crypto.md): what it advertises in EPMD, how
+// it dials each peer (plaintext, NNpsk0 or KKpsk0, or not at all), what its acceptor allows, and
+// that a peer's proven key is the one pinned for the name it gives.
+#include <algorithm>
+
+#include "node/runtime.hpp"
+
+namespace distribute::node {
+
+namespace {
+
+constexpr std::string_view capability = "distribute-crypto/1";
+
+bool advertises_crypto(const std::vector<std::uint8_t>& extra) {
+    const std::string_view text(reinterpret_cast<const char*>(extra.data()), extra.size());
+    return text.find(capability) != std::string_view::npos;
+}
+
+std::optional<crypto::KeyPair> key_pair(const std::optional<NodeKey>& key) {
+    if (!key) return std::nullopt;
+    return crypto::KeyPair{key->secret, key->public_key};
+}
+
+crypto::RekeyPolicy rekey_policy(const CryptoOptions& options) {
+    return {options.rekey_after_records, options.rekey_after};
+}
+
+}  // namespace
+
+Expected<void, NodeError> Runtime::prepare_crypto() {
+    const auto& c = options_.crypto;
+    if (!c.peer_keys.empty() && !c.node_key)
+        return unexpected(NodeError{NodeErrc::crypto_failed,
+                                    "pinned peer keys need a node key of this node's own "
+                                    "(distribute keygen FILE, then --node-key FILE)"});
+    if (c.mode == CryptoMode::off) return {};
+    // The acceptor's key, derived now rather than on the first connection.
+    if (auto psk = psk_for(cookie_); !psk) return unexpected(psk.error());
+    return {};
+}
+
+Expected<crypto::Key, NodeError> Runtime::psk_for(const std::string& cookie) {
+    {
+        std::lock_guard lock(cookies_mutex_);
+        if (auto it = psks_.find(cookie); it != psks_.end()) return it->second;
+    }
+    auto psk = crypto::psk_from_cookie(cookie);
+    if (!psk) return unexpected(NodeError{NodeErrc::crypto_failed, psk.error()});
+    std::lock_guard lock(cookies_mutex_);
+    psks_.emplace(cookie, *psk);
+    return *psk;
+}
+
+std::vector<std::uint8_t> Runtime::epmd_extra() const {
+    if (options_.crypto.mode == CryptoMode::off) return {};
+    return {capability.begin(), capability.end()};
+}
+
+Expected<std::optional<net::SecureDial>, NodeError> Runtime::dial_plan(
+    const std::string& peer, const std::vector<std::uint8_t>& epmd_extra) {
+    const auto& c = options_.crypto;
+    if (c.mode == CryptoMode::off) return std::optional<net::SecureDial>();
+    if (!advertises_crypto(epmd_extra)) {
+        if (c.mode == CryptoMode::prefer) return std::optional<net::SecureDial>();  // a BEAM
+        return unexpected(NodeError{
+            NodeErrc::crypto_failed,
+            peer + " does not offer the encrypted transport (its EPMD entry does not advertise "
+                   "it: a BEAM node, or ours with crypto off), and this node requires it"});
+    }
+    // Advertised: encrypted or nothing, never plaintext (no downgrade).
+    net::SecureDial dial;
+    auto psk = psk_for(cookie_for(peer));
+    if (!psk) return unexpected(psk.error());
+    dial.psk = *psk;
+    if (!c.peer_keys.empty()) {
+        auto pinned = c.peer_keys.find(peer);
+        if (pinned == c.peer_keys.end())
+            return unexpected(NodeError{NodeErrc::crypto_failed,
+                                        "no key is pinned for " + peer + " in the peer keys"});
+        dial.local_static = key_pair(c.node_key);
+        dial.remote_static = pinned->second;
+    }
+    dial.rekey = rekey_policy(c);
+    dial.timeout = options_.setup_timeout;
+    return std::optional<net::SecureDial>(std::move(dial));
+}
+
+net::AcceptPolicy Runtime::accept_policy() const {
+    const auto& c = options_.crypto;
+    net::AcceptPolicy policy;
+    policy.plaintext = c.mode != CryptoMode::require;
+    policy.timeout = options_.setup_timeout;
+    if (c.mode == CryptoMode::off) return policy;
+    crypto::ResponderPolicy responder;
+    {
+        std::lock_guard lock(cookies_mutex_);
+        responder.psk = psks_.at(cookie_);  // derived in prepare_crypto
+    }
+    responder.local_static = key_pair(c.node_key);
+    if (!c.peer_keys.empty()) {
+        // Which peer it is shows only in the distribution handshake: here any pinned key will
+        // do, and key_fits_name checks the name that comes with it.
+        std::vector<crypto::Key> pinned;
+        for (const auto& [name, key] : c.peer_keys)
+            pinned.push_back(key);
+        responder.is_pinned = [pinned = std::move(pinned)](const crypto::Key& key) {
+            return std::find(pinned.begin(), pinned.end(), key) != pinned.end();
+        };
+    }
+    responder.rekey = rekey_policy(c);
+    policy.encrypted = std::move(responder);
+    return policy;
+}
+
+bool Runtime::key_fits_name(const net::Session& session) const {
+    const auto key = session.peer_key();
+    if (!key) return true;  // plaintext, or encrypted with the cookie alone
+    const auto& pinned = options_.crypto.peer_keys;
+    auto it = pinned.find(session.peer().name);
+    return it != pinned.end() && it->second == *key;
+}
+
+}  // namespace distribute::node

@@ -1,0 +1,130 @@
+// Node key files and pinned peer keys (include/distribute/crypto.hpp): small text files, hex
+// keys, the secret one guarded as erl guards a cookie file.
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "distribute/crypto.hpp"
+
+namespace distribute {
+
+namespace {
+
+std::optional<PublicKey> key_from_hex(const std::string& hex) {
+    PublicKey key{};
+    std::size_t length = 0;
+    if (hex.size() != 64 ||
+        sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &length, nullptr) !=
+            0 ||
+        length != key.size())
+        return std::nullopt;
+    return key;
+}
+
+Expected<std::string, std::string> read_text(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return unexpected(path + ": " + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+Expected<CryptoMode, std::string> parse_crypto_mode(const std::string& text) {
+    if (text == "off") return CryptoMode::off;
+    if (text == "prefer") return CryptoMode::prefer;
+    if (text == "require") return CryptoMode::require;
+    return unexpected("'" + text + "' is not a crypto mode (off, prefer, require)");
+}
+
+const char* to_string(CryptoMode mode) {
+    switch (mode) {
+        case CryptoMode::off:
+            return "off";
+        case CryptoMode::prefer:
+            return "prefer";
+        case CryptoMode::require:
+            return "require";
+    }
+    return "?";
+}
+
+std::string to_hex(const PublicKey& key) {
+    char hex[2 * 32 + 1];
+    sodium_bin2hex(hex, sizeof hex, key.data(), key.size());
+    return hex;
+}
+
+NodeKey NodeKey::generate() {
+    NodeKey key;
+    crypto_box_keypair(key.public_key.data(), key.secret.data());
+    return key;
+}
+
+Expected<void, std::string> write_node_key(const std::string& path, const NodeKey& key) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return unexpected(path + ": " + std::strerror(errno));
+    const std::string text = "# distribute node key (X25519): keep secret\nsecret " +
+                             to_hex(key.secret) + "\npublic " + to_hex(key.public_key) + "\n";
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!written) return unexpected(path + ": cannot write the key");
+    return {};
+}
+
+Expected<NodeKey, std::string> read_node_key(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return unexpected(path + ": " + std::strerror(errno));
+    if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        return unexpected(path + ": its group or others may access this node key: chmod 600 it");
+    auto text = read_text(path);
+    if (!text) return unexpected(text.error());
+    std::istringstream lines(*text);
+    std::string word, hex;
+    std::optional<PublicKey> secret, public_key;
+    while (lines >> word) {
+        if (word.starts_with("#")) {
+            std::getline(lines, hex);
+            continue;
+        }
+        if (!(lines >> hex)) break;
+        if (word == "secret") secret = key_from_hex(hex);
+        if (word == "public") public_key = key_from_hex(hex);
+    }
+    if (!secret) return unexpected(path + ": no 'secret HEX' line of 64 hex digits");
+    NodeKey key;
+    key.secret = *secret;
+    crypto_scalarmult_base(key.public_key.data(), key.secret.data());
+    if (public_key && *public_key != key.public_key)
+        return unexpected(path + ": the public key does not belong to the secret key");
+    return key;
+}
+
+Expected<std::map<std::string, PublicKey>, std::string> read_peer_keys(const std::string& path) {
+    auto text = read_text(path);
+    if (!text) return unexpected(text.error());
+    std::map<std::string, PublicKey> keys;
+    std::istringstream lines(*text);
+    std::string line;
+    for (int number = 1; std::getline(lines, line); ++number) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        std::istringstream words(line);
+        std::string name, hex, extra;
+        if (!(words >> name)) continue;
+        auto key = (words >> hex) ? key_from_hex(hex) : std::nullopt;
+        if (!key || (words >> extra) || name.find('@') == std::string::npos)
+            return unexpected(path + ":" + std::to_string(number) +
+                              ": expected 'name@host' and a public key of 64 hex digits");
+        keys[name] = *key;
+    }
+    return keys;
+}
+
+}  // namespace distribute
