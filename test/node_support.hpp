@@ -56,6 +56,15 @@ inline NodeOptions node_options(std::uint16_t epmd_port, std::string_view prefix
     return o;
 }
 
+// A hidden node: only what a test sends crosses between two of them (visible nodes also speak pg
+// and global).
+inline NodeOptions hidden_node_options(std::uint16_t epmd_port, std::string_view prefix,
+                                       EpmdMode mode = EpmdMode::automatic) {
+    NodeOptions o = node_options(epmd_port, prefix, mode);
+    o.hidden = true;
+    return o;
+}
+
 inline Node start_node(NodeOptions o) {
     auto node = Node::start(std::move(o));
     REQUIRE_MESSAGE(node.has_value(), (node ? std::string() : node.error().detail));
@@ -86,6 +95,14 @@ struct LocalNode {
 };
 
 // The next message; the bound only turns a hang into a failure.
+// Every node `node` is connected to, visible or hidden.
+inline std::vector<Atom> connected_nodes(const Node& node) {
+    std::vector<Atom> all = node.nodes();
+    for (Atom hidden : node.hidden_nodes())
+        all.push_back(hidden);
+    return all;
+}
+
 inline Term next(Mailbox& m, std::chrono::milliseconds limit = 10s) {
     auto got = m.receive(limit);
     REQUIRE_MESSAGE(got.has_value(), (got ? std::string()

@@ -8,6 +8,8 @@
 
 #include "cluster/phi_detector.hpp"
 #include "distribute/cluster.hpp"
+#include "distribute/global.hpp"
+#include "distribute/groups.hpp"
 #include "node_support.hpp"
 
 using namespace distribute;
@@ -180,18 +182,37 @@ TEST_CASE("a member that leaves is reported left, not dead, and its EPMD name is
     auto step = [&](std::string what) {
         return [&, what] {
             std::lock_guard lock(mutex);
-            order.push_back(what + (b.hidden_nodes().empty() ? " (disconnected)" : ""));
+            order.push_back(what + (connected_nodes(b).empty() ? " (disconnected)" : ""));
         };
     };
+    // The node's own part of the stages: its members leave their groups, its names go.
+    ProcessHandle member = b.spawn([](const ProcessHandle&, Term) {});
+    auto b_groups = groups(b);
+    REQUIRE(b_groups.has_value());
+    REQUIRE(b_groups->join(Term("workers"_a), member.pid()).has_value());
+    REQUIRE(b_groups->join(Term("workers"_a), member.pid()).has_value());  // twice, as pg allows
+    auto b_global = global(b);
+    REQUIRE(b_global.has_value());
+    REQUIRE(b_global->register_name(Term("leaver"_a), member.pid()).has_value());
+    auto a_groups = groups(a);
+    auto a_global = global(a);
+    REQUIRE(a_groups.has_value());
+    REQUIRE(a_global.has_value());
+    eventually([&] { return a_groups->members(Term("workers"_a)).size() == 2; });
+    eventually([&] { return a_global->whereis_name(Term("leaver"_a)) == member.pid(); });
+
     leaving.on_leave(LeaveStage::global_names, step("global"));
     leaving.on_leave(LeaveStage::groups, step("groups"));
     leaving.on_leave(LeaveStage::groups, step("groups 2"));
     leaving.leave();
     CHECK(order == std::vector<std::string>{"groups", "groups 2", "global"});
+    CHECK(b_groups->local_members(Term("workers"_a)).empty());
+    CHECK_FALSE(b_global->whereis_name(Term("leaver"_a)).has_value());
+    CHECK(member.alive());  // it left; it did not die
     CHECK(leaving.member(b.name())->state == MemberState::left);
     CHECK_FALSE(leaving.has_quorum());
     eventually([&] { return state_of(staying, b.name()) == MemberState::left; });
-    eventually([&] { return b.hidden_nodes().empty(); });
+    eventually([&] { return connected_nodes(b).empty(); });
     eventually([&] {
         auto names = epmd_names({"127.0.0.1", epmd});
         if (!names) return false;
@@ -200,6 +221,9 @@ TEST_CASE("a member that leaves is reported left, not dead, and its EPMD name is
         return true;
     });
     CHECK(staying.leader() == a.name());
+    // a heard both before the connection went.
+    CHECK(a_groups->members(Term("workers"_a)).empty());
+    CHECK_FALSE(a_global->whereis_name(Term("leaver"_a)).has_value());
 }
 
 TEST_CASE("quorum counts against the expected size when one is given") {
@@ -221,8 +245,8 @@ TEST_CASE("monitor_node: one nodedown per call when the connection goes, at once
     a.monitor_node(me.pid(), b.name());
     a.monitor_node(me.pid(), b.name());
     a.monitor_node(me.pid(), b.name());
-    a.monitor_node(me.pid(), b.name(), false);                 // removes one of the three
-    eventually([&] { return a.hidden_nodes().size() == 1; });  // monitor_node connected it
+    a.monitor_node(me.pid(), b.name(), false);                   // removes one of the three
+    eventually([&] { return connected_nodes(a).size() == 1; });  // monitor_node connected it
     CHECK(me.queued() == 0);
     b.disconnect(a.name());
     const Term nodedown = tuple("nodedown"_a, b.name());

@@ -106,7 +106,7 @@ TEST_CASE("a static list becomes peers, without this node itself, and they are c
     CHECK(peers[0].node == b.name());
     CHECK(peers[0].sources == std::vector<std::string>{"static"});
     CHECK_FALSE(discovery.lookup(a.name()).has_value());
-    CHECK(b.hidden_nodes() == std::vector<Atom>{a.name()});
+    CHECK(connected_nodes(b) == std::vector<Atom>{a.name()});
     CHECK(status_of(discovery).health == BackendHealth::up);
     CHECK(status_of(discovery).nodes == 2);
     // Connected after it was listed: an update says so.
@@ -115,7 +115,7 @@ TEST_CASE("a static list becomes peers, without this node itself, and they are c
     // The connection goes: the peer stays, marked unconnected, and is connected again.
     b.disconnect(a.name());
     eventually([&] {
-        return b.hidden_nodes().size() == 1 && events.count(PeerEventKind::update, b.name()) >= 3;
+        return connected_nodes(b).size() == 1 && events.count(PeerEventKind::update, b.name()) >= 3;
     });
     CHECK(discovery.lookup(b.name())->connected);
 }

@@ -210,13 +210,8 @@ TEST_SUITE("processes") {
     TEST_CASE("a nodedown visits only the processes with a link or monitor over the connection") {
         const auto port = free_port();
         // Hidden: visible nodes' pg and global processes monitor each other across as well.
-        auto hidden = [&](std::string_view prefix) {
-            NodeOptions o = node_options(port, prefix);
-            o.hidden = true;
-            return o;
-        };
-        Node a = start_node(hidden("nd_a"));
-        Node b = start_node(hidden("nd_b"));
+        Node a = start_node(hidden_node_options(port, "nd_a"));
+        Node b = start_node(hidden_node_options(port, "nd_b"));
         Mailbox remote = b.open_mailbox();
         REQUIRE(a.connect(b.name()).has_value());
         // Many idle processes, a few linked or monitoring across, one that monitored and ended.

@@ -112,7 +112,8 @@ TEST_CASE("a call pool bounds the calls in flight and refuses callers beyond its
     std::vector<std::thread> threads;
     for (int i = 0; i < 5; ++i)
         threads.emplace_back([&] {
-            auto slept = calls.call(tuple("sleep"_a, 300));
+            // Long enough for the check below to see two in flight and three waiting.
+            auto slept = calls.call(tuple("sleep"_a, 1500));
             if (slept) ok.fetch_add(1);
         });
     eventually([&] { return calls.stats().in_use == 2 && calls.stats().waiting == 3; });

@@ -140,9 +140,11 @@ class Cluster {
     void add_member(Atom node);
     void remove_member(Atom node);
 
-    // Leaves in order: the steps registered for each LeaveStage (groups, then global names),
-    // telling the C++ members running a Cluster, closing every connection, and unregistering
-    // from EPMD. The node keeps running, alone; stop it next. Blocking.
+    // Leaves in order: for each LeaveStage, the steps registered for it and then the node's own
+    // part (every local process leaves its pg groups; then the global names of local processes
+    // are unregistered, waiting up to 10 s for each), telling the C++ members running a Cluster,
+    // closing every connection, and unregistering from EPMD. The node keeps running, alone; stop
+    // it next. Blocking.
     void leave();
     // A step of leave(): steps of one stage run in the order added.
     void on_leave(LeaveStage stage, std::function<void()> step);

@@ -28,8 +28,9 @@ const Atom worker_atom = Atom::make("worker").value();
 std::size_t queue_length(node::Runtime& runtime, const Pid& pid) {
     auto process = runtime.find(pid);
     if (!process) return SIZE_MAX;
+    std::size_t waiting = process->seen.size();  // gathered, not yet handled
     std::lock_guard lock(process->mutex);
-    return process->queue.size();
+    return waiting + process->inbox.size();
 }
 
 // Under the state's mutex, on the router: the worker with the fewest messages waiting, taking
@@ -101,8 +102,7 @@ ChildSpec router_child(std::shared_ptr<ActorPool::State> state, Atom name) {
     spec.id = "router";
     spec.start = [state, name](const ProcessHandle& supervisor) -> Expected<ProcessHandle, Term> {
         auto& runtime = node::Access::process(supervisor).runtime;
-        auto process = runtime.spawn(
-            node::Process::Kind::handler,
+        auto process = runtime.spawn_handler(
             [state](const ProcessHandle& self, Term message) {
                 router(state, self, std::move(message));
             },

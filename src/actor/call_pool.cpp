@@ -43,8 +43,8 @@ CallPoolErrc from_pool(PoolErrc code) {
 }
 
 std::optional<Atom> node_of(const ServerRef& server) {
-    if (server.pid) return server.pid->node;
-    return server.node;
+    if (server.pid()) return server.pid()->node;
+    return server.node();
 }
 
 }  // namespace
@@ -65,7 +65,7 @@ struct CallPool::Impl {
               node.io(), this->options.pool,
               [runtime = node::Access::shared(node)](auto done) {
                   if (runtime->stopped()) return done(unexpected(std::string("the node stopped")));
-                  done(Mailbox(runtime->spawn(node::Process::Kind::mailbox, {}, false)));
+                  done(Mailbox(runtime->spawn_mailbox()));
               },
               // A caller whose process was killed is replaced.
               [](Mailbox& caller) { return caller.alive(); }) {}

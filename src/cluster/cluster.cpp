@@ -11,6 +11,7 @@
 #include "cluster/phi_detector.hpp"
 #include "distribute/rpc.hpp"
 #include "node/access.hpp"
+#include "otp/membership.hpp"
 #include "support/event_queue.hpp"
 #include "wire/node_name.hpp"
 
@@ -111,7 +112,7 @@ struct Cluster::State : std::enable_shared_from_this<State> {
         auto handler = [weak](const ProcessHandle&, Term message) {
             if (auto state = weak.lock()) state->on_message(message);
         };
-        process = ProcessHandle(runtime->spawn(node::Process::Kind::handler, handler, false));
+        process = ProcessHandle(runtime->spawn_handler(handler, false));
         if (!runtime->register_name(cluster_process, process.pid()))
             runtime->log(LogLevel::warning,
                          "cluster: distribute_cluster is taken (a second Cluster on this node?); "
@@ -486,9 +487,16 @@ void Cluster::leave() {
         steps = state_->leave_steps;
     }
     auto& runtime = *state_->runtime;
-    for (LeaveStage stage : {LeaveStage::groups, LeaveStage::global_names})
+    // Each stage: the steps registered for it, then the node's own part.
+    auto& membership = otp::Membership::of(runtime);
+    for (LeaveStage stage : {LeaveStage::groups, LeaveStage::global_names}) {
         for (auto& [s, step] : steps)
             if (s == stage) step();
+        if (stage == LeaveStage::groups)
+            membership.leave_local_groups();
+        else
+            membership.release_local_names(std::chrono::seconds(10));
+    }
     std::vector<Atom> peers;
     {
         std::lock_guard lock(state_->mutex);
@@ -509,7 +517,7 @@ void Cluster::leave() {
     for (Atom peer : peers)
         state_->process.send(cluster_process, peer,
                              tuple(cluster_process, left_atom, state_->self.node));
-    Mailbox caller(runtime.spawn(node::Process::Kind::mailbox, {}, false));
+    Mailbox caller(runtime.spawn_mailbox());
     for (Atom peer : peers) {
         (void)call(caller, ServerRef(net_kernel, peer), tuple(is_auth, state_->self.node),
                    std::chrono::milliseconds(2000));

@@ -5,6 +5,8 @@
 // inbox with its mutex, and only its consumer touches the rest.
 #pragma once
 
+#include <atomic>
+
 #include <cstddef>
 #include <utility>
 
@@ -33,13 +35,14 @@ class MessageQueue {
     ~MessageQueue() { clear(); }
 
     bool empty() const { return head_ == nullptr; }
-    std::size_t size() const { return size_; }
+    // Any thread may read it (a pool's least-loaded choice); one thread writes at a time.
+    std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
     void push(Term message) {
         Node* node = new Node{std::move(message), nullptr};
         *tail_ = node;
         tail_ = &node->next;
-        ++size_;
+        count(1);
     }
 
     // Moves every message of `other` to the end of this queue, in order.
@@ -47,7 +50,7 @@ class MessageQueue {
         if (other.empty()) return;
         *tail_ = other.head_;
         tail_ = other.tail_;
-        size_ += other.size_;
+        count(other.size());
         other.reset();
     }
 
@@ -55,7 +58,7 @@ class MessageQueue {
         Node* node = head_;
         head_ = node->next;
         if (head_ == nullptr) tail_ = &head_;
-        --size_;
+        uncount(1);
         Term message = std::move(node->message);
         delete node;
         return message;
@@ -79,7 +82,7 @@ class MessageQueue {
             if (!match(node->message)) continue;
             *link = node->next;
             if (tail_ == &node->next) tail_ = link;
-            --size_;
+            uncount(1);
             out = std::move(node->message);
             delete node;
             at.link_ = link;
@@ -101,7 +104,7 @@ class MessageQueue {
             }
             *link = node->next;
             if (tail_ == &node->next) tail_ = link;
-            --size_;
+            uncount(1);
             ++removed;
             delete node;
         }
@@ -121,7 +124,7 @@ class MessageQueue {
     void reset() {
         head_ = nullptr;
         tail_ = &head_;
-        size_ = 0;
+        size_.store(0, std::memory_order_relaxed);
     }
     void take(MessageQueue& other) {
         if (other.empty()) {
@@ -130,13 +133,16 @@ class MessageQueue {
         }
         head_ = other.head_;
         tail_ = other.tail_;
-        size_ = other.size_;
+        size_.store(other.size(), std::memory_order_relaxed);
         other.reset();
     }
 
     Node* head_ = nullptr;
     Node** tail_ = &head_;
-    std::size_t size_ = 0;
+    void count(std::size_t n) { size_.store(size() + n, std::memory_order_relaxed); }
+    void uncount(std::size_t n) { size_.store(size() - n, std::memory_order_relaxed); }
+
+    std::atomic<std::size_t> size_{0};
 };
 
 // A process's messages in two lanes: priority messages (OTP 28, through a priority alias) are

@@ -1,7 +1,9 @@
 #include "otp/membership.hpp"
 
+#include <future>
 #include <stdexcept>
 
+#include "otp/global_registrar.hpp"
 #include "otp/global_server.hpp"
 #include "otp/pg_scope.hpp"
 
@@ -42,6 +44,38 @@ void Membership::start_global() {
                                });
     std::unique_lock lock(mutex_);
     global_ = std::move(server);
+}
+
+void Membership::leave_local_groups() {
+    std::vector<std::shared_ptr<PgScope>> scopes;
+    {
+        std::unique_lock lock(mutex_);
+        for (auto& [name, scope] : scopes_)
+            scopes.push_back(scope);
+    }
+    for (auto& scope : scopes)
+        for (const Term& group : scope->which_local_groups()) {
+            const std::vector<Pid> pids = scope->local_members(group);
+            (void)scope->leave(group, pids);
+        }
+}
+
+void Membership::release_local_names(std::chrono::milliseconds timeout) {
+    auto server = global();
+    if (!server) return;
+    for (const Term& name : server->registered_names()) {
+        auto pid = server->whereis(name);
+        auto registrar = server->registrar();
+        if (!pid || !runtime_.is_local(pid->node) || !registrar) continue;
+        auto done = std::make_shared<std::promise<void>>();
+        auto finished = done->get_future();
+        registrar->unregister_name(name,
+                                   [done](Expected<void, GlobalError>) { done->set_value(); });
+        done.reset();
+        if (finished.wait_for(timeout) != std::future_status::ready)
+            runtime_.log(LogLevel::warning,
+                         "global: " + to_string(name) + " was not released in time while leaving");
+    }
 }
 
 std::shared_ptr<GlobalServer> Membership::global() const {

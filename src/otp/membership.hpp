@@ -3,6 +3,8 @@
 // runtime, as the rpc server is.
 #pragma once
 
+#include <chrono>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +33,13 @@ class Membership final : public node::Services {
     void start_global();
     // Null on a hidden node.
     std::shared_ptr<GlobalServer> global() const;
+
+    // A leaving node's first steps (Cluster::leave), as its processes' exits would do them: every
+    // local member leaves its groups in every scope; then each global name a process of this node
+    // holds is unregistered, one after the other, waiting for each (at most `timeout` each: the
+    // global lock may be held by a merge). Blocking: from a plain thread only.
+    void leave_local_groups();
+    void release_local_names(std::chrono::milliseconds timeout);
 
     void stop() override;
 
