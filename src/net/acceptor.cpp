@@ -1,5 +1,7 @@
 #include "net/acceptor.hpp"
 
+#include "net/close_on_exec.hpp"
+
 namespace distribute::net {
 
 namespace {
@@ -21,8 +23,10 @@ Expected<tcp::acceptor, std::string> bind_first_free(asio::io_context& io,
               acceptor.set_option(asio::ip::v6_only(false), e)) &&
             !acceptor.set_option(tcp::acceptor::reuse_address(true), e) &&
             !acceptor.bind(endpoint, e) &&
-            !acceptor.listen(asio::socket_base::max_listen_connections, e))
+            !acceptor.listen(asio::socket_base::max_listen_connections, e)) {
+            close_on_exec(acceptor.native_handle());
             return acceptor;
+        }
         // Without IPv6 no port will do: say so at once.
         if (e == asio::error::address_family_not_supported) break;
     }
@@ -68,6 +72,8 @@ void Acceptor::accept() {
         [self = shared_from_this()](const boost::system::error_code& e, tcp::socket socket) {
             if (e == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
             if (!e) {
+                // At once: the connection may wait for its first bytes while a child starts.
+                close_on_exec(socket.native_handle());
                 self->on_accept_(std::move(socket));
                 self->accept();
                 return;

@@ -1,12 +1,12 @@
 // ALIVE2 registration kept for the node's life: register under a retry policy, hold the socket,
 // and when it drops (EPMD restarted or killed) register again under the re-registration policy.
-#include <fcntl.h>
 
 #include <array>
 #include <atomic>
 
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
+#include "net/close_on_exec.hpp"
 #include "net/epmd_exchange.hpp"
 #include "net/epmd_gate.hpp"
 #include "wire/epmd_codec.hpp"
@@ -91,9 +91,8 @@ struct EpmdRegistration::State : std::enable_shared_from_this<EpmdRegistration::
                                        self->last_error = *error;
                                        return done(make_error_code(error->code));
                                    }
-                                   // Not inherited by programs this process starts: a child
-                                   // holding it would keep the name registered after close().
-                                   ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+                                   // A child holding it would keep the name registered.
+                                   net::close_on_exec(socket.native_handle());
                                    self->socket.emplace(std::move(socket));
                                    self->creation = *creation_slot;
                                    done({});

@@ -20,8 +20,7 @@ struct Setup : std::enable_shared_from_this<Setup> {
         timer.expires_after(timeout);
         timer.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
             if (!e)
-                self->fail("no encrypted handshake within " +
-                           std::to_string(self->timeout.count()) + " ms");
+                self->fail("no handshake within " + std::to_string(self->timeout.count()) + " ms");
         });
     }
     void fail(std::string why) {

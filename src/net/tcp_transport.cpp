@@ -1,6 +1,7 @@
 #include "net/transport.hpp"
 
-#include <fcntl.h>
+#include "net/close_on_exec.hpp"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -21,9 +22,7 @@ class TcpTransport final : public Transport {
   public:
     TcpTransport(tcp::socket socket, std::vector<std::uint8_t> already_read)
         : socket_(std::move(socket)), already_read_(std::move(already_read)) {
-        // Asio does not open sockets close-on-exec: a program this process starts would hold
-        // the connection open after we close it, and the peer would never see it go.
-        ::fcntl(socket_.native_handle(), F_SETFD, FD_CLOEXEC);
+        close_on_exec(socket_.native_handle());
         boost::system::error_code ignored;
         // Distribution frames are often tiny and latency matters: the BEAM sets nodelay too.
         socket_.set_option(tcp::no_delay(true), ignored);
