@@ -86,7 +86,7 @@ TEST_CASE(
     const std::string full = name + "@" + short_host();
     // Discovery connected it to erl, which sees it without being asked.
     eventually(
-        [&] { return erl.eval("lists:member(" + quoted(full) + ", nodes(hidden))") == "true"; });
+        [&] { return erl.eval("lists:member(" + quoted(full) + ", nodes(connected))") == "true"; });
     CHECK(erl.eval("gen_server:call({kv, " + quoted(full) + "}, {put, k, 1})") == "ok");
 
     write_file(file, config + "[log]\nlevel = \"debug\"\n[limits]\nmax_frame_bytes = \"8MiB\"\n" +

@@ -75,7 +75,7 @@ TEST_CASE("an Elixir app calls the C++ pricing service with GenServer, :erpc and
     INFO("stderr: " << app.err);
     CHECK(app.exit_status == 0);
     CHECK(app.out ==
-          "hidden: true\n"
+          "visible: true\n"
           "%Quote{item: \"apple\", quantity: 3, cents: 150}\n"
           "%Quote{item: \"pear\", quantity: 2, cents: 120}\n"
           "{:error, :unknown_item}\n"
