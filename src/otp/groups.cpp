@@ -185,7 +185,7 @@ Expected<Term, CallError> GroupPool::call(Mailbox& self, Term request,
     }
     if (last) return unexpected(std::move(*last));
     return unexpected(CallError{CallErrc::noproc, Term(atoms::noproc),
-                                "group " + to_string(group_) + " has no members"});
+                                "group " + to_string(group_) + " has no members", std::nullopt});
 }
 
 }  // namespace distribute
