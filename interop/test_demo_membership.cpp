@@ -22,6 +22,8 @@ TEST_CASE("the demo node's pg and global functions answer erl as the contract sa
     CHECK(erl.eval(erl_wait("length(pg:get_members(demo)) =:= 1")) == "ok");
     CHECK(erl.eval("begin [P] = pg:get_members(demo), P ! {self(), via_pg}, receive via_pg -> ok "
                    "after 5000 -> timeout end end") == "ok");
+    // global has synced with our node once global:sync() returns (OTP 27 takes longer than pg).
+    CHECK(erl.eval("global:sync()") == "ok");
     CHECK(erl.eval("begin global:send(demo_global, {self(), via_global}), receive via_global -> "
                    "ok after 5000 -> timeout end end") == "ok");
 
