@@ -69,8 +69,14 @@ void Membership::release_local_names(std::chrono::milliseconds timeout) {
         if (!pid || !runtime_.is_local(pid->node) || !registrar) continue;
         auto done = std::make_shared<std::promise<void>>();
         auto finished = done->get_future();
-        registrar->unregister_name(name,
-                                   [done](Expected<void, GlobalError>) { done->set_value(); });
+        // Runs on a node thread of this runtime, which outlives the wait.
+        registrar->unregister_name(name, [this, name, done](Expected<void, GlobalError> result) {
+            if (!result)
+                runtime_.log(LogLevel::warning,
+                             "global: releasing " + to_string(name) +
+                                 " while leaving failed: " + result.error().detail);
+            done->set_value();
+        });
         done.reset();
         if (finished.wait_for(timeout) != std::future_status::ready)
             runtime_.log(LogLevel::warning,
