@@ -74,12 +74,6 @@ std::string_view to_string(LogLevel level) {
     return "info";
 }
 
-Expected<Node, NodeError> Node::start(NodeOptions options) {
-    auto runtime = node::Runtime::start(std::move(options));
-    if (!runtime) return unexpected(runtime.error());
-    return Node(std::move(*runtime));
-}
-
 Node::Node(std::shared_ptr<node::Runtime> runtime) : runtime_(std::move(runtime)) {}
 Node::Node(Node&&) noexcept = default;
 Node& Node::operator=(Node&& other) noexcept {

@@ -8,7 +8,6 @@
 #include <future>
 
 #include "node/environment.hpp"
-#include "otp/services.hpp"
 #include "wire/flags.hpp"
 #include "wire/node_name.hpp"
 
@@ -32,16 +31,17 @@ Runtime::~Runtime() {
     stop();
 }
 
-Expected<std::shared_ptr<Runtime>, NodeError> Runtime::start(NodeOptions options) {
+Expected<std::shared_ptr<Runtime>, NodeError> Runtime::start(
+    NodeOptions options, const ServicesStarter& start_services) {
     auto runtime = std::make_shared<Runtime>(std::move(options));
-    if (auto booted = runtime->boot(); !booted) {
+    if (auto booted = runtime->boot(start_services); !booted) {
         runtime->stop();
         return unexpected(booted.error());
     }
     return runtime;
 }
 
-Expected<void, NodeError> Runtime::boot() {
+Expected<void, NodeError> Runtime::boot(const ServicesStarter& start_services) {
     if (sodium_init() < 0)
         return unexpected(error(NodeErrc::no_cookie, "libsodium failed to start"));
 
@@ -111,7 +111,7 @@ Expected<void, NodeError> Runtime::boot() {
         options_.hidden = true;
     }
 
-    otp::start_services(*this);
+    if (start_services) start_services(*this);
     if (acceptor_) acceptor_->start([this](tcp::socket socket) { accept(std::move(socket)); });
     log(LogLevel::info, "node " + std::string(name_.name()) + " up " +
                             (acceptor_       ? "on port " + std::to_string(acceptor_->port())

@@ -74,7 +74,12 @@ bool on_node_thread();
 
 class Runtime final : public net::SessionObserver, public std::enable_shared_from_this<Runtime> {
   public:
-    [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(NodeOptions options);
+    // What a layer above installs on every node before it accepts peers (the otp layer's
+    // net_kernel, rex, global and pg): given by the composition root, Node::start, so that this
+    // layer never calls up.
+    using ServicesStarter = std::function<void(Runtime&)>;
+    [[nodiscard]] static Expected<std::shared_ptr<Runtime>, NodeError> start(
+        NodeOptions options, const ServicesStarter& start_services);
     explicit Runtime(NodeOptions options);
     ~Runtime() override;
 
@@ -214,7 +219,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         bool priority = false;  // trapped, it becomes a priority {'EXIT', From, Reason} message
     };
 
-    [[nodiscard]] Expected<void, NodeError> boot();
+    [[nodiscard]] Expected<void, NodeError> boot(const ServicesStarter& start_services);
     // After stop, once no other thread runs the executor: the handlers that were ready run.
     void run_what_is_left();
     // A node with a name of its own: the acceptor, the EPMD started when none answers, and the

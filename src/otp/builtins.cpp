@@ -12,7 +12,7 @@
 
 #include "node/runtime.hpp"
 #include "otp/services.hpp"
-#include "otp/version.hpp"
+#include "version.hpp"  // generated in this layer's build directory
 
 namespace distribute::otp {
 

@@ -12,7 +12,7 @@
 
 namespace distribute::support {
 
-namespace asio = net::asio;
+namespace asio = boost::asio;
 
 namespace {
 

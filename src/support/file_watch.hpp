@@ -11,7 +11,7 @@
 #include <string>
 
 #include "distribute/expected.hpp"
-#include "net/asio.hpp"
+#include "support/asio.hpp"
 
 namespace distribute::support {
 
@@ -26,7 +26,7 @@ class FileWatch {
     using Changed = std::function<void(const Expected<std::string, std::string>& content)>;
 
     // Starts watching; the first look happens at once (the callback runs with what is there now).
-    static std::shared_ptr<FileWatch> start(net::asio::io_context& io, std::string path,
+    static std::shared_ptr<FileWatch> start(boost::asio::io_context& io, std::string path,
                                             std::chrono::milliseconds interval, Changed changed);
     ~FileWatch();
     // No callback starts after stop() returns; one already running on another thread finishes.

@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "distribute/pool.hpp"
-#include "net/asio.hpp"
+#include "support/asio.hpp"
 
 namespace distribute {
 
-namespace asio = net::asio;
+namespace asio = boost::asio;
 
 namespace {
 

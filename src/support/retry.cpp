@@ -6,11 +6,11 @@
 #include <cmath>
 #include <random>
 
-#include "net/asio.hpp"
+#include "support/asio.hpp"
 
 namespace distribute {
 
-namespace asio = net::asio;
+namespace asio = boost::asio;
 
 namespace {
 
