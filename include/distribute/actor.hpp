@@ -15,9 +15,10 @@
 // What arrives is dispatched as gen_server does it: {'$gen_call', {Pid, Tag}, Request} to
 // handle_call, {'$gen_cast', Msg} to handle_cast, {'EXIT', Parent, Reason} (when trapping exits)
 // ends the actor, {system, From, {terminate, Reason}} (sys:terminate, gen_server:stop) ends it,
-// anything else goes to handle_info. Results are values (Reply, NoReply, Stop), not exceptions;
-// an exception out of a callback ends the actor with {cpp_exception, <<"what()">>}, after
-// terminate.
+// anything else goes to handle_info. The rest of sys's protocol is served too (get_state,
+// get_status, suspend/resume, trace, log, statistics, change_code: docs/actor.md). Results are
+// values (Reply, NoReply, Stop), not exceptions; an exception out of a callback ends the actor with
+// {cpp_exception, <<"what()">>}, after terminate.
 #pragma once
 
 #include <chrono>
@@ -113,6 +114,29 @@ class Actor {
     // Called once when the actor stops by Stop, an exception, its parent's exit or a system
     // terminate; not when an exit signal kills it outright (untrapped, or kill), as gen_server.
     virtual void terminate(const Term& reason) { (void)reason; }
+
+    // The sys protocol (sys:get_state, :sys.get_state, observer, ...) sees the actor through
+    // these; a BEAM's funs cannot run here, so each sys request that carries one has a C++ hook.
+
+    // What sys:get_state/1 returns. std::nullopt (the default): the actor does not show its
+    // state, and get_state fails as sys fails when a state callback fails.
+    virtual std::optional<Term> state() const { return std::nullopt; }
+    // The state sys:get_status/1 shows (and the states in trace and log lines): the place to
+    // hide secrets, as gen_server's format_status. Default: state(), or undefined.
+    virtual Term format_status(const std::optional<Term>& state) const {
+        return state.value_or(Term(atoms::undefined));
+    }
+    // sys:replace_state/2 with `state_fun`, the Erlang fun it sent (a Term: an export fun, or a
+    // closure with its free variables): the new state, which sys returns to its caller, or why
+    // not, which sys raises there. Default: refused with replace_state_not_supported.
+    virtual Expected<Term, Term> replace_state(const Term& state_fun);
+    // sys:change_code/4 (only while suspended, as sys): migrate the state from `old_vsn`.
+    // Default: nothing to migrate, ok. An error is sys's {error, Reason}.
+    virtual Expected<void, Term> code_change(const Term& old_vsn, const Term& extra) {
+        (void)old_vsn;
+        (void)extra;
+        return {};
+    }
 
   protected:
     // This actor's process, valid inside the callbacks. Do not keep a copy in the actor: the
