@@ -2,7 +2,8 @@
 // GenServer.call/cast to the demo node's kv, the [alias | Ref] tag OTP 25 sends (the reply gets
 // there, and a reply after the caller's timeout does not), replies given later through a kept
 // From, links and monitors between actors and BEAM processes, gen_server:stop and
-// supervisor:which_children from erl, and typed requests from C++ to BEAM gen_servers.
+// supervisor:which_children from erl, typed requests from C++ to BEAM gen_servers, and Elixir's
+// :sys.get_state on a C++ actor (erl's sys calls are in test_sys.cpp).
 #include <doctest/doctest.h>
 
 #include <future>
@@ -313,6 +314,25 @@ IO.puts(inspect({r, is_reference(ref), missing, late, stray}))
     CHECK(last_line(out) ==
           "{{:ok, {:ok, 1}, :not_found, :ok, [:c, \"k\"], {:ok, [1, 2]}, :ok, [:c]}, true, "
           ":noproc, :timeout, :none}");
+}
+
+TEST_CASE("elixir: :sys.get_state and :sys.get_status on the C++ kv, as on a GenServer") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_sys_ex", &log));
+    REQUIRE(cli::start_demo_kv(node).has_value());
+    ElixirRun ex;
+    const std::string out = ex.run_script(cluster, node, R"EX(
+kv = {:kv, cpp}
+:ok = GenServer.call(kv, {:put, "k", [1]})
+{:status, _, {:module, :gen_server}, [_, :running | _]} = :sys.get_status(kv)
+:ok = :sys.suspend(kv)
+suspended = :sys.get_state(kv)
+:ok = :sys.resume(kv)
+IO.puts(inspect({:sys.get_state(kv), suspended}))
+)EX");
+    CHECK(last_line(out) == "{%{\"k\" => [1]}, %{\"k\" => [1]}}");
 }
 
 TEST_CASE("elixir: a C++ request reaches an Elixir GenServer and gets its typed reply") {

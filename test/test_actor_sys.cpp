@@ -3,6 +3,10 @@
 // with format_status, suspend/resume holding other messages, debug options, change_code only
 // while suspended, unknown requests), without the actor ever crashing on them.
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 
 #include "distribute/actor.hpp"
 #include "distribute/messaging.hpp"
@@ -56,6 +60,12 @@ class Vault : public Actor {
 // An actor with none of the hooks.
 class Plain : public Actor {
     CallResult handle_call(const Term&, From) override { return Reply{Term(atoms::ok)}; }
+};
+
+// An actor whose state hooks throw.
+class Broken : public Actor {
+    CallResult handle_call(const Term&, From) override { return Reply{Term(atoms::ok)}; }
+    std::optional<Term> state() const override { throw std::runtime_error("no state"); }
 };
 
 struct WithVault {
@@ -239,6 +249,50 @@ TEST_SUITE("actor sys") {
         CHECK(dbg[2] == "*DBG* vault got call get from " + to_string(Term(me.pid())));
         CHECK(dbg[3] == "*DBG* vault sent 1 to " + to_string(Term(me.pid())) +
                             ", new state #{count => 1,secret => hidden}");
+    }
+
+    TEST_CASE("a state hook that throws is answered as a failed callback; the actor goes on") {
+        LocalNode t;
+        Mailbox me = t.node.open_mailbox();
+        auto broken = spawn_actor(t.node, std::make_unique<Broken>());
+        REQUIRE(broken.has_value());
+        const Reference tag = me.make_ref();
+        me.send(broken->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
+        CHECK(
+            next(me) ==
+            tuple(tag,
+                  tuple(atoms::error,
+                        tuple("callback_failed"_a, tuple("gen_server"_a, "system_get_state"_a),
+                              tuple(atoms::error, tuple("cpp_exception"_a, binary("no state")))))));
+        auto got = request_term(me, ServerRef(broken->pid()), Term("x"_a), 10s);
+        REQUIRE(got.has_value());
+        CHECK(*got == Term(atoms::ok));
+    }
+
+    TEST_CASE("log_to_file writes the trace lines to the file, until it is turned off") {
+        WithVault v;
+        char path[] = "/tmp/actor_sys_log_XXXXXX";
+        const int fd = ::mkstemp(path);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+        CHECK(v.sys(tuple("debug"_a, tuple("log_to_file"_a, *charlist(path)))) == Term(atoms::ok));
+        v.cast("add"_a);
+        CHECK(v.call("get"_a) == Term(1));
+        CHECK(v.sys(tuple("debug"_a, tuple("log_to_file"_a, false))) == Term(atoms::ok));
+        v.cast("add"_a);
+        CHECK(v.sys(tuple("debug"_a, tuple("log_to_file"_a, *charlist("/nonexistent/dir/f")))) ==
+              tuple(atoms::error, "open_file"_a));
+        std::ifstream in(path);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        ::unlink(path);
+        CHECK(text ==
+              "*DBG* vault got cast add\n"
+              "*DBG* vault new state #{count => 1,secret => hidden}\n"
+              "*DBG* vault got call get from " +
+                  to_string(Term(v.me.pid())) +
+                  "\n"
+                  "*DBG* vault sent 1 to " +
+                  to_string(Term(v.me.pid())) + ", new state #{count => 1,secret => hidden}\n");
     }
 
     TEST_CASE("unknown system and debug requests get sys's replies and the actor goes on") {
