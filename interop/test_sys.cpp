@@ -1,8 +1,11 @@
 // sys from a real erl node on C++ actors (the demo node's kv): get_state, get_status,
-// replace_state refused as sys reports a failed callback, suspend holding a gen_server:call
+// replace_state refused as sys reports a failed callback or served by a C++ hook from a compiled
+// fun's free variable, suspend holding a gen_server:call
 // until resume answers it, statistics, trace lines on our log, log, change_code only while
 // suspended, and unknown system requests answered as sys expects without harm to the actor.
 #include <doctest/doctest.h>
+
+#include <fstream>
 
 #include "cli/demo_services.hpp"
 #include "distribute/actor.hpp"
@@ -29,6 +32,23 @@ struct KvAndErl {
     LogCapture log;
     Node node;
     ErlNode erl;
+};
+
+// Holds a term as its state; replace_state takes the new one from a closure with one free
+// variable, which is what `fun(_) -> New end` compiled in a module carries to another node.
+class Holder : public Actor {
+  public:
+    std::optional<Term> state() const override { return state_; }
+    Expected<Term, Term> replace_state(const Term& state_fun) override {
+        auto fun = state_fun.to<Closure>();
+        if (!fun || fun->free_vars.size() != 1)
+            return unexpected(Term(Atom::make("not_a_constant_fun").value()));
+        state_ = fun->free_vars[0];
+        return state_;
+    }
+
+  private:
+    Term state_ = Term(atoms::undefined);
 };
 
 }  // namespace
@@ -60,6 +80,27 @@ TEST_SUITE("sys interop") {
             {R, gen_server:call(Kv, keys)})ERL") ==
               "{{callback_failed,{gen_server,system_replace_state},"
               "{error,replace_state_not_supported}},[]}");
+    }
+
+    TEST_CASE("erl: sys:replace_state with a compiled fun(_) -> New end reaches the C++ hook") {
+        Cluster cluster;
+        LogCapture log;
+        INFO(log.text());
+        Node node = start_node(cluster.node_options("cpp_sys_fun", &log));
+        REQUIRE(spawn_actor(node, std::make_unique<Holder>(), {.name = atom("holder")}));
+        TempDir beams;
+        {
+            std::ofstream source(beams.file("sys_fun.erl"));
+            source << "-module(sys_fun).\n-export([set/2]).\n"
+                      "set(Server, New) -> sys:replace_state(Server, fun(_Old) -> New end).\n";
+        }
+        compile_erl(beams.file("sys_fun.erl"), beams.path());
+        ErlNodeOptions options = cluster.erl_options("erl_sys_fun");
+        options.extra_args = {"-pa", beams.path()};
+        ErlNode erl(options);
+        CHECK(erl.eval("H = {holder, " + quoted(node.name()) +
+                       "}, {sys:get_state(H), sys_fun:set(H, #{n => [5]}), sys:get_state(H)}") ==
+              "{undefined,#{n => [5]},#{n => [5]}}");
     }
 
     TEST_CASE(
