@@ -16,12 +16,21 @@ using namespace distribute::test_support;
 
 namespace {
 
-// Answers `who` with its pid and {sleep, Ms} after sleeping (on a node thread: it is a test);
-// the cast `crash` ends it abnormally.
+// Set by a test to let every `hold` call answer.
+std::atomic<bool> holds_released{false};
+
+// Answers `who` with its pid, {sleep, Ms} after sleeping, and `hold` once a test sets
+// holds_released (it blocks a node thread meanwhile: it is a test); the cast `crash` ends it
+// abnormally.
 class Worker : public Actor {
   public:
     CallResult handle_call(const Term& request, From) override {
         if (request.is_atom("who"_a)) return Reply{Term(self().pid())};
+        if (request.is_atom("hold"_a)) {
+            while (!holds_released)
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            return Reply{Term("released"_a)};
+        }
         if (auto nap = request.tagged<std::int64_t>("sleep"_a)) {
             std::this_thread::sleep_for(std::chrono::milliseconds(std::get<0>(*nap)));
             return Reply{Term("slept"_a)};
@@ -108,21 +117,28 @@ TEST_CASE("a call pool bounds the calls in flight and refuses callers beyond its
     REQUIRE(server.has_value());
     CallPool calls(a, {.servers = {ServerRef("svc"_a, b.name())},
                        .pool = {.max_size = 2, .max_waiters = 3, .acquire_timeout = 30s}});
+    holds_released = false;
     std::atomic<int> ok{0};
     std::vector<std::thread> threads;
-    for (int i = 0; i < 5; ++i)
+    const auto hold = [&] {
         threads.emplace_back([&] {
-            // Long enough for the check below to see two in flight and three waiting.
-            auto slept = calls.call(tuple("sleep"_a, 1500));
-            if (slept) ok.fetch_add(1);
+            if (calls.call(Term("hold"_a))) ok.fetch_add(1);
         });
-    eventually([&] { return calls.stats().in_use == 2 && calls.stats().waiting == 3; });
+    };
+    // Two in flight first: an acquirer whose caller is still being made counts as waiting.
+    hold();
+    hold();
+    eventually([&] { return calls.stats().in_use == 2; });
+    for (int i = 0; i < 3; ++i)
+        hold();
+    eventually([&] { return calls.stats().waiting == 3; });
     // Two in flight, three waiting: the sixth is refused without waiting.
     auto refused = calls.call(Term("who"_a));
-    REQUIRE_FALSE(refused.has_value());
-    CHECK(refused.error().code == CallPoolErrc::busy);
+    holds_released = true;
     for (auto& t : threads)
         t.join();
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == CallPoolErrc::busy);
     CHECK(ok == 5);
     CHECK(calls.stats().size <= 2);
     CHECK(calls.stats().rejected == 1);

@@ -48,7 +48,9 @@ struct PoolError {
 
 struct PoolOptions {
     std::size_t max_size = 10;     // resources at most: in use, idle and being made
-    std::size_t max_waiters = 64;  // acquirers waiting at most; one more is refused at once
+    // Acquirers waiting at most (one whose resource is still being made counts); one more is
+    // refused at once.
+    std::size_t max_waiters = 64;
     std::chrono::milliseconds acquire_timeout{5000};  // when acquire is given none
     // Idle resources unused this long are closed, down to min_idle. 0: never.
     std::chrono::milliseconds idle_timeout{60000};

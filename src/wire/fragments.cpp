@@ -49,7 +49,8 @@ Expected<void, FrameError> Reassembly::begin(std::uint64_t sequence, std::uint64
                                          std::to_string(limits_.max_bytes)});
     Sequence s;
     s.buffer = buffer_for(std::max(estimate, rest.size()));
-    std::memcpy(s.buffer.data(), rest.data(), rest.size());
+    // An empty first fragment may leave both spans without storage; memcpy must not see null.
+    if (!rest.empty()) std::memcpy(s.buffer.data(), rest.data(), rest.size());
     s.used = rest.size();
     s.next = count - 1;
     s.atoms = std::move(atoms);
@@ -90,11 +91,11 @@ Expected<std::optional<Reassembled>, FrameError> Reassembly::add(
                                              std::to_string(held_) + " held, the limit is " +
                                              std::to_string(limits_.max_bytes)});
         SharedBuffer bigger(grown);
-        std::memcpy(bigger.data(), s.buffer.data(), s.used);
+        if (s.used > 0) std::memcpy(bigger.data(), s.buffer.data(), s.used);
         held_ += grown - s.buffer.size();
         s.buffer = std::move(bigger);
     }
-    std::memcpy(s.buffer.data() + s.used, bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(s.buffer.data() + s.used, bytes.data(), bytes.size());
     s.used += bytes.size();
     if (--s.next > 0) return std::optional<Reassembled>();
     Reassembled whole;
