@@ -131,6 +131,25 @@ TEST_SUITE("actor sys") {
         CHECK(v.call("get"_a) == Term(7));
     }
 
+    TEST_CASE(
+        "with ok_tuple replies, get_state and replace_state answer {ok, State} as OTP 26.1+") {
+        LocalNode t;
+        Mailbox me = t.node.open_mailbox();
+        auto vault = spawn_actor(t.node, std::make_unique<Vault>(),
+                                 {.sys_state_replies = SysStateReplies::ok_tuple});
+        REQUIRE(vault.has_value());
+        const Reference tag = me.make_ref();
+        me.send(vault->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
+        CHECK(next(me) ==
+              tuple(tag, tuple(atoms::ok, map({{Term("count"_a), Term(0)},
+                                               {Term("secret"_a), binary("s3cret")}}))));
+        me.send(vault->pid(), tuple("system"_a, tuple(me.pid(), tag),
+                                    tuple("replace_state"_a, fun_with(Term(3)))));
+        CHECK(next(me) ==
+              tuple(tag, tuple(atoms::ok, map({{Term("count"_a), Term(3)},
+                                               {Term("secret"_a), binary("s3cret")}}))));
+    }
+
     TEST_CASE("get_status has gen_server's shape, and format_status hides the secret") {
         WithVault v;
         const Term status = v.sys("get_status"_a);

@@ -177,11 +177,22 @@ struct StartError {
     Term reason;  // as Erlang's {error, Reason} would carry it
 };
 
+// The shape of sys:get_state and sys:replace_state replies. OTP 26.1 changed them from the bare
+// State to {ok, State}, and a caller's sys.erl accepts only its own release's shape (a real
+// gen_server has the same problem in a mixed cluster). Nothing in the handshake tells OTP 25
+// from 27; OTP 28 and later show themselves (ALTACT_SIG).
+enum class SysStateReplies {
+    automatic,  // {ok, State} to callers on OTP 28+ nodes, the bare State to the others
+    bare,       // OTP 25 to 26.0 callers
+    ok_tuple,   // OTP 26.1 and later callers
+};
+
 struct ActorOptions {
     std::optional<Atom> name{};  // registered before init, as gen_server:start_link({local, N})
     bool trap_exit = false;
     // The parent: linked before init, and its 'EXIT' ends the actor when it traps exits.
     std::optional<Pid> link_to{};
+    SysStateReplies sys_state_replies = SysStateReplies::automatic;
 };
 
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(Node& node,

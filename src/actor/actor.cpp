@@ -14,6 +14,7 @@
 #include "node/access.hpp"
 #include "node/identity_hash.hpp"
 #include "otp/call_engine.hpp"
+#include "wire/flags.hpp"
 
 namespace distribute {
 
@@ -49,7 +50,10 @@ Term callback_failed(const char* callback, const Term& reason) {
 class ActorRunner {
   public:
     ActorRunner(std::unique_ptr<Actor> actor, ActorOptions options, Reference token)
-        : actor_(std::move(actor)), parent_(options.link_to), name_(options.name) {
+        : actor_(std::move(actor)),
+          parent_(options.link_to),
+          name_(options.name),
+          state_replies_(options.sys_state_replies) {
         gate.set_token(token);
     }
 
@@ -221,7 +225,7 @@ class ActorRunner {
                 sys.from.reply(
                     callback_failed("system_get_state", Term(atom("state_not_exposed"))));
             else
-                sys.from.reply(**state);
+                sys.from.reply(state_reply(self, sys.from, **state));
             return true;
         }
         if (auto r = request.tagged<Term>(replace_state)) {
@@ -232,7 +236,7 @@ class ActorRunner {
             if (!replaced || !*replaced)
                 sys.from.reply(callback_failed("system_replace_state", reason));
             else
-                sys.from.reply(**replaced);
+                sys.from.reply(state_reply(self, sys.from, **replaced));
             return true;
         }
         if (request.is_atom(get_status)) {
@@ -257,6 +261,15 @@ class ActorRunner {
         }
         sys.from.reply(actor_detail::unknown_system_msg(request));
         return true;
+    }
+
+    // A state as the caller's sys.erl expects it: bare before OTP 26.1, {ok, State} since.
+    Term state_reply(const ProcessHandle& self, const From& from, Term state) const {
+        bool ok_tuple = state_replies_ == SysStateReplies::ok_tuple;
+        if (state_replies_ == SysStateReplies::automatic && from.caller().node != self.pid().node)
+            ok_tuple =
+                (runtime_of(self).peer_flags(from.caller().node) & wire::flag::altact_sig) != 0;
+        return ok_tuple ? tuple(atoms::ok, std::move(state)) : state;
     }
 
     // After resume: what came while suspended, in the order it came.
@@ -348,6 +361,7 @@ class ActorRunner {
     std::unordered_map<Reference, PendingCall, node::ReferenceHash> calls_;
     std::optional<Pid> parent_;
     std::optional<Atom> name_;
+    SysStateReplies state_replies_;
     bool done_ = false;
     actor_detail::SysDebug debug_;
     bool suspended_ = false;
