@@ -2,7 +2,8 @@
 // GenServer.call/cast to the demo node's kv, the [alias | Ref] tag OTP 25 sends (the reply gets
 // there, and a reply after the caller's timeout does not), replies given later through a kept
 // From, links and monitors between actors and BEAM processes, gen_server:stop and
-// supervisor:which_children from erl, and typed requests from C++ to BEAM gen_servers.
+// supervisor:which_children from erl, typed requests from C++ to BEAM gen_servers, and Elixir's
+// :sys.get_state on a C++ actor (erl's sys calls are in test_sys.cpp).
 #include <doctest/doctest.h>
 
 #include <future>
@@ -56,6 +57,14 @@ class Later : public Actor {
   private:
     Pid observer_;
     std::vector<From> kept_;
+};
+
+// Shows %{"k" => [1]} as its state to sys.
+class Shown : public Actor {
+  public:
+    std::optional<Term> state() const override {
+        return map({{binary("k"), list(Term(std::int64_t{1}))}});
+    }
 };
 
 // Our node, with the demo services (kv among them), and one erl node on a private EPMD.
@@ -313,6 +322,28 @@ IO.puts(inspect({r, is_reference(ref), missing, late, stray}))
     CHECK(last_line(out) ==
           "{{:ok, {:ok, 1}, :not_found, :ok, [:c, \"k\"], {:ok, [1, 2]}, :ok, [:c]}, true, "
           ":noproc, :timeout, :none}");
+}
+
+TEST_CASE("elixir: :sys.get_state and :sys.get_status on a C++ actor, as on a GenServer") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_sys_ex", &log));
+    // Elixir on OTP 26.1 to 27 expects {ok, State} replies, which its handshake does not show.
+    const SysStateReplies replies =
+        default_otp_release() == "27" ? SysStateReplies::ok_tuple : SysStateReplies::automatic;
+    REQUIRE(spawn_actor(node, std::make_unique<Shown>(),
+                        {.name = atom("shown"), .sys_state_replies = replies}));
+    ElixirRun ex;
+    const std::string out = ex.run_script(cluster, node, R"EX(
+s = {:shown, cpp}
+{:status, _, {:module, :gen_server}, [_, :running | _]} = :sys.get_status(s)
+:ok = :sys.suspend(s)
+suspended = :sys.get_state(s)
+:ok = :sys.resume(s)
+IO.puts(inspect({:sys.get_state(s), suspended}))
+)EX");
+    CHECK(last_line(out) == "{%{\"k\" => [1]}, %{\"k\" => [1]}}");
 }
 
 TEST_CASE("elixir: a C++ request reaches an Elixir GenServer and gets its typed reply") {

@@ -15,9 +15,10 @@
 // What arrives is dispatched as gen_server does it: {'$gen_call', {Pid, Tag}, Request} to
 // handle_call, {'$gen_cast', Msg} to handle_cast, {'EXIT', Parent, Reason} (when trapping exits)
 // ends the actor, {system, From, {terminate, Reason}} (sys:terminate, gen_server:stop) ends it,
-// anything else goes to handle_info. Results are values (Reply, NoReply, Stop), not exceptions;
-// an exception out of a callback ends the actor with {cpp_exception, <<"what()">>}, after
-// terminate.
+// anything else goes to handle_info. The rest of sys's protocol is served too (get_state,
+// get_status, suspend/resume, trace, log, statistics, change_code: docs/actor.md). Results are
+// values (Reply, NoReply, Stop), not exceptions; an exception out of a callback ends the actor with
+// {cpp_exception, <<"what()">>}, after terminate.
 #pragma once
 
 #include <chrono>
@@ -114,6 +115,29 @@ class Actor {
     // terminate; not when an exit signal kills it outright (untrapped, or kill), as gen_server.
     virtual void terminate(const Term& reason) { (void)reason; }
 
+    // The sys protocol (sys:get_state, :sys.get_state, observer, ...) sees the actor through
+    // these; a BEAM's funs cannot run here, so each sys request that carries one has a C++ hook.
+
+    // What sys:get_state/1 returns. std::nullopt (the default): the actor does not show its
+    // state, and get_state fails as sys fails when a state callback fails.
+    virtual std::optional<Term> state() const { return std::nullopt; }
+    // The state sys:get_status/1 shows (and the states in trace and log lines): the place to
+    // hide secrets, as gen_server's format_status. Default: state(), or undefined.
+    virtual Term format_status(const std::optional<Term>& state) const {
+        return state.value_or(Term(atoms::undefined));
+    }
+    // sys:replace_state/2 with `state_fun`, the Erlang fun it sent (a Term: an export fun, or a
+    // closure with its free variables): the new state, which sys returns to its caller, or why
+    // not, which sys raises there. Default: refused with replace_state_not_supported.
+    virtual Expected<Term, Term> replace_state(const Term& state_fun);
+    // sys:change_code/4 (only while suspended, as sys): migrate the state from `old_vsn`.
+    // Default: nothing to migrate, ok. An error is sys's {error, Reason}.
+    virtual Expected<void, Term> code_change(const Term& old_vsn, const Term& extra) {
+        (void)old_vsn;
+        (void)extra;
+        return {};
+    }
+
   protected:
     // This actor's process, valid inside the callbacks. Do not keep a copy in the actor: the
     // actor lives inside its process, and a handle kept there would keep the process alive.
@@ -153,11 +177,22 @@ struct StartError {
     Term reason;  // as Erlang's {error, Reason} would carry it
 };
 
+// The shape of sys:get_state and sys:replace_state replies. OTP 26.1 changed them from the bare
+// State to {ok, State}, and a caller's sys.erl accepts only its own release's shape (a real
+// gen_server has the same problem in a mixed cluster). Nothing in the handshake tells OTP 25
+// from 27; OTP 28 and later show themselves (ALTACT_SIG).
+enum class SysStateReplies {
+    automatic,  // {ok, State} to callers on OTP 28+ nodes, the bare State to the others
+    bare,       // OTP 25 to 26.0 callers
+    ok_tuple,   // OTP 26.1 and later callers
+};
+
 struct ActorOptions {
     std::optional<Atom> name{};  // registered before init, as gen_server:start_link({local, N})
     bool trap_exit = false;
     // The parent: linked before init, and its 'EXIT' ends the actor when it traps exits.
     std::optional<Pid> link_to{};
+    SysStateReplies sys_state_replies = SysStateReplies::automatic;
 };
 
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(Node& node,

@@ -2,15 +2,19 @@
 // process. init runs on the starter's thread behind a StartGate; each message is then
 // dispatched to a callback and the callback's result applied, as gen_server applies
 // {reply, ...}, {noreply, ...} and {stop, ...}.
+#include <deque>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "actor/process_start.hpp"
 #include "actor/start_gate.hpp"
+#include "actor/sys_debug.hpp"
+#include "actor/system_message.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
 #include "node/identity_hash.hpp"
 #include "otp/call_engine.hpp"
+#include "wire/flags.hpp"
 
 namespace distribute {
 
@@ -27,9 +31,17 @@ node::Runtime& runtime_of(const ProcessHandle& h) {
     return node::Access::process(h).runtime;
 }
 
-const Atom& system_atom() {
-    static const Atom a = Atom::make("system").value();
-    return a;
+Atom atom(const char* name) {
+    return Atom::make(name).value();
+}
+
+// {error, {callback_failed, {gen_server, Callback}, {error, Reason}}}: sys's reply when the
+// state callback of a gen_server fails, which is what a C++ hook's refusal or exception is.
+Term callback_failed(const char* callback, const Term& reason) {
+    static const Atom callback_failed = atom("callback_failed");
+    static const Atom gen_server = atom("gen_server");
+    return tuple(atoms::error, tuple(callback_failed, tuple(gen_server, atom(callback)),
+                                     tuple(atoms::error, reason)));
 }
 
 }  // namespace
@@ -38,7 +50,10 @@ const Atom& system_atom() {
 class ActorRunner {
   public:
     ActorRunner(std::unique_ptr<Actor> actor, ActorOptions options, Reference token)
-        : actor_(std::move(actor)), parent_(options.link_to), name_(options.name) {
+        : actor_(std::move(actor)),
+          parent_(options.link_to),
+          name_(options.name),
+          state_replies_(options.sys_state_replies) {
         gate.set_token(token);
     }
 
@@ -86,9 +101,29 @@ class ActorRunner {
         }
     }
 
-    // One message; false once the actor has ended.
+    // One message; false once the actor has ended. System messages and the parent's 'EXIT' are
+    // handled even while suspended (sys's suspend_loop); the others wait for resume.
     bool dispatch(const ProcessHandle& self, Term message) {
         if (done_) return false;
+        if (auto sys = actor_detail::system_message(self, message)) return system(self, *sys);
+        // Only a trapping actor sees 'EXIT' messages; its parent's ends it, as gen_server.
+        if (parent_ && message.is_tuple(3) && message[0].is_atom(atoms::EXIT) &&
+            message[1] == Term(*parent_)) {
+            finish(self, message[2]);
+            return false;
+        }
+        if (suspended_) {
+            held_.push_back(std::move(message));
+            return true;
+        }
+        return handle_message(self, std::move(message));
+    }
+
+    // A message that is neither a system message nor the parent's exit, as gen_server's
+    // handle_msg takes it; with sys's debug options on, its events are reported.
+    bool handle_message(const ProcessHandle& self, Term message) {
+        static const Atom in = atom("in");
+        if (debug_.active()) debug_.event(self, label(self), tuple(in, message));
         if (!calls_.empty())
             if (auto answered = answer_of_call(self, message)) return *answered;
         if (auto call = parse_gen_call(message)) {
@@ -100,8 +135,12 @@ class ActorRunner {
                 return false;
             }
             std::visit(Overloaded{
-                           [&](Reply& r) { from.reply(r.value); },
-                           [](NoReply&) {},
+                           [&](Reply& r) {
+                               from.reply(r.value);
+                               if (debug_.active())
+                                   debug_.event(self, label(self), out_event(self, r.value, from));
+                           },
+                           [&](NoReply&) { noreply_event(self); },
                            [&](Stop& s) { finish(self, s.reason, &from, s.reply); },
                        },
                        *result);
@@ -109,14 +148,6 @@ class ActorRunner {
         }
         if (message.is_tuple(2) && message[0].is_atom(atoms::gen_cast))
             return apply(self, "handle_cast", [&] { return actor_->handle_cast(message[1]); });
-        // Only a trapping actor sees 'EXIT' messages; its parent's ends it, as gen_server.
-        if (parent_ && message.is_tuple(3) && message[0].is_atom(atoms::EXIT) &&
-            message[1] == Term(*parent_)) {
-            finish(self, message[2]);
-            return false;
-        }
-        if (message.is_tuple(3) && message[0].is_atom(system_atom()) && message[1].is_tuple(2))
-            return system(self, message[1], message[2]);
         return apply(self, "handle_info", [&] { return actor_->handle_info(message); });
     }
 
@@ -156,25 +187,141 @@ class ActorRunner {
             finish(self, result.error());
             return false;
         }
-        if (auto stop = std::get_if<Stop>(&*result)) finish(self, stop->reason);
+        if (auto stop = std::get_if<Stop>(&*result))
+            finish(self, stop->reason);
+        else
+            noreply_event(self);
         return !done_;
     }
 
-    // sys's protocol, as far as a C++ actor can serve it: terminate (sys:terminate/2,
-    // gen_server:stop/1); other requests are answered as sys answers one it does not know.
-    bool system(const ProcessHandle& self, const Term& from_term, const Term& request) {
-        static const Atom terminate = Atom::make("terminate").value();
-        static const Atom unknown = Atom::make("unknown_system_msg").value();
-        auto caller = from_term[0].to<Pid>();
-        if (!caller) return true;
-        From from(self, *caller, from_term[1]);
+    // sys's protocol (OTP 25, sys.erl's do_cmd, with gen_server's callbacks behind it). Hooks
+    // that throw or refuse are answered as sys answers a failed callback: the actor goes on.
+    bool system(const ProcessHandle& self, const actor_detail::SystemMessage& sys) {
+        static const Atom terminate = atom("terminate");
+        static const Atom suspend = atom("suspend");
+        static const Atom resume = atom("resume");
+        static const Atom get_state = atom("get_state");
+        static const Atom replace_state = atom("replace_state");
+        static const Atom get_status = atom("get_status");
+        static const Atom debug = atom("debug");
+        static const Atom change_code = atom("change_code");
+        if (!sys.from) return true;
+        const Term& request = sys.request;
         if (auto t = request.tagged<Term>(terminate)) {
-            from.reply(Term(atoms::ok));
+            sys.from.reply(Term(atoms::ok));
             finish(self, std::get<0>(*t));
             return false;
         }
-        from.reply(tuple(atoms::error, tuple(unknown, request)));
+        if (request.is_atom(suspend) || request.is_atom(resume)) {
+            suspended_ = request.is_atom(suspend);
+            sys.from.reply(Term(atoms::ok));
+            return suspended_ || release_held(self);
+        }
+        if (request.is_atom(get_state)) {
+            auto state = guarded(self, [&] { return actor_->state(); });
+            if (!state)
+                sys.from.reply(callback_failed("system_get_state", state.error()));
+            else if (!*state)
+                sys.from.reply(
+                    callback_failed("system_get_state", Term(atom("state_not_exposed"))));
+            else
+                sys.from.reply(state_reply(self, sys.from, **state));
+            return true;
+        }
+        if (auto r = request.tagged<Term>(replace_state)) {
+            auto replaced = guarded(self, [&] { return actor_->replace_state(std::get<0>(*r)); });
+            const Term reason = !replaced    ? replaced.error()
+                                : !*replaced ? replaced->error()
+                                             : Term();
+            if (!replaced || !*replaced)
+                sys.from.reply(callback_failed("system_replace_state", reason));
+            else
+                sys.from.reply(state_reply(self, sys.from, **replaced));
+            return true;
+        }
+        if (request.is_atom(get_status)) {
+            sys.from.reply(status(self));
+            return true;
+        }
+        if (auto d = request.tagged<Term>(debug)) {
+            sys.from.reply(debug_.command(self, label(self), std::get<0>(*d)));
+            return true;
+        }
+        if (auto c = request.tagged<Term, Term, Term>(change_code); c && suspended_) {
+            const auto& [module, old_vsn, extra] = *c;
+            (void)module;
+            auto changed = guarded(self, [&] { return actor_->code_change(old_vsn, extra); });
+            if (!changed)
+                sys.from.reply(tuple(atoms::error, changed.error()));
+            else if (!*changed)
+                sys.from.reply(tuple(atoms::error, changed->error()));
+            else
+                sys.from.reply(Term(atoms::ok));
+            return true;
+        }
+        sys.from.reply(actor_detail::unknown_system_msg(request));
         return true;
+    }
+
+    // A state as the caller's sys.erl expects it: bare before OTP 26.1, {ok, State} since.
+    Term state_reply(const ProcessHandle& self, const From& from, Term state) const {
+        bool ok_tuple = state_replies_ == SysStateReplies::ok_tuple;
+        if (state_replies_ == SysStateReplies::automatic && from.caller().node != self.pid().node)
+            ok_tuple =
+                (runtime_of(self).peer_flags(from.caller().node) & wire::flag::altact_sig) != 0;
+        return ok_tuple ? tuple(atoms::ok, std::move(state)) : state;
+    }
+
+    // After resume: what came while suspended, in the order it came.
+    bool release_held(const ProcessHandle& self) {
+        while (!held_.empty() && !suspended_) {
+            Term next = std::move(held_.front());
+            held_.pop_front();
+            if (!handle_message(self, std::move(next))) return false;
+        }
+        return true;
+    }
+
+    // sys:get_status/1 as a gen_server answers it: {status, Pid, {module, gen_server},
+    // [PDict, SysState, Parent, Debug, [{header, H}, {data, [...]}, {data, [{"State", S}]}]]}.
+    Term status(const ProcessHandle& self) {
+        static const Atom status = atom("status");
+        static const Atom module = atom("module");
+        static const Atom gen_server = atom("gen_server");
+        static const Atom header = atom("header");
+        static const Atom data = atom("data");
+        const Term sys_state(atom(suspended_ ? "suspended" : "running"));
+        const Term parent(parent_ ? *parent_ : self.pid());
+        const std::string who = name_ ? std::string(name_->name()) : to_string(Term(self.pid()));
+        auto text = [](const std::string& s) { return charlist(s).value_or(binary(s)); };
+        const Term misc =
+            list(tuple(header, text("Status for generic server " + who)),
+                 tuple(data, list(tuple(text("Status"), sys_state), tuple(text("Parent"), parent),
+                                  tuple(text("Logged events"), debug_.logged_events()))),
+                 tuple(data, list(tuple(text("State"), shown_state(self)))));
+        return tuple(status, self.pid(), tuple(module, gen_server),
+                     list(Term(), sys_state, parent, debug_.options(), misc));
+    }
+
+    // The state as format_status shows it; a hook that throws shows its exception instead.
+    Term shown_state(const ProcessHandle& self) {
+        auto shown = guarded(self, [&] { return actor_->format_status(actor_->state()); });
+        return shown ? *shown : shown.error();
+    }
+
+    Term out_event(const ProcessHandle& self, const Term& reply, const From& from) {
+        static const Atom out = atom("out");
+        return tuple(out, reply, from.to_term(), shown_state(self));
+    }
+
+    void noreply_event(const ProcessHandle& self) {
+        static const Atom noreply = atom("noreply");
+        if (debug_.active() && !done_)
+            debug_.event(self, label(self), tuple(noreply, shown_state(self)));
+    }
+
+    std::string label(const ProcessHandle& self) const {
+        return name_ ? to_string(Term(*name_)) : to_string(Term(self.pid()));
     }
 
     // gen_server's terminate: the callback, then the pending reply, then the exit.
@@ -214,7 +361,11 @@ class ActorRunner {
     std::unordered_map<Reference, PendingCall, node::ReferenceHash> calls_;
     std::optional<Pid> parent_;
     std::optional<Atom> name_;
+    SysStateReplies state_replies_;
     bool done_ = false;
+    actor_detail::SysDebug debug_;
+    bool suspended_ = false;
+    std::deque<Term> held_;  // what came while suspended
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +384,11 @@ CallResult Actor::handle_call(const Term& request, From) {
 HandleResult Actor::handle_cast(const Term& message) {
     static const Atom bad_cast = Atom::make("bad_cast").value();
     return Stop{tuple(bad_cast, message), std::nullopt};
+}
+
+Expected<Term, Term> Actor::replace_state(const Term& state_fun) {
+    (void)state_fun;
+    return unexpected(Term(atom("replace_state_not_supported")));
 }
 
 HandleResult Actor::handle_info(const Term& message) {

@@ -5,6 +5,7 @@
 
 #include "actor/process_start.hpp"
 #include "actor/supervisor_core.hpp"
+#include "actor/system_message.hpp"
 #include "node/access.hpp"
 
 namespace distribute::actor_detail {
@@ -92,9 +93,7 @@ void Supervisor::handle(const ProcessHandle& self, Term message) {
 }
 
 void Supervisor::dispatch(const ProcessHandle& self, Term message) {
-    static const Atom system = atom("system");
     static const Atom terminate = atom("terminate");
-    static const Atom unknown_system_msg = atom("unknown_system_msg");
     static const Atom shutdown_timeout = atom("$supervisor_shutdown_timeout");
     if (auto exit = message.tagged<Pid, Term>(atoms::EXIT)) {
         const auto& [from, reason] = *exit;
@@ -111,15 +110,13 @@ void Supervisor::dispatch(const ProcessHandle& self, Term message) {
         handle_call(self, *call);
         return;
     }
-    if (message.is_tuple(3) && message[0].is_atom(system) && message[1].is_tuple(2)) {
-        auto caller = message[1][0].to<Pid>();
-        if (!caller) return;
-        From from(self, *caller, message[1][1]);
-        if (auto t = message[2].tagged<Term>(terminate)) {
-            from.reply(Term(atoms::ok));
+    if (auto sys = system_message(self, message)) {
+        if (!sys->from) return;
+        if (auto t = sys->request.tagged<Term>(terminate)) {
+            sys->from.reply(Term(atoms::ok));
             shut_down(self, std::get<0>(*t));
         } else {
-            from.reply(tuple(atoms::error, tuple(unknown_system_msg, message[2])));
+            sys->from.reply(unknown_system_msg(sys->request));
         }
         return;
     }

@@ -6,7 +6,8 @@
 //   gen_server:cast({kv, Node}, {put, K, V})
 // work from Erlang, and GenServer.call({:kv, node}, ...) from Elixir. Keys and values are any
 // terms. An unknown request is answered {error, {unknown_request, Request}} rather than crashing
-// the store: it is shared by everyone who tries the demo node.
+// the store: it is shared by everyone who tries the demo node. sys:get_state({kv, Node}) returns
+// the store as a map.
 #include <map>
 #include <memory>
 
@@ -46,6 +47,15 @@ class Kv : public Actor {
     HandleResult handle_cast(const Term& message) override {
         (void)put(message);  // a cast has nobody to tell that it made no sense
         return NoReply{};
+    }
+
+    // sys:get_state({kv, Node}) and :sys.get_state/1: the store as a map.
+    std::optional<Term> state() const override {
+        std::vector<MapEntry> entries;
+        entries.reserve(store_.size());
+        for (const auto& [key, value] : store_)
+            entries.push_back({key, value});
+        return map_from(entries);
     }
 
   private:
