@@ -3,7 +3,11 @@
 // signals, monitors, registered names, aliases, handler processes, and the options a node refuses.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -735,6 +739,26 @@ TEST_SUITE("node") {
         CHECK(t.b.limits().max_frame_bytes == 1u << 20);
         tx.send("rx"_a, t.b.name(), binary(std::string(8000, 'x')));
         CHECK(next(rx) == binary(std::string(8000, 'x')));
+    }
+
+    TEST_CASE("every socket of two connected nodes and their embedded EPMD is close-on-exec") {
+        // A program a node's process starts (an erl, a shell command) must not inherit them: an
+        // inherited listener keeps its port bound, an inherited connection never closes.
+        const std::uint16_t epmd_port = free_port();
+        Node a = start_node(node_options(epmd_port, "cloexec_a", EpmdMode::embedded));
+        Node b = start_node(node_options(epmd_port, "cloexec_b", EpmdMode::automatic));
+        REQUIRE(a.connect(b.name()).has_value());
+        int sockets = 0;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+            const int fd = std::stoi(entry.path().filename().string());
+            struct stat info {};
+            if (::fstat(fd, &info) != 0 || !S_ISSOCK(info.st_mode)) continue;
+            ++sockets;
+            INFO("descriptor " << fd);
+            CHECK((::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+        }
+        // The EPMD's listener, two registrations (both ends), two listeners, one connection.
+        CHECK(sockets >= 7);
     }
 
 }  // TEST_SUITE

@@ -1,4 +1,5 @@
 #include "net/connector.hpp"
+#include "net/close_on_exec.hpp"
 
 #include <memory>
 #include <vector>
@@ -78,6 +79,7 @@ void connect_port(const DialPtr& dial, std::uint16_t port) {
                     return dial->fail(DialErrc::unreachable,
                                       dial->node() + " is unreachable: " + dial->host + " port " +
                                           std::to_string(port) + ": " + e.message());
+                close_on_exec(dial->socket.native_handle());
                 dial->finish(Dialled{std::move(dial->socket), std::move(dial->epmd_extra)});
             }));
 }

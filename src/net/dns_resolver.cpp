@@ -1,5 +1,6 @@
 // DNS queries over UDP, falling back to TCP for truncated answers, one server after another.
 #include "net/dns_resolver.hpp"
+#include "net/close_on_exec.hpp"
 
 #include <algorithm>
 #include <array>
@@ -51,6 +52,7 @@ struct Query : std::enable_shared_from_this<Query> {
         udp::endpoint endpoint(at.address, at.port);
         boost::system::error_code e;
         udp_socket.open(endpoint.protocol(), e);
+        if (!e) close_on_exec(udp_socket.native_handle());
         // Connected: the kernel drops datagrams from any other address for us.
         if (!e) udp_socket.connect(endpoint, e);
         if (e) return next("cannot open a socket: " + e.message());
@@ -94,6 +96,7 @@ struct Query : std::enable_shared_from_this<Query> {
             [self = shared_from_this(), a = attempt](const boost::system::error_code& e) {
                 if (a != self->attempt) return;
                 if (e) return self->next("truncated over UDP; TCP connect: " + e.message());
+                close_on_exec(self->tcp_socket.native_handle());
                 self->length_prefix = {static_cast<std::uint8_t>(self->query.size() >> 8),
                                        static_cast<std::uint8_t>(self->query.size())};
                 std::array<asio::const_buffer, 2> out{asio::buffer(self->length_prefix),

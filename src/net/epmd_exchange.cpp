@@ -1,5 +1,6 @@
 // One request and its reply, with a deadline over the whole conversation.
 #include "net/epmd_exchange.hpp"
+#include "net/close_on_exec.hpp"
 
 #include <array>
 
@@ -47,6 +48,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
                     return self->fail(
                         EpmdErrc::unreachable,
                         at.host + ":" + std::to_string(at.port) + ": " + ec.message());
+                close_on_exec(self->socket_.native_handle());
                 self->send();
             });
     }

@@ -10,6 +10,7 @@
 
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
+#include "net/close_on_exec.hpp"
 #include "net/epmd_gate.hpp"
 #include "net/epmd_registry.hpp"
 #include "wire/epmd_codec.hpp"
@@ -319,6 +320,7 @@ void EpmdServer::Core::accept(Listener& listener) {
                 });
                 return;
             }
+            net::close_on_exec(socket.native_handle());
             std::shared_ptr<EpmdConnection> connection;
             bool log_limit = false;
             {
@@ -395,6 +397,7 @@ Expected<void, EpmdError> EpmdServer::start() {
         auto& acceptor = listener->acceptor;
         const tcp::endpoint endpoint(address, port);
         acceptor.open(endpoint.protocol(), ec);
+        if (!ec) net::close_on_exec(acceptor.native_handle());
         // IPv6 sockets take IPv6 alone, so that :: and 0.0.0.0 can share the port.
         if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
         if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
