@@ -51,14 +51,9 @@ class Holder : public Actor {
     Term state_ = Term(atoms::undefined);
 };
 
-// The erl of this run: its sys.erl expects {ok, State} from get_state since OTP 26.1; OTP 28+
-// nodes show it in the handshake, OTP 26.1 to 27 do not (docs/actor.md).
+// The erl of this run: its sys.erl expects {ok, State} from get_state since OTP 26.1.
 bool caller_expects_ok_tuple() {
-    const std::string release = default_otp_release();
-    return release == "27" || release == "29";
-}
-bool caller_shows_its_release() {
-    return default_otp_release() == "29";
+    return default_otp_release() != "25";
 }
 
 }  // namespace
@@ -70,12 +65,11 @@ TEST_SUITE("sys interop") {
         CHECK(t.eval(R"ERL(
             ok = gen_server:call(Kv, {put, a, 1}),
             ok = gen_server:call(Kv, {put, <<"b">>, [2]}),
-            gen:call(Kv, system, get_state))ERL") == (caller_shows_its_release()
-                                                          ? "{ok,{ok,#{a => 1,<<\"b\">> => [2]}}}"
-                                                          : "{ok,#{a => 1,<<\"b\">> => [2]}}"));
-        // OTP 26.1 to 27 callers need SysStateReplies::ok_tuple, which the demo kv does not set.
-        if (caller_expects_ok_tuple() == caller_shows_its_release())
-            CHECK(t.eval("sys:get_state(Kv)") == "#{a => 1,<<\"b\">> => [2]}");
+            sys:get_state(Kv))ERL") == "#{a => 1,<<\"b\">> => [2]}");
+        // On the wire: the shape of the caller's release, which our node asked erl for.
+        CHECK(t.eval("gen:call(Kv, system, get_state)") ==
+              (caller_expects_ok_tuple() ? "{ok,{ok,#{a => 1,<<\"b\">> => [2]}}}"
+                                         : "{ok,#{a => 1,<<\"b\">> => [2]}}"));
         CHECK(t.eval(R"ERL(
             {status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]} =
                 sys:get_status(Kv),
@@ -102,12 +96,7 @@ TEST_SUITE("sys interop") {
         LogCapture log;
         INFO(log.text());
         Node node = start_node(cluster.node_options("cpp_sys_fun", &log));
-        // What an operator of an OTP 26.1 to 27 cluster sets; automatic serves 25 and 28+.
-        const SysStateReplies replies = caller_expects_ok_tuple() && !caller_shows_its_release()
-                                            ? SysStateReplies::ok_tuple
-                                            : SysStateReplies::automatic;
-        REQUIRE(spawn_actor(node, std::make_unique<Holder>(),
-                            {.name = atom("holder"), .sys_state_replies = replies}));
+        REQUIRE(spawn_actor(node, std::make_unique<Holder>(), {.name = atom("holder")}));
         TempDir beams;
         {
             std::ofstream source(beams.file("sys_fun.erl"));
