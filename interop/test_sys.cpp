@@ -1,4 +1,5 @@
-// sys from a real erl node on C++ actors (the demo node's kv): get_state, get_status,
+// sys from a real erl node on C++ actors (the demo node's kv): get_state in the shape of the
+// caller's release, asked of its node (OTP 25 and 27 nodes in one cluster too), get_status,
 // replace_state refused as sys reports a failed callback or served by a C++ hook from a compiled
 // fun's free variable, suspend holding a gen_server:call
 // until resume answers it, statistics, trace lines on our log, log, change_code only while
@@ -79,6 +80,26 @@ TEST_SUITE("sys interop") {
               "{true,true,[],running,[],{header,\"Status for generic server kv\"},"
               "{\"Status\",running},{\"Logged events\",[]},"
               "{data,[{\"State\",#{a => 1,<<\"b\">> => [2]}}]}}");
+    }
+
+    TEST_CASE("erl: OTP 25 and OTP 27 nodes in one cluster each get their release's shape") {
+        Cluster cluster;
+        LogCapture log;
+        INFO(log.text());
+        Node node = start_node(cluster.node_options("cpp_sys_mixed", &log));
+        REQUIRE(cli::start_demo_kv(node).has_value());
+        const std::string kv = "Kv = {kv, " + quoted(node.name()) + "}, ";
+        for (const char* release : {"25", "27", "25", "27"}) {
+            ErlNodeOptions options = cluster.erl_options("erl_sys_" + std::string(release));
+            options.otp_release = release;
+            ErlNode erl(options);
+            INFO("OTP " << release);
+            // Twice on one connection: the second takes the release asked for the first.
+            CHECK(erl.eval(kv + "ok = gen_server:call(Kv, {put, r, " + release +
+                           "}), {sys:get_state(Kv), sys:get_state(Kv)}") ==
+                  "{#{r => " + std::string(release) + "},#{r => " + release + "}}");
+        }
+        CHECK_FALSE(log.contains("is unknown"));
     }
 
     TEST_CASE("erl: sys:replace_state on a C++ actor raises callback_failed, and it goes on") {
