@@ -326,6 +326,23 @@ TEST_SUITE("fragments") {
         CHECK(decoded(decoder, only) == hello_world());
         CHECK(decoder.reassembly().sequences_in_progress() == 0);
     }
+
+    TEST_CASE("a first fragment that carries only its header is completed by its continuation") {
+        // With fragments agreed but no atom cache, a frame is its length, 131,68,0 and the terms.
+        Bytes whole;
+        FrameEncoder(offered & ~flag::dist_hdr_atom_cache).encode(whole, hello_world());
+        const Bytes terms(whole.begin() + 7, whole.end());  // after the length and 131,68,0
+        FrameDecoder decoder(beam);
+        pending(decoder, hex("8345"
+                             "0000000000000007"
+                             "0000000000000002"
+                             "00"));
+        CHECK(decoded(decoder, concat({hex("8346"
+                                           "0000000000000007"
+                                           "0000000000000001"),
+                                       terms})) == hello_world());
+        CHECK(decoder.reassembly().sequences_in_progress() == 0);
+    }
 }
 
 TEST_SUITE("distribution header encoder") {
