@@ -59,14 +59,6 @@ class Later : public Actor {
     std::vector<From> kept_;
 };
 
-// Shows %{"k" => [1]} as its state to sys.
-class Shown : public Actor {
-  public:
-    std::optional<Term> state() const override {
-        return map({{binary("k"), list(Term(std::int64_t{1}))}});
-    }
-};
-
 // Our node, with the demo services (kv among them), and one erl node on a private EPMD.
 struct WithErl {
     explicit WithErl(std::string_view name)
@@ -324,24 +316,21 @@ IO.puts(inspect({r, is_reference(ref), missing, late, stray}))
           ":noproc, :timeout, :none}");
 }
 
-TEST_CASE("elixir: :sys.get_state and :sys.get_status on a C++ actor, as on a GenServer") {
+TEST_CASE("elixir: :sys.get_state and :sys.get_status on the C++ kv, as on a GenServer") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(cluster.node_options("cpp_sys_ex", &log));
-    // Elixir on OTP 26.1 to 27 expects {ok, State} replies, which its handshake does not show.
-    const SysStateReplies replies =
-        default_otp_release() == "27" ? SysStateReplies::ok_tuple : SysStateReplies::automatic;
-    REQUIRE(spawn_actor(node, std::make_unique<Shown>(),
-                        {.name = atom("shown"), .sys_state_replies = replies}));
+    REQUIRE(cli::start_demo_kv(node).has_value());
     ElixirRun ex;
     const std::string out = ex.run_script(cluster, node, R"EX(
-s = {:shown, cpp}
-{:status, _, {:module, :gen_server}, [_, :running | _]} = :sys.get_status(s)
-:ok = :sys.suspend(s)
-suspended = :sys.get_state(s)
-:ok = :sys.resume(s)
-IO.puts(inspect({:sys.get_state(s), suspended}))
+kv = {:kv, cpp}
+:ok = GenServer.call(kv, {:put, "k", [1]})
+{:status, _, {:module, :gen_server}, [_, :running | _]} = :sys.get_status(kv)
+:ok = :sys.suspend(kv)
+suspended = :sys.get_state(kv)
+:ok = :sys.resume(kv)
+IO.puts(inspect({:sys.get_state(kv), suspended}))
 )EX");
     CHECK(last_line(out) == "{%{\"k\" => [1]}, %{\"k\" => [1]}}");
 }

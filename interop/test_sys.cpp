@@ -1,4 +1,5 @@
-// sys from a real erl node on C++ actors (the demo node's kv): get_state, get_status,
+// sys from a real erl node on C++ actors (the demo node's kv): get_state in the shape of the
+// caller's release, asked of its node (OTP 25 and 27 nodes in one cluster too), get_status,
 // replace_state refused as sys reports a failed callback or served by a C++ hook from a compiled
 // fun's free variable, suspend holding a gen_server:call
 // until resume answers it, statistics, trace lines on our log, log, change_code only while
@@ -51,14 +52,9 @@ class Holder : public Actor {
     Term state_ = Term(atoms::undefined);
 };
 
-// The erl of this run: its sys.erl expects {ok, State} from get_state since OTP 26.1; OTP 28+
-// nodes show it in the handshake, OTP 26.1 to 27 do not (docs/actor.md).
+// The erl of this run: its sys.erl expects {ok, State} from get_state since OTP 26.1.
 bool caller_expects_ok_tuple() {
-    const std::string release = default_otp_release();
-    return release == "27" || release == "29";
-}
-bool caller_shows_its_release() {
-    return default_otp_release() == "29";
+    return default_otp_release() != "25";
 }
 
 }  // namespace
@@ -70,12 +66,11 @@ TEST_SUITE("sys interop") {
         CHECK(t.eval(R"ERL(
             ok = gen_server:call(Kv, {put, a, 1}),
             ok = gen_server:call(Kv, {put, <<"b">>, [2]}),
-            gen:call(Kv, system, get_state))ERL") == (caller_shows_its_release()
-                                                          ? "{ok,{ok,#{a => 1,<<\"b\">> => [2]}}}"
-                                                          : "{ok,#{a => 1,<<\"b\">> => [2]}}"));
-        // OTP 26.1 to 27 callers need SysStateReplies::ok_tuple, which the demo kv does not set.
-        if (caller_expects_ok_tuple() == caller_shows_its_release())
-            CHECK(t.eval("sys:get_state(Kv)") == "#{a => 1,<<\"b\">> => [2]}");
+            sys:get_state(Kv))ERL") == "#{a => 1,<<\"b\">> => [2]}");
+        // On the wire: the shape of the caller's release, which our node asked erl for.
+        CHECK(t.eval("gen:call(Kv, system, get_state)") ==
+              (caller_expects_ok_tuple() ? "{ok,{ok,#{a => 1,<<\"b\">> => [2]}}}"
+                                         : "{ok,#{a => 1,<<\"b\">> => [2]}}"));
         CHECK(t.eval(R"ERL(
             {status, Pid, {module, gen_server}, [PDict, SysState, Parent, Debug, Misc]} =
                 sys:get_status(Kv),
@@ -85,6 +80,26 @@ TEST_SUITE("sys interop") {
               "{true,true,[],running,[],{header,\"Status for generic server kv\"},"
               "{\"Status\",running},{\"Logged events\",[]},"
               "{data,[{\"State\",#{a => 1,<<\"b\">> => [2]}}]}}");
+    }
+
+    TEST_CASE("erl: OTP 25 and OTP 27 nodes in one cluster each get their release's shape") {
+        Cluster cluster;
+        LogCapture log;
+        INFO(log.text());
+        Node node = start_node(cluster.node_options("cpp_sys_mixed", &log));
+        REQUIRE(cli::start_demo_kv(node).has_value());
+        const std::string kv = "Kv = {kv, " + quoted(node.name()) + "}, ";
+        for (const char* release : {"25", "27", "25", "27"}) {
+            ErlNodeOptions options = cluster.erl_options("erl_sys_" + std::string(release));
+            options.otp_release = release;
+            ErlNode erl(options);
+            INFO("OTP " << release);
+            // Twice on one connection: the second takes the release asked for the first.
+            CHECK(erl.eval(kv + "ok = gen_server:call(Kv, {put, r, " + release +
+                           "}), {sys:get_state(Kv), sys:get_state(Kv)}") ==
+                  "{#{r => " + std::string(release) + "},#{r => " + release + "}}");
+        }
+        CHECK_FALSE(log.contains("is unknown"));
     }
 
     TEST_CASE("erl: sys:replace_state on a C++ actor raises callback_failed, and it goes on") {
@@ -102,12 +117,7 @@ TEST_SUITE("sys interop") {
         LogCapture log;
         INFO(log.text());
         Node node = start_node(cluster.node_options("cpp_sys_fun", &log));
-        // What an operator of an OTP 26.1 to 27 cluster sets; automatic serves 25 and 28+.
-        const SysStateReplies replies = caller_expects_ok_tuple() && !caller_shows_its_release()
-                                            ? SysStateReplies::ok_tuple
-                                            : SysStateReplies::automatic;
-        REQUIRE(spawn_actor(node, std::make_unique<Holder>(),
-                            {.name = atom("holder"), .sys_state_replies = replies}));
+        REQUIRE(spawn_actor(node, std::make_unique<Holder>(), {.name = atom("holder")}));
         TempDir beams;
         {
             std::ofstream source(beams.file("sys_fun.erl"));

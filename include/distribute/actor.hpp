@@ -179,10 +179,10 @@ struct StartError {
 
 // The shape of sys:get_state and sys:replace_state replies. OTP 26.1 changed them from the bare
 // State to {ok, State}, and a caller's sys.erl accepts only its own release's shape (a real
-// gen_server has the same problem in a mixed cluster). Nothing in the handshake tells OTP 25
-// from 27; OTP 28 and later show themselves (ALTACT_SIG).
+// gen_server has the same problem in a mixed cluster). The handshake shows OTP 28 and later only
+// (ALTACT_SIG), so automatic asks other callers' nodes their release (docs/actor.md).
 enum class SysStateReplies {
-    automatic,  // {ok, State} to callers on OTP 28+ nodes, the bare State to the others
+    automatic,  // the caller's release's shape; OTP 26 counts as 26.1
     bare,       // OTP 25 to 26.0 callers
     ok_tuple,   // OTP 26.1 and later callers
 };

@@ -9,12 +9,12 @@
 #include "actor/process_start.hpp"
 #include "actor/start_gate.hpp"
 #include "actor/sys_debug.hpp"
+#include "actor/sys_state_reply.hpp"
 #include "actor/system_message.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
 #include "node/identity_hash.hpp"
 #include "otp/call_engine.hpp"
-#include "wire/flags.hpp"
 
 namespace distribute {
 
@@ -106,6 +106,8 @@ class ActorRunner {
     bool dispatch(const ProcessHandle& self, Term message) {
         if (done_) return false;
         if (auto sys = actor_detail::system_message(self, message)) return system(self, *sys);
+        // A get_state reply that waited for the caller's release goes out even while suspended.
+        if (state_replies_.answer(self, message)) return true;
         // Only a trapping actor sees 'EXIT' messages; its parent's ends it, as gen_server.
         if (parent_ && message.is_tuple(3) && message[0].is_atom(atoms::EXIT) &&
             message[1] == Term(*parent_)) {
@@ -225,7 +227,7 @@ class ActorRunner {
                 sys.from.reply(
                     callback_failed("system_get_state", Term(atom("state_not_exposed"))));
             else
-                sys.from.reply(state_reply(self, sys.from, **state));
+                state_replies_.reply(self, sys.from, **state);
             return true;
         }
         if (auto r = request.tagged<Term>(replace_state)) {
@@ -236,7 +238,7 @@ class ActorRunner {
             if (!replaced || !*replaced)
                 sys.from.reply(callback_failed("system_replace_state", reason));
             else
-                sys.from.reply(state_reply(self, sys.from, **replaced));
+                state_replies_.reply(self, sys.from, **replaced);
             return true;
         }
         if (request.is_atom(get_status)) {
@@ -261,15 +263,6 @@ class ActorRunner {
         }
         sys.from.reply(actor_detail::unknown_system_msg(request));
         return true;
-    }
-
-    // A state as the caller's sys.erl expects it: bare before OTP 26.1, {ok, State} since.
-    Term state_reply(const ProcessHandle& self, const From& from, Term state) const {
-        bool ok_tuple = state_replies_ == SysStateReplies::ok_tuple;
-        if (state_replies_ == SysStateReplies::automatic && from.caller().node != self.pid().node)
-            ok_tuple =
-                (runtime_of(self).peer_flags(from.caller().node) & wire::flag::altact_sig) != 0;
-        return ok_tuple ? tuple(atoms::ok, std::move(state)) : state;
     }
 
     // After resume: what came while suspended, in the order it came.
@@ -361,7 +354,7 @@ class ActorRunner {
     std::unordered_map<Reference, PendingCall, node::ReferenceHash> calls_;
     std::optional<Pid> parent_;
     std::optional<Atom> name_;
-    SysStateReplies state_replies_;
+    actor_detail::StateReplies state_replies_;
     bool done_ = false;
     actor_detail::SysDebug debug_;
     bool suspended_ = false;

@@ -90,6 +90,7 @@ std::shared_ptr<GlobalServer> Membership::global() const {
 }
 
 void Membership::stop() {
+    peer_releases_.stop();
     std::map<Atom, std::shared_ptr<PgScope>> scopes;
     std::shared_ptr<GlobalServer> global;
     {

@@ -1,6 +1,6 @@
-// What a node runs to be a member of a cluster beyond its connections: its pg scopes and its
-// global name server. One per node, installed by otp::start_services and found again through the
-// runtime, as the rpc server is.
+// What a node runs to be a member of a cluster beyond its connections: its pg scopes, its
+// global name server, and what it has learned of its peers' releases. One per node, installed by
+// otp::start_services and found again through the runtime, as the rpc server is.
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 
 #include "distribute/groups.hpp"
 #include "node/runtime.hpp"
+#include "otp/peer_release.hpp"
 
 namespace distribute::otp {
 
@@ -19,7 +20,9 @@ class GlobalServer;
 
 class Membership final : public node::Services {
   public:
-    explicit Membership(node::Runtime& runtime) : runtime_(runtime) {}
+    explicit Membership(node::Runtime& runtime) : runtime_(runtime), peer_releases_(runtime) {
+        peer_releases_.start();
+    }
 
     // The membership of `runtime`; throws std::logic_error for a runtime without one.
     static Membership& of(node::Runtime& runtime);
@@ -33,6 +36,8 @@ class Membership final : public node::Services {
     void start_global();
     // Null on a hidden node.
     std::shared_ptr<GlobalServer> global() const;
+
+    PeerReleases& peer_releases() { return peer_releases_; }
 
     // A leaving node's first steps (Cluster::leave), as its processes' exits would do them: every
     // local member leaves its groups in every scope; then each global name a process of this node
@@ -49,6 +54,7 @@ class Membership final : public node::Services {
     std::map<Atom, std::shared_ptr<PgScope>> scopes_;
     std::shared_ptr<GlobalServer> global_;
     bool stopped_ = false;
+    PeerReleases peer_releases_;
 };
 
 }  // namespace distribute::otp
