@@ -47,7 +47,7 @@ struct PoolError {
 };
 
 struct PoolOptions {
-    std::size_t max_size = 10;     // resources at most: in use, idle and being made
+    std::size_t max_size = 10;  // resources at most: in use, idle and being made
     // Acquirers waiting at most (one whose resource is still being made counts); one more is
     // refused at once.
     std::size_t max_waiters = 64;
