@@ -91,12 +91,13 @@ TEST_CASE("an erl node that goes down takes its members with it, and a netsplit 
     const Pid e2 = erl_member(m, 2, "grp");
     converge(m, "grp", {ours.pid(), e0, e1, e2});
 
-    // A netsplit: erl 0 drops us. global's prevent_overlapping_partitions has the others drop
-    // both sides of it: erl 1 and 2 keep each other, erl 0 and our node are left alone.
+    // A netsplit: erl 0 drops us. global's prevent_overlapping_partitions has our node drop the
+    // erl nodes still connected to erl 0, so ours is left alone. Whether erl 0 also drops erl 1
+    // and 2 depends on which global acts first (erl 0's, on its nodedown of us, sees them still
+    // connected to us or not): the test does not depend on it.
     CHECK(m.erls[0]->eval("erlang:disconnect_node(" + m.cpp() + ")") == "true");
-    for (std::size_t i = 1; i < 3; ++i)
-        CHECK(m.erls[i]->eval(erl_wait("not lists:member(" + m.cpp() + ", nodes())")) == "ok");
-    CHECK(m.erls[0]->eval(erl_wait("nodes() =:= []")) == "ok");
+    for (auto& erl : m.erls)
+        CHECK(erl->eval(erl_wait("not lists:member(" + m.cpp() + ", nodes())")) == "ok");
     eventually([&] { return m.node->nodes().empty(); });
     CHECK(m.pg().members("grp"_a) == std::vector<Pid>{ours.pid()});
     // Healed by one connection from each partition to ours: global meshes the rest.
