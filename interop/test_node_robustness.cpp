@@ -281,7 +281,11 @@ TEST_CASE(
         CAPTURE(prefix);
         LogCapture log;
         INFO(log.text());
-        Node node = start_node(cluster.node_options(prefix, &log));
+        // Hidden: on a visible node, pg or global traffic still queued when a round disconnects
+        // may dial the peer again (as a BEAM's would), and the round waits for the two to be apart.
+        auto options = cluster.node_options(prefix, &log);
+        options.hidden = true;
+        Node node = start_node(options);
         Mailbox inbox = named_mailbox(node, "inbox");
         NodeEvents events(node);
         const std::string cpp = quoted(node.name());
@@ -311,7 +315,10 @@ TEST_CASE(
                            " -> in_order; L(N) -> receive {sim, N} -> L(N + 1); {sim, M} -> "
                            "{out_of_order, N, M} after 15000 -> {timeout, N} end end, Loop(1)") ==
                   "in_order");
-            CHECK(listed_once(node.nodes(), peer));
+            auto connected = node.nodes();
+            for (const Atom& hidden : node.hidden_nodes())
+                connected.push_back(hidden);
+            CHECK(listed_once(connected, peer));
             CHECK(erl.eval("Cpp = " + cpp + ", length([N || N <- nodes(connected), N =:= Cpp])") ==
                   "1");
             CHECK(events.count(peer, true) == static_cast<std::size_t>(round + 1));
