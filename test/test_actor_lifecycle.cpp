@@ -100,7 +100,7 @@ Term dictionary_entry(const ActorInfo& info, const char* key) {
 }  // namespace
 
 TEST_SUITE("actor lifecycle") {
-    TEST_CASE("init's Continue runs before the messages that came during init and after start") {
+    TEST_CASE("init's Continue runs before any message sent once the start has returned") {
         LocalNode t;
         Mailbox me = t.node.open_mailbox();
         auto a = spawn_actor(t.node, std::make_unique<Recorder>(me.pid()));
