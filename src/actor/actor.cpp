@@ -48,6 +48,16 @@ Term callback_failed(const char* callback, const Term& reason) {
                                      tuple(atoms::error, reason)));
 }
 
+// The process dictionary tools see, [{Key, Value}, ...]: proc_lib's entries for an actor.
+// The caller holds the process's mutex.
+Term dictionary_of(const node::Process& process) {
+    std::vector<Term> entries;
+    if (process.description)
+        for (const auto& [key, value] : process.description->dictionary)
+            entries.push_back(tuple(key, value));
+    return list_from(entries);
+}
+
 }  // namespace
 
 // Friend of Actor: sets self() around each callback and turns exceptions into exit reasons.
@@ -348,7 +358,8 @@ class ActorRunner {
     }
 
     // sys:get_status/1 as a gen_server answers it: {status, Pid, {module, gen_server},
-    // [PDict, SysState, Parent, Debug, [{header, H}, {data, [...]}, {data, [{"State", S}]}]]}.
+    // [PDict (proc_lib's entries), SysState, Parent, Debug, [{header, H}, {data, [...]}, {data,
+    // [{"State", S}]}]]}.
     Term status(const ProcessHandle& self) {
         static const Atom status = atom("status");
         static const Atom module = atom("module");
@@ -364,8 +375,14 @@ class ActorRunner {
                  tuple(data, list(tuple(text("Status"), sys_state), tuple(text("Parent"), parent),
                                   tuple(text("Logged events"), debug_.logged_events()))),
                  tuple(data, list(tuple(text("State"), shown_state(self)))));
+        Term dictionary;
+        {
+            auto& process = node::Access::process(self);
+            std::lock_guard lock(process.mutex);
+            dictionary = dictionary_of(process);
+        }
         return tuple(status, self.pid(), tuple(module, gen_server),
-                     list(Term(), sys_state, parent, debug_.options(), misc));
+                     list(dictionary, sys_state, parent, debug_.options(), misc));
     }
 
     // The state as format_status shows it; a hook that throws shows its exception instead.
@@ -583,10 +600,7 @@ std::optional<ActorInfo> actor_info(Node& node, const Pid& process) {
         for (const auto& entry : d->dictionary)
             started = started || entry.first.is_atom(initial_call);
     if (!started) return std::nullopt;
-    std::vector<Term> entries;
-    for (const auto& [key, value] : d->dictionary)
-        entries.push_back(tuple(key, value));
-    return ActorInfo{list_from(entries), d->hibernating, d->hibernations, d->bytes_returned};
+    return ActorInfo{dictionary_of(*found), d->hibernating, d->hibernations, d->bytes_returned};
 }
 
 }  // namespace distribute
