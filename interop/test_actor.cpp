@@ -376,7 +376,9 @@ TEST_CASE("C++ requests to BEAM gen_servers: erl's net_kernel, and a missing nam
     CHECK(missing.error().code == CallErrc::noproc);
 }
 
-TEST_CASE("elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the alias tag") {
+TEST_CASE(
+    "elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the alias tag; an "
+    "actor's continue and hibernate") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -386,6 +388,8 @@ TEST_CASE("elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the
     auto later =
         spawn_actor(node, std::make_unique<Later>(observer.pid()), {.name = atom("later")});
     REQUIRE(later.has_value());
+    auto warm = spawn_actor(node, std::make_unique<Warm>(observer.pid()), {.name = atom("warm")});
+    REQUIRE(warm.has_value());
     ElixirRun ex;
     const std::string out = ex.run_script(cluster, node, R"EX(
 kv = {:kv, cpp}
@@ -417,11 +421,19 @@ stray = receive do
 after
   0 -> :none
 end
-IO.puts(inspect({r, is_reference(ref), missing, late, stray}))
+warmed = GenServer.call({:warm, cpp}, :get)
+GenServer.cast({:warm, cpp}, :hibernate)
+:warmed = GenServer.call({:warm, cpp}, :get)
+IO.puts(inspect({r, is_reference(ref), missing, late, stray, warmed}))
 )EX");
     CHECK(last_line(out) ==
           "{{:ok, {:ok, 1}, :not_found, :ok, [:c, \"k\"], {:ok, [1, 2]}, :ok, [:c]}, true, "
-          ":noproc, :timeout, :none}");
+          ":noproc, :timeout, :none, :warmed}");
+    // The cast was handled before the call after it: the actor hibernated, and woke for the call.
+    auto info = actor_info(node, warm->pid());
+    REQUIRE(info.has_value());
+    CHECK(info->hibernations == 1);
+    CHECK_FALSE(info->hibernating);
 }
 
 TEST_CASE("elixir: :sys.get_state and :sys.get_status on the C++ kv, as on a GenServer") {
