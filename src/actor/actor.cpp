@@ -10,6 +10,7 @@
 #include "actor/start_gate.hpp"
 #include "actor/sys_debug.hpp"
 #include "actor/sys_state_reply.hpp"
+#include "actor/sys_status.hpp"
 #include "actor/system_message.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
@@ -33,15 +34,6 @@ node::Runtime& runtime_of(const ProcessHandle& h) {
 
 Atom atom(const char* name) {
     return Atom::make(name).value();
-}
-
-// {error, {callback_failed, {gen_server, Callback}, {error, Reason}}}: sys's reply when the
-// state callback of a gen_server fails, which is what a C++ hook's refusal or exception is.
-Term callback_failed(const char* callback, const Term& reason) {
-    static const Atom callback_failed = atom("callback_failed");
-    static const Atom gen_server = atom("gen_server");
-    return tuple(atoms::error, tuple(callback_failed, tuple(gen_server, atom(callback)),
-                                     tuple(atoms::error, reason)));
 }
 
 }  // namespace
@@ -222,10 +214,10 @@ class ActorRunner {
         if (request.is_atom(get_state)) {
             auto state = guarded(self, [&] { return actor_->state(); });
             if (!state)
-                sys.from.reply(callback_failed("system_get_state", state.error()));
+                sys.from.reply(actor_detail::callback_failed("system_get_state", state.error()));
             else if (!*state)
-                sys.from.reply(
-                    callback_failed("system_get_state", Term(atom("state_not_exposed"))));
+                sys.from.reply(actor_detail::callback_failed("system_get_state",
+                                                             Term(atom("state_not_exposed"))));
             else
                 state_replies_.reply(self, sys.from, **state);
             return true;
@@ -236,7 +228,7 @@ class ActorRunner {
                                 : !*replaced ? replaced->error()
                                              : Term();
             if (!replaced || !*replaced)
-                sys.from.reply(callback_failed("system_replace_state", reason));
+                sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
             else
                 state_replies_.reply(self, sys.from, **replaced);
             return true;
@@ -275,25 +267,12 @@ class ActorRunner {
         return true;
     }
 
-    // sys:get_status/1 as a gen_server answers it: {status, Pid, {module, gen_server},
-    // [PDict, SysState, Parent, Debug, [{header, H}, {data, [...]}, {data, [{"State", S}]}]]}.
+    // sys:get_status/1 as a gen_server answers it.
     Term status(const ProcessHandle& self) {
-        static const Atom status = atom("status");
-        static const Atom module = atom("module");
-        static const Atom gen_server = atom("gen_server");
-        static const Atom header = atom("header");
-        static const Atom data = atom("data");
-        const Term sys_state(atom(suspended_ ? "suspended" : "running"));
-        const Term parent(parent_ ? *parent_ : self.pid());
         const std::string who = name_ ? std::string(name_->name()) : to_string(Term(self.pid()));
-        auto text = [](const std::string& s) { return charlist(s).value_or(binary(s)); };
-        const Term misc =
-            list(tuple(header, text("Status for generic server " + who)),
-                 tuple(data, list(tuple(text("Status"), sys_state), tuple(text("Parent"), parent),
-                                  tuple(text("Logged events"), debug_.logged_events()))),
-                 tuple(data, list(tuple(text("State"), shown_state(self)))));
-        return tuple(status, self.pid(), tuple(module, gen_server),
-                     list(Term(), sys_state, parent, debug_.options(), misc));
+        return actor_detail::gen_server_status(self, who, suspended_,
+                                               Term(parent_ ? *parent_ : self.pid()), debug_,
+                                               shown_state(self));
     }
 
     // The state as format_status shows it; a hook that throws shows its exception instead.
