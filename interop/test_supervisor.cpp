@@ -192,7 +192,7 @@ spec = %{id: :w, start: {:distribute, :counter, [1]}}
 {:ok, p1} = DynamicSupervisor.start_child(sup, spec)
 {:ok, p2} = DynamicSupervisor.start_child(sup, %{spec | start: {:distribute, :counter, [2]}})
 full = DynamicSupervisor.start_child(sup, spec)
-counts = DynamicSupervisor.count_children(sup)
+counts = Enum.sort(Map.to_list(DynamicSupervisor.count_children(sup)))
 :ok = DynamicSupervisor.terminate_child(sup, p1)
 missing = DynamicSupervisor.terminate_child(sup, p1)
 [{:undefined, ^p2, :worker, [:distribute]}] = DynamicSupervisor.which_children(sup)
@@ -200,7 +200,7 @@ missing = DynamicSupervisor.terminate_child(sup, p1)
 IO.puts(inspect({full, counts, missing, GenServer.call(p2, :get)}))
 )EX");
         CHECK(last_line(out) ==
-              "{{:error, :max_children}, %{active: 2, specs: 2, supervisors: 0, workers: 2}, "
+              "{{:error, :max_children}, [active: 2, specs: 2, supervisors: 0, workers: 2], "
               "{:error, :not_found}, 2}");
     }
 }
