@@ -30,15 +30,7 @@ struct WithSupervisor {
         REQUIRE(started.has_value());
         sup = *started;
     }
-    // sys:Request as sys sends it: the reply.
-    Term sys(Term request) {
-        const Reference tag = me.make_ref();
-        me.send(sup.pid(), tuple("system"_a, tuple(me.pid(), tag), std::move(request)));
-        Term reply = next(me);
-        REQUIRE(reply.is_tuple(2));
-        CHECK(reply[0] == Term(tag));
-        return reply[1];
-    }
+    Term sys(Term request) { return sys_request(me, sup.pid(), std::move(request)); }
 };
 
 }  // namespace
@@ -115,9 +107,7 @@ TEST_SUITE("supervisor sys") {
         o.max_children = 5;
         auto sup = start_dynamic_supervisor(t.node, std::move(o));
         REQUIRE(sup.has_value());
-        const Reference tag = me.make_ref();
-        me.send(sup->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
-        const Term state = next(me)[1];
+        const Term state = sys_request(me, sup->pid(), "get_state"_a);
         REQUIRE(state.is_map());
         CHECK(*state.find(Term("__struct__"_a)) == Term("Elixir.DynamicSupervisor"_a));
         CHECK(*state.find(Term("max_children"_a)) == Term(5));

@@ -191,69 +191,63 @@ class ActorRunner {
     // sys's protocol (OTP 25, sys.erl's do_cmd, with gen_server's callbacks behind it). Hooks
     // that throw or refuse are answered as sys answers a failed callback: the actor goes on.
     bool system(const ProcessHandle& self, const actor_detail::SystemMessage& sys) {
-        static const Atom terminate = atom("terminate");
-        static const Atom suspend = atom("suspend");
-        static const Atom resume = atom("resume");
-        static const Atom get_state = atom("get_state");
-        static const Atom replace_state = atom("replace_state");
-        static const Atom get_status = atom("get_status");
-        static const Atom debug = atom("debug");
-        static const Atom change_code = atom("change_code");
+        using actor_detail::SysRequest;
         if (!sys.from) return true;
-        const Term& request = sys.request;
-        if (auto t = request.tagged<Term>(terminate)) {
-            sys.from.reply(Term(atoms::ok));
-            finish(self, std::get<0>(*t));
-            return false;
-        }
-        if (request.is_atom(suspend) || request.is_atom(resume)) {
-            suspended_ = request.is_atom(suspend);
-            sys.from.reply(Term(atoms::ok));
-            return suspended_ || release_held(self);
-        }
-        if (request.is_atom(get_state)) {
-            auto state = guarded(self, [&] { return actor_->state(); });
-            if (!state)
-                sys.from.reply(actor_detail::callback_failed("system_get_state", state.error()));
-            else if (!*state)
-                sys.from.reply(actor_detail::callback_failed("system_get_state",
-                                                             Term(atom("state_not_exposed"))));
-            else
-                state_replies_.reply(self, sys.from, **state);
-            return true;
-        }
-        if (auto r = request.tagged<Term>(replace_state)) {
-            auto replaced = guarded(self, [&] { return actor_->replace_state(std::get<0>(*r)); });
-            const Term reason = !replaced    ? replaced.error()
-                                : !*replaced ? replaced->error()
-                                             : Term();
-            if (!replaced || !*replaced)
-                sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
-            else
-                state_replies_.reply(self, sys.from, **replaced);
-            return true;
-        }
-        if (request.is_atom(get_status)) {
-            sys.from.reply(status(self));
-            return true;
-        }
-        if (auto d = request.tagged<Term>(debug)) {
-            sys.from.reply(debug_.command(self, label(self), std::get<0>(*d)));
-            return true;
-        }
-        if (auto c = request.tagged<Term, Term, Term>(change_code); c && suspended_) {
-            const auto& [module, old_vsn, extra] = *c;
-            (void)module;
-            auto changed = guarded(self, [&] { return actor_->code_change(old_vsn, extra); });
-            if (!changed)
-                sys.from.reply(tuple(atoms::error, changed.error()));
-            else if (!*changed)
-                sys.from.reply(tuple(atoms::error, changed->error()));
-            else
+        switch (sys.kind) {
+            case SysRequest::terminate:
                 sys.from.reply(Term(atoms::ok));
-            return true;
+                finish(self, sys.arg);
+                return false;
+            case SysRequest::suspend:
+            case SysRequest::resume:
+                suspended_ = sys.kind == SysRequest::suspend;
+                sys.from.reply(Term(atoms::ok));
+                return suspended_ || release_held(self);
+            case SysRequest::get_state: {
+                auto state = guarded(self, [&] { return actor_->state(); });
+                if (!state)
+                    sys.from.reply(
+                        actor_detail::callback_failed("system_get_state", state.error()));
+                else if (!*state)
+                    sys.from.reply(actor_detail::callback_failed("system_get_state",
+                                                                 Term(atom("state_not_exposed"))));
+                else
+                    state_replies_.reply(self, sys.from, **state);
+                return true;
+            }
+            case SysRequest::replace_state: {
+                auto replaced = guarded(self, [&] { return actor_->replace_state(sys.arg); });
+                const Term reason = !replaced    ? replaced.error()
+                                    : !*replaced ? replaced->error()
+                                                 : Term();
+                if (!replaced || !*replaced)
+                    sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
+                else
+                    state_replies_.reply(self, sys.from, **replaced);
+                return true;
+            }
+            case SysRequest::get_status:
+                sys.from.reply(status(self));
+                return true;
+            case SysRequest::debug:
+                sys.from.reply(debug_.command(self, label(self), sys.arg));
+                return true;
+            case SysRequest::change_code: {
+                if (!suspended_) break;
+                auto changed =
+                    guarded(self, [&] { return actor_->code_change(sys.arg, sys.extra); });
+                if (!changed)
+                    sys.from.reply(tuple(atoms::error, changed.error()));
+                else if (!*changed)
+                    sys.from.reply(tuple(atoms::error, changed->error()));
+                else
+                    sys.from.reply(Term(atoms::ok));
+                return true;
+            }
+            case SysRequest::unknown:
+                break;
         }
-        sys.from.reply(actor_detail::unknown_system_msg(request));
+        sys.from.reply(actor_detail::unknown_system_msg(sys.request));
         return true;
     }
 

@@ -50,44 +50,47 @@ const Atom& module_atom() {
 }  // namespace
 
 bool Supervisor::system(const ProcessHandle& self, const SystemMessage& sys) {
-    static const Atom terminate = atom("terminate");
-    static const Atom suspend = atom("suspend");
-    static const Atom resume = atom("resume");
-    static const Atom get_state = atom("get_state");
-    static const Atom replace_state = atom("replace_state");
-    static const Atom get_status = atom("get_status");
-    static const Atom debug = atom("debug");
-    static const Atom change_code = atom("change_code");
     if (!sys.from) return true;
-    const Term& request = sys.request;
-    if (auto t = request.tagged<Term>(terminate)) {
-        sys.from.reply(Term(atoms::ok));
-        shut_down(self, std::get<0>(*t));
-    } else if (request.is_atom(suspend) || request.is_atom(resume)) {
-        suspended_ = request.is_atom(suspend);
-        sys.from.reply(Term(atoms::ok));
-        if (!suspended_) {
+    switch (sys.kind) {
+        case SysRequest::terminate:
+            sys.from.reply(Term(atoms::ok));
+            shut_down(self, sys.arg);
+            return !ended_;
+        case SysRequest::suspend:
+            suspended_ = true;
+            sys.from.reply(Term(atoms::ok));
+            return true;
+        case SysRequest::resume:
+            suspended_ = false;
+            sys.from.reply(Term(atoms::ok));
             // What came while suspended goes first, in the order it came.
             deferred_.insert(deferred_.begin(), std::make_move_iterator(held_.begin()),
                              std::make_move_iterator(held_.end()));
             held_.clear();
-        }
-    } else if (request.is_atom(get_state)) {
-        state_replies_.reply(self, sys.from, state_term(self));
-    } else if (request.tagged<Term>(replace_state)) {
-        // A BEAM fun cannot run on this state.
-        sys.from.reply(
-            callback_failed("system_replace_state", Term(atom("replace_state_not_supported"))));
-    } else if (request.is_atom(get_status)) {
-        sys.from.reply(status_term(self));
-    } else if (auto d = request.tagged<Term>(debug)) {
-        sys.from.reply(debug_.command(self, label(self), std::get<0>(*d)));
-    } else if (request.tagged<Term, Term, Term>(change_code) && suspended_) {
-        sys.from.reply(Term(atoms::ok));  // no state to migrate: the options are the state
-    } else {
-        sys.from.reply(unknown_system_msg(request));
+            return true;
+        case SysRequest::get_state:
+            state_replies_.reply(self, sys.from, state_term(self));
+            return true;
+        case SysRequest::replace_state:
+            // A BEAM fun cannot run on this state.
+            sys.from.reply(
+                callback_failed("system_replace_state", Term(atom("replace_state_not_supported"))));
+            return true;
+        case SysRequest::get_status:
+            sys.from.reply(status_term(self));
+            return true;
+        case SysRequest::debug:
+            sys.from.reply(debug_.command(self, label(self), sys.arg));
+            return true;
+        case SysRequest::change_code:
+            if (!suspended_) break;
+            sys.from.reply(Term(atoms::ok));  // no state to migrate: the options are the state
+            return true;
+        case SysRequest::unknown:
+            break;
     }
-    return !ended_;
+    sys.from.reply(unknown_system_msg(sys.request));
+    return true;
 }
 
 Term Supervisor::state_term(const ProcessHandle& self) const {
