@@ -102,8 +102,10 @@ TEST_SUITE("supervisor dynamic children") {
 
     TEST_CASE("terminate, restart and delete follow supervisor.erl, errors included") {
         WithSupervisor s({"a"});
-        started_pid(s.me, "a");
+        const Pid a = started_pid(s.me, "a");
         CHECK(s.call(tuple("restart_child"_a, "a"_a)) == tuple(atoms::error, "running"_a));
+        // A pid finds its child, as supervisor.erl's find_child does.
+        CHECK(s.call(tuple("delete_child"_a, a)) == tuple(atoms::error, "running"_a));
         CHECK(s.call(tuple("delete_child"_a, "a"_a)) == tuple(atoms::error, "running"_a));
         CHECK(s.call(tuple("terminate_child"_a, "nope"_a)) == tuple(atoms::error, "not_found"_a));
         CHECK(s.call(tuple("restart_child"_a, "nope"_a)) == tuple(atoms::error, "not_found"_a));

@@ -45,7 +45,7 @@ bool Supervisor::handle_call(const ProcessHandle& self, const GenCall& call) {
     } else if (auto r = request.tagged<Term>(restart_child)) {
         call_restart_child(self, from, std::get<0>(*r));
     } else if (auto d = request.tagged<Term>(delete_child)) {
-        call_delete_child(self, from, std::get<0>(*d));
+        call_delete_child(from, std::get<0>(*d));
     } else if (auto g = request.tagged<Term>(get_childspec)) {
         auto index = index_of_id(std::get<0>(*g));
         if (!index) {
@@ -182,14 +182,13 @@ void Supervisor::call_restart_child(const ProcessHandle& self, const From& from,
     }
 }
 
-void Supervisor::call_delete_child(const ProcessHandle& self, const From& from, const Term& id) {
-    (void)self;
+void Supervisor::call_delete_child(const From& from, const Term& id) {
     if (dynamic_children()) {
         from.reply(error("simple_one_for_one"));
         return;
     }
     auto index = index_of_id(id);
-    if (!index || id.is_pid()) {
+    if (!index) {
         from.reply(error("not_found"));
     } else if (children_[*index].restarting) {
         from.reply(error("restarting"));

@@ -75,7 +75,7 @@ class Supervisor {
     void call_start_child(const ProcessHandle& self, const From& from, const Term& request);
     void call_terminate_child(const ProcessHandle& self, const From& from, const Term& id);
     void call_restart_child(const ProcessHandle& self, const From& from, const Term& id);
-    void call_delete_child(const ProcessHandle& self, const From& from, const Term& id);
+    void call_delete_child(const From& from, const Term& id);
     // Adds a child and starts it: the reply supervisor.erl (or DynamicSupervisor) gives.
     Term add_child(const ProcessHandle& self, Child child);
     Term which_children_reply() const;
