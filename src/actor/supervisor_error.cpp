@@ -1,6 +1,4 @@
-// The supervisor's error category, and the factories a BEAM child spec may name.
-#include <mutex>
-
+// The supervisor's error category (SupervisorErrc) and start_failure.
 #include "distribute/supervisor.hpp"
 
 namespace distribute {
@@ -53,33 +51,6 @@ std::error_code make_error_code(SupervisorErrc e) noexcept {
 SupervisorError start_failure(Term reason) {
     return SupervisorError{SupervisorErrc::start_failed,
                            "the child failed to start: " + to_string(reason), std::move(reason)};
-}
-
-void ChildFactories::add(Atom name, ChildFactory factory) {
-    std::lock_guard lock(mutex_);
-    factories_[name.index()] = std::move(factory);
-}
-
-std::optional<ChildFactory> ChildFactories::find(Atom name) const {
-    std::lock_guard lock(mutex_);
-    auto it = factories_.find(name.index());
-    if (it == factories_.end()) return std::nullopt;
-    return it->second;
-}
-
-ChildFactory actor_factory(std::function<std::unique_ptr<Actor>(std::span<const Term> args)> make,
-                           ActorOptions options) {
-    return [make = std::move(make), options](
-               const ProcessHandle& supervisor,
-               std::span<const Term> args) -> Expected<ProcessHandle, SupervisorError> {
-        auto actor = make(args);
-        if (!actor)
-            return unexpected(
-                start_failure(tuple(Term(Atom::make("bad_args").value()), list_from(args))));
-        ActorOptions o = options;
-        o.link_to = supervisor.pid();
-        return child_result(spawn_actor(supervisor, std::move(actor), o));
-    };
 }
 
 }  // namespace distribute
