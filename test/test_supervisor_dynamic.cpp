@@ -199,6 +199,33 @@ TEST_SUITE("supervisor dynamic children") {
         CHECK(failed.error().reason[0] == Term("no_db"_a));
     }
 
+    TEST_CASE("a spec with C++ code is refused for another node's supervisor, before any send") {
+        LocalNode t;
+        Mailbox me = t.node.open_mailbox();
+        auto r = start_child(t.node, ServerRef("sup"_a, "elsewhere@nohost"_a), probe_child(me, "a"),
+                             10s);
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == SupervisorErrc::bad_spec);
+        CHECK(r.error().reason == Term("not_local"_a));
+    }
+
+    TEST_CASE("a start that says ignore: {ok, undefined}, the child kept unless temporary") {
+        WithSupervisor s;
+        ChildSpec ignoring;
+        ignoring.id = "i";
+        ignoring.start = [](const ProcessHandle&) -> Expected<ProcessHandle, SupervisorError> {
+            return ProcessHandle();
+        };
+        auto kept = start_child(s.t.node, s.sup.pid(), ignoring, 10s);
+        REQUIRE(kept.has_value());
+        CHECK_FALSE(kept->has_value());
+        ignoring.id = "j";
+        ignoring.restart = Restart::temporary;
+        REQUIRE(start_child(s.t.node, s.sup.pid(), ignoring, 10s).has_value());
+        CHECK(s.call("which_children"_a) ==
+              list(tuple("i"_a, atoms::undefined, "worker"_a, Term())));
+    }
+
     TEST_CASE("the supervisor's calls fail as unreachable when it is gone") {
         LocalNode t;
         Mailbox me = t.node.open_mailbox();
