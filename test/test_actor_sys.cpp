@@ -73,15 +73,7 @@ struct WithVault {
     Mailbox me = t.node.open_mailbox();
     ProcessHandle vault = *spawn_actor(t.node, std::make_unique<Vault>(), {.name = "vault"_a});
 
-    // sys:Request as sys sends it, with a plain reference tag: the reply.
-    Term sys(Term request) {
-        const Reference tag = me.make_ref();
-        me.send(vault.pid(), tuple("system"_a, tuple(me.pid(), tag), std::move(request)));
-        Term reply = next(me);
-        REQUIRE(reply.is_tuple(2));
-        CHECK(reply[0] == Term(tag));
-        return reply[1];
-    }
+    Term sys(Term request) { return sys_request(me, vault.pid(), std::move(request)); }
     Term call(Term request) {
         auto got = request_term(me, ServerRef(vault.pid()), std::move(request), 10s);
         REQUIRE(got.has_value());

@@ -13,6 +13,7 @@
 #include "actor/start_gate.hpp"
 #include "actor/sys_debug.hpp"
 #include "actor/sys_state_reply.hpp"
+#include "actor/sys_status.hpp"
 #include "actor/system_message.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
@@ -37,25 +38,6 @@ node::Runtime& runtime_of(const ProcessHandle& h) {
 
 Atom atom(const char* name) {
     return Atom::make(name).value();
-}
-
-// {error, {callback_failed, {gen_server, Callback}, {error, Reason}}}: sys's reply when the
-// state callback of a gen_server fails, which is what a C++ hook's refusal or exception is.
-Term callback_failed(const char* callback, const Term& reason) {
-    static const Atom callback_failed = atom("callback_failed");
-    static const Atom gen_server = atom("gen_server");
-    return tuple(atoms::error, tuple(callback_failed, tuple(gen_server, atom(callback)),
-                                     tuple(atoms::error, reason)));
-}
-
-// The process dictionary tools see, [{Key, Value}, ...]: proc_lib's entries for an actor.
-// The caller holds the process's mutex.
-Term dictionary_of(const node::Process& process) {
-    std::vector<Term> entries;
-    if (process.description)
-        for (const auto& [key, value] : process.description->dictionary)
-            entries.push_back(tuple(key, value));
-    return list_from(entries);
 }
 
 }  // namespace
@@ -282,69 +264,63 @@ class ActorRunner {
     // sys's protocol (OTP 25, sys.erl's do_cmd, with gen_server's callbacks behind it). Hooks
     // that throw or refuse are answered as sys answers a failed callback: the actor goes on.
     bool system(const ProcessHandle& self, const actor_detail::SystemMessage& sys) {
-        static const Atom terminate = atom("terminate");
-        static const Atom suspend = atom("suspend");
-        static const Atom resume = atom("resume");
-        static const Atom get_state = atom("get_state");
-        static const Atom replace_state = atom("replace_state");
-        static const Atom get_status = atom("get_status");
-        static const Atom debug = atom("debug");
-        static const Atom change_code = atom("change_code");
+        using actor_detail::SysRequest;
         if (!sys.from) return true;
-        const Term& request = sys.request;
-        if (auto t = request.tagged<Term>(terminate)) {
-            sys.from.reply(Term(atoms::ok));
-            finish(self, std::get<0>(*t));
-            return false;
-        }
-        if (request.is_atom(suspend) || request.is_atom(resume)) {
-            suspended_ = request.is_atom(suspend);
-            sys.from.reply(Term(atoms::ok));
-            return suspended_ || release_held(self);
-        }
-        if (request.is_atom(get_state)) {
-            auto state = guarded(self, [&] { return actor_->state(); });
-            if (!state)
-                sys.from.reply(callback_failed("system_get_state", state.error()));
-            else if (!*state)
-                sys.from.reply(
-                    callback_failed("system_get_state", Term(atom("state_not_exposed"))));
-            else
-                state_replies_.reply(self, sys.from, **state);
-            return true;
-        }
-        if (auto r = request.tagged<Term>(replace_state)) {
-            auto replaced = guarded(self, [&] { return actor_->replace_state(std::get<0>(*r)); });
-            const Term reason = !replaced    ? replaced.error()
-                                : !*replaced ? replaced->error()
-                                             : Term();
-            if (!replaced || !*replaced)
-                sys.from.reply(callback_failed("system_replace_state", reason));
-            else
-                state_replies_.reply(self, sys.from, **replaced);
-            return true;
-        }
-        if (request.is_atom(get_status)) {
-            sys.from.reply(status(self));
-            return true;
-        }
-        if (auto d = request.tagged<Term>(debug)) {
-            sys.from.reply(debug_.command(self, label(self), std::get<0>(*d)));
-            return true;
-        }
-        if (auto c = request.tagged<Term, Term, Term>(change_code); c && suspended_) {
-            const auto& [module, old_vsn, extra] = *c;
-            (void)module;
-            auto changed = guarded(self, [&] { return actor_->code_change(old_vsn, extra); });
-            if (!changed)
-                sys.from.reply(tuple(atoms::error, changed.error()));
-            else if (!*changed)
-                sys.from.reply(tuple(atoms::error, changed->error()));
-            else
+        switch (sys.kind) {
+            case SysRequest::terminate:
                 sys.from.reply(Term(atoms::ok));
-            return true;
+                finish(self, sys.arg);
+                return false;
+            case SysRequest::suspend:
+            case SysRequest::resume:
+                suspended_ = sys.kind == SysRequest::suspend;
+                sys.from.reply(Term(atoms::ok));
+                return suspended_ || release_held(self);
+            case SysRequest::get_state: {
+                auto state = guarded(self, [&] { return actor_->state(); });
+                if (!state)
+                    sys.from.reply(
+                        actor_detail::callback_failed("system_get_state", state.error()));
+                else if (!*state)
+                    sys.from.reply(actor_detail::callback_failed("system_get_state",
+                                                                 Term(atom("state_not_exposed"))));
+                else
+                    state_replies_.reply(self, sys.from, **state);
+                return true;
+            }
+            case SysRequest::replace_state: {
+                auto replaced = guarded(self, [&] { return actor_->replace_state(sys.arg); });
+                const Term reason = !replaced    ? replaced.error()
+                                    : !*replaced ? replaced->error()
+                                                 : Term();
+                if (!replaced || !*replaced)
+                    sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
+                else
+                    state_replies_.reply(self, sys.from, **replaced);
+                return true;
+            }
+            case SysRequest::get_status:
+                sys.from.reply(status(self));
+                return true;
+            case SysRequest::debug:
+                sys.from.reply(debug_.command(self, label(self), sys.arg));
+                return true;
+            case SysRequest::change_code: {
+                if (!suspended_) break;
+                auto changed =
+                    guarded(self, [&] { return actor_->code_change(sys.arg, sys.extra); });
+                if (!changed)
+                    sys.from.reply(tuple(atoms::error, changed.error()));
+                else if (!*changed)
+                    sys.from.reply(tuple(atoms::error, changed->error()));
+                else
+                    sys.from.reply(Term(atoms::ok));
+                return true;
+            }
+            case SysRequest::unknown:
+                break;
         }
-        sys.from.reply(actor_detail::unknown_system_msg(request));
+        sys.from.reply(actor_detail::unknown_system_msg(sys.request));
         return true;
     }
 
@@ -357,32 +333,12 @@ class ActorRunner {
         return true;
     }
 
-    // sys:get_status/1 as a gen_server answers it: {status, Pid, {module, gen_server},
-    // [PDict (proc_lib's entries), SysState, Parent, Debug, [{header, H}, {data, [...]}, {data,
-    // [{"State", S}]}]]}.
+    // sys:get_status/1 as a gen_server answers it.
     Term status(const ProcessHandle& self) {
-        static const Atom status = atom("status");
-        static const Atom module = atom("module");
-        static const Atom gen_server = atom("gen_server");
-        static const Atom header = atom("header");
-        static const Atom data = atom("data");
-        const Term sys_state(atom(suspended_ ? "suspended" : "running"));
-        const Term parent(parent_ ? *parent_ : self.pid());
         const std::string who = name_ ? std::string(name_->name()) : to_string(Term(self.pid()));
-        auto text = [](const std::string& s) { return charlist(s).value_or(binary(s)); };
-        const Term misc =
-            list(tuple(header, text("Status for generic server " + who)),
-                 tuple(data, list(tuple(text("Status"), sys_state), tuple(text("Parent"), parent),
-                                  tuple(text("Logged events"), debug_.logged_events()))),
-                 tuple(data, list(tuple(text("State"), shown_state(self)))));
-        Term dictionary;
-        {
-            auto& process = node::Access::process(self);
-            std::lock_guard lock(process.mutex);
-            dictionary = dictionary_of(process);
-        }
-        return tuple(status, self.pid(), tuple(module, gen_server),
-                     list(dictionary, sys_state, parent, debug_.options(), misc));
+        return actor_detail::gen_server_status(self, who, suspended_,
+                                               Term(parent_ ? *parent_ : self.pid()), debug_,
+                                               shown_state(self));
     }
 
     // The state as format_status shows it; a hook that throws shows its exception instead.
@@ -600,7 +556,7 @@ std::optional<ActorInfo> actor_info(Node& node, const Pid& process) {
         for (const auto& entry : d->dictionary)
             started = started || entry.first.is_atom(initial_call);
     if (!started) return std::nullopt;
-    return ActorInfo{dictionary_of(*found), d->hibernating, d->hibernations, d->bytes_returned};
+    return ActorInfo{actor_detail::dictionary_of(*found), d->hibernating, d->hibernations, d->bytes_returned};
 }
 
 }  // namespace distribute
