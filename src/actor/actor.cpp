@@ -399,6 +399,7 @@ namespace {
 Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_ptr<Actor> actor,
                                           ActorOptions options) {
     if (!actor) throw std::invalid_argument("spawn_actor: no actor");
+    const std::type_info& type = typeid(*actor);
     auto runner = std::make_shared<ActorRunner>(std::move(actor), options, runtime.make_ref());
     auto spawned = actor_detail::spawn_linked(
         runtime,
@@ -406,6 +407,7 @@ Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_pt
         options.trap_exit, options.link_to, options.name);
     if (!spawned) return spawned;
     const ProcessHandle& self = *spawned;
+    actor_detail::describe_actor(self, type);
     InitResult result = runner->init(self);
     if (auto stop = std::get_if<Stop>(&result)) {
         actor_detail::abandon(self, options.name, stop->reason);

@@ -1,6 +1,12 @@
 // Starting a handler process the way gen:start does: link, then register, then init.
 #include "actor/process_start.hpp"
 
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
 #include "node/access.hpp"
 
 namespace distribute::actor_detail {
@@ -27,6 +33,22 @@ Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::H
         }
     }
     return self;
+}
+
+void describe_actor(const ProcessHandle& process, const std::type_info& type) {
+    int status = 0;
+    std::unique_ptr<char, decltype(&std::free)> demangled(
+        abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
+    std::string name = status == 0 && demangled ? demangled.get() : type.name();
+    // An atom holds 255 characters; a long template name keeps its beginning.
+    while (!Atom::make(name)) {
+        name.resize(std::min<std::size_t>(name.size() - 1, 255));
+    }
+    const Atom module = Atom::make(name).value();
+    static const Atom init = Atom::make("init").value();
+    static const Atom loop = Atom::make("loop").value();
+    node::describe(node::Access::process(process), tuple(module, init, Term(std::int64_t{0})),
+                   tuple(module, loop, Term(std::int64_t{0})));
 }
 
 void abandon(const ProcessHandle& process, std::optional<Atom> name, Term reason) {

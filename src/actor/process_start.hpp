@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <typeinfo>
 
 #include "distribute/actor.hpp"
 #include "node/runtime.hpp"
@@ -18,6 +19,11 @@ namespace distribute::actor_detail {
                                                                bool trap_exit,
                                                                std::optional<Pid> link_to,
                                                                std::optional<Atom> name);
+
+// What process_info shows of an actor: its C++ type as the module of its current function and
+// initial call ({'ns::Counter', loop, 0} and {'ns::Counter', init, 0}), so that an operator
+// reading etop or process_info on the BEAM side can tell the actors apart.
+void describe_actor(const ProcessHandle& process, const std::type_info& type);
 
 // Ends a process whose init failed: its name goes first, as gen:unregister_name before
 // proc_lib:init_ack, so that a restart at once does not find it taken.
