@@ -66,69 +66,68 @@ TEST_CASE(
     register_tester(erl);
     const std::string cpp = t.cpp();
     const std::string inbox = to_string(Term(t.inbox.pid()));
-    CHECK(erl.eval("P = rpc:call(" + cpp + ", erlang, whereis, [mc]), is_pid(P)") == "true");
+    // Each eval is an expression of its own: the pid and the monitor live in the dictionary of
+    // erl's evaluating process.
+    auto ask = [&](const std::string& expression) { return erl.eval("P = get(p), " + expression); };
+    CHECK(erl.eval("put(p, rpc:call(" + cpp + ", erlang, whereis, [mc])), is_pid(get(p))") ==
+          "true");
     // A monitor from erl shows as monitored_by; a call is work done.
-    CHECK(erl.eval("M = erlang:monitor(process, P), gen_server:call(P, {echo, 1})") == "1");
-    CHECK(erl.eval("rpc:call(" + cpp +
-                   ", erlang, process_info, [P, [registered_name, status, message_queue_len, "
-                   "trap_exit, current_function, initial_call, dictionary, priority]])") ==
+    CHECK(ask("put(m, erlang:monitor(process, P)), gen_server:call(P, {echo, 1})") == "1");
+    CHECK(ask("rpc:call(" + cpp +
+              ", erlang, process_info, [P, [registered_name, status, message_queue_len, "
+              "trap_exit, current_function, initial_call, dictionary, priority]])") ==
           "[{registered_name,mc},{status,waiting},{message_queue_len,0},{trap_exit,false},"
           "{current_function,{'introspection_test::Echoer',loop,0}},"
           "{initial_call,{'introspection_test::Echoer',init,0}},{dictionary,[]},"
           "{priority,normal}]");
-    CHECK(erl.eval("{links, Links} = rpc:call(" + cpp +
-                   ", erlang, process_info, [P, links]), [node(L) || L <- Links]") ==
-          "[" + std::string(t.node.name().name()) + "]");
-    CHECK(to_string(erl_value(erl, t.node, t.inbox,
-                              "element(2, rpc:call(" + cpp +
-                                  ", erlang, process_info, [P, links]))")) == "[" + inbox + "]");
-    CHECK(erl.eval("rpc:call(" + cpp +
-                   ", erlang, process_info, [P, monitored_by]) =:= "
-                   "{monitored_by, [self()]}") == "true");
-    CHECK(erl.eval("{reductions, R1} = rpc:call(" + cpp +
-                   ", erlang, process_info, [P, reductions]), gen_server:cast(P, c), "
-                   "gen_server:call(P, {echo, 2}), {reductions, R2} = rpc:call(" +
-                   cpp + ", erlang, process_info, [P, reductions]), R1 > 0 andalso R2 >= R1 + 2") ==
+    CHECK(to_string(erl_value(
+              erl, t.node, t.inbox,
+              "element(2, rpc:call(" + cpp + ", erlang, process_info, [get(p), links]))")) ==
+          "[" + inbox + "]");
+    CHECK(ask("rpc:call(" + cpp +
+              ", erlang, process_info, [P, monitored_by]) =:= {monitored_by, [self()]}") == "true");
+    CHECK(ask("{reductions, R1} = rpc:call(" + cpp +
+              ", erlang, process_info, [P, reductions]), gen_server:cast(P, c), "
+              "gen_server:call(P, {echo, 2}), {reductions, R2} = rpc:call(" +
+              cpp + ", erlang, process_info, [P, reductions]), R1 > 0 andalso R2 >= R1 + 2") ==
           "true");
-    CHECK(erl.eval("{memory, Bytes} = erpc:call(" + cpp +
-                   ", erlang, process_info, [P, memory]), is_integer(Bytes) andalso Bytes > 0") ==
+    CHECK(ask("{memory, Bytes} = erpc:call(" + cpp +
+              ", erlang, process_info, [P, memory]), is_integer(Bytes) andalso Bytes > 0") ==
           "true");
     // process_info/1: the BEAM's default items, those a C++ process has.
-    CHECK(erl.eval("[K || {K, _} <- rpc:call(" + cpp + ", erlang, process_info, [P])]") ==
+    CHECK(ask("[K || {K, _} <- rpc:call(" + cpp + ", erlang, process_info, [P])]") ==
           "[registered_name,current_function,initial_call,status,message_queue_len,links,"
           "dictionary,trap_exit,priority,reductions]");
-    // The one bare answer: [] for a process without a name; items of no C++ meaning: undefined.
+    // registered_name alone is the one bare answer; an item of no C++ meaning is undefined.
     CHECK(erl.eval("rpc:call(" + cpp + ", erlang, process_info, [rpc:call(" + cpp +
                    ", erlang, whereis, [rex]), registered_name])") == "{registered_name,rex}");
-    CHECK(erl.eval("I = rpc:call(" + cpp + ", erlang, process_info, [lists:last(rpc:call(" + cpp +
-                   ", erlang, processes, [])), [registered_name, heap_size]]), "
-                   "lists:keyfind(heap_size, 1, I)") == "{heap_size,undefined}");
-    // Bad items and bad pids are badarg, as on a BEAM.
-    CHECK(erl.eval("{badrpc, {'EXIT', {badarg, [{erlang, process_info, _, _} | _]}}} = "
-                   "rpc:call(" +
-                   cpp + ", erlang, process_info, [P, bogus]), ok") == "ok");
+    CHECK(ask("rpc:call(" + cpp + ", erlang, process_info, [P, [heap_size, group_leader]])") ==
+          "[{heap_size,undefined},{group_leader,undefined}]");
+    // Bad items and other nodes' pids are badarg, as on a BEAM.
+    CHECK(ask("{badrpc, {'EXIT', {badarg, [{erlang, process_info, _, _} | _]}}} = "
+              "rpc:call(" +
+              cpp + ", erlang, process_info, [P, bogus]), ok") == "ok");
+    CHECK(ask("try erpc:call(" + cpp +
+              ", erlang, process_info, [P, [status, bogus]]) catch error:{exception, R, _} -> R "
+              "end") == "badarg");
     CHECK(erl.eval("try erpc:call(" + cpp +
-                   ", erlang, process_info, [P, [status, bogus]]) catch C:R -> {C, R} end") ==
-          "{error,badarg}");
-    CHECK(erl.eval("try erpc:call(" + cpp +
-                   ", erlang, process_info, [self(), status]) catch C:R -> {C, R} end") ==
-          "{error,badarg}");
+                   ", erlang, process_info, [self(), status]) catch error:{exception, R, _} -> R "
+                   "end") == "badarg");
     // processes/0 lists our pids in order; is_process_alive/1 and whereis/1 agree.
-    CHECK(erl.eval("Ps = rpc:call(" + cpp +
-                   ", erlang, processes, []), "
-                   "{lists:member(P, Ps), lists:member(rpc:call(" +
-                   cpp +
-                   ", erlang, whereis, [rex]), Ps), Ps =:= lists:sort(Ps), "
-                   "rpc:call(" +
-                   cpp + ", erlang, is_process_alive, [P])}") == "{true,true,true,true}");
-    CHECK(erl.eval("{ok, ok} = {gen_server:stop(P), ok}, receive {'DOWN', M, _, _, _} -> ok end, "
-                   "{rpc:call(" +
-                   cpp + ", erlang, process_info, [P]), rpc:call(" + cpp +
-                   ", erlang, process_info, [P, [status]]), rpc:call(" + cpp +
-                   ", erlang, is_process_alive, [P]), lists:member(P, rpc:call(" + cpp +
-                   ", erlang, processes, []))}") == "{undefined,undefined,false,false}");
-    CHECK(erl.eval("element(1, rpc:call(" + cpp + ", erlang, process_info, [P, bogus]))") ==
-          "badrpc");
+    CHECK(ask("Ps = rpc:call(" + cpp +
+              ", erlang, processes, []), "
+              "{lists:member(P, Ps), lists:member(rpc:call(" +
+              cpp +
+              ", erlang, whereis, [rex]), Ps), Ps =:= lists:sort(Ps), "
+              "rpc:call(" +
+              cpp + ", erlang, is_process_alive, [P])}") == "{true,true,true,true}");
+    CHECK(ask("M = get(m), ok = gen_server:stop(P), receive {'DOWN', M, _, _, _} -> ok end, "
+              "{rpc:call(" +
+              cpp + ", erlang, process_info, [P]), rpc:call(" + cpp +
+              ", erlang, process_info, [P, [status]]), rpc:call(" + cpp +
+              ", erlang, is_process_alive, [P]), lists:member(P, rpc:call(" + cpp +
+              ", erlang, processes, []))}") == "{undefined,undefined,false,false}");
+    CHECK(ask("element(1, rpc:call(" + cpp + ", erlang, process_info, [P, bogus]))") == "badrpc");
 }
 
 TEST_CASE("etop in text mode pointed at our node lists its processes by registered name and type") {
@@ -149,7 +148,8 @@ TEST_CASE("etop in text mode pointed at our node lists its processes by register
     CHECK(text.find("Current Function") != std::string::npos);
     // Our actor by its name and its C++ type, and the node's own services.
     CHECK(text.find(" mc ") != std::string::npos);
-    CHECK(text.find("introspection_test::Echoer") != std::string::npos);
+    // etop cuts the column at its width: the type's beginning.
+    CHECK(text.find("'introspection_test:") != std::string::npos);
     CHECK(text.find(" rex ") != std::string::npos);
     // The GUI's calls get a reason that says what is not there, not undef.
     CHECK(erl.eval("{badrpc, {'EXIT', {{notsup, Why}, _}}} = rpc:call(" + t.cpp() +
@@ -171,11 +171,13 @@ TEST_CASE(
     const std::string missing = "'nobody@" + short_host() + "'";
     const std::string nodes = "[" + quoted(erl1.node_name()) + ", " + quoted(erl2.node_name()) +
                               ", " + t.cpp() + ", " + missing + "]";
-    CHECK(erl1.eval("{Replies, Bad} = gen_server:multi_call(" + nodes +
-                    ", mc, {echo, hi}, 5000), {lists:sort(Replies), Bad}") ==
-          "{[{" + erl1.node_name() + ",hi},{" + erl2.node_name() + ",hi},{" +
-              std::string(t.node.name().name()) + ",hi}],[" +
-              missing.substr(1, missing.size() - 2) + "]}");
+    const std::string answering =
+        "[" + quoted(erl1.node_name()) + ", " + quoted(erl2.node_name()) + ", " + t.cpp() + "]";
+    const std::string bad = "[" + missing.substr(1, missing.size() - 2) + "]";
+    CHECK(
+        erl1.eval("{Replies, Bad} = gen_server:multi_call(" + nodes +
+                  ", mc, {echo, hi}, 5000), {lists:sort(Replies) =:= lists:sort([{N, hi} || N <- " +
+                  answering + "]), Bad}") == "{true," + bad + "}");
     CHECK(erl1.eval("gen_server:abcast(" + nodes + ", mc, {add, 5})") == "abcast");
     Term cast = next_message(t.inbox);
     CHECK(to_string(cast) == "{cast,{add,5}}");
@@ -183,12 +185,8 @@ TEST_CASE(
     // rpc:sbcast goes through each node's rex: ours passes the message to the named process.
     Mailbox sink = named_mailbox(t.node, "sink");
     CHECK(erl1.eval("{Good, Bad2} = rpc:sbcast(" + nodes +
-                    ", sink, hello), {lists:sort(Good), "
-                    "Bad2}") == "{" +
-                                    to_string(Term(list_from(std::vector<Term>{
-                                        Term(atom(erl1.node_name())), Term(atom(erl2.node_name())),
-                                        Term(t.node.name())}))) +
-                                    ",[" + missing.substr(1, missing.size() - 2) + "]}");
+                    ", sink, hello), {lists:sort(Good) =:= lists:sort(" + answering + "), Bad2}") ==
+          "{true," + bad + "}");
     CHECK(to_string(next_message(sink)) == "hello");
     CHECK(erl1.eval("receive {sunk, hello} -> sunk after 5000 -> none end") == "sunk");
     // A name nobody has here: a bad node, as rex answers {nonexisting_name, Name}.
@@ -239,7 +237,7 @@ TEST_CASE("Elixir reads a C++ actor's process_info through :rpc and calls it wit
     WithEcho t("elixir_info");
     INFO(t.log.text());
     const std::string script = "cpp = :\"" + std::string(t.node.name().name()) + "\"" + R"EX(
-        p = fn x -> :io.format(~c"~p~n", [x]) end
+        p = fn x -> :io.format(~c"~w~n", [x]) end
         pid = :rpc.call(cpp, :erlang, :whereis, [:mc])
         p.(:rpc.call(cpp, :erlang, :process_info, [pid, [:registered_name, :current_function]]))
         p.(GenServer.multi_call([cpp], :mc, {:echo, :ex}))
