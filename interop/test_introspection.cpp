@@ -134,11 +134,14 @@ TEST_CASE("etop in text mode pointed at our node lists its processes by register
     WithEcho t("etop");
     INFO(t.log.text());
     TempDir beams;
-    compile_erl(INTEROP_SOURCE_DIR "/erl/etop_capture.erl", beams.path());
-    auto options = t.cluster.erl_options("erl_etop");
     // etop comes from Debian 12's erlang-observer (scripts/install-deps): the OTP 27 and 29 roots
-    // do not have the observer application, so etop runs on this machine's OTP whatever release
-    // the suite meets; etop_collect's records are the same in 25 to 29.
+    // do not have the observer application, so etop (and the module, compiled by the same
+    // release's erlc) runs on this machine's OTP whatever release the suite meets;
+    // etop_collect's records are the same in 25 to 29.
+    const RunResult compiled = run(
+        {"erlc", "-o", beams.path(), INTEROP_SOURCE_DIR "/erl/etop_capture.erl"}, 60s, {}, {}, "");
+    REQUIRE_MESSAGE(compiled.exit_status == 0, compiled.err);
+    auto options = t.cluster.erl_options("erl_etop");
     options.otp_release = "";
     options.extra_args.insert(options.extra_args.end(), {"-pa", beams.path()});
     ErlNode erl(options);
@@ -220,7 +223,7 @@ TEST_CASE("multi_call from C++ reaches two erl nodes and ours at once and names 
     CHECK(result->bad_nodes == std::vector<Atom>{missing});
     // A server that answers too late counts as a bad node.
     auto slow = multi_call(t.node, {atom(erl1.node_name())}, atom("mc"),
-                           tuple(atom("sleep"), std::int64_t{2000}), 200ms);
+                           tuple(atom("sleep"), std::int64_t{600}), 100ms);
     REQUIRE(slow.has_value());
     CHECK(slow->replies.empty());
     CHECK(slow->bad_nodes == std::vector<Atom>{atom(erl1.node_name())});
