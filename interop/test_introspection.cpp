@@ -75,11 +75,14 @@ TEST_CASE(
     CHECK(ask("put(m, erlang:monitor(process, P)), gen_server:call(P, {echo, 1})") == "1");
     CHECK(ask("rpc:call(" + cpp +
               ", erlang, process_info, [P, [registered_name, status, message_queue_len, "
-              "trap_exit, current_function, initial_call, dictionary, priority]])") ==
+              "trap_exit, current_function, initial_call, priority]])") ==
           "[{registered_name,mc},{status,waiting},{message_queue_len,0},{trap_exit,false},"
           "{current_function,{'introspection_test::Echoer',loop,0}},"
-          "{initial_call,{'introspection_test::Echoer',init,0}},{dictionary,[]},"
-          "{priority,normal}]");
+          "{initial_call,{proc_lib,init_p,5}},{priority,normal}]");
+    // As a gen_server's: what proc_lib keeps in its dictionary names the C++ type.
+    CHECK(ask("{dictionary, D} = rpc:call(" + cpp +
+              ", erlang, process_info, [P, dictionary]), lists:keyfind('$initial_call', 1, D)") ==
+          "{'$initial_call',{'introspection_test::Echoer',init,1}}");
     CHECK(to_string(erl_value(
               erl, t.node, t.inbox,
               "element(2, rpc:call(" + cpp + ", erlang, process_info, [get(p), links]))")) ==

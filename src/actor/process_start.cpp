@@ -1,21 +1,50 @@
 // Starting a handler process the way gen:start does: link, then register, then init.
 #include "actor/process_start.hpp"
 
-#include <cxxabi.h>
-
-#include <algorithm>
-#include <cstdlib>
-#include <memory>
-
 #include "node/access.hpp"
 
 namespace distribute::actor_detail {
 
+namespace {
+
+const Atom& ancestors_key() {
+    static const Atom a = Atom::make("$ancestors").value();
+    return a;
+}
+
+// proc_lib's '$ancestors': the parent (by its registered name when it has one), then the
+// parent's own ancestors when it is a process of ours that keeps them.
+Term ancestors(node::Runtime& runtime, const std::optional<Pid>& parent) {
+    if (!parent) return Term();
+    Term first(*parent);
+    Term rest;
+    if (auto p = runtime.find(*parent)) {
+        std::lock_guard lock(p->mutex);
+        if (p->relations && !p->relations->names.empty()) first = Term(p->relations->names.front());
+        if (p->description)
+            for (const auto& [key, value] : p->description->dictionary)
+                if (key.is_atom(ancestors_key())) rest = value;
+    }
+    return list_from(std::span<const Term>(&first, 1), rest);
+}
+
+// What proc_lib puts in the dictionary of the processes it starts, for tools to read.
+void label(const ProcessHandle& self, const StartSpec& spec) {
+    static const Atom initial_call = Atom::make("$initial_call").value();
+    auto& process = node::Access::process(self);
+    node::put_in_dictionary(process, Term(ancestors_key()),
+                            ancestors(process.runtime, spec.link_to ? spec.link_to : spec.spawner));
+    node::put_in_dictionary(process, Term(initial_call), spec.initial_call);
+}
+
+}  // namespace
+
 Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::Handler handler,
-                                                 bool trap_exit, std::optional<Pid> link_to,
-                                                 std::optional<Atom> name) {
+                                                 const StartSpec& spec) {
     static const Atom already_started = Atom::make("already_started").value();
-    ProcessHandle self(runtime.spawn_handler(std::move(handler), trap_exit));
+    const auto& link_to = spec.link_to;
+    const auto& name = spec.name;
+    ProcessHandle self(runtime.spawn_handler(std::move(handler), spec.trap_exit));
     if (!self.alive()) return unexpected(StartError{StartErrc::not_running, exit_reason(self)});
     if (link_to) {
         self.link(*link_to);
@@ -32,23 +61,14 @@ Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::H
             return unexpected(StartError{StartErrc::name_taken, reason});
         }
     }
+    label(self, spec);
     return self;
 }
 
-void describe_actor(const ProcessHandle& process, const std::type_info& type) {
-    int status = 0;
-    std::unique_ptr<char, decltype(&std::free)> demangled(
-        abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
-    std::string name = status == 0 && demangled ? demangled.get() : type.name();
-    // An atom holds 255 characters; a long template name keeps its beginning.
-    while (!Atom::make(name)) {
-        name.resize(std::min<std::size_t>(name.size() - 1, 255));
-    }
-    const Atom module = Atom::make(name).value();
-    static const Atom init = Atom::make("init").value();
+void describe_actor(const ProcessHandle& process, const Term& initial_call) {
     static const Atom loop = Atom::make("loop").value();
-    node::describe(node::Access::process(process), tuple(module, init, Term(std::int64_t{0})),
-                   tuple(module, loop, Term(std::int64_t{0})));
+    node::describe(node::Access::process(process), Term(),
+                   tuple(initial_call[0], loop, Term(std::int64_t{0})));
 }
 
 void abandon(const ProcessHandle& process, std::optional<Atom> name, Term reason) {

@@ -5,25 +5,33 @@
 
 #include <optional>
 #include <string>
-#include <typeinfo>
 
 #include "distribute/actor.hpp"
 #include "node/runtime.hpp"
 
 namespace distribute::actor_detail {
 
-// A handler process linked to `link_to` and registered as `name`: the handle, or why not
-// (name_taken with {already_started, Pid}, not_running, init_failed when the parent is gone).
+// How a process is started: its flags, parent and name, and what its '$initial_call' says.
+struct StartSpec {
+    bool trap_exit = false;
+    std::optional<Pid> link_to;
+    std::optional<Atom> name;
+    // The process that asked for it when that is not `link_to` (spawn_actor(handle, ...)): the
+    // first of its '$ancestors' when there is no link_to.
+    std::optional<Pid> spawner;
+    Term initial_call;
+};
+
+// A handler process linked to `link_to`, registered as `name`, with proc_lib's dictionary
+// entries for tools (node::OtpInfo): the handle, or why not (name_taken with
+// {already_started, Pid}, not_running, init_failed when the parent is gone).
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime,
                                                                Node::Handler handler,
-                                                               bool trap_exit,
-                                                               std::optional<Pid> link_to,
-                                                               std::optional<Atom> name);
+                                                               const StartSpec& spec);
 
-// What process_info shows of an actor: its C++ type as the module of its current function and
-// initial call ({'ns::Counter', loop, 0} and {'ns::Counter', init, 0}), so that an operator
-// reading etop or process_info on the BEAM side can tell the actors apart.
-void describe_actor(const ProcessHandle& process, const std::type_info& type);
+// What process_info shows as an actor's current function: {Type, loop, 0}, Type the module of
+// its '$initial_call' ({Type, init, 1}, its C++ class), since where it waits is not known.
+void describe_actor(const ProcessHandle& process, const Term& initial_call);
 
 // Ends a process whose init failed: its name goes first, as gen:unregister_name before
 // proc_lib:init_ack, so that a restart at once does not find it taken.

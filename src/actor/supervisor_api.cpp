@@ -38,9 +38,14 @@ Expected<ProcessHandle, StartError> start(node::Runtime& runtime, SupervisorOpti
     const auto parent = options.link_to;
     auto core = std::make_shared<actor_detail::Supervisor>(std::move(options), runtime.make_ref());
     // A supervisor traps exits: its children's ends are messages it acts on.
+    static const Atom supervisor = Atom::make("supervisor").value();
     auto spawned = actor_detail::spawn_linked(
         runtime, [core](const ProcessHandle& self, Term m) { core->handle(self, std::move(m)); },
-        true, parent, name);
+        {.trap_exit = true,
+         .link_to = parent,
+         .name = name,
+         .spawner = std::nullopt,
+         .initial_call = tuple(supervisor, name ? Term(*name) : Term(supervisor), 1)});
     if (!spawned) return spawned;
     const ProcessHandle& self = *spawned;
     if (auto started = core->init(self); !started) {

@@ -91,6 +91,11 @@ struct Description {
     Term initial_call;      // {M, F, A}; [] (none): the kind's
     Term current_function;  // {M, F, A}; [] (none): the initial call
     std::vector<std::pair<Term, Term>> dictionary;
+    // An actor that returned Hibernate and has taken no message since (current_function
+    // {erlang, hibernate, 3} on the BEAM); how often it hibernated and what that gave back.
+    bool hibernating = false;
+    std::uint64_t hibernations = 0;
+    std::uint64_t bytes_returned = 0;
 };
 
 class Process : public std::enable_shared_from_this<Process> {
@@ -124,11 +129,11 @@ class Process : public std::enable_shared_from_this<Process> {
     bool woken = false;      // ...and something happened since it began: another turn follows
     Term exit_reason;
     std::unique_ptr<Relations> relations;
+    std::unique_ptr<Description> description;
     Relations& related() {
         if (!relations) relations = std::make_unique<Relations>();
         return *relations;
     }
-    std::unique_ptr<Description> description;
     // Messages queued to it so far (exit signals and DOWNs that became messages included): the
     // work it was given, which process_info reports as its reductions.
     std::uint64_t delivered = 0;

@@ -143,6 +143,8 @@ std::optional<ProcessSnapshot> snapshot(node::Process& p) {
         s.dictionary = d->dictionary;
         if (!d->initial_call.is_nil()) initial = d->initial_call;
         current = d->current_function;
+        // As the BEAM shows a hibernating process.
+        if (d->hibernating) current = tuple(n.erlang, atom("hibernate"), Term(std::int64_t{3}));
         // As a BEAM shows a proc_lib process: started through proc_lib:init_p, with the
         // function it runs in its dictionary.
         for (const auto& [key, value] : d->dictionary)

@@ -7,7 +7,9 @@
 // {rex, Node, Node} (sbcast) or {rex, Node, {nonexisting_name, Name}}. Each call runs apart from
 // rex, as rpc.erl spawns one process per call, so a slow one holds up no other. {'$gen_cast',
 // {cast, M, F, A, GL}} runs M:F(A) with no answer. rex also answers OTP 25's features_request,
-// which tells the caller this node serves erpc.
+// which tells the caller this node serves erpc. Calls in progress are bounded per caller's node
+// (NodeLimits::max_remote_calls_per_peer): past it, {badrpc, {'EXIT', system_limit}}. Casts (and
+// sbcasts, which hold nothing) are not counted.
 #include <optional>
 
 #include "node/access.hpp"
@@ -29,6 +31,7 @@ struct Names {
     Atom sbcast = Atom::make("sbcast").value();
     Atom send = Atom::make("send").value();
     Atom nonexisting_name = Atom::make("nonexisting_name").value();
+    Atom system_limit = Atom::make("system_limit").value();
 };
 const Names& names() {
     static const Names n;
@@ -61,7 +64,7 @@ class Rex {
         const Names& n = names();
         if (auto call = parse_gen_call(message)) {
             if (auto mfa = read_mfa(call->request, atoms::call, n.block_call))
-                run(self, std::move(*mfa),
+                run(self, call->caller.node, std::move(*mfa),
                     [caller = call->caller, tag = call->tag](const ProcessHandle& rex, Term r) {
                         gen_reply(rex, caller, tag, std::move(r));
                     });
@@ -82,7 +85,7 @@ class Rex {
                    (message[1][0].is_atom(n.sbcast) || message[1][0].is_atom(n.send))) {
             pass_on(self, *from, message[1]);
         } else if (auto mfa = read_mfa(message[1], atoms::call, atoms::call)) {
-            run(self, std::move(*mfa), [to = *from](const ProcessHandle& rex, Term r) {
+            run(self, from->node, std::move(*mfa), [to = *from](const ProcessHandle& rex, Term r) {
                 rex.send(to, tuple(names().rex, std::move(r)));
             });
         }
@@ -105,13 +108,22 @@ class Rex {
         if (sbcast) self.send(from, tuple(n.rex, self.node_name(), self.node_name()));
     }
 
+    // `peer`: the caller's node, whose calls in progress are bounded.
     template <class Reply>
-    void run(const ProcessHandle& self, Mfa mfa, Reply reply) const {
+    void run(const ProcessHandle& self, Atom peer, Mfa mfa, Reply reply) const {
+        auto ticket = server_->begin_remote_work(
+            peer, "rpc:call of " + to_string(Term(mfa.module)) + ":" +
+                      to_string(Term(mfa.function)) + "/" + std::to_string(mfa.args.size()));
+        if (!ticket) {
+            reply(self, rex_reply(unexpected(
+                            RpcRaise{atoms::exit, Term(names().system_limit), std::nullopt})));
+            return;
+        }
         // rex may be gone by the time the answer is ready (the node stopping): then nobody is
         // left to send it.
         std::weak_ptr<node::Process> rex = node::Access::shared(self);
         server_->dispatch(mfa.module, mfa.function, std::move(mfa.args),
-                          [rex, reply = std::move(reply)](RpcResult result) {
+                          [rex, reply = std::move(reply), ticket](RpcResult result) {
                               if (auto p = rex.lock()) reply(ProcessHandle(p), rex_reply(result));
                           });
     }

@@ -12,6 +12,7 @@
 
 #include "distribute/rpc.hpp"
 #include "node/runtime.hpp"
+#include "otp/remote_work.hpp"
 
 namespace distribute::otp {
 
@@ -38,6 +39,10 @@ class RpcServer final : public node::SpawnService {
     // with that process's handle, must not block, and the process ends normal when it returns.
     using Spawnable = std::function<void(const ProcessHandle& self, std::span<const Term> args)>;
     void add_spawnable(Atom module, Atom function, std::size_t arity, Spawnable body);
+    // A call or cast that `peer` starts here (`what`, for the log line): the ticket to hold
+    // until it ends, or empty (and a warning logged) when the peer is at
+    // NodeLimits::max_remote_calls_per_peer.
+    RemoteWork::Ticket begin_remote_work(Atom peer, const std::string& what);
 
   private:
     void serve(node::Connection& from, const wire::SpawnRequest& request, bool call);
@@ -52,6 +57,7 @@ class RpcServer final : public node::SpawnService {
     RpcRegistry registry_;
     // Filled at start-up, before the node accepts peers; read-only after.
     std::map<std::tuple<Atom, Atom, std::size_t>, Spawnable> spawnable_;
+    std::shared_ptr<RemoteWork> remote_work_ = std::make_shared<RemoteWork>();
 };
 
 }  // namespace distribute::otp
