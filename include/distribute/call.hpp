@@ -86,6 +86,28 @@ std::optional<GenCall> parse_gen_call(const Term& message);
 void cast(const ProcessHandle& self, const ServerRef& server, Term request);
 
 // ---------------------------------------------------------------------------------------------
+// Across nodes, as gen_server:multi_call/4 and abcast/3
+
+// What multi_call gives back, as gen_server:multi_call's {Replies, BadNodes}.
+struct MultiCallResult {
+    std::vector<std::pair<Atom, Term>> replies;  // {Node, Reply}, in the order they came
+    // No process `name` there, the node unreachable or gone during the call, or no answer
+    // before the timeout.
+    std::vector<Atom> bad_nodes;
+};
+
+// Calls the server registered as `name` on each of `nodes` at once (gen_server's wire shape, so
+// a BEAM gen_server, a C++ actor or anything that answers '$gen_call' takes part) and waits for
+// all of them, at most `timeout` in all. Fails only when it may not wait (node_thread) or its
+// temporary process was ended (caller_exited): a node that fails is a bad node, not an error.
+[[nodiscard]] Expected<MultiCallResult, CallError> multi_call(
+    Node& node, const std::vector<Atom>& nodes, Atom name, Term request,
+    std::chrono::milliseconds timeout = infinity_timeout);
+
+// {'$gen_cast', Request} to `name` on each of `nodes`, sent and forgotten, as gen_server:abcast.
+void abcast(const ProcessHandle& self, const std::vector<Atom>& nodes, Atom name, Term request);
+
+// ---------------------------------------------------------------------------------------------
 // Request ids, as gen_server:send_request/2 and its companions
 
 // A call in flight: the reference that is the monitor on the server and the alias the reply

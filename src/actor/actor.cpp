@@ -478,6 +478,7 @@ Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_pt
          .initial_call = initial});
     if (!spawned) return spawned;
     const ProcessHandle& self = *spawned;
+    actor_detail::describe_actor(self, initial);
     InitResult result = runner->init(self);
     // proc_lib's timeout: the parent is unlinked first, so that only the starter learns of it.
     if (options.start_timeout != infinity_timeout &&

@@ -65,6 +65,12 @@ Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::H
     return self;
 }
 
+void describe_actor(const ProcessHandle& process, const Term& initial_call) {
+    static const Atom loop = Atom::make("loop").value();
+    node::describe(node::Access::process(process), Term(),
+                   tuple(initial_call[0], loop, Term(std::int64_t{0})));
+}
+
 void abandon(const ProcessHandle& process, std::optional<Atom> name, Term reason) {
     if (name) {
         auto& runtime = node::Access::process(process).runtime;

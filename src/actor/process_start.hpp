@@ -29,6 +29,10 @@ struct StartSpec {
                                                                Node::Handler handler,
                                                                const StartSpec& spec);
 
+// What process_info shows as an actor's current function: {Type, loop, 0}, Type the module of
+// its '$initial_call' ({Type, init, 1}, its C++ class), since where it waits is not known.
+void describe_actor(const ProcessHandle& process, const Term& initial_call);
+
 // Ends a process whose init failed: its name goes first, as gen:unregister_name before
 // proc_lib:init_ack, so that a restart at once does not find it taken.
 void abandon(const ProcessHandle& process, std::optional<Atom> name, Term reason);

@@ -71,6 +71,7 @@ bool Runtime::deliver(Process& to, Term message, const Reference* through_alias,
         return false;
     }
     to.inbox.push(std::move(message), priority);
+    ++to.delivered;
     to.wake(lock);
     return true;
 }
@@ -94,6 +95,7 @@ void Runtime::fire_monitor(Process& watcher, const Reference& ref, const wire::P
     Term object = std::holds_alternative<Pid>(target) ? Term(std::get<Pid>(target))
                                                       : tuple(std::get<Atom>(target), node);
     watcher.inbox.push(tuple(atoms::DOWN, ref, atoms::process, std::move(object), reason));
+    ++watcher.delivered;
     watcher.wake(lock);
     if (alias) aliases_.remove(ref);
 }

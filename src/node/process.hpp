@@ -134,6 +134,9 @@ class Process : public std::enable_shared_from_this<Process> {
         if (!relations) relations = std::make_unique<Relations>();
         return *relations;
     }
+    // Messages queued to it so far (exit signals and DOWNs that became messages included): the
+    // work it was given, which process_info reports as its reductions.
+    std::uint64_t delivered = 0;
 
     // The consumer's own: messages moved out of the inbox, oldest first (priority ones ahead),
     // not yet taken.

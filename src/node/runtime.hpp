@@ -106,6 +106,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::shared_ptr<Process> whereis(Atom name) const { return names_.find(name); }
     std::vector<Atom> registered() const { return names_.all(); }
     std::size_t process_count() const { return processes_.size(); }
+    // Every process alive now, in no particular order (erlang:processes/0).
+    std::vector<std::shared_ptr<Process>> processes() const { return processes_.all(); }
     // This node is hidden: BEAM nodes leave it out of nodes(), global and pg.
     bool hidden() const { return options_.hidden; }
     unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "node/runtime.hpp"
+#include "otp/process_info.hpp"
 #include "otp/services.hpp"
 #include "version.hpp"  // generated in this layer's build directory
 
@@ -61,15 +62,6 @@ const Names& names() {
     return n;
 }
 
-// What a BIF raises for an argument it does not take: badarg, with the frame (and error_info)
-// that lets the caller's shell explain it.
-Unexpected<RpcRaise> badarg(Atom function, std::span<const Term> args) {
-    const Names& n = names();
-    Term location = list(tuple(n.error_info, map({{Term(n.module), Term(n.erl_erts_errors)}})));
-    return unexpected(RpcRaise{atoms::error, Term(atoms::badarg),
-                               list(tuple(n.erlang, function, list_from(args), location))});
-}
-
 Term charlist_of(std::string_view text) {
     return charlist(text).value_or(Term());
 }
@@ -104,8 +96,8 @@ class Clocks {
     std::int64_t last_cpu_ = 0;
 };
 
-// The resident set of this OS process, in bytes: what erlang:memory(total) answers here. The
-// BEAM's other memory types (processes, binary, ets, atom...) have no counterpart to measure.
+}  // namespace
+
 std::optional<std::int64_t> resident_bytes() {
     std::FILE* statm = std::fopen("/proc/self/statm", "r");
     if (!statm) return std::nullopt;
@@ -116,11 +108,20 @@ std::optional<std::int64_t> resident_bytes() {
     return static_cast<std::int64_t>(resident) * ::sysconf(_SC_PAGESIZE);
 }
 
+namespace {
+
 Term count(std::uint64_t n) {
     return Term(static_cast<std::int64_t>(n));
 }
 
 }  // namespace
+
+Unexpected<RpcRaise> bif_badarg(Atom function, std::span<const Term> args) {
+    const Names& n = names();
+    Term location = list(tuple(n.error_info, map({{Term(n.module), Term(n.erl_erts_errors)}})));
+    return unexpected(RpcRaise{atoms::error, Term(atoms::badarg),
+                               list(tuple(n.erlang, function, list_from(args), location))});
+}
 
 // For `distribute stats` and for Erlang code that asks a C++ node for its counters.
 Term stats_to_term(const NodeStats& s) {
@@ -246,6 +247,7 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
                    RunOn where = RunOn::node_thread) {
         registry.add(module, function, arity, on_node(body), where);
     };
+    register_process_info(runtime, registry);
 
     add(n.erlang, n.node, 0,
         [](node::Runtime& r, std::span<const Term>) -> RpcResult { return Term(r.name()); });
@@ -254,7 +256,7 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
     });
     add(n.erlang, n.nodes, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
         if (auto nodes = nodes_of(r, args[0])) return *nodes;
-        return badarg(names().nodes, args);
+        return bif_badarg(names().nodes, args);
     });
     add(n.erlang, n.registered, 0, [](node::Runtime& r, std::span<const Term>) -> RpcResult {
         std::vector<Term> out;
@@ -264,7 +266,7 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
     });
     add(n.erlang, n.whereis, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
         auto name = args[0].to<Atom>();
-        if (!name) return badarg(names().whereis, args);
+        if (!name) return bif_badarg(names().whereis, args);
         if (auto process = r.whereis(*name)) return Term(process->pid);
         return Term(atoms::undefined);
     });
@@ -272,7 +274,7 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
         [](node::Runtime&, std::span<const Term>) -> RpcResult { return Term(true); });
     add(n.erlang, n.system_info, 1, [](node::Runtime& r, std::span<const Term> args) -> RpcResult {
         if (auto value = system_info(r, args[0])) return *value;
-        return badarg(names().system_info, args);
+        return bif_badarg(names().system_info, args);
     });
     auto clocks = std::make_shared<Clocks>();
     add(n.erlang, n.statistics, 1,
@@ -285,16 +287,16 @@ void register_builtins(node::Runtime& runtime, RpcRegistry& registry) {
                 const auto [in, out] = r.io_bytes();
                 return tuple(tuple(names().input, count(in)), tuple(names().output, count(out)));
             }
-            return badarg(names().statistics, args);
+            return bif_badarg(names().statistics, args);
         });
     add(n.erlang, n.memory, 0, [](node::Runtime&, std::span<const Term> args) -> RpcResult {
         auto total = resident_bytes();
-        if (!total) return badarg(names().memory, args);
+        if (!total) return bif_badarg(names().memory, args);
         return list(tuple(names().total, Term(*total)));
     });
     add(n.erlang, n.memory, 1, [](node::Runtime&, std::span<const Term> args) -> RpcResult {
         auto total = resident_bytes();
-        if (!total || !args[0].is_atom(names().total)) return badarg(names().memory, args);
+        if (!total || !args[0].is_atom(names().total)) return bif_badarg(names().memory, args);
         return Term(*total);
     });
     add(n.distribute, n.stats, 0, [](node::Runtime& r, std::span<const Term>) -> RpcResult {

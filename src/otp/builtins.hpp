@@ -25,6 +25,14 @@ namespace distribute::otp {
 // logical_processors_available.
 void register_builtins(node::Runtime& runtime, RpcRegistry& registry);
 
+// What an erlang BIF raises for an argument it does not take: error badarg, with the frame (and
+// error_info) that lets the caller's shell explain it.
+Unexpected<RpcRaise> bif_badarg(Atom function, std::span<const Term> args);
+
+// The resident set of this OS process, in bytes: what erlang:memory(total) answers here. The
+// BEAM's other memory types (processes, binary, ets, atom...) have no counterpart to measure.
+std::optional<std::int64_t> resident_bytes();
+
 // What distribute:stats/0 answers: the counters as a map with atom keys (those of NodeStats and,
 // under `connections`, a list of maps with those of ConnectionStats; since_last_received in
 // since_last_received_ms).

@@ -113,4 +113,10 @@ CallError node_thread_error() {
                      std::nullopt};
 }
 
+CallError receive_failed(const ReceiveError& e) {
+    if (e.code == ReceiveErrc::node_thread) return node_thread_error();
+    return CallError{CallErrc::caller_exited, e.reason,
+                     "the calling process ended: " + to_string(e.reason), std::nullopt};
+}
+
 }  // namespace distribute::otp

@@ -35,5 +35,8 @@ std::optional<Term> abandon(const ProcessHandle& self, const RequestId& id);
 
 CallError timeout_error();
 CallError node_thread_error();
+// A wait that failed other than by timing out: the caller was ended while it waited, or it may
+// not wait on this thread.
+CallError receive_failed(const ReceiveError& e);
 
 }  // namespace distribute::otp

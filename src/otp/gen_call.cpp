@@ -43,13 +43,6 @@ class CallCategory : public std::error_category {
     }
 };
 
-// The caller was ended while it waited, or it may not wait on this thread.
-CallError receive_failed(const ReceiveError& e) {
-    if (e.code == ReceiveErrc::node_thread) return otp::node_thread_error();
-    return CallError{CallErrc::caller_exited, e.reason,
-                     "the calling process ended: " + to_string(e.reason), std::nullopt};
-}
-
 // Waits for the answer to `id`; on a timeout gives up on it when `abandon`.
 Expected<Term, CallError> await_answer(Mailbox& self, const RequestId& id,
                                        std::chrono::milliseconds timeout, bool abandon) {
@@ -57,7 +50,7 @@ Expected<Term, CallError> await_answer(Mailbox& self, const RequestId& id,
     if (got) return otp::outcome(self, id, *got);
     if (got.error().code != ReceiveErrc::timeout) {
         if (abandon) (void)otp::abandon(self, id);
-        return unexpected(receive_failed(got.error()));
+        return unexpected(otp::receive_failed(got.error()));
     }
     if (!abandon) return unexpected(otp::timeout_error());
     if (auto late = otp::abandon(self, id)) return otp::outcome(self, id, *late);
@@ -73,7 +66,8 @@ Expected<CollectedResponse, CallError> await_any(Mailbox& self, RequestIdCollect
     auto got = self.receive_if([&](const Term& m) { return requests.find_answered(m) != nullptr; },
                                timeout);
     if (got) return *check_response(self, *got, requests, remove);
-    if (got.error().code != ReceiveErrc::timeout) return unexpected(receive_failed(got.error()));
+    if (got.error().code != ReceiveErrc::timeout)
+        return unexpected(otp::receive_failed(got.error()));
     if (abandon) {
         // As gen: every monitor goes with its 'DOWN', and replies already queued are dropped.
         for (auto& [id, label] : requests.to_list())

@@ -1,5 +1,12 @@
 #include "otp/multi_call.hpp"
 
+#include <algorithm>
+#include <optional>
+
+#include "distribute/call.hpp"
+#include "node/access.hpp"
+#include "otp/call_engine.hpp"
+
 namespace distribute::otp {
 
 void MultiCalls::start(node::Process& self, const std::vector<Atom>& nodes, Atom name,
@@ -58,4 +65,61 @@ bool MultiCalls::take(node::Process& self, const Term& message) {
     return true;
 }
 
+void MultiCalls::give_up(node::Process& self) {
+    auto calls = std::move(calls_);
+    calls_.clear();
+    for (auto& [tag, call] : calls) {
+        for (auto& [monitor, node] : call.waiting) {
+            self.runtime.demonitor(self, monitor);
+            call.bad.push_back(node);
+        }
+        call.done(std::move(call.replies), std::move(call.bad));
+    }
+}
+
 }  // namespace distribute::otp
+
+namespace distribute {
+
+Expected<MultiCallResult, CallError> multi_call(Node& node, const std::vector<Atom>& nodes,
+                                                Atom name, Term request,
+                                                std::chrono::milliseconds timeout) {
+    if (node::on_node_thread()) return unexpected(otp::node_thread_error());
+    Mailbox self = node.open_mailbox();
+    auto& process = node::Access::process(self);
+    std::optional<MultiCallResult> result;
+    otp::MultiCalls calls;
+    calls.start(process, nodes, name, request,
+                [&](otp::MultiCalls::Replies replies, std::vector<Atom> bad) {
+                    result = MultiCallResult{std::move(replies), std::move(bad)};
+                });
+    const bool forever = timeout == infinity_timeout;
+    const auto deadline =
+        std::chrono::steady_clock::now() + (forever ? std::chrono::milliseconds(0) : timeout);
+    while (!result) {
+        std::chrono::milliseconds left = infinity_timeout;
+        if (!forever)
+            left = std::max(std::chrono::milliseconds(0),
+                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                deadline - std::chrono::steady_clock::now()));
+        // The mailbox is this call's alone: whatever comes is a reply, a DOWN, or a reply to
+        // nothing (already given up on).
+        auto got = self.receive(left);
+        if (got) {
+            calls.take(process, *got);
+        } else if (got.error().code == ReceiveErrc::timeout) {
+            calls.give_up(process);
+        } else {
+            return unexpected(otp::receive_failed(got.error()));
+        }
+    }
+    return std::move(*result);
+}
+
+void abcast(const ProcessHandle& self, const std::vector<Atom>& nodes, Atom name, Term request) {
+    const Term message = tuple(atoms::gen_cast, std::move(request));
+    for (Atom node : nodes)
+        self.send(name, node, message);
+}
+
+}  // namespace distribute

@@ -3,7 +3,8 @@
 // back as messages that the process hands to take(). When every node has answered or failed,
 // `done` runs with the replies and the nodes that failed, as multi_call returns {Replies,
 // BadNodes}. The wire shapes are gen_server's (OTP 25): {'$gen_call', {Self, {Tag, Node}},
-// Request} answered by {{Tag, Node}, Reply}.
+// Request} answered by {{Tag, Node}, Reply}. The public multi_call (call.hpp) drives one from a
+// temporary mailbox.
 #pragma once
 
 #include <functional>
@@ -28,6 +29,9 @@ class MultiCalls {
     // True when `message` was a reply or a DOWN of a call under way (it is then consumed).
     bool take(node::Process& self, const Term& message);
     bool busy() const { return !calls_.empty(); }
+    // Ends every call under way now: the nodes that have not answered count as bad (their
+    // monitors go, so a late reply is all that can still come), and each `done` runs.
+    void give_up(node::Process& self);
 
   private:
     struct Call {

@@ -2,12 +2,14 @@
 // rex is still what erl_interface C nodes and older code call, in two forms:
 //   {'$gen_call', {From, Tag}, {call | block_call, M, F, A, GL}}  answered {Tag, Result}
 //   {From, {call, M, F, A, GL}}                                    answered {rex, Result}
-// with errors as rpc:call gives them ({badrpc, {'EXIT', ...}}). Each call runs apart from rex,
-// as rpc.erl spawns one process per call, so a slow one holds up no other. {'$gen_cast', {cast,
-// M, F, A, GL}} runs M:F(A) with no answer. rex also answers OTP 25's features_request, which
-// tells the caller this node serves erpc. Calls in progress are bounded per caller's node
-// (NodeLimits::max_remote_calls_per_peer): past it, {badrpc, {'EXIT', system_limit}}. Casts carry
-// no sender, so they are not counted.
+// with errors as rpc:call gives them ({badrpc, {'EXIT', ...}}), and rpc:sbcast's and
+// rpc:send's {From, {sbcast | send, Name, Msg}}: Msg (or {From, Msg}) to the local Name, answered
+// {rex, Node, Node} (sbcast) or {rex, Node, {nonexisting_name, Name}}. Each call runs apart from
+// rex, as rpc.erl spawns one process per call, so a slow one holds up no other. {'$gen_cast',
+// {cast, M, F, A, GL}} runs M:F(A) with no answer. rex also answers OTP 25's features_request,
+// which tells the caller this node serves erpc. Calls in progress are bounded per caller's node
+// (NodeLimits::max_remote_calls_per_peer): past it, {badrpc, {'EXIT', system_limit}}. Casts (and
+// sbcasts, which hold nothing) are not counted.
 #include <optional>
 
 #include "node/access.hpp"
@@ -26,6 +28,9 @@ struct Names {
     Atom features_request = Atom::make("features_request").value();
     Atom features_reply = Atom::make("features_reply").value();
     Atom erpc = Atom::make("erpc").value();
+    Atom sbcast = Atom::make("sbcast").value();
+    Atom send = Atom::make("send").value();
+    Atom nonexisting_name = Atom::make("nonexisting_name").value();
     Atom system_limit = Atom::make("system_limit").value();
 };
 const Names& names() {
@@ -76,6 +81,9 @@ class Rex {
         if (!from) return;
         if (message[1].is_atom(n.features_request)) {
             self.send(*from, tuple(n.features_reply, self.node_name(), list(n.erpc)));
+        } else if (message[1].is_tuple(3) &&
+                   (message[1][0].is_atom(n.sbcast) || message[1][0].is_atom(n.send))) {
+            pass_on(self, *from, message[1]);
         } else if (auto mfa = read_mfa(message[1], atoms::call, atoms::call)) {
             run(self, from->node, std::move(*mfa), [to = *from](const ProcessHandle& rex, Term r) {
                 rex.send(to, tuple(names().rex, std::move(r)));
@@ -84,6 +92,22 @@ class Rex {
     }
 
   private:
+    // {sbcast, Name, Msg} or {send, Name, Msg} from `from`, as rex's handle_info does them.
+    static void pass_on(const ProcessHandle& self, const Pid& from, const Term& request) {
+        const Names& n = names();
+        const bool sbcast = request[0].is_atom(n.sbcast);
+        auto name = request[1].to<Atom>();
+        auto& runtime = node::Access::process(self).runtime;
+        auto target = name ? runtime.whereis(*name) : nullptr;
+        if (!target) {
+            self.send(from, tuple(n.rex, self.node_name(), tuple(n.nonexisting_name, request[1])));
+            return;
+        }
+        self.send(target->pid, sbcast ? request[2] : tuple(from, request[2]));
+        // rpc:send leaves the answer to Name.
+        if (sbcast) self.send(from, tuple(n.rex, self.node_name(), self.node_name()));
+    }
+
     // `peer`: the caller's node, whose calls in progress are bounded.
     template <class Reply>
     void run(const ProcessHandle& self, Atom peer, Mfa mfa, Reply reply) const {

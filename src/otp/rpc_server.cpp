@@ -114,6 +114,10 @@ void RpcServer::on_spawn_request(node::Connection& from, wire::SpawnRequest&& re
     } else if (request.module == n.erpc && request.function == n.execute_cast &&
                request.arity == 3) {
         serve(from, request, false);
+    } else if (auto it =
+                   spawnable_.find(std::tuple(request.module, request.function, request.arity));
+               it != spawnable_.end()) {
+        serve_spawnable(from, request, it->second);
     } else {
         // Only registered functions run here: a spawn of anything else (a fun, a module of the
         // caller's) is refused the way a node without distributed spawn refuses it.
@@ -125,7 +129,6 @@ void RpcServer::on_spawn_request(node::Connection& from, wire::SpawnRequest&& re
 }
 
 void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request, bool call) {
-    const Names& n = names();
     auto refuse = [&](Atom why) {
         from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(why), std::nullopt});
     };
@@ -138,35 +141,13 @@ void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request,
     const auto function = parts[at + 1].to<Atom>();
     const Term& arguments = parts[at + 2];
     if (!module || !function || !arguments.is_proper_list()) return refuse(atoms::badarg);
-    if (!request.options.is_proper_list()) return refuse(n.badopt);
-    bool link = false, monitor = false;
-    for (const Term& option : request.options.elements()) {
-        if (option.is_atom(n.link)) link = true;
-        if (option.is_atom(n.monitor) || (option.is_tuple(2) && option[0].is_atom(n.monitor)))
-            monitor = true;
-        // Other spawn options (priority, heap sizes...) mean nothing to a C++ process.
-    }
-
     const std::size_t arity = arguments.elements().size();
     auto ticket = begin_remote_work(
         from.peer, (call ? "erpc:call of " : "erpc:cast of ") + mfa(*module, *function, arity));
     // What a BEAM answers when it cannot make the process.
-    if (!ticket) return refuse(n.system_limit);
-
-    auto process = runtime_.spawn_handler([](const ProcessHandle&, Term) {}, false);
-    std::uint32_t flags = 0;
-    if (monitor) {
-        runtime_.add_remote_watcher(*process, request.from, request.req_id, from);
-        flags |= wire::SpawnReply::monitor_made;
-    }
-    if (link) {
-        runtime_.add_remote_link(*process, request.from, from);
-        flags |= wire::SpawnReply::link_made;
-    }
-    // Before anything the process does: the connection keeps this order, and the caller must
-    // learn the pid before the DOWN that carries the result.
-    from.send(
-        wire::SpawnReply{request.req_id, request.from, flags, Term(process->pid), std::nullopt});
+    if (!ticket) return refuse(names().system_limit);
+    auto process = spawn_for(from, request);
+    if (!process) return;
 
     std::weak_ptr<node::Process> weak = process;
     Term res = call ? parts[0] : Term();
@@ -186,6 +167,74 @@ void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request,
                  p->runtime.terminate(
                      p, call ? erpc_call_reason(res, result) : erpc_cast_reason(result));
              });
+}
+
+std::shared_ptr<node::Process> RpcServer::spawn_for(node::Connection& from,
+                                                    const wire::SpawnRequest& request) {
+    const Names& n = names();
+    if (!request.options.is_proper_list()) {
+        from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(n.badopt), std::nullopt});
+        return nullptr;
+    }
+    bool link = false, monitor = false;
+    for (const Term& option : request.options.elements()) {
+        if (option.is_atom(n.link)) link = true;
+        if (option.is_atom(n.monitor) || (option.is_tuple(2) && option[0].is_atom(n.monitor)))
+            monitor = true;
+        // Other spawn options (priority, heap sizes...) mean nothing to a C++ process.
+    }
+    auto process = runtime_.spawn_handler([](const ProcessHandle&, Term) {}, false);
+    std::uint32_t flags = 0;
+    if (monitor) {
+        runtime_.add_remote_watcher(*process, request.from, request.req_id, from);
+        flags |= wire::SpawnReply::monitor_made;
+    }
+    if (link) {
+        runtime_.add_remote_link(*process, request.from, from);
+        flags |= wire::SpawnReply::link_made;
+    }
+    // Before anything the process does: the connection keeps this order, and the caller must
+    // learn the pid before the DOWN that carries the result.
+    from.send(
+        wire::SpawnReply{request.req_id, request.from, flags, Term(process->pid), std::nullopt});
+    return process;
+}
+
+void RpcServer::add_spawnable(Atom module, Atom function, std::size_t arity, Spawnable body) {
+    spawnable_[std::tuple(module, function, arity)] = std::move(body);
+}
+
+void RpcServer::serve_spawnable(node::Connection& from, const wire::SpawnRequest& request,
+                                const Spawnable& body) {
+    if (!request.args.is_proper_list() || request.args.elements().size() != request.arity) {
+        from.send(
+            wire::SpawnReply{request.req_id, request.from, 0, Term(atoms::badarg), std::nullopt});
+        return;
+    }
+    auto ticket = begin_remote_work(
+        from.peer, "spawn of " + mfa(request.module, request.function, request.arity));
+    if (!ticket) {
+        from.send(wire::SpawnReply{request.req_id, request.from, 0, Term(names().system_limit),
+                                   std::nullopt});
+        return;
+    }
+    auto process = spawn_for(from, request);
+    if (!process) return;
+    std::weak_ptr<node::Process> weak = process;
+    net::asio::post(runtime_.io(), [weak, body, args = request.args, ticket = std::move(ticket)]() {
+        auto p = weak.lock();
+        if (!p || !p->alive.load(std::memory_order_relaxed)) return;
+        Term reason(atoms::normal);
+        try {
+            body(ProcessHandle(p), args.elements());
+        } catch (...) {
+            std::string what;
+            reason = node::crash_reason(std::current_exception(), what);
+            p->runtime.log(LogLevel::warning, "a spawned " + to_string(Term(p->pid)) +
+                                                  " ended with an exception: " + what);
+        }
+        p->runtime.terminate(p, std::move(reason));
+    });
 }
 
 }  // namespace distribute::otp

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <span>
+#include <tuple>
 #include <vector>
 
 #include "distribute/rpc.hpp"
@@ -31,6 +34,11 @@ class RpcServer final : public node::SpawnService {
     using Done = std::function<void(RpcResult)>;
     void dispatch(Atom module, Atom function, std::vector<Term> args, Done done);
 
+    // A function peers may spawn by name (spawn_link(Node, M, F, A) as etop does with
+    // observer_backend:etop_collect/1): it runs on a node thread in the process made for it,
+    // with that process's handle, must not block, and the process ends normal when it returns.
+    using Spawnable = std::function<void(const ProcessHandle& self, std::span<const Term> args)>;
+    void add_spawnable(Atom module, Atom function, std::size_t arity, Spawnable body);
     // A call or cast that `peer` starts here (`what`, for the log line): the ticket to hold
     // until it ends, or empty (and a warning logged) when the peer is at
     // NodeLimits::max_remote_calls_per_peer.
@@ -38,9 +46,17 @@ class RpcServer final : public node::SpawnService {
 
   private:
     void serve(node::Connection& from, const wire::SpawnRequest& request, bool call);
+    void serve_spawnable(node::Connection& from, const wire::SpawnRequest& request,
+                         const Spawnable& body);
+    // The process a spawn request gets, linked and monitored as it asked, its pid already on the
+    // way to the caller; null when the request was refused (and told so).
+    std::shared_ptr<node::Process> spawn_for(node::Connection& from,
+                                             const wire::SpawnRequest& request);
 
     node::Runtime& runtime_;  // owns this server
     RpcRegistry registry_;
+    // Filled at start-up, before the node accepts peers; read-only after.
+    std::map<std::tuple<Atom, Atom, std::size_t>, Spawnable> spawnable_;
     std::shared_ptr<RemoteWork> remote_work_ = std::make_shared<RemoteWork>();
 };
 

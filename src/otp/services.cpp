@@ -2,6 +2,7 @@
 
 #include "node/runtime.hpp"
 #include "otp/builtins.hpp"
+#include "otp/etop_backend.hpp"
 #include "otp/membership.hpp"
 #include "otp/rpc_server.hpp"
 
@@ -10,6 +11,7 @@ namespace distribute::otp {
 void start_services(node::Runtime& runtime) {
     auto server = std::make_shared<RpcServer>(runtime);
     register_builtins(runtime, server->registry());
+    register_etop_backend(*server);
     runtime.set_spawn_service(server);
     start_net_kernel(runtime);
     start_rex(runtime, std::move(server));
