@@ -137,12 +137,21 @@ TEST_CASE("etop in text mode pointed at our node lists its processes by register
     WithEcho t("etop");
     INFO(t.log.text());
     TempDir beams;
-    // etop comes from Debian 12's erlang-observer (scripts/install-deps): the OTP 27 and 29 roots
-    // do not have the observer application, so etop (and the module, compiled by the same
-    // release's erlc) runs on this machine's OTP whatever release the suite meets;
-    // etop_collect's records are the same in 25 to 29.
-    const RunResult compiled = run(
-        {"erlc", "-o", beams.path(), INTEROP_SOURCE_DIR "/erl/etop_capture.erl"}, 60s, {}, {}, "");
+    // etop is compiled here from the observer application's sources (erlang-src, with its
+    // etop.hrl from erlang-dev): Debian packages its beams in erlang-observer, which pulls in
+    // wxWidgets and WebKit for the GUI. The OTP 27 and 29 roots carry no observer sources, so
+    // etop (and the capture module, compiled by the same erlc) runs on this machine's OTP whatever
+    // release the suite meets; etop_collect's records are the same in 25 to 29.
+    const std::string observer = run_erl_eval(
+        "[D] = filelib:wildcard(code:root_dir() ++ \"/lib/observer-*\"), io:format(\"~s\", [D])",
+        60s, {}, "");
+    const std::vector<std::string> sources{
+        observer + "/src/etop.erl", observer + "/src/etop_txt.erl", observer + "/src/etop_tr.erl",
+        INTEROP_SOURCE_DIR "/erl/etop_capture.erl"};
+    std::vector<std::string> erlc{
+        "erlc", "-I", observer + "/include", "-I", observer + "/src", "-o", beams.path()};
+    erlc.insert(erlc.end(), sources.begin(), sources.end());
+    const RunResult compiled = run(erlc, 60s, {}, {}, "");
     REQUIRE_MESSAGE(compiled.exit_status == 0, compiled.err);
     auto options = t.cluster.erl_options("erl_etop");
     options.otp_release = "";
