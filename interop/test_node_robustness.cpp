@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <latch>
 
 #include "cli/demo_services.hpp"
@@ -58,6 +59,35 @@ TEST_CASE("a wrong cookie is refused in both directions while a good connection 
     CHECK(echo_round_trip(good, node, "after_refusals") == "ok");
     CHECK(node.ping(good_peer));
     CHECK(events.count(good_peer, false) == 0);
+}
+
+TEST_CASE(
+    "10,000 wrong-cookie handshakes from an erl node leave no descriptor, connection or "
+    "process behind") {
+    Cluster cluster;
+    Node node = start_node(cluster.node_options("cpp_cookie_storm"));
+    auto bad_options = cluster.erl_options("erl_storm");
+    bad_options.cookie = "not_the_cookie";
+    ErlNode bad(bad_options);
+    auto open_descriptors = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                             std::filesystem::directory_iterator());
+    };
+    const auto descriptors = open_descriptors();
+    const auto before = node.stats();
+
+    const std::string pangs = bad.eval("length([pang || _ <- lists:seq(1, 10000), net_adm:ping(" +
+                                           quoted(node.name()) + ") =:= pang])",
+                                       std::chrono::minutes(3));
+    CHECK(pangs == "10000");
+    // Each attempt is one refused handshake: none was throttled away unseen, none counted twice.
+    eventually(
+        [&] { return node.stats().refused_handshakes == before.refused_handshakes + 10000; });
+    eventually([&] { return open_descriptors() == descriptors; });
+    const auto after = node.stats();
+    CHECK(after.connections.empty());
+    CHECK(after.processes == before.processes);
+    CHECK(bad.eval("nodes(connected)") == "[]");
 }
 
 TEST_CASE("Node::set_cookie gives one peer its own cookie, in both directions") {

@@ -153,6 +153,28 @@ TEST_CASE("a compression pointer that does not point back, or a chain of them, i
     CHECK(chained.error().reason == "too many compression pointers");
 }
 
+TEST_CASE(
+    "a DNS record cut inside its TTL is reported as a cut header, at a byte inside the answer") {
+    // The first answer's header: name 30-31, type, class, TTL 36-39, data length 40-41. Cut
+    // after three bytes of the TTL, the data length must not be read from the TTL's bytes.
+    auto response = dns::decode_response(std::span(dnsmasq_a.data(), 39));
+    REQUIRE_FALSE(response.has_value());
+    CHECK(response.error().reason == "a record header runs past the end");
+    CHECK(response.error().offset <= 39);
+}
+
+TEST_CASE("a DNS label holding a dot, a control byte or a non-ASCII byte is refused") {
+    for (const std::uint8_t bad :
+         {std::uint8_t('.'), std::uint8_t(0), std::uint8_t(' '), std::uint8_t(0x80)}) {
+        Bytes odd = dnsmasq_a;
+        odd[14] = bad;  // inside the question's first label, "app"
+        auto response = dns::decode_response(odd);
+        REQUIRE_FALSE(response.has_value());
+        CHECK(response.error().reason == "a label holds a byte a host name cannot have");
+        CHECK(response.error().offset == 14);
+    }
+}
+
 TEST_CASE("a truncated DNS answer is reported as truncated, its records unread") {
     Bytes truncated = dnsmasq_a;
     truncated[2] |= 0x02;  // TC

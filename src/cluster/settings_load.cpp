@@ -1,14 +1,8 @@
 // Reading settings: defaults, then the config file (CLI11's TOML or INI reader), then the
 // environment, then the command line; every value checked, every error kept.
-#include <CLI/CLI.hpp>
-
-#include <fstream>
-#include <sstream>
-
 #include "cluster/settings_load.hpp"
 #include "cluster/settings_table.hpp"
 #include "cluster/settings_values.hpp"
-#include "support/file_watch.hpp"
 
 extern char** environ;
 
@@ -73,29 +67,6 @@ DiscoverySettings::backends() const {
 }
 
 namespace cluster {
-
-Expected<std::vector<SettingItem>, SettingsError> read_config_file(const std::string& path) {
-    auto content = support::read_text_file(path);
-    if (!content)
-        return unexpected(SettingsError{"", SettingSource::config_file, path, "", "",
-                                        "cannot be read: " + content.error()});
-    std::istringstream in(*content);
-    const bool ini = path.size() > 4 && path.compare(path.size() - 4, 4, ".ini") == 0;
-    std::vector<CLI::ConfigItem> items;
-    try {
-        items = ini ? CLI::ConfigINI().from_config(in) : CLI::ConfigTOML().from_config(in);
-    } catch (const std::exception& e) {
-        return unexpected(SettingsError{"", SettingSource::config_file, path, "", "",
-                                        std::string("cannot be parsed: ") + e.what()});
-    }
-    std::vector<SettingItem> out;
-    for (auto& item : items) {
-        // CLI11 marks where sections open and close with items named "++" and "--".
-        if (item.name == "++" || item.name == "--") continue;
-        out.push_back({item.fullname(), item.inputs});
-    }
-    return out;
-}
 
 namespace {
 

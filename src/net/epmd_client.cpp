@@ -1,7 +1,4 @@
-// The EPMD client: lookups, name lists, their blocking forms, and where the BEAM's environment
-// says EPMD is.
-#include <algorithm>
-#include <charconv>
+// The EPMD client: lookups, name lists and their blocking forms.
 #include <cstdlib>
 #include <string_view>
 
@@ -17,17 +14,6 @@ namespace codec = wire::epmd;
 using net::ExchangeStep;
 
 namespace {
-
-std::optional<std::uint16_t> env_port() {
-    const char* text = std::getenv("ERL_EPMD_PORT");
-    if (!text) return std::nullopt;
-    const std::string_view s(text);
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || end != s.data() + s.size() || value == 0 || value > 65535)
-        return std::nullopt;
-    return static_cast<std::uint16_t>(value);
-}
 
 std::string describe(const codec::CodecError& e) {
     return codec::make_error_code(e.code).message() + " at byte " + std::to_string(e.offset);
@@ -53,42 +39,6 @@ Expected<T, EpmdError> run_blocking(
 }
 
 }  // namespace
-
-EpmdEndpoint EpmdEndpoint::from_environment() {
-    EpmdEndpoint e;
-    if (const auto port = env_port()) e.port = *port;
-    return e;
-}
-
-EpmdServerOptions EpmdServerOptions::from_environment() {
-    EpmdServerOptions o;
-    if (const auto port = env_port()) o.port = *port;
-    if (const char* list = std::getenv("ERL_EPMD_ADDRESS")) {
-        std::string_view rest(list);
-        while (!rest.empty()) {
-            const auto cut = rest.find_first_of(", ");
-            const auto item = rest.substr(0, cut);
-            if (!item.empty()) o.addresses.emplace_back(item);
-            rest = cut == std::string_view::npos ? std::string_view() : rest.substr(cut + 1);
-        }
-        o.add_loopback();
-    }
-    return o;
-}
-
-void EpmdServerOptions::add_loopback() {
-    if (addresses.empty()) return;
-    for (const char* loopback : {"127.0.0.1", "::1"})
-        if (std::find(addresses.begin(), addresses.end(), loopback) == addresses.end())
-            addresses.emplace_back(loopback);
-}
-
-EpmdServerOptions EpmdServerOptions::loopback(std::uint16_t port) {
-    EpmdServerOptions o;
-    o.addresses = {"127.0.0.1"};
-    o.port = port;
-    return o;
-}
 
 EpmdClient::EpmdClient(asio::io_context& io, EpmdClientOptions options)
     : io_(io), options_(std::move(options)) {}

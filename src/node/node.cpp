@@ -56,20 +56,6 @@ std::error_code make_error_code(NodeErrc e) noexcept {
     return {static_cast<int>(e), node_category()};
 }
 
-std::string_view to_string(LogLevel level) {
-    switch (level) {
-        case LogLevel::debug:
-            return "debug";
-        case LogLevel::info:
-            return "info";
-        case LogLevel::warning:
-            return "warning";
-        case LogLevel::error:
-            return "error";
-    }
-    return "info";
-}
-
 Node::Node(std::shared_ptr<node::Runtime> runtime) : runtime_(std::move(runtime)) {}
 Node::Node(Node&&) noexcept = default;
 Node& Node::operator=(Node&& other) noexcept {

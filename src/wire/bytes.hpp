@@ -1,5 +1,6 @@
 // Big-endian reading and writing of protocol fields. The reader never reads past its span: each
-// read returns nullopt once the bytes run out, so parsers of peer input stay bounded.
+// read returns nullopt once the bytes run out, and so does every read after that one, so parsers of
+// peer input stay bounded.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@ class ByteReader {
     std::optional<std::uint32_t> u32() { return number<std::uint32_t>(); }
     std::optional<std::uint64_t> u64() { return number<std::uint64_t>(); }
     std::optional<std::span<const std::uint8_t>> bytes(std::size_t n) {
-        if (remaining() < n) return std::nullopt;
+        if (failed_ || remaining() < n) return fail<std::span<const std::uint8_t>>();
         auto out = input_.subspan(pos_, n);
         pos_ += n;
         return out;
@@ -34,15 +35,23 @@ class ByteReader {
   private:
     template <class T>
     std::optional<T> number() {
-        if (remaining() < sizeof(T)) return std::nullopt;
+        if (failed_ || remaining() < sizeof(T)) return fail<T>();
         T v = 0;
         for (std::size_t i = 0; i < sizeof(T); ++i)
             v = static_cast<T>((v << 8) | input_[pos_ + i]);
         pos_ += sizeof(T);
         return v;
     }
+    // A read past the end fails every read after it, even a shorter one that would fit: a
+    // caller may check only the last of several reads.
+    template <class T>
+    std::optional<T> fail() {
+        failed_ = true;
+        return std::nullopt;
+    }
     std::span<const std::uint8_t> input_;
     std::size_t pos_ = 0;
+    bool failed_ = false;
 };
 
 class ByteWriter {

@@ -51,9 +51,15 @@ Expected<std::pair<std::string, std::size_t>, DecodeError> read_name(
         if (length == 0) break;
         if (pos + 1 + length > message.size()) return fail("a label runs past the end", pos);
         if (!name.empty()) name += '.';
-        for (std::size_t i = 0; i < length; ++i)
-            name +=
-                static_cast<char>(std::tolower(static_cast<unsigned char>(message[pos + 1 + i])));
+        for (std::size_t i = 0; i < length; ++i) {
+            const std::uint8_t byte = message[pos + 1 + i];
+            // DNS lets a label hold any byte, but the names read here are host and service
+            // names, turned into text: a dot inside a label would read as two labels, and a
+            // control or non-ASCII byte has no place in a host name.
+            if (byte == '.' || byte < 0x21 || byte > 0x7E)
+                return fail("a label holds a byte a host name cannot have", pos + 1 + i);
+            name += static_cast<char>(std::tolower(byte));
+        }
         pos += 1 + length;
     }
     return std::pair{std::move(name), resume.value_or(pos + 1)};

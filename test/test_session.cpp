@@ -1,0 +1,278 @@
+// net::Session over the scripted transport: the handshake and frames survive any split of the
+// byte stream, and every way a connection can fail (a read error, a write failing in the middle
+// of a burst, a close during a read, silence, an oversized frame, a stalled handshake) ends the
+// session exactly once on each side, with whole controls only.
+#include <doctest/doctest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "net/session.hpp"
+#include "scripted_transport.hpp"
+#include "wire/flags.hpp"
+
+using namespace distribute;
+using namespace std::chrono_literals;
+using test_support::Script;
+using test_support::ScriptedLink;
+
+namespace {
+
+// What a session told its observer, for the test thread to wait on.
+class Recorder : public net::SessionObserver {
+  public:
+    wire::HandshakeStatus on_peer_named(net::Session&) override {
+        return wire::HandshakeStatus::ok;
+    }
+    void on_up(net::Session&) override {
+        std::lock_guard lock(mutex_);
+        ++ups_;
+        changed_.notify_all();
+    }
+    void on_control(net::Session&, wire::Control&& control) override {
+        std::lock_guard lock(mutex_);
+        controls_.push_back(std::move(control));
+        changed_.notify_all();
+    }
+    void on_end(net::Session&, const net::SessionEnd& end) override {
+        std::lock_guard lock(mutex_);
+        ends_.push_back(end);
+        changed_.notify_all();
+    }
+
+    // Waits (bounded, so that a hang fails instead) until `condition` holds on what was recorded.
+    template <class F>
+    void wait_for(F condition) {
+        std::unique_lock lock(mutex_);
+        REQUIRE_MESSAGE(changed_.wait_for(lock, 20s, [&] { return condition(*this); }),
+                        "the session did not get there in time");
+    }
+    int ups() const { return ups_; }
+    const std::vector<wire::Control>& controls() const { return controls_; }
+    const std::vector<net::SessionEnd>& ends() const { return ends_; }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int ups_ = 0;
+    std::vector<wire::Control> controls_;
+    std::vector<net::SessionEnd> ends_;
+};
+
+net::SessionSettings settings_for(const std::string& name) {
+    net::SessionSettings s;
+    s.handshake.node_name = name;
+    s.handshake.creation = 1;
+    s.handshake.offered_flags = wire::offered | wire::flag::published;
+    s.handshake.required_flags = wire::required_of_peers;
+    s.handshake.cookie_for = [](const std::string&) { return std::string("cookie"); };
+    s.handshake.random_challenge = [n = std::uint32_t{0x1234}]() mutable { return n += 7919; };
+    return s;
+}
+
+// Two sessions joined by a scripted link: `a` dials `b`. The io threads stop (and every handler
+// has run) when the pair goes away, so counts read afterwards are final.
+struct SessionPair {
+    net::asio::io_context io;
+    std::optional<net::asio::executor_work_guard<net::asio::io_context::executor_type>> work{
+        io.get_executor()};
+    std::shared_ptr<ScriptedLink> link;
+    Recorder a_seen, b_seen;
+    std::shared_ptr<net::Session> a, b;
+    std::vector<std::thread> threads;
+
+    SessionPair(Script a_script, Script b_script,
+                net::SessionSettings a_settings = settings_for("a@host"),
+                net::SessionSettings b_settings = settings_for("b@host")) {
+        link = ScriptedLink::make(io, std::move(a_script), std::move(b_script));
+        a = std::make_shared<net::Session>(io, link->make_transport(0), std::move(a_settings),
+                                           a_seen, "b@host");
+        b = std::make_shared<net::Session>(io, link->make_transport(1), std::move(b_settings),
+                                           b_seen, "");
+        b->start();
+        a->start();
+        for (int i = 0; i < 2; ++i)
+            threads.emplace_back([this] { io.run(); });
+    }
+    void both_up() {
+        a_seen.wait_for([](const Recorder& r) { return r.ups() == 1; });
+        b_seen.wait_for([](const Recorder& r) { return r.ups() == 1; });
+    }
+    void both_ended() {
+        a_seen.wait_for([](const Recorder& r) { return !r.ends().empty(); });
+        b_seen.wait_for([](const Recorder& r) { return !r.ends().empty(); });
+    }
+    // Lets every handler run out: what was recorded is then all there will ever be.
+    void finish() {
+        a->close();
+        b->close();
+        work.reset();
+        for (auto& t : threads)
+            t.join();
+        threads.clear();
+    }
+    ~SessionPair() {
+        if (!threads.empty()) finish();
+    }
+};
+
+const Pid to{"b@host"_a, 40, 0, 1};
+
+wire::Control numbered(int i) {
+    // Every tenth message is large enough to need many reads whatever the pieces.
+    const std::string filler(i % 10 == 9 ? 70000 : 20, static_cast<char>('a' + i % 26));
+    return wire::Send{to, tuple(i, binary(filler)), std::nullopt};
+}
+
+// Whole controls 0, 1, ... in order, nothing else: a prefix of what was sent.
+void check_prefix(const std::vector<wire::Control>& got) {
+    for (std::size_t i = 0; i < got.size(); ++i)
+        REQUIRE(got[i] == numbered(static_cast<int>(i)));
+}
+
+}  // namespace
+
+TEST_SUITE("session") {
+    TEST_CASE("the handshake and 200 controls come through whatever pieces the bytes arrive in") {
+        std::mt19937 random(20261203);
+        std::vector<std::size_t> odd_pieces;
+        for (int i = 0; i < 500; ++i)
+            odd_pieces.push_back(std::uniform_int_distribution<std::size_t>(1, 4099)(random));
+        for (const auto& pieces : {std::vector<std::size_t>{1}, std::vector<std::size_t>{3, 1, 2},
+                                   odd_pieces, std::vector<std::size_t>{}}) {
+            CAPTURE(pieces.size());
+            SessionPair pair(Script{.read_pieces = pieces}, Script{.read_pieces = pieces});
+            pair.both_up();
+            for (int i = 0; i < 200; ++i) {
+                pair.a->send(numbered(i));
+                pair.b->send(numbered(i));
+            }
+            pair.b_seen.wait_for([](const Recorder& r) { return r.controls().size() == 200; });
+            pair.a_seen.wait_for([](const Recorder& r) { return r.controls().size() == 200; });
+            pair.finish();
+            check_prefix(pair.a_seen.controls());
+            check_prefix(pair.b_seen.controls());
+            CHECK(pair.a_seen.controls().size() == 200);
+            CHECK(pair.b_seen.ends().size() == 1);
+            CHECK(pair.a_seen.ends().size() == 1);
+        }
+    }
+
+    TEST_CASE(
+        "a read failing before the peer's first handshake message ends both sessions once, "
+        "neither of them up") {
+        SessionPair pair(Script{.fail_read = 1}, Script{});
+        pair.both_ended();
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        REQUIRE(pair.b_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+        CHECK_FALSE(pair.a_seen.ends()[0].was_up);
+        CHECK_FALSE(pair.b_seen.ends()[0].was_up);
+        CHECK(pair.a_seen.ups() == 0);
+    }
+
+    TEST_CASE("a peer that closes on our challenge reply has refused our digest (a wrong cookie)") {
+        // The acceptor's second read, the one the challenge reply would come in, fails: it
+        // closes, as a BEAM closes on a digest made with another cookie.
+        SessionPair pair(Script{}, Script{.fail_read = 2});
+        pair.both_ended();
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::handshake_failed);
+        CHECK(pair.a_seen.ends()[0].handshake_error == wire::HandshakeErrc::bad_digest);
+        CHECK(pair.b_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+    }
+
+    TEST_CASE(
+        "a write failing in the middle of a burst ends the session once; the peer gets whole "
+        "controls only") {
+        // The dialling side writes its name and its challenge reply, then the burst: its first
+        // write puts 100 bytes on the wire (one small frame and part of the next) and fails.
+        SessionPair pair(Script{.fail_write = 3, .fail_write_after = 100},
+                         Script{.read_pieces = {7}});
+        pair.both_up();
+        for (int i = 0; i < 100; ++i)
+            pair.a->send(numbered(i));
+        pair.both_ended();
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        REQUIRE(pair.b_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+        CHECK(pair.a_seen.ends()[0].detail.find("write failed") == 0);
+        CHECK(pair.b_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+        CHECK(pair.b_seen.ends()[0].was_up);
+        check_prefix(pair.b_seen.controls());
+        CHECK(pair.b_seen.controls().size() < 100);
+    }
+
+    TEST_CASE(
+        "a close while a read is pending ends that session as closed by us, and the peer's as "
+        "closed by the peer") {
+        SessionPair pair(Script{}, Script{});
+        pair.both_up();
+        pair.a->close("test over");
+        pair.both_ended();
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        REQUIRE(pair.b_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::closed_by_us);
+        CHECK(pair.a_seen.ends()[0].detail == "test over");
+        CHECK(pair.b_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+        CHECK(pair.b_seen.ends()[0].detail == "connection closed by peer");
+    }
+
+    TEST_CASE("a peer whose bytes stop arriving is dropped after its tick window") {
+        auto quick = [](const std::string& name) {
+            auto s = settings_for(name);
+            s.tick_interval = 10ms;
+            s.tick_intervals = 3;
+            return s;
+        };
+        // The dialling side reads the acceptor's status, challenge and ack (three reads at most,
+        // with one piece each), then nothing more.
+        SessionPair pair(Script{.read_pieces = {4096}, .stall_after_reads = 3}, Script{},
+                         quick("a@host"), quick("b@host"));
+        pair.a_seen.wait_for([](const Recorder& r) { return !r.ends().empty(); });
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::tick_timeout);
+        CHECK(pair.a_seen.ends()[0].was_up);
+    }
+
+    TEST_CASE(
+        "a frame over the receiver's limit ends its session as a bad frame; nothing after it "
+        "is read") {
+        auto small = settings_for("b@host");
+        small.max_frame_bytes = 1000;
+        SessionPair pair(Script{}, Script{}, settings_for("a@host"), small);
+        pair.both_up();
+        pair.a->send(numbered(0));  // small
+        pair.a->send(numbered(9));  // 70 KB
+        pair.a->send(numbered(1));
+        pair.both_ended();
+        pair.finish();
+        REQUIRE(pair.b_seen.ends().size() == 1);
+        CHECK(pair.b_seen.ends()[0].cause == net::SessionEnd::Cause::bad_frame);
+        CHECK(pair.b_seen.ends()[0].detail.find("over the limit of 1000") != std::string::npos);
+        REQUIRE(pair.b_seen.controls().size() == 1);
+        CHECK(pair.b_seen.controls()[0] == numbered(0));
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::peer_closed);
+    }
+
+    TEST_CASE("a handshake that stalls ends at the handshake deadline, the session never up") {
+        auto impatient = settings_for("a@host");
+        impatient.handshake_timeout = 50ms;
+        SessionPair pair(Script{}, Script{.stall_after_reads = 1}, impatient,
+                         settings_for("b@host"));
+        pair.a_seen.wait_for([](const Recorder& r) { return !r.ends().empty(); });
+        pair.finish();
+        REQUIRE(pair.a_seen.ends().size() == 1);
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::handshake_timeout);
+        CHECK(pair.a_seen.ups() == 0);
+    }
+
+}  // TEST_SUITE
