@@ -319,7 +319,7 @@ TEST_CASE("a node that cannot start from settings says so with the node's own co
     auto second = start_from_settings(loaded->settings, nullptr);
     REQUIRE_FALSE(second.has_value());
     CHECK(second.error().code == StartupErrc::node_failed);
-    CHECK(second.error().cause == NodeErrc::name_taken);
+    CHECK(second.error().cause == NodeErrc::epmd_failed);  // EPMD refused the name
     CHECK_FALSE(second.error().detail.empty());
 }
 

@@ -181,7 +181,8 @@ struct RunningNode {
 };
 
 // Why start_from_settings failed. `cause` is the failing part's own code (NodeErrc::no_epmd,
-// NodeErrc::name_taken, DiscoveryErrc::bad_config, ...); `detail` is that part's detail.
+// NodeErrc::epmd_failed when EPMD refuses the name, DiscoveryErrc::bad_config, ...); `detail` is
+// that part's detail.
 enum class StartupErrc {
     node_failed = 1,   // the node did not start
     discovery_failed,  // the discovery settings make no backend
