@@ -3,19 +3,24 @@
 // there, and a reply after the caller's timeout does not), replies given later through a kept
 // From, links and monitors between actors and BEAM processes, gen_server:stop and
 // supervisor:which_children from erl, typed requests from C++ to BEAM gen_servers, and Elixir's
-// :sys.get_state on a C++ actor (erl's sys calls are in test_sys.cpp).
+// :sys.get_state on a C++ actor (erl's sys calls are in test_sys.cpp); the lifecycle: an erl
+// parent sees init's Stop as its 'EXIT' and its own exit runs a trapping actor's terminate, a
+// gen_server:call made during init is answered after init's Continue, a cast hibernates.
 #include <doctest/doctest.h>
 
 #include <future>
+#include <thread>
 
 #include "cli/demo_services.hpp"
 #include "distribute/actor.hpp"
 #include "distribute/messaging.hpp"
 #include "distribute/supervisor.hpp"
+#include "elixir_support.hpp"
 #include "node_support.hpp"
 
 using namespace distribute;
 using namespace distribute::interop;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -59,6 +64,52 @@ class Later : public Actor {
     std::vector<From> kept_;
 };
 
+struct Refuser : Actor {
+    InitResult init() override {
+        return Stop{tuple(name("no_config"), binary("db")), std::nullopt};
+    }
+};
+
+// Tells erl's `tester` {terminated, Reason} from terminate: a side effect the erl side sees.
+class Guard : public Actor {
+  public:
+    explicit Guard(Atom erl_node) : erl_node_(erl_node) {}
+    void terminate(const Term& reason) override {
+        self().send(name("tester"), erl_node_, tuple(name("terminated"), reason));
+    }
+
+  private:
+    Atom erl_node_;
+};
+
+// init tells `waiter` {started, Pid} and gives it time to call, then continues with `warm`;
+// the call `get` answers what the continue set; the cast `hibernate` hibernates.
+class Warm : public Actor {
+  public:
+    explicit Warm(Pid waiter) : waiter_(waiter) {}
+    InitResult init() override {
+        self().send(waiter_, tuple(name("started"), self().pid()));
+        std::this_thread::sleep_for(200ms);  // the call is (most likely) queued meanwhile
+        return Ready{Continue{Term(name("warm"))}};
+    }
+    HandleResult handle_continue(const Term& continuation) override {
+        state_ = continuation.is_atom(name("warm")) ? Term(name("warmed")) : continuation;
+        return NoReply{};
+    }
+    CallResult handle_call(const Term& request, From) override {
+        if (request.is_atom(name("get"))) return Reply{state_};
+        return Reply{tuple(atoms::error, request)};
+    }
+    HandleResult handle_cast(const Term& message) override {
+        if (message.is_atom(name("hibernate"))) return NoReply{Hibernate{}};
+        return NoReply{};
+    }
+
+  private:
+    Pid waiter_;
+    Term state_ = Term(name("cold"));
+};
+
 // Our node, with the demo services (kv among them), and one erl node on a private EPMD.
 struct WithErl {
     explicit WithErl(std::string_view name)
@@ -81,34 +132,6 @@ struct WithErl {
     ErlNode erl;
     Mailbox inbox;
 };
-
-// An `elixir --sname` node running `script` to its end, on the cluster's EPMD; its stdout.
-// `cpp` in the script is our node's name. Fails the test when elixir exits with an error.
-struct ElixirRun {
-    std::string name = unique_name("ex") + "@" + short_host();
-    std::string run_script(const Cluster& cluster, const Node& node, const std::string& script,
-                           std::chrono::milliseconds limit = 90s) const {
-        const std::string program = "cpp = :\"" + std::string(node.name().name()) + "\"\n" + script;
-        RunResult r = run(
-            {"elixir", "--sname", name.substr(0, name.find('@')), "--cookie", "interop_cookie",
-             "-e", program},
-            limit,
-            {"ERL_EPMD_PORT=" + std::to_string(cluster.epmd_port()), "ERL_CRASH_DUMP_SECONDS=0"});
-        INFO("elixir stdout: " << r.out);
-        INFO("elixir stderr: " << r.err);
-        REQUIRE(r.exit_status == 0);
-        return r.out;
-    }
-};
-
-// The last non-empty line of `out`.
-std::string last_line(const std::string& out) {
-    std::string s = out;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
-        s.pop_back();
-    const auto nl = s.rfind('\n');
-    return nl == std::string::npos ? s : s.substr(nl + 1);
-}
 
 }  // namespace
 
@@ -223,6 +246,64 @@ TEST_CASE("erl: a monitor on an actor by name fires with {Name, Node}; gen_serve
     CHECK_FALSE(stoppable.alive());
 }
 
+TEST_CASE(
+    "erl: a parent process gets init's Stop as its 'EXIT' while the C++ starter gets the "
+    "reason; its own exit ends a trapping actor through terminate with that reason") {
+    WithErl t("lifecycle_parent");
+    INFO(t.log.text());
+    // The parent traps exits and forwards what it gets to the tester; {exit, R} ends it.
+    const Pid parent = erl_pid(t.erl, t.node, t.inbox, R"ERL(
+        T = self(),
+        P = spawn(fun() ->
+                process_flag(trap_exit, true),
+                Loop = fun L() -> receive {exit, R} -> exit(R); M -> T ! {parent_got, M}, L() end end,
+                Loop()
+            end),
+        put(parent, P), P)ERL");
+    auto refused = spawn_actor(t.node, std::make_unique<Refuser>(), {.link_to = parent});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code == StartErrc::init_failed);
+    CHECK(refused.error().reason == tuple(atom("no_config"), binary("db")));
+    CHECK(t.erl.eval("receive {parent_got, {'EXIT', _, R}} -> R after 15000 -> timeout end") ==
+          "{no_config,<<\"db\">>}");
+
+    auto guard = spawn_actor(t.node, std::make_unique<Guard>(atom(t.erl.node_name())),
+                             {.trap_exit = true, .link_to = parent});
+    REQUIRE(guard.has_value());
+    give_erl(t.erl, t.inbox, "guard", Term(guard->pid()));
+    CHECK(t.erl.eval("put(mon, monitor(process, get(guard))), get(parent) ! {exit, gone_away}, "
+                     "ok") == "ok");
+    CHECK(t.erl.eval("M = get(mon), "
+                     "T = receive {terminated, R1} -> R1 after 15000 -> no_terminate end, "
+                     "D = receive {'DOWN', M, process, _, R2} -> R2 after 15000 -> no_down end, "
+                     "{T, D}") == "{gone_away,gone_away}");
+}
+
+TEST_CASE(
+    "erl: gen_server:call made while init runs sees what init's Continue did; a cast "
+    "hibernates the actor until erl's next call") {
+    WithErl t("lifecycle_continue");
+    INFO(t.log.text());
+    const Pid waiter = erl_pid(t.erl, t.node, t.inbox, R"ERL(
+        T = self(),
+        spawn(fun() -> receive {started, P} -> T ! {first_call, gen_server:call(P, get)} end end))ERL");
+    auto warm = spawn_actor(t.node, std::make_unique<Warm>(waiter), {.name = atom("warm")});
+    REQUIRE(warm.has_value());
+    CHECK(t.erl.eval("receive {first_call, R} -> R after 15000 -> timeout end") == "warmed");
+
+    CHECK(t.erl.eval("gen_server:cast({warm, " + t.cpp() + "}, hibernate)") == "ok");
+    eventually([&] {
+        auto info = actor_info(t.node, warm->pid());
+        return info && info->hibernations == 1;
+    });
+    CHECK(actor_info(t.node, warm->pid())->hibernating);
+    CHECK(t.erl.eval("gen_server:call({warm, " + t.cpp() + "}, get)") == "warmed");
+    auto awake = actor_info(t.node, warm->pid());
+    REQUIRE(awake.has_value());
+    CHECK_FALSE(awake->hibernating);
+    CHECK(awake->hibernations == 1);
+}
+
 TEST_CASE("erl: supervisor:which_children and count_children on a C++ supervisor") {
     WithErl t("sup");
     INFO(t.log.text());
@@ -268,7 +349,9 @@ TEST_CASE("C++ requests to BEAM gen_servers: erl's net_kernel, and a missing nam
     CHECK(missing.error().code == CallErrc::noproc);
 }
 
-TEST_CASE("elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the alias tag") {
+TEST_CASE(
+    "elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the alias tag; an "
+    "actor's continue and hibernate") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -278,6 +361,8 @@ TEST_CASE("elixir: GenServer.call({:kv, cpp}, ...) for every request, casts, the
     auto later =
         spawn_actor(node, std::make_unique<Later>(observer.pid()), {.name = atom("later")});
     REQUIRE(later.has_value());
+    auto warm = spawn_actor(node, std::make_unique<Warm>(observer.pid()), {.name = atom("warm")});
+    REQUIRE(warm.has_value());
     ElixirRun ex;
     const std::string out = ex.run_script(cluster, node, R"EX(
 kv = {:kv, cpp}
@@ -309,11 +394,19 @@ stray = receive do
 after
   0 -> :none
 end
-IO.puts(inspect({r, is_reference(ref), missing, late, stray}))
+warmed = GenServer.call({:warm, cpp}, :get)
+GenServer.cast({:warm, cpp}, :hibernate)
+:warmed = GenServer.call({:warm, cpp}, :get)
+IO.puts(inspect({r, is_reference(ref), missing, late, stray, warmed}))
 )EX");
     CHECK(last_line(out) ==
           "{{:ok, {:ok, 1}, :not_found, :ok, [:c, \"k\"], {:ok, [1, 2]}, :ok, [:c]}, true, "
-          ":noproc, :timeout, :none}");
+          ":noproc, :timeout, :none, :warmed}");
+    // The cast was handled before the call after it: the actor hibernated, and woke for the call.
+    auto info = actor_info(node, warm->pid());
+    REQUIRE(info.has_value());
+    CHECK(info->hibernations == 1);
+    CHECK_FALSE(info->hibernating);
 }
 
 TEST_CASE("elixir: :sys.get_state and :sys.get_status on the C++ kv, as on a GenServer") {

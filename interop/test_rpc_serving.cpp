@@ -175,6 +175,32 @@ TEST_CASE("a slow call holds up no other: a fast call is answered while the slow
 }
 
 TEST_CASE(
+    "a peer at its limit of calls in progress is refused with system_limit; other peers, "
+    "and its own calls once some end, go on") {
+    Serving s;
+    INFO(s.log.text());
+    NodeLimits limits = s.node.limits();
+    limits.max_remote_calls_per_peer = 2;
+    s.node.set_limits(limits);
+    Mailbox watcher = s.node.open_mailbox();
+    Probe probe(s.node, watcher.pid());
+    CHECK(s.eval("put(held, [erpc:send_request(Cpp, probe, hang, []) || _ <- [1, 2]]), ok") ==
+          "ok");
+    probe.wait_started(2);
+    CHECK(s.eval("try erpc:call(Cpp, demo, echo, [x]) catch C:R -> {C, R} end") ==
+          "{error,{erpc,system_limit}}");
+    CHECK(s.eval("gen_server:call({rex, Cpp}, {call, demo, echo, [x], user})") ==
+          "{badrpc,{'EXIT',system_limit}}");
+    CHECK(s.log.contains("limits.max_remote_calls_per_peer"));
+    CHECK(s.twin.eval("erpc:call(" + s.cpp() + ", demo, echo, [other_peer])") == "other_peer");
+
+    probe.answer_hanging(atom("answered"));
+    CHECK(s.eval("[erpc:receive_response(R, 15000) || R <- get(held)]") == "[answered,answered]");
+    CHECK(s.eval("{erpc:call(Cpp, demo, echo, [again]), rpc:call(Cpp, demo, echo, [again])}") ==
+          "{again,again}");
+}
+
+TEST_CASE(
     "calls under way end with {erpc, noconnection} and {badrpc, nodedown} when our node goes") {
     Serving s;
     INFO(s.log.text());

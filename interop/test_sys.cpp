@@ -78,7 +78,9 @@ TEST_SUITE("sys interop") {
             [Header, {data, [Status, {"Parent", Parent}, Logged]}, State] = Misc,
             {node(Pid) =:= element(2, Kv), Pid =:= Parent, PDict, SysState, Debug, Header, Status,
              Logged, State})ERL") ==
-              "{true,true,[],running,[],{header,\"Status for generic server kv\"},"
+              "{true,true,[{'$ancestors',[]},"
+              "{'$initial_call',{'distribute::cli::(anonymous namespace)::Kv',init,1}}],"
+              "running,[],{header,\"Status for generic server kv\"},"
               "{\"Status\",running},{\"Logged events\",[]},"
               "{data,[{\"State\",#{a => 1,<<\"b\">> => [2]}}]}}");
     }

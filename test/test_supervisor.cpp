@@ -42,9 +42,10 @@ void crash(Mailbox& me, const Pid& child, Term reason = Term("crash"_a)) {
 std::vector<std::optional<Pid>> child_pids(Node& node, const ProcessHandle& sup) {
     auto children = which_children(node, sup.pid(), 10s);
     REQUIRE(children.has_value());
+    // which_children lists the newest first; these tests compare in start order.
     std::vector<std::optional<Pid>> out;
-    for (auto& c : *children)
-        out.push_back(c.pid);
+    for (auto it = children->rbegin(); it != children->rend(); ++it)
+        out.push_back(it->pid);
     return out;
 }
 
@@ -156,7 +157,7 @@ TEST_SUITE("supervisor") {
         crash(me, started_pid(me, "tmp"), Term("boom"_a));
         terminated_reason(me, "tmp");
         // Its terminate ran; the supervisor learns of its end by an exit signal sent after that.
-        Expected<std::vector<ChildInfo>, Term> children = unexpected(Term());
+        Expected<std::vector<ChildInfo>, SupervisorError> children = unexpected(SupervisorError{});
         eventually([&] {
             children = which_children(t.node, sup->pid(), 10s);
             return children && children->size() == 1;
@@ -224,8 +225,8 @@ TEST_SUITE("supervisor") {
         auto children = which_children(t.node, sup->pid(), 10s);
         REQUIRE(children.has_value());
         REQUIRE(children->size() == 2);
-        CHECK((*children)[0].type == ChildType::supervisor);
-        const Pid inner_pid = (*children)[0].pid.value();
+        CHECK((*children)[1].type == ChildType::supervisor);  // started first, listed last
+        const Pid inner_pid = (*children)[1].pid.value();
         CHECK(t.node.whereis("inner_sup"_a) == inner_pid);
 
         crash(me, leaf);
@@ -269,7 +270,8 @@ TEST_SUITE("supervisor") {
         ChildSpec stubborn;
         stubborn.id = "stubborn";
         stubborn.shutdown = 200ms;
-        stubborn.start = [&](const ProcessHandle& supervisor) -> Expected<ProcessHandle, Term> {
+        stubborn.start =
+            [&](const ProcessHandle& supervisor) -> Expected<ProcessHandle, SupervisorError> {
             auto child = t.node.spawn([](const ProcessHandle&, Term) {}, true);
             child.link(supervisor.pid());
             me.send(me.pid(), tuple("stubborn"_a, child.pid()));
@@ -324,8 +326,8 @@ TEST_SUITE("supervisor") {
         Mailbox me = t.node.open_mailbox();
         ChildSpec bad;
         bad.id = "bad";
-        bad.start = [](const ProcessHandle&) -> Expected<ProcessHandle, Term> {
-            return unexpected(Term("no_db"_a));
+        bad.start = [](const ProcessHandle&) -> Expected<ProcessHandle, SupervisorError> {
+            return unexpected(start_failure(Term("no_db"_a)));
         };
         auto first = worker_child(
             "first", [pid = me.pid()] { return std::make_unique<Probe>(pid, "first"); },
@@ -363,10 +365,11 @@ TEST_SUITE("supervisor") {
         auto attempts = std::make_shared<std::atomic<int>>(0);
         ChildSpec flaky;
         flaky.id = "flaky";
-        flaky.start = [attempts, pid = me.pid()](
-                          const ProcessHandle& supervisor) -> Expected<ProcessHandle, Term> {
+        flaky.start =
+            [attempts, pid = me.pid()](
+                const ProcessHandle& supervisor) -> Expected<ProcessHandle, SupervisorError> {
             const int n = ++*attempts;
-            if (n == 2 || n == 3) return unexpected(Term("not_yet"_a));
+            if (n == 2 || n == 3) return unexpected(start_failure(Term("not_yet"_a)));
             return child_result(spawn_actor(supervisor, std::make_unique<Probe>(pid, "flaky"),
                                             {.trap_exit = true, .link_to = supervisor.pid()}));
         };
@@ -393,6 +396,8 @@ TEST_SUITE("supervisor") {
         auto which = request_term(me, ServerRef(sup->pid()), Term("which_children"_a), 10s);
         REQUIRE(which.has_value());
         REQUIRE(which->elements().size() == 2);
-        CHECK(which->elements()[0] == tuple("a"_a, started_pid(me, "a"), "worker"_a, Term()));
+        // Newest first, as supervisor.erl lists them.
+        CHECK(which->elements()[1] == tuple("a"_a, started_pid(me, "a"), "worker"_a, Term()));
+        CHECK(which->elements()[0][0] == Term("s"_a));
     }
 }

@@ -18,10 +18,12 @@
 // anything else goes to handle_info. The rest of sys's protocol is served too (get_state,
 // get_status, suspend/resume, trace, log, statistics, change_code: docs/actor.md). Results are
 // values (Reply, NoReply, Stop), not exceptions; an exception out of a callback ends the actor with
-// {cpp_exception, <<"what()">>}, after terminate.
+// {cpp_exception, <<"what()">>}, after terminate. A result may ask for handle_continue to run
+// before the next message (Continue) or for the actor to hibernate (Hibernate), as gen_server's.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,13 +82,26 @@ class From {
 // ---------------------------------------------------------------------------------------------
 // Results of the callbacks
 
-struct Ready {};   // init: start handling messages
+// What the actor does after a callback, before it takes another message: gen_server's last
+// element of {ok, S, _}, {reply, R, S, _} and {noreply, S, _}. Nothing (the default), or:
+struct Continue {  // handle_continue(term) runs next, before any message that is waiting
+    Term term;
+};
+struct Hibernate {};  // give back what the actor's bookkeeping holds until the next message
+using Then = std::variant<std::monostate, Continue, Hibernate>;
+
+struct Ready {  // init: start handling messages
+    Then then{};
+};
 struct Ignore {};  // init: do not start (spawn_actor reports StartErrc::ignored)
 struct Reply {     // handle_call: answer now
     Term value;
+    Then then{};
 };
-struct NoReply {};  // no answer now (handle_call: reply later through the From, or never)
-struct Stop {       // end the actor with `reason` (after terminate)
+struct NoReply {  // no answer now (handle_call: reply later through the From, or never)
+    Then then{};
+};
+struct Stop {  // end the actor with `reason` (after terminate)
     Term reason = Term(atoms::normal);
     std::optional<Term> reply;  // handle_call: the answer, sent after terminate has run
 };
@@ -134,6 +149,10 @@ class Actor {
     // Everything that is neither a call nor a cast: plain messages, 'DOWN's, and 'EXIT's of
     // linked processes other than the parent when trapping exits. The default logs and ignores.
     virtual HandleResult handle_info(const Term& message);
+    // Runs right after the callback that returned Continue{term} (init included: after
+    // spawn_actor has returned, before any message), as gen_server's handle_continue. The
+    // default stops with {bad_continue, Term}: a Continue the actor does not handle is a bug.
+    virtual HandleResult handle_continue(const Term& continuation);
     // Called once when the actor stops by Stop, an exception, its parent's exit or a system
     // terminate; not when an exit signal kills it outright (untrapped, or kill), as gen_server.
     virtual void terminate(const Term& reason) { (void)reason; }
@@ -192,6 +211,7 @@ enum class StartErrc {
     name_taken,       // the name is registered already: reason {already_started, Pid}
     not_running,      // the node has stopped
     bad_options,      // supervisor options that cannot work: reason says which
+    timeout,          // init ran past ActorOptions::start_timeout: the actor was killed
 };
 const std::error_category& start_category() noexcept;
 std::error_code make_error_code(StartErrc e) noexcept;
@@ -217,6 +237,11 @@ struct ActorOptions {
     // The parent: linked before init, and its 'EXIT' ends the actor when it traps exits.
     std::optional<Pid> link_to{};
     SysStateReplies sys_state_replies = SysStateReplies::automatic;
+    // proc_lib:start_link's Timeout: an init that returns later than this has its actor killed
+    // (unlinked from the parent first, so the parent is unharmed) and the start fails with
+    // StartErrc::timeout. init is C++ running on the starter's thread, so it is not cut short:
+    // the limit is checked when it returns.
+    std::chrono::milliseconds start_timeout = infinity_timeout;
 };
 
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(Node& node,
@@ -227,6 +252,25 @@ struct ActorOptions {
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_actor(const ProcessHandle& on_node_of,
                                                               std::unique_ptr<Actor> actor,
                                                               ActorOptions options = {});
+
+// What tools read of a process that spawn_actor or start_supervisor started, as they read
+// proc_lib's entries in a BEAM process's dictionary (process_info(Pid, dictionary), observer).
+struct ActorInfo {
+    // [{'$ancestors', Ancestors}, {'$initial_call', {Type, init, 1}}]: Ancestors is the parent
+    // (link_to, else the process given to spawn_actor(handle, ...)) by its registered name when it
+    // has one, then that parent's own ancestors when it is one of ours; Type is the actor's C++
+    // class, demangled ({supervisor, Name, 1} for a supervisor, as proc_lib shows one).
+    Term dictionary;
+    bool hibernating = false;        // it returned Hibernate and has taken no message since
+    std::uint64_t hibernations = 0;  // how many times it has hibernated
+    // What its hibernations gave back, in bytes: the bucket arrays of its call_async table
+    // (docs/actor.md, "Lifecycle").
+    std::uint64_t bytes_returned = 0;
+};
+
+// The info of `process` on this node; nullopt when it has ended or was not started as an actor or
+// a supervisor.
+std::optional<ActorInfo> actor_info(Node& node, const Pid& process);
 
 // gen_server:stop/3: asks the process (an actor, a supervisor, or any OTP process on another
 // node) to terminate with `reason` through the sys protocol, and waits until it has. Blocking:

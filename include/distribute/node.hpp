@@ -68,7 +68,8 @@ std::string_view to_string(LogLevel level);  // "debug", "info", "warning", "err
 using LogSink = std::function<void(LogLevel, std::string_view)>;
 
 // What a peer can push against, with their defaults. They may change while the node runs
-// (Node::set_limits); a change applies to the connections made after it.
+// (Node::set_limits); a change applies to the connections made after it, unless it says
+// otherwise.
 struct NodeLimits {
     // The largest distribution message a peer may send; a larger one closes that connection.
     std::size_t max_frame_bytes = std::size_t{1} << 30;
@@ -84,6 +85,11 @@ struct NodeLimits {
     // interleave). A peer that goes past it, or past 4,096 sequences at once, loses that
     // connection only. 1 GiB, as large as one unfragmented frame may be.
     std::size_t max_reassembly_bytes = std::size_t{1} << 30;
+    // erpc calls and casts (a process each) and rpc:calls through rex that one peer node has in
+    // progress here at once. Past it, its next one is refused as a BEAM at its process limit
+    // refuses a spawn (system_limit) and a warning is logged; its other traffic and every other
+    // peer go on. A change applies to the next call.
+    std::size_t max_remote_calls_per_peer = 10000;
 };
 
 struct NodeOptions {
@@ -264,7 +270,7 @@ class Node {
     // cheap enough to poll. Also answered to rpc as distribute:stats/0 (docs/node.md).
     NodeStats stats() const;
     NodeLimits limits() const;
-    // New limits for the connections made from now on.
+    // New limits for the connections made from now on (and for the next remote call).
     void set_limits(const NodeLimits& limits);
     boost::asio::io_context& io();
 

@@ -2,18 +2,23 @@
 // process. init runs on the starter's thread behind a StartGate; each message is then
 // dispatched to a callback and the callback's result applied, as gen_server applies
 // {reply, ...}, {noreply, ...} and {stop, ...}.
-#include <deque>
+#include <cxxabi.h>
+
+#include <cstdlib>
 #include <stdexcept>
+#include <typeinfo>
 #include <unordered_map>
 
 #include "actor/process_start.hpp"
 #include "actor/start_gate.hpp"
 #include "actor/sys_debug.hpp"
 #include "actor/sys_state_reply.hpp"
+#include "actor/sys_status.hpp"
 #include "actor/system_message.hpp"
 #include "distribute/actor.hpp"
 #include "node/access.hpp"
 #include "node/identity_hash.hpp"
+#include "node/message_queue.hpp"
 #include "otp/call_engine.hpp"
 
 namespace distribute {
@@ -33,15 +38,6 @@ node::Runtime& runtime_of(const ProcessHandle& h) {
 
 Atom atom(const char* name) {
     return Atom::make(name).value();
-}
-
-// {error, {callback_failed, {gen_server, Callback}, {error, Reason}}}: sys's reply when the
-// state callback of a gen_server fails, which is what a C++ hook's refusal or exception is.
-Term callback_failed(const char* callback, const Term& reason) {
-    static const Atom callback_failed = atom("callback_failed");
-    static const Atom gen_server = atom("gen_server");
-    return tuple(atoms::error, tuple(callback_failed, tuple(gen_server, atom(callback)),
-                                     tuple(atoms::error, reason)));
 }
 
 }  // namespace
@@ -64,11 +60,14 @@ class ActorRunner {
             log_crash(self, "init", result.error());
             return Stop{result.error(), std::nullopt};
         }
+        if (auto ready = std::get_if<Ready>(&*result)) after_init_ = std::move(ready->then);
         return *result;
     }
 
     void handle(const ProcessHandle& self, Term message) {
-        gate.pass(std::move(message), [&](Term m) { return dispatch(self, std::move(m)); });
+        gate.pass(
+            std::move(message), [&] { return follow(self, std::move(after_init_)); },
+            [&](Term m) { return dispatch(self, std::move(m)); });
     }
 
     void call_async(const ProcessHandle& self, const ServerRef& server, Term request,
@@ -105,6 +104,7 @@ class ActorRunner {
     // handled even while suspended (sys's suspend_loop); the others wait for resume.
     bool dispatch(const ProcessHandle& self, Term message) {
         if (done_) return false;
+        if (hibernating_) wake(self);
         if (auto sys = actor_detail::system_message(self, message)) return system(self, *sys);
         // A get_state reply that waited for the caller's release goes out even while suspended.
         if (state_replies_.answer(self, message)) return true;
@@ -115,7 +115,7 @@ class ActorRunner {
             return false;
         }
         if (suspended_) {
-            held_.push_back(std::move(message));
+            held_.push(std::move(message));
             return true;
         }
         return handle_message(self, std::move(message));
@@ -136,17 +136,24 @@ class ActorRunner {
                 finish(self, result.error());
                 return false;
             }
-            std::visit(Overloaded{
-                           [&](Reply& r) {
-                               from.reply(r.value);
-                               if (debug_.active())
-                                   debug_.event(self, label(self), out_event(self, r.value, from));
-                           },
-                           [&](NoReply&) { noreply_event(self); },
-                           [&](Stop& s) { finish(self, s.reason, &from, s.reply); },
-                       },
-                       *result);
-            return !done_;
+            return std::visit(Overloaded{
+                                  [&](Reply& r) {
+                                      from.reply(r.value);
+                                      if (debug_.active())
+                                          debug_.event(self, label(self),
+                                                       out_event(self, r.value, from));
+                                      return follow(self, std::move(r.then));
+                                  },
+                                  [&](NoReply& n) {
+                                      noreply_event(self);
+                                      return follow(self, std::move(n.then));
+                                  },
+                                  [&](Stop& s) {
+                                      finish(self, s.reason, &from, s.reply);
+                                      return false;
+                                  },
+                              },
+                              *result);
         }
         if (message.is_tuple(2) && message[0].is_atom(atoms::gen_cast))
             return apply(self, "handle_cast", [&] { return actor_->handle_cast(message[1]); });
@@ -183,117 +190,155 @@ class ActorRunner {
 
     template <class F>
     bool apply(const ProcessHandle& self, const char* which, F&& callback) {
-        auto result = guarded(self, callback);
+        auto then = applied(self, which, guarded(self, callback));
+        return then && follow(self, std::move(*then));
+    }
+
+    // A handle_cast/info/continue result applied: what it asks for next, or nullopt once the
+    // actor has ended (Stop, or the callback threw).
+    std::optional<Then> applied(const ProcessHandle& self, const char* which,
+                                Expected<HandleResult, Term> result) {
         if (!result) {
             log_crash(self, which, result.error());
             finish(self, result.error());
-            return false;
+            return std::nullopt;
         }
-        if (auto stop = std::get_if<Stop>(&*result))
+        if (auto stop = std::get_if<Stop>(&*result)) {
             finish(self, stop->reason);
-        else
-            noreply_event(self);
-        return !done_;
+            return std::nullopt;
+        }
+        noreply_event(self);
+        return std::move(std::get<NoReply>(*result).then);
     }
+
+    // What a callback asked for after it, done before the next message is taken, as
+    // gen_server's loop does: each Continue's handle_continue (which may ask for another), then
+    // hibernation. False once the actor has ended.
+    bool follow(const ProcessHandle& self, Then then) {
+        while (auto next = std::get_if<Continue>(&then)) {
+            const Term continuation = std::move(next->term);
+            auto result =
+                applied(self, "handle_continue",
+                        guarded(self, [&] { return actor_->handle_continue(continuation); }));
+            if (!result) return false;
+            then = std::move(*result);
+        }
+        if (std::holds_alternative<Hibernate>(then)) hibernate(self);
+        return true;
+    }
+
+    // erlang:hibernate's counterpart: the bookkeeping tables give back their memory. A process's
+    // message queues are lists that hold nothing when empty, so there is nothing to shrink there.
+    void hibernate(const ProcessHandle& self) {
+        const std::size_t before = table_bytes();
+        if (calls_.empty())
+            decltype(calls_)().swap(calls_);
+        else
+            calls_.rehash(0);
+        const std::size_t after = table_bytes();
+        hibernating_ = true;
+        describe(self, [&](node::Description& d) {
+            d.hibernating = true;
+            ++d.hibernations;
+            d.bytes_returned += before > after ? before - after : 0;
+        });
+    }
+
+    void wake(const ProcessHandle& self) {
+        hibernating_ = false;
+        describe(self, [](node::Description& d) { d.hibernating = false; });
+    }
+
+    // Changes what tools read of the process (its description), under the process's lock.
+    template <class F>
+    static void describe(const ProcessHandle& self, F&& change) {
+        auto& process = node::Access::process(self);
+        std::lock_guard lock(process.mutex);
+        if (!process.description) process.description = std::make_unique<node::Description>();
+        change(*process.description);
+    }
+
+    // What the call table's bucket array holds (its entries are freed as calls end).
+    std::size_t table_bytes() const { return calls_.bucket_count() * sizeof(void*); }
 
     // sys's protocol (OTP 25, sys.erl's do_cmd, with gen_server's callbacks behind it). Hooks
     // that throw or refuse are answered as sys answers a failed callback: the actor goes on.
     bool system(const ProcessHandle& self, const actor_detail::SystemMessage& sys) {
-        static const Atom terminate = atom("terminate");
-        static const Atom suspend = atom("suspend");
-        static const Atom resume = atom("resume");
-        static const Atom get_state = atom("get_state");
-        static const Atom replace_state = atom("replace_state");
-        static const Atom get_status = atom("get_status");
-        static const Atom debug = atom("debug");
-        static const Atom change_code = atom("change_code");
+        using actor_detail::SysRequest;
         if (!sys.from) return true;
-        const Term& request = sys.request;
-        if (auto t = request.tagged<Term>(terminate)) {
-            sys.from.reply(Term(atoms::ok));
-            finish(self, std::get<0>(*t));
-            return false;
-        }
-        if (request.is_atom(suspend) || request.is_atom(resume)) {
-            suspended_ = request.is_atom(suspend);
-            sys.from.reply(Term(atoms::ok));
-            return suspended_ || release_held(self);
-        }
-        if (request.is_atom(get_state)) {
-            auto state = guarded(self, [&] { return actor_->state(); });
-            if (!state)
-                sys.from.reply(callback_failed("system_get_state", state.error()));
-            else if (!*state)
-                sys.from.reply(
-                    callback_failed("system_get_state", Term(atom("state_not_exposed"))));
-            else
-                state_replies_.reply(self, sys.from, **state);
-            return true;
-        }
-        if (auto r = request.tagged<Term>(replace_state)) {
-            auto replaced = guarded(self, [&] { return actor_->replace_state(std::get<0>(*r)); });
-            const Term reason = !replaced    ? replaced.error()
-                                : !*replaced ? replaced->error().reason
-                                             : Term();
-            if (!replaced || !*replaced)
-                sys.from.reply(callback_failed("system_replace_state", reason));
-            else
-                state_replies_.reply(self, sys.from, **replaced);
-            return true;
-        }
-        if (request.is_atom(get_status)) {
-            sys.from.reply(status(self));
-            return true;
-        }
-        if (auto d = request.tagged<Term>(debug)) {
-            sys.from.reply(debug_.command(self, label(self), std::get<0>(*d)));
-            return true;
-        }
-        if (auto c = request.tagged<Term, Term, Term>(change_code); c && suspended_) {
-            const auto& [module, old_vsn, extra] = *c;
-            (void)module;
-            auto changed = guarded(self, [&] { return actor_->code_change(old_vsn, extra); });
-            if (!changed)
-                sys.from.reply(tuple(atoms::error, changed.error()));
-            else if (!*changed)
-                sys.from.reply(tuple(atoms::error, changed->error().reason));
-            else
+        switch (sys.kind) {
+            case SysRequest::terminate:
                 sys.from.reply(Term(atoms::ok));
-            return true;
+                finish(self, sys.arg);
+                return false;
+            case SysRequest::suspend:
+            case SysRequest::resume:
+                suspended_ = sys.kind == SysRequest::suspend;
+                sys.from.reply(Term(atoms::ok));
+                return suspended_ || release_held(self);
+            case SysRequest::get_state: {
+                auto state = guarded(self, [&] { return actor_->state(); });
+                if (!state)
+                    sys.from.reply(
+                        actor_detail::callback_failed("system_get_state", state.error()));
+                else if (!*state)
+                    sys.from.reply(actor_detail::callback_failed("system_get_state",
+                                                                 Term(atom("state_not_exposed"))));
+                else
+                    state_replies_.reply(self, sys.from, **state);
+                return true;
+            }
+            case SysRequest::replace_state: {
+                auto replaced = guarded(self, [&] { return actor_->replace_state(sys.arg); });
+                const Term reason = !replaced    ? replaced.error()
+                                    : !*replaced ? replaced->error().reason
+                                                 : Term();
+                if (!replaced || !*replaced)
+                    sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
+                else
+                    state_replies_.reply(self, sys.from, **replaced);
+                return true;
+            }
+            case SysRequest::get_status:
+                sys.from.reply(status(self));
+                return true;
+            case SysRequest::debug:
+                sys.from.reply(debug_.command(self, label(self), sys.arg));
+                return true;
+            case SysRequest::change_code: {
+                if (!suspended_) break;
+                auto changed =
+                    guarded(self, [&] { return actor_->code_change(sys.arg, sys.extra); });
+                if (!changed)
+                    sys.from.reply(tuple(atoms::error, changed.error()));
+                else if (!*changed)
+                    sys.from.reply(tuple(atoms::error, changed->error().reason));
+                else
+                    sys.from.reply(Term(atoms::ok));
+                return true;
+            }
+            case SysRequest::unknown:
+                break;
         }
-        sys.from.reply(actor_detail::unknown_system_msg(request));
+        sys.from.reply(actor_detail::unknown_system_msg(sys.request));
         return true;
     }
 
     // After resume: what came while suspended, in the order it came.
     bool release_held(const ProcessHandle& self) {
         while (!held_.empty() && !suspended_) {
-            Term next = std::move(held_.front());
-            held_.pop_front();
+            Term next = held_.pop();
             if (!handle_message(self, std::move(next))) return false;
         }
         return true;
     }
 
-    // sys:get_status/1 as a gen_server answers it: {status, Pid, {module, gen_server},
-    // [PDict, SysState, Parent, Debug, [{header, H}, {data, [...]}, {data, [{"State", S}]}]]}.
+    // sys:get_status/1 as a gen_server answers it.
     Term status(const ProcessHandle& self) {
-        static const Atom status = atom("status");
-        static const Atom module = atom("module");
-        static const Atom gen_server = atom("gen_server");
-        static const Atom header = atom("header");
-        static const Atom data = atom("data");
-        const Term sys_state(atom(suspended_ ? "suspended" : "running"));
-        const Term parent(parent_ ? *parent_ : self.pid());
         const std::string who = name_ ? std::string(name_->name()) : to_string(Term(self.pid()));
-        auto text = [](const std::string& s) { return charlist(s).value_or(binary(s)); };
-        const Term misc =
-            list(tuple(header, text("Status for generic server " + who)),
-                 tuple(data, list(tuple(text("Status"), sys_state), tuple(text("Parent"), parent),
-                                  tuple(text("Logged events"), debug_.logged_events()))),
-                 tuple(data, list(tuple(text("State"), shown_state(self)))));
-        return tuple(status, self.pid(), tuple(module, gen_server),
-                     list(Term(), sys_state, parent, debug_.options(), misc));
+        return actor_detail::gen_server_status(self, who, suspended_,
+                                               Term(parent_ ? *parent_ : self.pid()), debug_,
+                                               shown_state(self));
     }
 
     // The state as format_status shows it; a hook that throws shows its exception instead.
@@ -358,7 +403,9 @@ class ActorRunner {
     bool done_ = false;
     actor_detail::SysDebug debug_;
     bool suspended_ = false;
-    std::deque<Term> held_;  // what came while suspended
+    node::MessageQueue held_;  // what came while suspended (a list: nothing held when empty)
+    bool hibernating_ = false;
+    Then after_init_;  // what init's Ready asked for, done when the gate opens
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -372,6 +419,11 @@ void Actor::call_async(const ServerRef& server, Term request, std::chrono::milli
 CallResult Actor::handle_call(const Term& request, From) {
     static const Atom bad_call = Atom::make("bad_call").value();
     return Stop{tuple(bad_call, request), std::nullopt};
+}
+
+HandleResult Actor::handle_continue(const Term& continuation) {
+    static const Atom bad_continue = Atom::make("bad_continue").value();
+    return Stop{tuple(bad_continue, continuation), std::nullopt};
 }
 
 HandleResult Actor::handle_cast(const Term& message) {
@@ -397,17 +449,44 @@ HandleResult Actor::handle_info(const Term& message) {
 
 namespace {
 
+// '$initial_call' of an actor: {Type, init, 1}, Type its class as the compiler names it.
+Term initial_call(const Actor& actor) {
+    static const Atom init = Atom::make("init").value();
+    const char* mangled = typeid(actor).name();
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    std::string type = status == 0 && demangled ? demangled : mangled;
+    std::free(demangled);
+    if (type.size() > 255) type.resize(255);  // an atom's limit, in characters
+    auto name = Atom::make(type);
+    return tuple(name ? Term(*name) : Term(init), init, 1);
+}
+
 Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_ptr<Actor> actor,
-                                          ActorOptions options) {
+                                          ActorOptions options, std::optional<Pid> spawner) {
+    static const Atom killed = Atom::make("killed").value();
     if (!actor) throw std::invalid_argument("spawn_actor: no actor");
+    const auto started_at = std::chrono::steady_clock::now();
+    const Term initial = initial_call(*actor);
     auto runner = std::make_shared<ActorRunner>(std::move(actor), options, runtime.make_ref());
     auto spawned = actor_detail::spawn_linked(
         runtime,
         [runner](const ProcessHandle& self, Term m) { runner->handle(self, std::move(m)); },
-        options.trap_exit, options.link_to, options.name);
+        {.trap_exit = options.trap_exit,
+         .link_to = options.link_to,
+         .name = options.name,
+         .spawner = spawner,
+         .initial_call = initial});
     if (!spawned) return spawned;
     const ProcessHandle& self = *spawned;
     InitResult result = runner->init(self);
+    // proc_lib's timeout: the parent is unlinked first, so that only the starter learns of it.
+    if (options.start_timeout != infinity_timeout &&
+        std::chrono::steady_clock::now() - started_at > options.start_timeout) {
+        if (options.link_to) self.unlink(*options.link_to);
+        actor_detail::abandon(self, options.name, Term(killed));
+        return unexpected(StartError{StartErrc::timeout, Term(atoms::timeout)});
+    }
     if (auto stop = std::get_if<Stop>(&result)) {
         actor_detail::abandon(self, options.name, stop->reason);
         return unexpected(StartError{StartErrc::init_failed, stop->reason});
@@ -435,6 +514,8 @@ const char* message_of(StartErrc e) noexcept {
             return "the node is not running";
         case StartErrc::bad_options:
             return "bad options";
+        case StartErrc::timeout:
+            return "init did not finish within the start timeout";
     }
     return nullptr;
 }
@@ -452,13 +533,28 @@ std::error_code make_error_code(StartErrc e) noexcept {
 
 Expected<ProcessHandle, StartError> spawn_actor(Node& node, std::unique_ptr<Actor> actor,
                                                 ActorOptions options) {
-    return start(node::Access::runtime(node), std::move(actor), std::move(options));
+    return start(node::Access::runtime(node), std::move(actor), std::move(options), std::nullopt);
 }
 
 Expected<ProcessHandle, StartError> spawn_actor(const ProcessHandle& on_node_of,
                                                 std::unique_ptr<Actor> actor,
                                                 ActorOptions options) {
-    return start(runtime_of(on_node_of), std::move(actor), std::move(options));
+    return start(runtime_of(on_node_of), std::move(actor), std::move(options), on_node_of.pid());
+}
+
+std::optional<ActorInfo> actor_info(Node& node, const Pid& process) {
+    static const Atom initial_call = Atom::make("$initial_call").value();
+    auto found = node::Access::runtime(node).find(process);
+    if (!found || !found->alive) return std::nullopt;
+    std::lock_guard lock(found->mutex);
+    const auto* d = found->description.get();
+    bool started = false;
+    if (d)
+        for (const auto& entry : d->dictionary)
+            started = started || entry.first.is_atom(initial_call);
+    if (!started) return std::nullopt;
+    return ActorInfo{actor_detail::dictionary_of(*found), d->hibernating, d->hibernations,
+                     d->bytes_returned};
 }
 
 }  // namespace distribute

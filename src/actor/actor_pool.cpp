@@ -100,7 +100,8 @@ void router(const std::shared_ptr<ActorPool::State>& state, const ProcessHandle&
 ChildSpec router_child(std::shared_ptr<ActorPool::State> state, Atom name) {
     ChildSpec spec;
     spec.id = "router";
-    spec.start = [state, name](const ProcessHandle& supervisor) -> Expected<ProcessHandle, Term> {
+    spec.start =
+        [state, name](const ProcessHandle& supervisor) -> Expected<ProcessHandle, SupervisorError> {
         auto& runtime = node::Access::process(supervisor).runtime;
         auto process = runtime.spawn_handler(
             [state](const ProcessHandle& self, Term message) {
@@ -111,8 +112,9 @@ ChildSpec router_child(std::shared_ptr<ActorPool::State> state, Atom name) {
         if (!runtime.register_name(name, process->pid)) {
             runtime.terminate(process, Term(atoms::normal));
             const auto holder = runtime.whereis(name);
-            return unexpected(tuple(Term(Atom::make("already_started").value()),
-                                    holder ? Term(holder->pid) : Term(atoms::undefined)));
+            return unexpected(
+                start_failure(tuple(Term(Atom::make("already_started").value()),
+                                    holder ? Term(holder->pid) : Term(atoms::undefined))));
         }
         handle.link(supervisor.pid());
         std::lock_guard lock(state->mutex);
@@ -131,7 +133,8 @@ ChildSpec worker_spec(std::shared_ptr<ActorPool::State> state, std::size_t index
                       std::function<std::unique_ptr<Actor>()> make) {
     ChildSpec spec;
     spec.id = "worker_" + std::to_string(index);
-    spec.start = [state, make](const ProcessHandle& supervisor) -> Expected<ProcessHandle, Term> {
+    spec.start =
+        [state, make](const ProcessHandle& supervisor) -> Expected<ProcessHandle, SupervisorError> {
         auto started = child_result(spawn_actor(supervisor, make(), {.link_to = supervisor.pid()}));
         if (started && *started) {
             Pid router;

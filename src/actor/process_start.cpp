@@ -5,11 +5,46 @@
 
 namespace distribute::actor_detail {
 
+namespace {
+
+const Atom& ancestors_key() {
+    static const Atom a = Atom::make("$ancestors").value();
+    return a;
+}
+
+// proc_lib's '$ancestors': the parent (by its registered name when it has one), then the
+// parent's own ancestors when it is a process of ours that keeps them.
+Term ancestors(node::Runtime& runtime, const std::optional<Pid>& parent) {
+    if (!parent) return Term();
+    Term first(*parent);
+    Term rest;
+    if (auto p = runtime.find(*parent)) {
+        std::lock_guard lock(p->mutex);
+        if (p->relations && !p->relations->names.empty()) first = Term(p->relations->names.front());
+        if (p->description)
+            for (const auto& [key, value] : p->description->dictionary)
+                if (key.is_atom(ancestors_key())) rest = value;
+    }
+    return list_from(std::span<const Term>(&first, 1), rest);
+}
+
+// What proc_lib puts in the dictionary of the processes it starts, for tools to read.
+void label(const ProcessHandle& self, const StartSpec& spec) {
+    static const Atom initial_call = Atom::make("$initial_call").value();
+    auto& process = node::Access::process(self);
+    node::put_in_dictionary(process, Term(ancestors_key()),
+                            ancestors(process.runtime, spec.link_to ? spec.link_to : spec.spawner));
+    node::put_in_dictionary(process, Term(initial_call), spec.initial_call);
+}
+
+}  // namespace
+
 Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::Handler handler,
-                                                 bool trap_exit, std::optional<Pid> link_to,
-                                                 std::optional<Atom> name) {
+                                                 const StartSpec& spec) {
     static const Atom already_started = Atom::make("already_started").value();
-    ProcessHandle self(runtime.spawn_handler(std::move(handler), trap_exit));
+    const auto& link_to = spec.link_to;
+    const auto& name = spec.name;
+    ProcessHandle self(runtime.spawn_handler(std::move(handler), spec.trap_exit));
     if (!self.alive()) return unexpected(StartError{StartErrc::not_running, exit_reason(self)});
     if (link_to) {
         self.link(*link_to);
@@ -26,6 +61,7 @@ Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime, Node::H
             return unexpected(StartError{StartErrc::name_taken, reason});
         }
     }
+    label(self, spec);
     return self;
 }
 

@@ -11,13 +11,23 @@
 
 namespace distribute::actor_detail {
 
-// A handler process linked to `link_to` and registered as `name`: the handle, or why not
-// (name_taken with {already_started, Pid}, not_running, init_failed when the parent is gone).
+// How a process is started: its flags, parent and name, and what its '$initial_call' says.
+struct StartSpec {
+    bool trap_exit = false;
+    std::optional<Pid> link_to;
+    std::optional<Atom> name;
+    // The process that asked for it when that is not `link_to` (spawn_actor(handle, ...)): the
+    // first of its '$ancestors' when there is no link_to.
+    std::optional<Pid> spawner;
+    Term initial_call;
+};
+
+// A handler process linked to `link_to`, registered as `name`, with proc_lib's dictionary
+// entries for tools (node::OtpInfo): the handle, or why not (name_taken with
+// {already_started, Pid}, not_running, init_failed when the parent is gone).
 [[nodiscard]] Expected<ProcessHandle, StartError> spawn_linked(node::Runtime& runtime,
                                                                Node::Handler handler,
-                                                               bool trap_exit,
-                                                               std::optional<Pid> link_to,
-                                                               std::optional<Atom> name);
+                                                               const StartSpec& spec);
 
 // Ends a process whose init failed: its name goes first, as gen:unregister_name before
 // proc_lib:init_ack, so that a restart at once does not find it taken.

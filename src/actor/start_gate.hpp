@@ -26,6 +26,13 @@ class StartGate {
     // returns false once the process has ended, and what is still held is then dropped.
     template <class Body>
     void pass(Term message, Body&& body) {
+        pass(
+            std::move(message), [] { return true; }, std::forward<Body>(body));
+    }
+    // The same, with `opened()` run when the token comes, before any held message: what init
+    // asked to run first (a Continue). It returns false when the process has ended.
+    template <class Opened, class Body>
+    void pass(Term message, Opened&& opened, Body&& body) {
         if (open_) {
             body(std::move(message));
             return;
@@ -37,6 +44,7 @@ class StartGate {
         open_ = true;
         auto held = std::move(held_);
         held_.clear();
+        if (!opened()) return;
         for (auto& m : held)
             if (!body(std::move(m))) return;
     }

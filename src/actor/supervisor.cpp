@@ -21,18 +21,6 @@ const Atom& try_again_atom() {
     return a;
 }
 
-Term child_term(const Child& c) {
-    static const Atom restarting = atom("restarting");
-    if (c.running()) return Term(c.handle.pid());
-    return Term(c.restarting ? restarting : atoms::undefined);
-}
-
-Term type_term(ChildType type) {
-    static const Atom worker = atom("worker");
-    static const Atom supervisor = atom("supervisor");
-    return Term(type == ChildType::worker ? worker : supervisor);
-}
-
 }  // namespace
 
 Term child_id_term(const std::string& id) {
@@ -46,11 +34,15 @@ std::optional<std::string> child_id_from(const Term& id) {
     return std::nullopt;
 }
 
-Supervisor::Supervisor(SupervisorOptions options, Reference token) : options_(std::move(options)) {
+Supervisor::Supervisor(SupervisorConfig config, Reference token) : config_(std::move(config)) {
     gate.set_token(token);
-    children_.reserve(options_.children.size());
-    for (auto& spec : options_.children)
-        children_.push_back(Child{std::move(spec), {}, false});
+    if (config_.kind == SupervisorKind::simple) {
+        template_ = std::move(options_.children.front());
+    } else {
+        children_.reserve(options_.children.size());
+        for (auto& spec : options_.children)
+            children_.push_back(child_of(std::move(spec)));
+    }
     options_.children.clear();
 }
 
@@ -66,8 +58,7 @@ Expected<void, Term> Supervisor::init(const ProcessHandle& self) {
                 self.exit(children_[j].handle.pid(), Term(atoms::kill));
             }
             return unexpected(
-                tuple(atoms::shutdown,
-                      tuple(failed_to_start_child, child_id_term(children_[i].spec.id), *failed)));
+                tuple(atoms::shutdown, tuple(failed_to_start_child, children_[i].id, *failed)));
         }
         // An ignored temporary child is not kept: it would never run.
         if (!children_[i].running() && children_[i].spec.restart == Restart::temporary)
@@ -93,30 +84,41 @@ void Supervisor::handle(const ProcessHandle& self, Term message) {
 }
 
 void Supervisor::dispatch(const ProcessHandle& self, Term message) {
-    static const Atom terminate = atom("terminate");
-    static const Atom shutdown_timeout = atom("$supervisor_shutdown_timeout");
-    if (auto exit = message.tagged<Pid, Term>(atoms::EXIT)) {
-        const auto& [from, reason] = *exit;
-        if (options_.link_to && from == *options_.link_to) {
-            shut_down(self, reason);
-            return;
-        }
-        // An 'EXIT' of a process that is no longer a child (one already stopped and replaced,
-        // or any other linked process) changes nothing, as in supervisor.erl.
-        if (auto index = index_of(from)) child_exited(self, *index, reason);
-        return;
-    }
-    if (auto call = parse_gen_call(message)) {
-        handle_call(self, *call);
+    if (auto exit = message.tagged<Pid, Term>(atoms::EXIT);
+        exit && options_.link_to && std::get<0>(*exit) == *options_.link_to) {
+        shut_down(self, std::get<1>(*exit));
         return;
     }
     if (auto sys = system_message(self, message)) {
-        if (!sys->from) return;
-        if (auto t = sys->request.tagged<Term>(terminate)) {
-            sys->from.reply(Term(atoms::ok));
-            shut_down(self, std::get<0>(*t));
-        } else {
-            sys->from.reply(unknown_system_msg(sys->request));
+        system(self, *sys);
+        return;
+    }
+    // A get_state reply that waited for the caller's release goes out even while suspended.
+    if (state_replies_.answer(self, message)) return;
+    if (suspended_) {
+        held_.push_back(std::move(message));
+        return;
+    }
+    handle_message(self, std::move(message));
+}
+
+void Supervisor::handle_message(const ProcessHandle& self, Term message) {
+    static const Atom in = atom("in");
+    static const Atom shutdown_timeout = atom("$supervisor_shutdown_timeout");
+    if (debug_.active()) debug_event(self, tuple(in, message));
+    if (auto exit = message.tagged<Pid, Term>(atoms::EXIT)) {
+        // An 'EXIT' of a process that is no longer a child (one already stopped and replaced,
+        // or any other linked process) changes nothing, as in supervisor.erl.
+        if (auto index = index_of(std::get<0>(*exit)))
+            child_exited(self, *index, std::get<1>(*exit));
+        return;
+    }
+    if (auto call = parse_gen_call(message)) {
+        if (!handle_call(self, *call)) {
+            log(self, LogLevel::warning,
+                label(self) + " got an unexpected call: " + to_string(call->request));
+            From(self, call->caller, call->tag)
+                .reply(tuple(atoms::error, tuple(atom("not_supported"), call->request)));
         }
         return;
     }
@@ -132,33 +134,6 @@ void Supervisor::dispatch(const ProcessHandle& self, Term message) {
     log(self, LogLevel::warning, label(self) + " got an unexpected message: " + to_string(message));
 }
 
-void Supervisor::handle_call(const ProcessHandle& self, const GenCall& call) {
-    static const Atom which_children = atom("which_children");
-    static const Atom count_children = atom("count_children");
-    static const Atom not_supported = atom("not_supported");
-    From from(self, call.caller, call.tag);
-    if (call.request.is_atom(which_children)) {
-        std::vector<Term> out;
-        for (const auto& c : children_)
-            out.push_back(
-                tuple(child_id_term(c.spec.id), child_term(c), type_term(c.spec.type), Term()));
-        from.reply(list_from(out));
-    } else if (call.request.is_atom(count_children)) {
-        std::int64_t active = 0, supervisors = 0, workers = 0;
-        for (const auto& c : children_) {
-            active += c.running() && c.handle.alive();
-            ++(c.spec.type == ChildType::supervisor ? supervisors : workers);
-        }
-        auto pair = [](const char* k, std::int64_t v) { return tuple(atom(k), v); };
-        from.reply(list(pair("specs", static_cast<std::int64_t>(children_.size())),
-                        pair("active", active), pair("supervisors", supervisors),
-                        pair("workers", workers)));
-    } else {
-        // start_child, terminate_child and the other dynamic calls are not served (yet).
-        from.reply(tuple(atoms::error, tuple(not_supported, call.request)));
-    }
-}
-
 void Supervisor::child_exited(const ProcessHandle& self, std::size_t index, const Term& reason) {
     Child& child = children_[index];
     child.handle = ProcessHandle();
@@ -166,18 +141,36 @@ void Supervisor::child_exited(const ProcessHandle& self, std::size_t index, cons
     const bool clean = clean_exit(reason);
     if (!clean || child.spec.restart == Restart::permanent)
         log(self, clean ? LogLevel::info : LogLevel::error,
-            label(self) + ": child " + id + " ended: " + to_string(reason));
-    switch (child.spec.restart) {
-        case Restart::permanent:
-            restart(self, id);
-            return;
-        case Restart::transient:
-            if (!clean) restart(self, id);
-            return;
-        case Restart::temporary:
-            children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
-            return;
+            label(self) + ": child " + to_string(child.id) + " ended: " + to_string(reason));
+    if (child.spec.restart == Restart::permanent ||
+        (child.spec.restart == Restart::transient && !clean)) {
+        restart(self, id);
+        return;
     }
+    const bool significant = child.spec.significant;
+    forget_or_keep(index);
+    auto_shutdown(self, significant);
+}
+
+bool Supervisor::auto_shutdown(const ProcessHandle& self, bool significant) {
+    if (options_.auto_shutdown == AutoShutdown::never || !significant) return false;
+    if (options_.auto_shutdown == AutoShutdown::all_significant &&
+        std::any_of(children_.begin(), children_.end(),
+                    [](const Child& c) { return c.running() && c.spec.significant; }))
+        return false;
+    log(self, LogLevel::info, label(self) + ": a significant child ended: shutting down");
+    shut_down(self, Term(atoms::shutdown));
+    return true;
+}
+
+void Supervisor::forget_or_keep(std::size_t index) {
+    Child& child = children_[index];
+    if (dynamic_children() || child.spec.restart == Restart::temporary) {
+        children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+        return;
+    }
+    child.handle = ProcessHandle();
+    child.restarting = false;
 }
 
 void Supervisor::restart(const ProcessHandle& self, const std::string& id) {
@@ -193,6 +186,7 @@ void Supervisor::restart(const ProcessHandle& self, const std::string& id) {
     }
     switch (options_.strategy) {
         case Strategy::one_for_one:
+        case Strategy::simple_one_for_one:
             restart_one_for_one(self, id);
             return;
         case Strategy::one_for_all:
@@ -215,23 +209,34 @@ bool Supervisor::add_restart() {
 }
 
 std::optional<Term> Supervisor::start_child(const ProcessHandle& self, Child& child) {
-    Expected<ProcessHandle, Term> started = unexpected(Term(atoms::undefined));
+    Expected<ProcessHandle, SupervisorError> started = unexpected(SupervisorError{});
     try {
-        started = child.spec.start(self);
+        started = run_start(self, child.spec);
     } catch (const std::exception& e) {
-        started = unexpected(exception_reason(e.what()));
+        started = unexpected(start_failure(exception_reason(e.what())));
     } catch (...) {
-        started = unexpected(exception_reason("an exception of unknown type"));
+        started = unexpected(start_failure(exception_reason("an exception of unknown type")));
     }
     if (!started) {
         log(self, LogLevel::error,
-            label(self) + ": child " + child.spec.id +
-                " failed to start: " + to_string(started.error()));
-        return started.error();
+            label(self) + ": child " + to_string(child.id) +
+                " failed to start: " + to_string(started.error().reason));
+        return started.error().reason;
     }
     child.handle = *started;  // empty when the start function said "ignore"
     child.restarting = false;
     return std::nullopt;
+}
+
+Expected<ProcessHandle, SupervisorError> Supervisor::run_start(const ProcessHandle& self,
+                                                               const ChildSpec& spec) const {
+    if (spec.start) return spec.start(self);
+    std::optional<ChildFactory> factory;
+    if (spec.factory && options_.factories) factory = options_.factories->find(spec.factory->name);
+    if (!factory)
+        return unexpected(start_failure(spec.factory ? undefined_factory(*spec.factory)
+                                                     : Term(atom("missing_start"))));
+    return (*factory)(self, spec.factory->args);
 }
 
 void Supervisor::start_group(const ProcessHandle& self, const std::vector<std::string>& ids) {
@@ -262,12 +267,15 @@ void Supervisor::shut_down(const ProcessHandle& self, Term reason) {
     std::vector<std::string> order;
     for (auto it = children_.rbegin(); it != children_.rend(); ++it)
         order.push_back(it->spec.id);
-    stop_children(self, std::move(order), [this, reason](const ProcessHandle& me) {
-        ended_ = true;
-        if (!clean_exit(reason))
-            log(me, LogLevel::error, label(me) + " terminated: " + to_string(reason));
-        me.exit_self(reason);
-    });
+    stop_children(
+        self, std::move(order),
+        [this, reason](const ProcessHandle& me) {
+            ended_ = true;
+            if (!clean_exit(reason))
+                log(me, LogLevel::error, label(me) + " terminated: " + to_string(reason));
+            me.exit_self(reason);
+        },
+        dynamic_children());
 }
 
 std::optional<std::size_t> Supervisor::index_of(const std::string& id) const {
@@ -279,6 +287,14 @@ std::optional<std::size_t> Supervisor::index_of(const std::string& id) const {
 std::optional<std::size_t> Supervisor::index_of(const Pid& pid) const {
     for (std::size_t i = 0; i < children_.size(); ++i)
         if (children_[i].running() && children_[i].handle.pid() == pid) return i;
+    return std::nullopt;
+}
+
+std::optional<std::size_t> Supervisor::index_of_id(const Term& id) const {
+    if (auto pid = id.to<Pid>()) return index_of(*pid);
+    if (dynamic_children()) return std::nullopt;
+    for (std::size_t i = 0; i < children_.size(); ++i)
+        if (children_[i].id == id) return i;
     return std::nullopt;
 }
 

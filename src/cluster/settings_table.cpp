@@ -210,6 +210,10 @@ std::vector<SettingDescriptor> make_table() {
         scalar(bytes_in(1024, 1ull << 30),
                [](Settings& s, std::uint64_t v) { s.node.limits.busy_limit = v; }),
         [](const Settings& s) { return format_bytes(s.node.limits.busy_limit); });
+    add("limits.max_remote_calls_per_peer", "1 to 10000000", true,
+        scalar(uint_in(1, 10000000),
+               [](Settings& s, std::uint64_t v) { s.node.limits.max_remote_calls_per_peer = v; }),
+        [](const Settings& s) { return std::to_string(s.node.limits.max_remote_calls_per_peer); });
 
     add("log.level", "debug, info, warning or error", true,
         scalar(choice({"debug", "info", "warning", "error"}),

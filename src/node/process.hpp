@@ -83,6 +83,21 @@ struct Relations {
     std::vector<Crossing> crossings;
 };
 
+// What tools read of a process through erlang:process_info (src/otp/process_info.cpp), beyond
+// what the runtime knows itself: set by whoever starts the process (an actor names its C++ type;
+// proc_lib-style starts add '$ancestors' and '$initial_call'), under the process's mutex, with
+// describe() and put_in_dictionary() below. A process without one shows its kind.
+struct Description {
+    Term initial_call;      // {M, F, A}; [] (none): the kind's
+    Term current_function;  // {M, F, A}; [] (none): the initial call
+    std::vector<std::pair<Term, Term>> dictionary;
+    // An actor that returned Hibernate and has taken no message since (current_function
+    // {erlang, hibernate, 3} on the BEAM); how often it hibernated and what that gave back.
+    bool hibernating = false;
+    std::uint64_t hibernations = 0;
+    std::uint64_t bytes_returned = 0;
+};
+
 class Process : public std::enable_shared_from_this<Process> {
   public:
     enum class Kind : std::uint8_t { mailbox, handler, coroutine };
@@ -114,6 +129,7 @@ class Process : public std::enable_shared_from_this<Process> {
     bool woken = false;      // ...and something happened since it began: another turn follows
     Term exit_reason;
     std::unique_ptr<Relations> relations;
+    std::unique_ptr<Description> description;
     Relations& related() {
         if (!relations) relations = std::make_unique<Relations>();
         return *relations;
@@ -139,6 +155,12 @@ class Process : public std::enable_shared_from_this<Process> {
     // true when it stopped with work left (its budget ran out), so another turn must follow.
     virtual bool turn() { return false; }
 };
+
+// Sets what process_info shows as the process's initial call and current function ({M, F, A}
+// tuples; [] leaves one as it was).
+void describe(Process& process, Term initial_call, Term current_function);
+// put(Key, Value) in the process dictionary that process_info shows (replacing Key's value).
+void put_in_dictionary(Process& process, Term key, Term value);
 
 // {cpp_exception, <<"what()">>}: why a process whose code threw `thrown` ends; `what` gets the
 // text for the log line.

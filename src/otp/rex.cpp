@@ -5,7 +5,9 @@
 // with errors as rpc:call gives them ({badrpc, {'EXIT', ...}}). Each call runs apart from rex,
 // as rpc.erl spawns one process per call, so a slow one holds up no other. {'$gen_cast', {cast,
 // M, F, A, GL}} runs M:F(A) with no answer. rex also answers OTP 25's features_request, which
-// tells the caller this node serves erpc.
+// tells the caller this node serves erpc. Calls in progress are bounded per caller's node
+// (NodeLimits::max_remote_calls_per_peer): past it, {badrpc, {'EXIT', system_limit}}. Casts carry
+// no sender, so they are not counted.
 #include <optional>
 
 #include "node/access.hpp"
@@ -24,6 +26,7 @@ struct Names {
     Atom features_request = Atom::make("features_request").value();
     Atom features_reply = Atom::make("features_reply").value();
     Atom erpc = Atom::make("erpc").value();
+    Atom system_limit = Atom::make("system_limit").value();
 };
 const Names& names() {
     static const Names n;
@@ -56,7 +59,7 @@ class Rex {
         const Names& n = names();
         if (auto call = parse_gen_call(message)) {
             if (auto mfa = read_mfa(call->request, atoms::call, n.block_call))
-                run(self, std::move(*mfa),
+                run(self, call->caller.node, std::move(*mfa),
                     [caller = call->caller, tag = call->tag](const ProcessHandle& rex, Term r) {
                         gen_reply(rex, caller, tag, std::move(r));
                     });
@@ -74,20 +77,29 @@ class Rex {
         if (message[1].is_atom(n.features_request)) {
             self.send(*from, tuple(n.features_reply, self.node_name(), list(n.erpc)));
         } else if (auto mfa = read_mfa(message[1], atoms::call, atoms::call)) {
-            run(self, std::move(*mfa), [to = *from](const ProcessHandle& rex, Term r) {
+            run(self, from->node, std::move(*mfa), [to = *from](const ProcessHandle& rex, Term r) {
                 rex.send(to, tuple(names().rex, std::move(r)));
             });
         }
     }
 
   private:
+    // `peer`: the caller's node, whose calls in progress are bounded.
     template <class Reply>
-    void run(const ProcessHandle& self, Mfa mfa, Reply reply) const {
+    void run(const ProcessHandle& self, Atom peer, Mfa mfa, Reply reply) const {
+        auto ticket = server_->begin_remote_work(
+            peer, "rpc:call of " + to_string(Term(mfa.module)) + ":" +
+                      to_string(Term(mfa.function)) + "/" + std::to_string(mfa.args.size()));
+        if (!ticket) {
+            reply(self, rex_reply(unexpected(
+                            RpcRaise{atoms::exit, Term(names().system_limit), std::nullopt})));
+            return;
+        }
         // rex may be gone by the time the answer is ready (the node stopping): then nobody is
         // left to send it.
         std::weak_ptr<node::Process> rex = node::Access::shared(self);
         server_->dispatch(mfa.module, mfa.function, std::move(mfa.args),
-                          [rex, reply = std::move(reply)](RpcResult result) {
+                          [rex, reply = std::move(reply), ticket](RpcResult result) {
                               if (auto p = rex.lock()) reply(ProcessHandle(p), rex_reply(result));
                           });
     }

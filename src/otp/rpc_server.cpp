@@ -21,6 +21,7 @@ struct Names {
     Atom link = Atom::make("link").value();
     Atom monitor = Atom::make("monitor").value();
     Atom cpp_exception = Atom::make("cpp_exception").value();
+    Atom system_limit = Atom::make("system_limit").value();
 };
 const Names& names() {
     static const Names n;
@@ -95,6 +96,17 @@ void RpcServer::dispatch(Atom module, Atom function, std::vector<Term> args, Don
     });
 }
 
+RemoteWork::Ticket RpcServer::begin_remote_work(Atom peer, const std::string& what) {
+    const std::size_t limit = runtime_.limits().max_remote_calls_per_peer;
+    auto ticket = remote_work_->begin(peer, limit);
+    if (!ticket)
+        runtime_.log(LogLevel::warning,
+                     "refused " + what + " from " + std::string(peer.name()) + ": it has " +
+                         std::to_string(limit) +
+                         " calls in progress here (limits.max_remote_calls_per_peer)");
+    return ticket;
+}
+
 void RpcServer::on_spawn_request(node::Connection& from, wire::SpawnRequest&& request) {
     const Names& n = names();
     if (request.module == n.erpc && request.function == n.execute_call && request.arity == 4) {
@@ -135,6 +147,12 @@ void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request,
         // Other spawn options (priority, heap sizes...) mean nothing to a C++ process.
     }
 
+    const std::size_t arity = arguments.elements().size();
+    auto ticket = begin_remote_work(
+        from.peer, (call ? "erpc:call of " : "erpc:cast of ") + mfa(*module, *function, arity));
+    // What a BEAM answers when it cannot make the process.
+    if (!ticket) return refuse(n.system_limit);
+
     auto process = runtime_.spawn_handler([](const ProcessHandle&, Term) {}, false);
     std::uint32_t flags = 0;
     if (monitor) {
@@ -154,9 +172,8 @@ void RpcServer::serve(node::Connection& from, const wire::SpawnRequest& request,
     Term res = call ? parts[0] : Term();
     const Atom peer = from.peer;
     const Atom m = *module, f = *function;
-    const std::size_t arity = arguments.elements().size();
     dispatch(m, f, std::vector<Term>(arguments.elements().begin(), arguments.elements().end()),
-             [weak, res, call, peer, m, f, arity](RpcResult result) {
+             [weak, res, call, peer, m, f, arity, ticket = std::move(ticket)](RpcResult result) {
                  // Gone already: killed through its link, or the node stopped.
                  auto p = weak.lock();
                  if (!p) return;

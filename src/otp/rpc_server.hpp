@@ -9,6 +9,7 @@
 
 #include "distribute/rpc.hpp"
 #include "node/runtime.hpp"
+#include "otp/remote_work.hpp"
 
 namespace distribute::otp {
 
@@ -30,11 +31,17 @@ class RpcServer final : public node::SpawnService {
     using Done = std::function<void(RpcResult)>;
     void dispatch(Atom module, Atom function, std::vector<Term> args, Done done);
 
+    // A call or cast that `peer` starts here (`what`, for the log line): the ticket to hold
+    // until it ends, or empty (and a warning logged) when the peer is at
+    // NodeLimits::max_remote_calls_per_peer.
+    RemoteWork::Ticket begin_remote_work(Atom peer, const std::string& what);
+
   private:
     void serve(node::Connection& from, const wire::SpawnRequest& request, bool call);
 
     node::Runtime& runtime_;  // owns this server
     RpcRegistry registry_;
+    std::shared_ptr<RemoteWork> remote_work_ = std::make_shared<RemoteWork>();
 };
 
 }  // namespace distribute::otp
