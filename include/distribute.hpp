@@ -9,6 +9,7 @@
 #include "distribute/discovery.hpp"
 #include "distribute/envelope.hpp"
 #include "distribute/epmd.hpp"
+#include "distribute/error.hpp"
 #include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/global.hpp"

@@ -40,10 +40,10 @@ struct KvAndErl {
 class Holder : public Actor {
   public:
     std::optional<Term> state() const override { return state_; }
-    Expected<Term, Term> replace_state(const Term& state_fun) override {
+    Expected<Term, SysError> replace_state(const Term& state_fun) override {
         auto fun = state_fun.to<Closure>();
         if (!fun || fun->free_vars.size() != 1)
-            return unexpected(Term(Atom::make("not_a_constant_fun").value()));
+            return sys_refused(Term(Atom::make("not_a_constant_fun").value()));
         state_ = fun->free_vars[0];
         return state_;
     }

@@ -329,7 +329,33 @@ TEST_SUITE("actor") {
         dead.close();
         auto missing = stop_process(t.node, gone, Term(atoms::normal), 10s);
         REQUIRE_FALSE(missing.has_value());
-        CHECK(missing.error() == Term(atoms::noproc));
+        CHECK(missing.error().code == CallErrc::noproc);
+        CHECK(missing.error().reason == Term(atoms::noproc));
+    }
+
+    TEST_CASE(
+        "stop_process gives timeout when the process does not answer sys, exited when it "
+        "ends with another reason") {
+        LocalNode t;
+        Mailbox silent = t.node.open_mailbox();
+        auto waited = stop_process(t.node, silent.pid(), Term("enough"_a), 200ms);
+        REQUIRE_FALSE(waited.has_value());
+        CHECK(waited.error().code == CallErrc::timeout);
+        CHECK(waited.error().reason == Term(atoms::timeout));
+
+        Mailbox other = t.node.open_mailbox();
+        auto stopping = std::async(std::launch::async, [&] {
+            return stop_process(t.node, other.pid(), Term("enough"_a), 10s);
+        });
+        // The terminate request arrives as gen's system call; the process ends another way.
+        auto asked = other.receive(10s);
+        REQUIRE(asked.has_value());
+        CHECK(asked->is_tuple(3));
+        other.close(Term("crashed"_a));
+        auto stopped = stopping.get();
+        REQUIRE_FALSE(stopped.has_value());
+        CHECK(stopped.error().code == CallErrc::exited);
+        CHECK(stopped.error().reason == Term("crashed"_a));
     }
 
     TEST_CASE("send_after delivers to the process; a cancelled timer sends nothing") {

@@ -39,16 +39,16 @@ class Vault : public Actor {
         (void)state;
         return map({{Term("count"_a), Term(count_)}, {Term("secret"_a), Term("hidden"_a)}});
     }
-    Expected<Term, Term> replace_state(const Term& state_fun) override {
+    Expected<Term, SysError> replace_state(const Term& state_fun) override {
         auto fun = state_fun.to<Closure>();
-        if (!fun || fun->free_vars.size() != 1) return unexpected(Term("not_a_closure"_a));
+        if (!fun || fun->free_vars.size() != 1) return sys_refused(Term("not_a_closure"_a));
         auto n = fun->free_vars[0].to<std::int64_t>();
-        if (!n) return unexpected(Term("not_a_count"_a));
+        if (!n) return sys_refused(Term("not_a_count"_a), "the fun's free variable is no count");
         count_ = *n;
         return *state();
     }
-    Expected<void, Term> code_change(const Term& old_vsn, const Term&) override {
-        if (old_vsn != Term(1)) return unexpected(tuple("unknown_vsn"_a, old_vsn));
+    Expected<void, SysError> code_change(const Term& old_vsn, const Term&) override {
+        if (old_vsn != Term(1)) return sys_refused(tuple("unknown_vsn"_a, old_vsn));
         count_ *= 2;
         return {};
     }
@@ -117,6 +117,22 @@ TEST_SUITE("actor sys") {
               tuple(tag, tuple(atoms::error, tuple("callback_failed"_a,
                                                    tuple("gen_server"_a, "system_get_state"_a),
                                                    tuple(atoms::error, "state_not_exposed"_a)))));
+    }
+
+    TEST_CASE("a hook refuses with a SysError whose reason alone is what the sys caller sees") {
+        Plain plain;
+        auto unsupported = plain.replace_state(fun_with(Term(1)));
+        REQUIRE_FALSE(unsupported.has_value());
+        CHECK(unsupported.error().code == SysErrc::not_supported);
+        CHECK(unsupported.error().reason == Term("replace_state_not_supported"_a));
+        CHECK(plain.code_change(Term(1), Term()).has_value());
+        Vault vault;
+        auto refused = vault.replace_state(fun_with("x"_a));
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == SysErrc::refused);
+        CHECK(refused.error().reason == Term("not_a_count"_a));
+        CHECK(refused.error().detail == "the fun's free variable is no count");
+        CHECK(std::error_code(SysErrc::refused).message() == "the sys hook refused");
     }
 
     TEST_CASE("replace_state gives the fun to the hook; a refusal is sys's callback_failed") {

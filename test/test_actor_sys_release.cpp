@@ -23,7 +23,7 @@ class Counter : public Actor {
   public:
     CallResult handle_call(const Term&, From) override { return Reply{Term(count_)}; }
     std::optional<Term> state() const override { return map({{Term("count"_a), Term(count_)}}); }
-    Expected<Term, Term> replace_state(const Term&) override {
+    Expected<Term, SysError> replace_state(const Term&) override {
         ++count_;
         return *state();
     }

@@ -148,7 +148,7 @@ TEST_CASE("an envelope carries tag, version and payload and opens at the current
 TEST_CASE("old versions migrate step by step, or along the shortest path of a graph") {
     std::vector<std::string> steps;
     auto step = [&](std::string name, Term (*f)(const Term&)) {
-        return [&steps, name, f](const Term& t) -> Expected<Term, std::string> {
+        return [&steps, name, f](const Term& t) -> Expected<Term, EnvelopeError> {
             steps.push_back(name);
             return f(t);
         };
@@ -170,8 +170,8 @@ TEST_CASE("old versions migrate step by step, or along the shortest path of a gr
 
 TEST_CASE("each way an envelope can fail has its own error") {
     Versioned<Point> points("point", 2);
-    points.migrate(1, 2, [](const Term& t) -> Expected<Term, std::string> {
-        if (!t.is_tuple(2)) return unexpected(std::string("v1 points are pairs"));
+    points.migrate(1, 2, [](const Term& t) -> Expected<Term, EnvelopeError> {
+        if (!t.is_tuple(2)) return migration_failed("v1 points are pairs");
         return tuple("point"_a, t[0], t[1]);
     });
     CHECK(points.open(parse("{point, 1, 2}")).error().code == EnvelopeErrc::not_an_envelope);
@@ -180,7 +180,7 @@ TEST_CASE("each way an envelope can fail has its own error") {
     CHECK(points.open(seal("point", 0, Term())).error().code == EnvelopeErrc::migration_missing);
     auto failed = points.open(seal("point", 1, Term("x"_a)));
     CHECK(failed.error().code == EnvelopeErrc::migration_failed);
-    CHECK(failed.error().detail.find("v1 points are pairs") != std::string::npos);
+    CHECK(failed.error().detail == "point 1 -> 2: v1 points are pairs");
     auto bad = points.open(seal("point", 2, parse("{point, a, 2}")));
     REQUIRE(!bad);
     CHECK(bad.error().code == EnvelopeErrc::bad_payload);
@@ -189,9 +189,23 @@ TEST_CASE("each way an envelope can fail has its own error") {
     CHECK(make_error_code(EnvelopeErrc::tag_mismatch).message() == "envelope tag mismatch");
 }
 
+TEST_CASE("a migration's own error code comes back from open, its detail naming the step") {
+    Versioned<Point> points("point", 2);
+    points.migrate(1, 2, [](const Term& t) -> Expected<Term, EnvelopeError> {
+        return unexpected(EnvelopeError{EnvelopeErrc::bad_payload, "not a v1 point",
+                                        CodecError{"", "a pair", to_string(t)}});
+    });
+    auto failed = points.open(seal("point", 1, Term("x"_a)));
+    REQUIRE_FALSE(failed.has_value());
+    CHECK(failed.error().code == EnvelopeErrc::bad_payload);
+    CHECK(failed.error().detail == "point 1 -> 2: not a v1 point");
+    REQUIRE(failed.error().payload);
+    CHECK(failed.error().payload->found == "x");
+}
+
 TEST_CASE("a migration must go forward and end at most at the current version") {
     Versioned<Point> points("point", 2);
-    auto identity = [](const Term& t) -> Expected<Term, std::string> { return t; };
+    auto identity = [](const Term& t) -> Expected<Term, EnvelopeError> { return t; };
     CHECK_THROWS_AS(points.migrate(2, 1, identity), std::invalid_argument);
     CHECK_THROWS_AS(points.migrate(1, 3, identity), std::invalid_argument);
 }

@@ -141,7 +141,8 @@ TEST_SUITE("crypto") {
         auto m0 = initiator.write_message({});
         auto read = responder.read_message(*m0);
         REQUIRE_FALSE(read.has_value());
-        CHECK(read.error().find("does not authenticate") != std::string::npos);
+        CHECK(read.error().code == CryptoErrc::handshake_failed);
+        CHECK(read.error().detail.find("does not authenticate") != std::string::npos);
     }
 
     TEST_CASE("NNpsk0 fails on the first message when the pre-shared keys differ") {
@@ -328,7 +329,8 @@ TEST_SUITE("crypto") {
         ResponderHello first(policy);
         auto refused = first.rest_bytes(std::span(hello).first(hello_prefix_bytes));
         REQUIRE_FALSE(refused.has_value());
-        CHECK(refused.error().find("only accepts pinned keys") != std::string::npos);
+        CHECK(refused.error().code == CryptoErrc::not_pinned);
+        CHECK(refused.error().detail.find("only accepts pinned keys") != std::string::npos);
 
         InitiatorHello unpinned(psk, a, b.public_key, {});
         hello = unpinned.hello();
@@ -336,7 +338,8 @@ TEST_SUITE("crypto") {
         REQUIRE(second.rest_bytes(std::span(hello).first(hello_prefix_bytes)).has_value());
         auto answer = second.answer(std::span(hello).subspan(hello_prefix_bytes));
         REQUIRE_FALSE(answer.has_value());
-        CHECK(answer.error().find("not pinned") != std::string::npos);
+        CHECK(answer.error().code == CryptoErrc::not_pinned);
+        CHECK(answer.error().detail.find("not pinned") != std::string::npos);
     }
 
     TEST_CASE("a responder without pinned keys refuses a KKpsk0 hello, and other versions") {
@@ -345,11 +348,14 @@ TEST_SUITE("crypto") {
         InitiatorHello keyed(psk, a, b.public_key, {});
         auto hello = keyed.hello();
         ResponderHello responder(ResponderPolicy{psk, std::nullopt, nullptr, {}});
-        CHECK_FALSE(responder.rest_bytes(std::span(hello).first(hello_prefix_bytes)).has_value());
+        auto keyed_refused = responder.rest_bytes(std::span(hello).first(hello_prefix_bytes));
+        REQUIRE_FALSE(keyed_refused.has_value());
+        CHECK(keyed_refused.error().code == CryptoErrc::not_pinned);
         hello[6] = 2;
         auto version = responder.rest_bytes(std::span(hello).first(hello_prefix_bytes));
         REQUIRE_FALSE(version.has_value());
-        CHECK(version.error().find("version 2") != std::string::npos);
+        CHECK(version.error().code == CryptoErrc::bad_hello);
+        CHECK(version.error().detail.find("version 2") != std::string::npos);
     }
 
     TEST_CASE("the pre-shared key is the same for one cookie and differs for another") {
@@ -367,7 +373,10 @@ TEST_SUITE("crypto") {
         std::remove(path.c_str());
         const NodeKey key = NodeKey::generate();
         REQUIRE(write_node_key(path, key).has_value());
-        CHECK_FALSE(write_node_key(path, key).has_value());  // never overwritten
+        auto again = write_node_key(path, key);  // never overwritten
+        REQUIRE_FALSE(again.has_value());
+        CHECK(again.error().code == CryptoErrc::file_error);
+        CHECK(again.error().detail == path + ": File exists");
         auto read = read_node_key(path);
         REQUIRE(read.has_value());
         CHECK(read->secret == key.secret);
@@ -375,7 +384,8 @@ TEST_SUITE("crypto") {
         ::chmod(path.c_str(), 0640);
         auto refused = read_node_key(path);
         REQUIRE_FALSE(refused.has_value());
-        CHECK(refused.error().find("chmod 600") != std::string::npos);
+        CHECK(refused.error().code == CryptoErrc::exposed_key);
+        CHECK(refused.error().detail.find("chmod 600") != std::string::npos);
         std::remove(path.c_str());
     }
 
@@ -396,7 +406,9 @@ TEST_SUITE("crypto") {
         }
         auto bad = read_peer_keys(path);
         REQUIRE_FALSE(bad.has_value());
-        CHECK(bad.error().find(":4:") != std::string::npos);
+        CHECK(bad.error().code == CryptoErrc::malformed);
+        CHECK(bad.error().detail ==
+              path + ":4: expected 'name@host' and a public key of 64 hex digits");
         std::remove(path.c_str());
     }
 
@@ -404,6 +416,32 @@ TEST_SUITE("crypto") {
         CHECK(parse_crypto_mode("require").value() == CryptoMode::require);
         CHECK(parse_crypto_mode("prefer").value() == CryptoMode::prefer);
         CHECK(parse_crypto_mode("off").value() == CryptoMode::off);
-        CHECK_FALSE(parse_crypto_mode("on").has_value());
+        auto on = parse_crypto_mode("on");
+        REQUIRE_FALSE(on.has_value());
+        CHECK(on.error().code == CryptoErrc::bad_mode);
+        CHECK(on.error().error_code() == std::error_code(CryptoErrc::bad_mode));
+        CHECK(on.error().to_string() ==
+              "not a crypto mode: 'on' is not a crypto mode (off, prefer, require)");
+    }
+
+    TEST_CASE("a missing key file, a key file without a secret and a mismatched pair differ") {
+        const std::string path = "/tmp/distribute_test_badkey_" + std::to_string(::getpid());
+        std::remove(path.c_str());
+        auto missing = read_node_key(path);
+        REQUIRE_FALSE(missing.has_value());
+        CHECK(missing.error().code == CryptoErrc::file_error);
+        CHECK(read_peer_keys(path).error().code == CryptoErrc::file_error);
+        const NodeKey key = NodeKey::generate();
+        const NodeKey other = NodeKey::generate();
+        auto write = [&](const std::string& text) {
+            std::remove(path.c_str());
+            std::ofstream(path) << text;
+            ::chmod(path.c_str(), 0600);
+        };
+        write("public " + to_hex(key.public_key) + "\n");
+        CHECK(read_node_key(path).error().code == CryptoErrc::malformed);
+        write("secret " + to_hex(key.secret) + "\npublic " + to_hex(other.public_key) + "\n");
+        CHECK(read_node_key(path).error().code == CryptoErrc::key_mismatch);
+        std::remove(path.c_str());
     }
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "distribute/pool.hpp"
@@ -242,14 +243,27 @@ TEST_CASE("idle resources are closed after the idle timeout, down to min_idle") 
 
 TEST_CASE("a factory that fails gives the waiter create_failed at once, not a timeout") {
     Io io;
-    Pool<Resource> pool(io.io, {.max_size = 2},
-                        [](auto done) { done(unexpected(std::string("database is down"))); });
+    Pool<Resource> pool(io.io, {.max_size = 2}, [](auto done) {
+        done(unexpected(PoolError{PoolErrc::create_failed, "database is down"}));
+    });
     auto lease = pool.acquire(10s);
     REQUIRE_FALSE(lease.has_value());
     CHECK(lease.error().code == PoolErrc::create_failed);
     CHECK(lease.error().detail == "database is down");
     CHECK(pool.stats().create_failures == 1);
     CHECK(pool.stats().size == 0);
+}
+
+TEST_CASE("a factory that throws gives the waiter create_failed with what it threw") {
+    Io io;
+    Pool<Resource> pool(io.io, {.max_size = 1},
+                        [](auto) -> void { throw std::runtime_error("no socket"); });
+    auto lease = pool.acquire(10s);
+    REQUIRE_FALSE(lease.has_value());
+    CHECK(lease.error().code == PoolErrc::create_failed);
+    CHECK(lease.error().detail == "the factory threw: no socket");
+    CHECK(lease.error().to_string() ==
+          "a resource could not be made: the factory threw: no socket");
 }
 
 TEST_CASE("closing a pool fails its waiters, and leases still out are closed when they return") {

@@ -306,6 +306,23 @@ TEST_CASE("a watched file applies what may change while running and refuses the 
     runner.join();
 }
 
+TEST_CASE("a node that cannot start from settings says so with the node's own code as the cause") {
+    const auto epmd = free_port();
+    auto loaded = load_settings(named({{"epmd.port", std::to_string(epmd), "--epmd-port"},
+                                       {"epmd.mode", "embedded", "--epmd"},
+                                       {"epmd.host", "127.0.0.1", "--epmd-host"},
+                                       {"log.level", "error", "--log"},
+                                       {"node.cookie", "unit_test_cookie", "--cookie"}}));
+    REQUIRE(loaded.has_value());
+    auto first = start_from_settings(loaded->settings, nullptr);
+    REQUIRE(first.has_value());
+    auto second = start_from_settings(loaded->settings, nullptr);
+    REQUIRE_FALSE(second.has_value());
+    CHECK(second.error().code == StartupErrc::node_failed);
+    CHECK(second.error().cause == NodeErrc::epmd_failed);  // EPMD refused the name
+    CHECK_FALSE(second.error().detail.empty());
+}
+
 TEST_CASE("a node started from settings takes its name, limits and log level, and their changes") {
     const auto epmd = free_port();
     auto loaded = load_settings(named({{"epmd.port", std::to_string(epmd), "--epmd-port"},
@@ -322,7 +339,7 @@ TEST_CASE("a node started from settings takes its name, limits and log level, an
             std::lock_guard lock(*mutex);
             lines->emplace_back(l);
         });
-    REQUIRE_MESSAGE(running.has_value(), (running ? std::string() : running.error()));
+    REQUIRE_MESSAGE(running.has_value(), (running ? std::string() : running.error().detail));
     CHECK(running->node.name().name().starts_with("app@"));
     CHECK(running->node.limits().max_frame_bytes == 2u << 20);
     CHECK_FALSE(running->cluster);

@@ -32,6 +32,7 @@
 #include <variant>
 
 #include "distribute/call.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
@@ -112,6 +113,28 @@ using HandleResult = std::variant<NoReply, Stop>;
 // ---------------------------------------------------------------------------------------------
 // The actor
 
+// Why a sys hook (Actor::replace_state, Actor::code_change) refused. The sys caller sees only
+// `reason`, as it would see a gen_server callback's: sys:replace_state raises
+// {callback_failed, {gen_server, system_replace_state}, {error, Reason}}, sys:change_code returns
+// {error, Reason}.
+enum class SysErrc {
+    not_supported = 1,  // the actor has no such hook (Actor's default replace_state)
+    refused,            // the hook looked at the request and said no
+};
+const std::error_category& sys_category() noexcept;
+std::error_code make_error_code(SysErrc e) noexcept;
+
+struct SysError {
+    SysErrc code{};
+    Term reason;         // what the sys caller sees
+    std::string detail;  // for C++ callers and logs; never sent
+};
+
+// What a hook returns to refuse: `return sys_refused(Term("not_a_closure"_a));`.
+[[nodiscard]] inline Unexpected<SysError> sys_refused(Term reason, std::string detail = {}) {
+    return unexpected(SysError{SysErrc::refused, std::move(reason), std::move(detail)});
+}
+
 class Actor {
   public:
     virtual ~Actor() = default;
@@ -147,11 +170,12 @@ class Actor {
     }
     // sys:replace_state/2 with `state_fun`, the Erlang fun it sent (a Term: an export fun, or a
     // closure with its free variables): the new state, which sys returns to its caller, or why
-    // not, which sys raises there. Default: refused with replace_state_not_supported.
-    virtual Expected<Term, Term> replace_state(const Term& state_fun);
+    // not (sys_refused(Reason)), which sys raises there. Default: not_supported, reason
+    // replace_state_not_supported.
+    virtual Expected<Term, SysError> replace_state(const Term& state_fun);
     // sys:change_code/4 (only while suspended, as sys): migrate the state from `old_vsn`.
-    // Default: nothing to migrate, ok. An error is sys's {error, Reason}.
-    virtual Expected<void, Term> code_change(const Term& old_vsn, const Term& extra) {
+    // Default: nothing to migrate, ok. An error's reason is sys's {error, Reason}.
+    virtual Expected<void, SysError> code_change(const Term& old_vsn, const Term& extra) {
         (void)old_vsn;
         (void)extra;
         return {};
@@ -250,9 +274,10 @@ std::optional<ActorInfo> actor_info(Node& node, const Pid& process);
 
 // gen_server:stop/3: asks the process (an actor, a supervisor, or any OTP process on another
 // node) to terminate with `reason` through the sys protocol, and waits until it has. Blocking:
-// for plain threads, not for callbacks. Errors: timeout, or the reason it ended with instead
-// (noproc when it did not exist).
-[[nodiscard]] Expected<void, Term> stop_process(
+// for plain threads, not for callbacks. Its errors are a call's, as proc_lib:stop's exits:
+// noproc (it did not exist), nodedown, timeout, node_thread, or exited when it ended with another
+// reason (`reason` holds that one, as for the others the term gen_server:stop would exit with).
+[[nodiscard]] Expected<void, CallError> stop_process(
     Node& node, const Pid& process, Term reason = Term(atoms::normal),
     std::chrono::milliseconds timeout = infinity_timeout);
 
@@ -280,3 +305,5 @@ Timer send_after(const ProcessHandle& self, std::chrono::milliseconds delay, Ter
 
 template <>
 struct std::is_error_code_enum<distribute::StartErrc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<distribute::SysErrc> : std::true_type {};

@@ -23,6 +23,7 @@
 
 #include "distribute/codec.hpp"
 #include "distribute/coroutine.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"

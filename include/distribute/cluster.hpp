@@ -27,6 +27,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/node.hpp"
 #include "distribute/retry.hpp"
@@ -42,10 +43,7 @@ enum class ClusterErrc {
 const std::error_category& cluster_category() noexcept;
 std::error_code make_error_code(ClusterErrc e) noexcept;
 
-struct ClusterError {
-    ClusterErrc code{};
-    std::string detail;
-};
+using ClusterError = CodedError<ClusterErrc>;
 
 enum class MemberState {
     alive,    // connected and answering heartbeats

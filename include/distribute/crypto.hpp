@@ -11,9 +11,28 @@
 #include <optional>
 #include <string>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 
 namespace distribute {
+
+enum class CryptoErrc {
+    bad_mode = 1,  // not off, prefer or require
+    file_error,    // a key file cannot be opened, read or written (or exists: never overwritten)
+    exposed_key,   // the node key file's group or others may access it
+    malformed,     // a key file's content is not what it must hold: detail says where
+    key_mismatch,  // the node key file's public key does not belong to its secret key
+    // On a connection (logged, and the connection closed):
+    bad_hello,         // not an encrypted hello or reply, or one of another version or pattern
+    not_pinned,        // the peer's static key (or its lack of one) is refused by the pinned keys
+    handshake_failed,  // the Noise handshake failed: another cookie or key, a low-order point
+    no_memory,         // no memory for deriving the cookie's key (Argon2id, 64 MiB)
+};
+const std::error_category& crypto_category() noexcept;
+std::error_code make_error_code(CryptoErrc e) noexcept;
+
+// Its detail is a whole sentence for people, with the file and line: what the CLI prints.
+using CryptoError = CodedError<CryptoErrc>;
 
 enum class CryptoMode {
     off,     // plaintext only, as a BEAM node; encrypted hellos are refused
@@ -21,7 +40,7 @@ enum class CryptoMode {
     require  // encrypted only: plaintext connections are refused both ways
 };
 // "off", "prefer", "require".
-Expected<CryptoMode, std::string> parse_crypto_mode(const std::string& text);
+Expected<CryptoMode, CryptoError> parse_crypto_mode(const std::string& text);
 const char* to_string(CryptoMode mode);
 
 using PublicKey = std::array<std::uint8_t, 32>;
@@ -34,11 +53,11 @@ struct NodeKey {
 };
 // A node key file: "secret HEX" and "public HEX" lines; written with mode 0600, and refused when
 // others may read it (as erl refuses such a cookie file).
-[[nodiscard]] Expected<void, std::string> write_node_key(const std::string& path,
+[[nodiscard]] Expected<void, CryptoError> write_node_key(const std::string& path,
                                                          const NodeKey& key);
-[[nodiscard]] Expected<NodeKey, std::string> read_node_key(const std::string& path);
+[[nodiscard]] Expected<NodeKey, CryptoError> read_node_key(const std::string& path);
 // Pinned peer keys: one "name@host HEX" line per peer ('#' starts a comment).
-[[nodiscard]] Expected<std::map<std::string, PublicKey>, std::string> read_peer_keys(
+[[nodiscard]] Expected<std::map<std::string, PublicKey>, CryptoError> read_peer_keys(
     const std::string& path);
 std::string to_hex(const PublicKey& key);
 
@@ -55,3 +74,6 @@ struct CryptoOptions {
 };
 
 }  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::CryptoErrc> : std::true_type {};

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "distribute/epmd.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/node.hpp"
 #include "distribute/retry.hpp"
@@ -42,10 +43,7 @@ enum class DiscoveryErrc {
 const std::error_category& discovery_category() noexcept;
 std::error_code make_error_code(DiscoveryErrc e) noexcept;
 
-struct DiscoveryError {
-    DiscoveryErrc code{};
-    std::string detail;
-};
+using DiscoveryError = CodedError<DiscoveryErrc>;
 
 // A node one backend found.
 struct FoundNode {

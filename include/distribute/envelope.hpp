@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "distribute/codec.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
 
@@ -53,8 +54,15 @@ struct Envelope {
 Term seal(std::string_view tag, std::uint32_t version, Term payload);
 [[nodiscard]] Expected<Envelope, EnvelopeError> unseal(const Term& term);
 
-// Turns a payload of one version into the next one's; a string error ends the decode.
-using Migration = std::function<Expected<Term, std::string>(const Term& payload)>;
+// Turns a payload of one version into the next one's. An error ends the decode: usually
+// migration_failed (or bad_payload, when the old payload does not decode), which open() returns
+// with its detail prefixed by the step ("point 1 -> 2: ...").
+using Migration = std::function<Expected<Term, EnvelopeError>(const Term& payload)>;
+
+// What a migration returns when it refuses a payload: `return migration_failed("why");`.
+[[nodiscard]] inline Unexpected<EnvelopeError> migration_failed(std::string why) {
+    return unexpected(EnvelopeError{EnvelopeErrc::migration_failed, std::move(why), std::nullopt});
+}
 
 // The migration graph, without the type: what Versioned<T> uses.
 class Migrations {

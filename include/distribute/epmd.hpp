@@ -15,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/retry.hpp"
 
@@ -40,10 +41,8 @@ enum class EpmdErrc {
 const std::error_category& epmd_category() noexcept;
 std::error_code make_error_code(EpmdErrc e) noexcept;
 
-struct EpmdError {
-    EpmdErrc code{};
-    std::string detail;  // what happened, for logs
-};
+// Its detail says what happened, for logs.
+using EpmdError = CodedError<EpmdErrc>;
 
 enum class NodeType : std::uint8_t { normal = 77, hidden = 72 };
 

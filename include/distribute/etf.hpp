@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
 

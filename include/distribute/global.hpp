@@ -23,6 +23,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
@@ -45,10 +46,7 @@ enum class GlobalErrc {
 const std::error_category& global_category() noexcept;
 std::error_code make_error_code(GlobalErrc e) noexcept;
 
-struct GlobalError {
-    GlobalErrc code{};
-    std::string detail;
-};
+using GlobalError = CodedError<GlobalErrc>;
 
 // How a clash is resolved when partitions that both have a name meet (global:register_name/3's
 // Resolve). The standard methods keep the process on the node whose name sorts first:

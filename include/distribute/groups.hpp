@@ -24,6 +24,7 @@
 #include <system_error>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
@@ -46,10 +47,7 @@ enum class GroupsErrc {
 const std::error_category& groups_category() noexcept;
 std::error_code make_error_code(GroupsErrc e) noexcept;
 
-struct GroupsError {
-    GroupsErrc code{};
-    std::string detail;
-};
+using GroupsError = CodedError<GroupsErrc>;
 
 struct ScopeOptions {
     // How many memberships (processes times joins) one peer scope may announce to us. A peer past

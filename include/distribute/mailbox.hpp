@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/server_ref.hpp"
 #include "distribute/term.hpp"
@@ -32,6 +33,8 @@ enum class ReceiveErrc {
     // coroutine (coroutine.hpp) or a timer there; a zero timeout still looks at the queue.
     node_thread,
 };
+const std::error_category& receive_category() noexcept;
+std::error_code make_error_code(ReceiveErrc e) noexcept;
 
 struct ReceiveError {
     ReceiveErrc code{};
@@ -146,3 +149,6 @@ struct Down {
     Mailbox& mailbox, std::chrono::milliseconds timeout = infinity_timeout);
 
 }  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::ReceiveErrc> : std::true_type {};

@@ -32,6 +32,7 @@
 
 #include "distribute/call.hpp"
 #include "distribute/codec.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/server_ref.hpp"
@@ -50,10 +51,8 @@ enum class SendErrc {
 const std::error_category& send_category() noexcept;
 std::error_code make_error_code(SendErrc e) noexcept;
 
-struct SendError {
-    SendErrc code{};
-    std::string detail;  // what and where: "kv@host: cannot connect", "1048580 bytes > 1048576"
-};
+// Its detail says what and where: "kv@host: cannot connect", "1048580 bytes > 1048576".
+using SendError = CodedError<SendErrc>;
 
 // ---------------------------------------------------------------------------------------------
 // Circuit breakers, one per peer node

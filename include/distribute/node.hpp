@@ -17,6 +17,7 @@
 
 #include "distribute/crypto.hpp"
 #include "distribute/epmd.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/server_ref.hpp"
@@ -58,10 +59,7 @@ enum class NodeErrc {
 const std::error_category& node_category() noexcept;
 std::error_code make_error_code(NodeErrc e) noexcept;
 
-struct NodeError {
-    NodeErrc code{};
-    std::string detail;
-};
+using NodeError = CodedError<NodeErrc>;
 
 enum class LogLevel { debug, info, warning, error };
 std::string_view to_string(LogLevel level);  // "debug", "info", "warning", "error"

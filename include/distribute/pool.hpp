@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 
 namespace boost::asio {
@@ -41,10 +42,7 @@ enum class PoolErrc {
 const std::error_category& pool_category() noexcept;
 std::error_code make_error_code(PoolErrc e) noexcept;
 
-struct PoolError {
-    PoolErrc code{};
-    std::string detail;
-};
+using PoolError = CodedError<PoolErrc>;
 
 struct PoolOptions {
     std::size_t max_size = 10;  // resources at most: in use, idle and being made
@@ -80,7 +78,7 @@ class Core;
 
 // The untyped part every Pool<T> shares (src/support/pool.cpp).
 struct Hooks {
-    using Made = std::function<void(Expected<std::shared_ptr<void>, std::string>)>;
+    using Made = std::function<void(Expected<std::shared_ptr<void>, PoolError>)>;
     std::function<void(Made)> create;
     std::function<bool(void*)> check;    // empty: every resource is healthy
     std::function<void(void*)> destroy;  // empty: dropping it is enough
@@ -119,8 +117,9 @@ void close(Core& core);
 template <class T>
 class Pool {
   public:
-    // Makes one resource and calls `done` once, from any thread, with it or why it failed.
-    using Factory = std::function<void(std::function<void(Expected<T, std::string>)> done)>;
+    // Makes one resource and calls `done` once, from any thread, with it or why it failed:
+    // PoolError{PoolErrc::create_failed, why}, which the acquirer waiting for it gets as it is.
+    using Factory = std::function<void(std::function<void(Expected<T, PoolError>)> done)>;
     // Run on each checkout, outside the pool's lock: false closes the resource and the acquirer
     // gets another (keeping its place in the queue).
     using Check = std::function<bool(T&)>;
@@ -202,7 +201,7 @@ class Pool {
     static pool_detail::Hooks hooks(Factory create, Check check, Destroy destroy) {
         pool_detail::Hooks h;
         h.create = [create = std::move(create)](pool_detail::Hooks::Made made) {
-            create([made = std::move(made)](Expected<T, std::string> value) {
+            create([made = std::move(made)](Expected<T, PoolError> value) {
                 if (!value) return made(unexpected(value.error()));
                 made(std::shared_ptr<void>(std::make_shared<T>(std::move(*value))));
             });

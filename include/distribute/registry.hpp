@@ -19,6 +19,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/global.hpp"
 #include "distribute/mailbox.hpp"

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "distribute/call.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"

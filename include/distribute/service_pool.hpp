@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "distribute/actor.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/messaging.hpp"
 #include "distribute/node.hpp"

@@ -180,9 +180,28 @@ struct RunningNode {
     void apply(const SettingsUpdate& update);
 };
 
+// Why start_from_settings failed. `cause` is the failing part's own code (NodeErrc::no_epmd,
+// NodeErrc::epmd_failed when EPMD refuses the name, DiscoveryErrc::bad_config, ...); `detail` is
+// that part's detail.
+enum class StartupErrc {
+    node_failed = 1,   // the node did not start
+    discovery_failed,  // the discovery settings make no backend
+};
+const std::error_category& startup_category() noexcept;
+std::error_code make_error_code(StartupErrc e) noexcept;
+
+struct StartupError {
+    StartupErrc code{};
+    std::error_code cause;
+    std::string detail;
+};
+
 // Starts the node (logging through `log` at the settings' level), discovery and the cluster
 // (joining the seeds in the background; members found by discovery are added).
-[[nodiscard]] Expected<RunningNode, std::string> start_from_settings(const Settings& settings,
-                                                                     LogSink log);
+[[nodiscard]] Expected<RunningNode, StartupError> start_from_settings(const Settings& settings,
+                                                                      LogSink log);
 
 }  // namespace distribute
+
+template <>
+struct std::is_error_code_enum<distribute::StartupErrc> : std::true_type {};

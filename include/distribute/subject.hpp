@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "distribute/codec.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/mailbox.hpp"
 #include "distribute/messaging.hpp"

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 
 namespace distribute {

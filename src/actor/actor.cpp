@@ -291,7 +291,7 @@ class ActorRunner {
             case SysRequest::replace_state: {
                 auto replaced = guarded(self, [&] { return actor_->replace_state(sys.arg); });
                 const Term reason = !replaced    ? replaced.error()
-                                    : !*replaced ? replaced->error()
+                                    : !*replaced ? replaced->error().reason
                                                  : Term();
                 if (!replaced || !*replaced)
                     sys.from.reply(actor_detail::callback_failed("system_replace_state", reason));
@@ -312,7 +312,7 @@ class ActorRunner {
                 if (!changed)
                     sys.from.reply(tuple(atoms::error, changed.error()));
                 else if (!*changed)
-                    sys.from.reply(tuple(atoms::error, changed->error()));
+                    sys.from.reply(tuple(atoms::error, changed->error().reason));
                 else
                     sys.from.reply(Term(atoms::ok));
                 return true;
@@ -431,9 +431,10 @@ HandleResult Actor::handle_cast(const Term& message) {
     return Stop{tuple(bad_cast, message), std::nullopt};
 }
 
-Expected<Term, Term> Actor::replace_state(const Term& state_fun) {
+Expected<Term, SysError> Actor::replace_state(const Term& state_fun) {
     (void)state_fun;
-    return unexpected(Term(atom("replace_state_not_supported")));
+    return unexpected(SysError{SysErrc::not_supported, Term(atom("replace_state_not_supported")),
+                               "this actor does not override replace_state"});
 }
 
 HandleResult Actor::handle_info(const Term& message) {
@@ -502,32 +503,28 @@ Expected<ProcessHandle, StartError> start(node::Runtime& runtime, std::unique_pt
     return spawned;
 }
 
-class StartCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.start"; }
-    std::string message(int code) const override {
-        switch (static_cast<StartErrc>(code)) {
-            case StartErrc::init_failed:
-                return "init failed";
-            case StartErrc::ignored:
-                return "init chose not to start";
-            case StartErrc::name_taken:
-                return "the name is registered already";
-            case StartErrc::not_running:
-                return "the node is not running";
-            case StartErrc::bad_options:
-                return "bad options";
-            case StartErrc::timeout:
-                return "init did not finish within the start timeout";
-        }
-        return "unknown start error";
+const char* message_of(StartErrc e) noexcept {
+    switch (e) {
+        case StartErrc::init_failed:
+            return "init failed";
+        case StartErrc::ignored:
+            return "init chose not to start";
+        case StartErrc::name_taken:
+            return "the name is registered already";
+        case StartErrc::not_running:
+            return "the node is not running";
+        case StartErrc::bad_options:
+            return "bad options";
+        case StartErrc::timeout:
+            return "init did not finish within the start timeout";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& start_category() noexcept {
-    static const StartCategory category;
+    static const ErrorCategory<StartErrc> category("distribute.start", message_of);
     return category;
 }
 
@@ -557,7 +554,8 @@ std::optional<ActorInfo> actor_info(Node& node, const Pid& process) {
         for (const auto& entry : d->dictionary)
             started = started || entry.first.is_atom(initial_call);
     if (!started) return std::nullopt;
-    return ActorInfo{actor_detail::dictionary_of(*found), d->hibernating, d->hibernations, d->bytes_returned};
+    return ActorInfo{actor_detail::dictionary_of(*found), d->hibernating, d->hibernations,
+                     d->bytes_returned};
 }
 
 }  // namespace distribute

@@ -9,25 +9,21 @@ namespace distribute {
 
 namespace {
 
-class CallPoolCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.call_pool"; }
-    std::string message(int code) const override {
-        switch (static_cast<CallPoolErrc>(code)) {
-            case CallPoolErrc::busy:
-                return "too many callers are waiting";
-            case CallPoolErrc::wait_timeout:
-                return "no caller came free in time";
-            case CallPoolErrc::closed:
-                return "the call pool is closed";
-            case CallPoolErrc::circuit_open:
-                return "the circuit breaker of every server's node is open";
-            case CallPoolErrc::call_failed:
-                return "the call failed";
-        }
-        return "unknown call pool error";
+const char* message_of(CallPoolErrc e) noexcept {
+    switch (e) {
+        case CallPoolErrc::busy:
+            return "too many callers are waiting";
+        case CallPoolErrc::wait_timeout:
+            return "no caller came free in time";
+        case CallPoolErrc::closed:
+            return "the call pool is closed";
+        case CallPoolErrc::circuit_open:
+            return "the circuit breaker of every server's node is open";
+        case CallPoolErrc::call_failed:
+            return "the call failed";
     }
-};
+    return nullptr;
+}
 
 CallPoolErrc from_pool(PoolErrc code) {
     switch (code) {
@@ -50,7 +46,7 @@ std::optional<Atom> node_of(const ServerRef& server) {
 }  // namespace
 
 const std::error_category& call_pool_category() noexcept {
-    static const CallPoolCategory category;
+    static const ErrorCategory<CallPoolErrc> category("distribute.call_pool", message_of);
     return category;
 }
 
@@ -64,7 +60,9 @@ struct CallPool::Impl {
           callers(
               node.io(), this->options.pool,
               [runtime = node::Access::shared(node)](auto done) {
-                  if (runtime->stopped()) return done(unexpected(std::string("the node stopped")));
+                  if (runtime->stopped())
+                      return done(
+                          unexpected(PoolError{PoolErrc::create_failed, "the node stopped"}));
                   done(Mailbox(runtime->spawn_mailbox()));
               },
               // A caller whose process was killed is replaced.

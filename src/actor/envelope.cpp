@@ -7,27 +7,23 @@ namespace distribute {
 
 namespace {
 
-class EnvelopeCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.envelope"; }
-    std::string message(int code) const override {
-        switch (static_cast<EnvelopeErrc>(code)) {
-            case EnvelopeErrc::not_an_envelope:
-                return "not an envelope";
-            case EnvelopeErrc::tag_mismatch:
-                return "envelope tag mismatch";
-            case EnvelopeErrc::version_mismatch:
-                return "envelope version newer than this side knows";
-            case EnvelopeErrc::migration_missing:
-                return "no migration path to the current version";
-            case EnvelopeErrc::migration_failed:
-                return "a migration failed";
-            case EnvelopeErrc::bad_payload:
-                return "the payload does not decode";
-        }
-        return "unknown envelope error";
+const char* message_of(EnvelopeErrc e) noexcept {
+    switch (e) {
+        case EnvelopeErrc::not_an_envelope:
+            return "not an envelope";
+        case EnvelopeErrc::tag_mismatch:
+            return "envelope tag mismatch";
+        case EnvelopeErrc::version_mismatch:
+            return "envelope version newer than this side knows";
+        case EnvelopeErrc::migration_missing:
+            return "no migration path to the current version";
+        case EnvelopeErrc::migration_failed:
+            return "a migration failed";
+        case EnvelopeErrc::bad_payload:
+            return "the payload does not decode";
     }
-};
+    return nullptr;
+}
 
 const Atom& envelope_atom() {
     static const Atom a = Atom::make("$envelope").value();
@@ -41,7 +37,7 @@ EnvelopeError fail(EnvelopeErrc code, std::string detail) {
 }  // namespace
 
 const std::error_category& envelope_category() noexcept {
-    static const EnvelopeCategory category;
+    static const ErrorCategory<EnvelopeErrc> category("distribute.envelope", message_of);
     return category;
 }
 
@@ -114,10 +110,12 @@ Expected<Term, EnvelopeError> Migrations::bring_up(const Term& sealed) const {
     std::uint32_t at = from;
     for (auto it = path.rbegin(); it != path.rend(); ++it) {
         auto next = (*it->second)(payload);
-        if (!next)
-            return unexpected(fail(EnvelopeErrc::migration_failed,
-                                   tag_ + " " + std::to_string(at) + " -> " +
-                                       std::to_string(it->first) + ": " + next.error()));
+        if (!next) {
+            EnvelopeError e = std::move(next).error();
+            e.detail = tag_ + " " + std::to_string(at) + " -> " + std::to_string(it->first) + ": " +
+                       e.detail;
+            return unexpected(std::move(e));
+        }
         payload = std::move(*next);
         at = it->first;
     }

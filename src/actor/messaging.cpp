@@ -76,20 +76,7 @@ std::optional<SendError> check_size(const Term& message, const SendOptions& opti
                                               std::to_string(options.max_bytes)};
 }
 
-template <class Enum>
-class Category : public std::error_category {
-  public:
-    using Describe = std::string (*)(Enum);
-    Category(const char* name, Describe describe) : name_(name), describe_(describe) {}
-    const char* name() const noexcept override { return name_; }
-    std::string message(int code) const override { return describe_(static_cast<Enum>(code)); }
-
-  private:
-    const char* name_;
-    Describe describe_;
-};
-
-std::string describe_send(SendErrc e) {
+const char* message_of(SendErrc e) noexcept {
     switch (e) {
         case SendErrc::no_such_name:
             return "no process is registered under the name";
@@ -104,7 +91,7 @@ std::string describe_send(SendErrc e) {
         case SendErrc::circuit_open:
             return "the node's circuit breaker is open";
     }
-    return "unknown send error";
+    return nullptr;
 }
 
 // A send check that failed, as the call that did not start.
@@ -166,7 +153,7 @@ void record_outcome(const ProcessHandle& from, const ServerRef& to, const SendOp
 // Categories
 
 const std::error_category& send_category() noexcept {
-    static const Category<SendErrc> category("distribute.send", describe_send);
+    static const ErrorCategory<SendErrc> category("distribute.send", message_of);
     return category;
 }
 std::error_code make_error_code(SendErrc e) noexcept {

@@ -14,31 +14,27 @@ namespace distribute {
 
 namespace {
 
-class RegistryCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.registry"; }
-    std::string message(int code) const override {
-        switch (static_cast<RegistryErrc>(code)) {
-            case RegistryErrc::invalid_name:
-                return "not a valid name";
-            case RegistryErrc::taken:
-                return "the name is registered already";
-            case RegistryErrc::has_a_name:
-                return "the process has another global name";
-            case RegistryErrc::not_alive:
-                return "the process is not alive";
-            case RegistryErrc::hidden:
-                return "a hidden node takes no part in global";
-            case RegistryErrc::not_running:
-                return "the node is not running";
-            case RegistryErrc::busy:
-                return "the global lock could not be had in time";
-            case RegistryErrc::timeout:
-                return "the name did not appear in time";
-        }
-        return "unknown registry error";
+const char* message_of(RegistryErrc e) noexcept {
+    switch (e) {
+        case RegistryErrc::invalid_name:
+            return "not a valid name";
+        case RegistryErrc::taken:
+            return "the name is registered already";
+        case RegistryErrc::has_a_name:
+            return "the process has another global name";
+        case RegistryErrc::not_alive:
+            return "the process is not alive";
+        case RegistryErrc::hidden:
+            return "a hidden node takes no part in global";
+        case RegistryErrc::not_running:
+            return "the node is not running";
+        case RegistryErrc::busy:
+            return "the global lock could not be had in time";
+        case RegistryErrc::timeout:
+            return "the name did not appear in time";
     }
-};
+    return nullptr;
+}
 
 // How long one global registration waits for the cluster-wide lock before it counts as busy.
 constexpr std::chrono::seconds global_lock_wait{5};
@@ -67,7 +63,7 @@ RegistryError from_global(const GlobalError& e) {
 }  // namespace
 
 const std::error_category& registry_category() noexcept {
-    static const RegistryCategory category;
+    static const ErrorCategory<RegistryErrc> category("distribute.registry", message_of);
     return category;
 }
 

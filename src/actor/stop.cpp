@@ -7,11 +7,11 @@
 
 namespace distribute {
 
-Expected<void, Term> stop_process(Node& node, const Pid& process, Term reason,
-                                  std::chrono::milliseconds timeout) {
+Expected<void, CallError> stop_process(Node& node, const Pid& process, Term reason,
+                                       std::chrono::milliseconds timeout) {
     static const Atom system = Atom::make("system").value();
     static const Atom terminate = Atom::make("terminate").value();
-    if (node::on_node_thread()) return unexpected(Term(Atom::make("node_thread").value()));
+    if (node::on_node_thread()) return unexpected(otp::node_thread_error());
     Mailbox me = node.open_mailbox();
     const Reference monitor = me.monitor(process);
     const bool forever = timeout == infinity_timeout;
@@ -30,7 +30,7 @@ Expected<void, Term> stop_process(Node& node, const Pid& process, Term reason,
     // Ended before it answered: the monitor's 'DOWN' says with what.
     if (!answered && answered.error().code != CallErrc::exited) {
         me.demonitor(monitor);
-        return unexpected(answered.error().reason);
+        return unexpected(std::move(answered).error());
     }
     auto down = me.receive_if(
         [&](const Term& t) {
@@ -39,10 +39,12 @@ Expected<void, Term> stop_process(Node& node, const Pid& process, Term reason,
         left());
     if (!down) {
         me.demonitor(monitor);
-        return unexpected(Term(atoms::timeout));
+        return unexpected(otp::timeout_error());
     }
     if ((*down)[4] == reason) return {};
-    return unexpected((*down)[4]);
+    return unexpected(CallError{
+        CallErrc::exited, (*down)[4],
+        "it ended with " + to_string((*down)[4]) + ", not " + to_string(reason), std::nullopt});
 }
 
 }  // namespace distribute

@@ -5,26 +5,22 @@ namespace distribute {
 
 namespace {
 
-class SubjectCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.subject"; }
-    std::string message(int code) const override {
-        switch (static_cast<SubjectErrc>(code)) {
-            case SubjectErrc::timeout:
-                return "nothing came through the subject in time";
-            case SubjectErrc::exited:
-                return "the owner was ended by an exit signal";
-            case SubjectErrc::decode_failed:
-                return "a message came through the subject but does not decode";
-        }
-        return "unknown subject error";
+const char* message_of(SubjectErrc e) noexcept {
+    switch (e) {
+        case SubjectErrc::timeout:
+            return "nothing came through the subject in time";
+        case SubjectErrc::exited:
+            return "the owner was ended by an exit signal";
+        case SubjectErrc::decode_failed:
+            return "a message came through the subject but does not decode";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& subject_category() noexcept {
-    static const SubjectCategory category;
+    static const ErrorCategory<SubjectErrc> category("distribute.subject", message_of);
     return category;
 }
 

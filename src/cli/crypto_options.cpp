@@ -28,7 +28,7 @@ void add_crypto_options(CLI::App& command, CryptoArgs& args) {
 CryptoOptions crypto_options(const std::string& command, const CryptoArgs& args) {
     CryptoOptions options;
     auto mode = parse_crypto_mode(args.mode);
-    if (!mode) usage_error(command, "--crypto: " + mode.error());
+    if (!mode) usage_error(command, "--crypto: " + mode.error().detail);
     options.mode = *mode;
     if (!args.peer_keys.empty() && args.node_key.empty())
         usage_error(command, "--peer-keys needs --node-key (distribute keygen FILE makes one)");
@@ -36,12 +36,12 @@ CryptoOptions crypto_options(const std::string& command, const CryptoArgs& args)
         usage_error(command, "--node-key and --peer-keys need --crypto prefer or require");
     if (!args.node_key.empty()) {
         auto key = read_node_key(args.node_key);
-        if (!key) command_failed(command, key.error());
+        if (!key) command_failed(command, key.error().detail);
         options.node_key = *key;
     }
     if (!args.peer_keys.empty()) {
         auto keys = read_peer_keys(args.peer_keys);
-        if (!keys) command_failed(command, keys.error());
+        if (!keys) command_failed(command, keys.error().detail);
         if (keys->empty()) command_failed(command, args.peer_keys + ": no keys in it");
         options.peer_keys = std::move(*keys);
     }
@@ -53,7 +53,7 @@ namespace {
 void run_keygen(const std::string& path) {
     const NodeKey key = NodeKey::generate();
     if (auto written = write_node_key(path, key); !written)
-        command_failed("keygen", written.error());
+        command_failed("keygen", written.error().detail);
     // The line a peer pins, once the node's name replaces NAME@HOST.
     std::printf("NAME@HOST %s\n", to_hex(key.public_key).c_str());
     std::fflush(stdout);

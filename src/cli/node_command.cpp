@@ -84,7 +84,7 @@ void run_node(const SettingFlags& flags, const CryptoArgs& crypto) {
     Settings settings = loaded.settings;
     settings.node.crypto = crypto_options("node", crypto);
     auto running = start_from_settings(settings, log);
-    if (!running) command_failed("node", running.error());
+    if (!running) command_failed("node", running.error().detail);
     if (auto services = start_demo_services(running->node); !services)
         command_failed("node", services.error().detail);
     std::unique_ptr<SettingsWatch> watch;

@@ -23,21 +23,17 @@ using std::chrono::milliseconds;
 
 namespace {
 
-class ClusterCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.cluster"; }
-    std::string message(int code) const override {
-        switch (static_cast<ClusterErrc>(code)) {
-            case ClusterErrc::no_seed:
-                return "no seed node could be connected";
-            case ClusterErrc::bad_seed:
-                return "a seed is not a node name";
-            case ClusterErrc::not_running:
-                return "the cluster has left or its node stopped";
-        }
-        return "unknown cluster error";
+const char* message_of(ClusterErrc e) noexcept {
+    switch (e) {
+        case ClusterErrc::no_seed:
+            return "no seed node could be connected";
+        case ClusterErrc::bad_seed:
+            return "a seed is not a node name";
+        case ClusterErrc::not_running:
+            return "the cluster has left or its node stopped";
     }
-};
+    return nullptr;
+}
 
 const Atom is_auth = Atom::make("is_auth").value();
 const Atom yes = Atom::make("yes").value();
@@ -60,7 +56,7 @@ std::string phi_text(double phi) {
 }  // namespace
 
 const std::error_category& cluster_category() noexcept {
-    static const ClusterCategory category;
+    static const ErrorCategory<ClusterErrc> category("distribute.cluster", message_of);
     return category;
 }
 

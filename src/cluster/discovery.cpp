@@ -16,26 +16,22 @@ namespace asio = net::asio;
 
 namespace {
 
-class DiscoveryCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.discovery"; }
-    std::string message(int code) const override {
-        switch (static_cast<DiscoveryErrc>(code)) {
-            case DiscoveryErrc::unreachable:
-                return "the discovery source did not answer";
-            case DiscoveryErrc::bad_answer:
-                return "the discovery source gave an answer that makes no node names";
-            case DiscoveryErrc::bad_config:
-                return "the discovery backend is misconfigured";
-        }
-        return "unknown discovery error";
+const char* message_of(DiscoveryErrc e) noexcept {
+    switch (e) {
+        case DiscoveryErrc::unreachable:
+            return "the discovery source did not answer";
+        case DiscoveryErrc::bad_answer:
+            return "the discovery source gave an answer that makes no node names";
+        case DiscoveryErrc::bad_config:
+            return "the discovery backend is misconfigured";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& discovery_category() noexcept {
-    static const DiscoveryCategory category;
+    static const ErrorCategory<DiscoveryErrc> category("distribute.discovery", message_of);
     return category;
 }
 

@@ -124,12 +124,11 @@ LoadedSettings SettingsWatch::current() const {
 namespace {
 
 // Discovery as the settings describe it, feeding its peers to the cluster.
-Expected<std::unique_ptr<Discovery>, std::string> start_discovery(Node& node,
-                                                                  const DiscoverySettings& settings,
-                                                                  Cluster* cluster) {
+Expected<std::unique_ptr<Discovery>, DiscoveryError> start_discovery(
+    Node& node, const DiscoverySettings& settings, Cluster* cluster) {
     if (!settings.any()) return std::unique_ptr<Discovery>();
     auto backends = settings.backends();
-    if (!backends) return unexpected(backends.error().detail);
+    if (!backends) return unexpected(backends.error());
     std::function<void(const PeerEvent&)> feed;
     if (cluster)
         feed = [cluster](const PeerEvent& e) {
@@ -139,9 +138,28 @@ Expected<std::unique_ptr<Discovery>, std::string> start_discovery(Node& node,
                                        std::move(feed));
 }
 
+const char* message_of(StartupErrc e) noexcept {
+    switch (e) {
+        case StartupErrc::node_failed:
+            return "the node did not start";
+        case StartupErrc::discovery_failed:
+            return "discovery did not start";
+    }
+    return nullptr;
+}
+
 }  // namespace
 
-Expected<RunningNode, std::string> start_from_settings(const Settings& settings, LogSink log) {
+const std::error_category& startup_category() noexcept {
+    static const ErrorCategory<StartupErrc> category("distribute.startup", message_of);
+    return category;
+}
+
+std::error_code make_error_code(StartupErrc e) noexcept {
+    return {static_cast<int>(e), startup_category()};
+}
+
+Expected<RunningNode, StartupError> start_from_settings(const Settings& settings, LogSink log) {
     auto level = std::make_shared<std::atomic<LogLevel>>(settings.log_level);
     NodeOptions options = settings.node;
     if (log)
@@ -149,7 +167,9 @@ Expected<RunningNode, std::string> start_from_settings(const Settings& settings,
             if (static_cast<int>(l) >= static_cast<int>(level->load())) log(l, line);
         };
     auto node = Node::start(std::move(options));
-    if (!node) return unexpected(node.error().detail);
+    if (!node)
+        return unexpected(StartupError{StartupErrc::node_failed, node.error().code,
+                                       std::move(node).error().detail});
     RunningNode running{std::move(*node), nullptr, nullptr, level};
     if (!settings.cluster.seeds.empty() || settings.discovery.any()) {
         running.cluster = std::make_unique<Cluster>(running.node, settings.cluster);
@@ -157,7 +177,9 @@ Expected<RunningNode, std::string> start_from_settings(const Settings& settings,
             if (auto atom = Atom::make(seed)) running.cluster->add_member(*atom);
     }
     auto discovery = start_discovery(running.node, settings.discovery, running.cluster.get());
-    if (!discovery) return unexpected(discovery.error());
+    if (!discovery)
+        return unexpected(StartupError{StartupErrc::discovery_failed, discovery.error().code,
+                                       std::move(discovery).error().detail});
     running.discovery = std::move(*discovery);
     return running;
 }

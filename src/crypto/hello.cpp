@@ -54,14 +54,15 @@ std::vector<std::uint8_t> header_of(Pattern pattern, const std::optional<KeyPair
 
 }  // namespace
 
-Expected<Key, std::string> psk_from_cookie(const std::string& cookie) {
+Expected<Key, CryptoError> psk_from_cookie(const std::string& cookie) {
     static constexpr char salt[crypto_pwhash_SALTBYTES + 1] = "distribute/psk/1";
     Key psk{};
     if (crypto_pwhash(psk.data(), psk.size(), cookie.data(), cookie.size(),
                       reinterpret_cast<const std::uint8_t*>(salt),
                       crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
                       crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return unexpected(std::string("no memory for the key derivation (Argon2id, 64 MiB)"));
+        return crypto_failure(CryptoErrc::no_memory,
+                              "no memory for the key derivation (Argon2id, 64 MiB)");
     return psk;
 }
 
@@ -84,39 +85,45 @@ std::vector<std::uint8_t> InitiatorHello::hello() {
     return out;
 }
 
-Expected<Channel, std::string> InitiatorHello::finish(std::span<const std::uint8_t> reply) {
+Expected<Channel, CryptoError> InitiatorHello::finish(std::span<const std::uint8_t> reply) {
     if (reply.size() != reply_bytes)
-        return unexpected("the reply is " + std::to_string(reply.size()) + " bytes, not " +
-                          std::to_string(reply_bytes));
+        return crypto_failure(CryptoErrc::bad_hello,
+                              "the reply is " + std::to_string(reply.size()) + " bytes, not " +
+                                  std::to_string(reply_bytes));
     auto payload = handshake_.read_message(reply);
     if (!payload) return unexpected(payload.error());
-    if (!payload->empty()) return unexpected(std::string("the reply carries a payload"));
+    if (!payload->empty())
+        return crypto_failure(CryptoErrc::bad_hello, "the reply carries a payload");
     return channel_of(handshake_, pattern_, remote_static_, policy_);
 }
 
-Expected<std::size_t, std::string> ResponderHello::rest_bytes(
+Expected<std::size_t, CryptoError> ResponderHello::rest_bytes(
     std::span<const std::uint8_t> prefix) {
     if (prefix.size() != hello_prefix_bytes ||
         std::memcmp(prefix.data(), hello_magic.data(), hello_magic.size()) != 0)
-        return unexpected(std::string("not an encrypted-transport hello"));
+        return crypto_failure(CryptoErrc::bad_hello, "not an encrypted-transport hello");
     if (prefix[6] != hello_version)
-        return unexpected("encrypted-transport version " + std::to_string(prefix[6]) +
-                          ", this node speaks " + std::to_string(hello_version));
+        return crypto_failure(CryptoErrc::bad_hello,
+                              "encrypted-transport version " + std::to_string(prefix[6]) +
+                                  ", this node speaks " + std::to_string(hello_version));
     const std::uint8_t pattern = prefix[7];
     if (pattern != 'N' && pattern != 'K')
-        return unexpected("unknown handshake pattern " + std::to_string(pattern));
+        return crypto_failure(CryptoErrc::bad_hello,
+                              "unknown handshake pattern " + std::to_string(pattern));
     if (pattern == 'N' && policy_.is_pinned)
-        return unexpected(
-            std::string("the peer offers no static key, and this node only accepts pinned keys"));
+        return crypto_failure(
+            CryptoErrc::not_pinned,
+            "the peer offers no static key, and this node only accepts pinned keys");
     if (pattern == 'K' && (!policy_.is_pinned || !policy_.local_static))
-        return unexpected(std::string(
-            "the peer offers a static key, and this node has no node key or pinned keys"));
+        return crypto_failure(
+            CryptoErrc::not_pinned,
+            "the peer offers a static key, and this node has no node key or pinned keys");
     pattern_ = pattern == 'K' ? Pattern::KKpsk0 : Pattern::NNpsk0;
     header_.assign(prefix.begin(), prefix.end());
     return (pattern_ == Pattern::KKpsk0 ? key_bytes : 0) + Handshake::message_bytes(0);
 }
 
-Expected<std::pair<std::vector<std::uint8_t>, Channel>, std::string> ResponderHello::answer(
+Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> ResponderHello::answer(
     std::span<const std::uint8_t> rest, std::optional<KeyPair> ephemeral) {
     HandshakeParams p;
     p.pattern = pattern_;
@@ -125,11 +132,13 @@ Expected<std::pair<std::vector<std::uint8_t>, Channel>, std::string> ResponderHe
     p.local_ephemeral = std::move(ephemeral);
     std::optional<Key> peer_static;
     if (pattern_ == Pattern::KKpsk0) {
-        if (rest.size() < key_bytes) return unexpected(std::string("hello cut short"));
+        if (rest.size() < key_bytes)
+            return crypto_failure(CryptoErrc::bad_hello, "hello cut short");
         Key key;
         std::memcpy(key.data(), rest.data(), key_bytes);
         if (!policy_.is_pinned(key))
-            return unexpected(std::string("the peer's static key is not pinned here"));
+            return crypto_failure(CryptoErrc::not_pinned,
+                                  "the peer's static key is not pinned here");
         header_.insert(header_.end(), rest.begin(), rest.begin() + key_bytes);
         rest = rest.subspan(key_bytes);
         peer_static = key;
@@ -140,7 +149,8 @@ Expected<std::pair<std::vector<std::uint8_t>, Channel>, std::string> ResponderHe
     Handshake handshake(std::move(p));
     auto payload = handshake.read_message(rest);
     if (!payload) return unexpected(payload.error());
-    if (!payload->empty()) return unexpected(std::string("the hello carries a payload"));
+    if (!payload->empty())
+        return crypto_failure(CryptoErrc::bad_hello, "the hello carries a payload");
     auto reply = handshake.write_message({});
     if (!reply) return unexpected(reply.error());
     return std::pair{std::move(*reply),

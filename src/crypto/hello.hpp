@@ -33,7 +33,7 @@ inline bool starts_encrypted(std::uint8_t first, std::uint8_t second) {
 // with a fixed salt, so that each offline guess at a weak cookie costs tens of milliseconds and
 // 64 MiB. Slow on purpose: a node derives it once per cookie and keeps it. Fails only when the
 // memory cannot be had.
-[[nodiscard]] Expected<Key, std::string> psk_from_cookie(const std::string& cookie);
+[[nodiscard]] Expected<Key, CryptoError> psk_from_cookie(const std::string& cookie);
 
 // A finished handshake: both directions of the record layer.
 struct Channel {
@@ -53,7 +53,7 @@ class InitiatorHello {
     // The first message, whole.
     std::vector<std::uint8_t> hello();
     // The responder's reply (reply_bytes long).
-    [[nodiscard]] Expected<Channel, std::string> finish(std::span<const std::uint8_t> reply);
+    [[nodiscard]] Expected<Channel, CryptoError> finish(std::span<const std::uint8_t> reply);
 
   private:
     Pattern pattern_;
@@ -77,10 +77,10 @@ class ResponderHello {
     explicit ResponderHello(ResponderPolicy policy) : policy_(std::move(policy)) {}
     // After the prefix (hello_prefix_bytes): how many bytes of the first message follow, or why
     // the connection is refused.
-    [[nodiscard]] Expected<std::size_t, std::string> rest_bytes(
+    [[nodiscard]] Expected<std::size_t, CryptoError> rest_bytes(
         std::span<const std::uint8_t> prefix);
     // The rest of the first message: the reply to send, and the channel.
-    [[nodiscard]] Expected<std::pair<std::vector<std::uint8_t>, Channel>, std::string> answer(
+    [[nodiscard]] Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> answer(
         std::span<const std::uint8_t> rest, std::optional<KeyPair> ephemeral = std::nullopt);
 
   private:

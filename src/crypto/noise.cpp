@@ -194,9 +194,10 @@ bool Handshake::token_dh(char token) {
     return false;
 }
 
-Expected<std::vector<std::uint8_t>, std::string> Handshake::write_message(
+Expected<std::vector<std::uint8_t>, CryptoError> Handshake::write_message(
     std::span<const std::uint8_t> payload) {
-    if (step_ != (params_.initiator ? 0 : 1)) return unexpected(std::string("not our turn"));
+    if (step_ != (params_.initiator ? 0 : 1))
+        return crypto_failure(CryptoErrc::handshake_failed, "not our turn");
     std::vector<std::uint8_t> out;
     for (const char* t = tokens(params_.pattern, step_); *t; ++t) {
         if (*t == 'p') {
@@ -210,20 +211,22 @@ Expected<std::vector<std::uint8_t>, std::string> Handshake::write_message(
             mix_key(ephemeral_.public_key);  // the psk modifier
         }
         if (*t != 'e' && !token_dh(*t))
-            return unexpected(std::string("the peer's key is a low-order point"));
+            return crypto_failure(CryptoErrc::handshake_failed,
+                                  "the peer's key is a low-order point");
     }
     const std::size_t at = out.size();
     out.resize(at + payload.size() + tag_bytes);
     if (!cipher_.encrypt(hash_, payload, out.data() + at))
-        return unexpected(std::string("nonce exhausted"));
+        return crypto_failure(CryptoErrc::handshake_failed, "nonce exhausted");
     mix_hash(std::span(out).subspan(at));
     ++step_;
     return out;
 }
 
-Expected<std::vector<std::uint8_t>, std::string> Handshake::read_message(
+Expected<std::vector<std::uint8_t>, CryptoError> Handshake::read_message(
     std::span<const std::uint8_t> message) {
-    if (step_ != (params_.initiator ? 1 : 0)) return unexpected(std::string("not the peer's turn"));
+    if (step_ != (params_.initiator ? 1 : 0))
+        return crypto_failure(CryptoErrc::handshake_failed, "not the peer's turn");
     std::size_t at = 0;
     for (const char* t = tokens(params_.pattern, step_); *t; ++t) {
         if (*t == 'p') {
@@ -232,22 +235,25 @@ Expected<std::vector<std::uint8_t>, std::string> Handshake::read_message(
         }
         if (*t == 'e' || (*t == 'E' && step_ == 1)) {
             if (message.size() < at + key_bytes)
-                return unexpected(std::string("message too short for an ephemeral key"));
+                return crypto_failure(CryptoErrc::handshake_failed,
+                                      "message too short for an ephemeral key");
             std::memcpy(remote_ephemeral_.data(), message.data() + at, key_bytes);
             at += key_bytes;
             mix_hash(remote_ephemeral_);
             mix_key(remote_ephemeral_);
         }
         if (*t != 'e' && !token_dh(*t))
-            return unexpected(std::string("the peer's key is a low-order point"));
+            return crypto_failure(CryptoErrc::handshake_failed,
+                                  "the peer's key is a low-order point");
     }
     if (message.size() < at + tag_bytes)
-        return unexpected(std::string("message too short for its tag"));
+        return crypto_failure(CryptoErrc::handshake_failed, "message too short for its tag");
     const auto cipher = message.subspan(at);
     std::vector<std::uint8_t> payload(cipher.size() - tag_bytes);
     if (!cipher_.decrypt(hash_, cipher, payload.data()))
-        return unexpected(std::string(
-            "the handshake message does not authenticate: another cookie or another key"));
+        return crypto_failure(
+            CryptoErrc::handshake_failed,
+            "the handshake message does not authenticate: another cookie or another key");
     mix_hash(cipher);
     ++step_;
     return payload;

@@ -14,9 +14,15 @@
 #include <utility>
 #include <vector>
 
+#include "distribute/crypto.hpp"
 #include "distribute/expected.hpp"
 
 namespace distribute::crypto {
+
+// A failure of the encrypted transport's setup, as its callers return it.
+[[nodiscard]] inline Unexpected<CryptoError> crypto_failure(CryptoErrc code, std::string detail) {
+    return unexpected(CryptoError{code, std::move(detail)});
+}
 
 using Key = std::array<std::uint8_t, 32>;
 inline constexpr std::size_t key_bytes = 32;
@@ -89,10 +95,10 @@ class Handshake {
     Handshake& operator=(const Handshake&) = delete;
 
     // The next message of ours with `payload` encrypted in it.
-    [[nodiscard]] Expected<std::vector<std::uint8_t>, std::string> write_message(
+    [[nodiscard]] Expected<std::vector<std::uint8_t>, CryptoError> write_message(
         std::span<const std::uint8_t> payload);
     // The peer's next message: its payload, or why it is refused.
-    [[nodiscard]] Expected<std::vector<std::uint8_t>, std::string> read_message(
+    [[nodiscard]] Expected<std::vector<std::uint8_t>, CryptoError> read_message(
         std::span<const std::uint8_t> message);
     bool finished() const { return step_ == 2; }
     // After both messages: the keys for each direction.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "distribute/epmd.hpp"
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 #include "net/asio.hpp"
 
@@ -15,17 +16,18 @@ namespace distribute::net {
 
 // Why a dial failed, told apart because each has its own fix.
 enum class DialErrc {
-    bad_name,        // not alive@host
+    bad_name = 1,    // not alive@host
     unreachable,     // the host does not resolve, the node's port refuses, or time ran out
     no_epmd,         // the host resolves but its EPMD does not answer
     not_registered,  // its EPMD does not know the name
     old_version,     // the node does not speak distribution version 6
 };
 
-struct DialError {
-    DialErrc code{};
-    std::string detail;  // one line for people: which host, port or name, and what happened
-};
+const std::error_category& dial_category() noexcept;
+std::error_code make_error_code(DialErrc e) noexcept;
+
+// Its detail is one line for people: which host, port or name, and what happened.
+using DialError = CodedError<DialErrc>;
 
 // A connected socket, and the extra data the node registered with EPMD (where our nodes
 // advertise the encrypted transport).
@@ -40,3 +42,6 @@ void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::strin
                         std::function<void(Expected<Dialled, DialError>)> done);
 
 }  // namespace distribute::net
+
+template <>
+struct std::is_error_code_enum<distribute::net::DialErrc> : std::true_type {};

@@ -95,10 +95,10 @@ void respond(const std::shared_ptr<Setup>& setup) {
                                          crypto::hello_magic.begin() + 2);
         prefix.insert(prefix.end(), setup->buffer.begin(), setup->buffer.end());
         auto rest = setup->responder->rest_bytes(prefix);
-        if (!rest) return setup->fail(rest.error());
+        if (!rest) return setup->fail(rest.error().detail);
         setup->read_exactly(*rest, closed, [setup] {
             auto answer = setup->responder->answer(setup->buffer);
-            if (!answer) return setup->fail(answer.error());
+            if (!answer) return setup->fail(answer.error().detail);
             auto channel = std::make_shared<crypto::Channel>(std::move(answer->second));
             setup->write(std::move(answer->first), [setup, channel] {
                 setup->succeed(make_secure_transport(setup->io, std::move(setup->transport),
@@ -125,7 +125,7 @@ void async_secure_dial(asio::io_context& io, std::unique_ptr<Transport> inner, S
                 "does not pin, or encryption off there",
                 [setup] {
                     auto channel = setup->initiator->finish(setup->buffer);
-                    if (!channel) return setup->fail(channel.error());
+                    if (!channel) return setup->fail(channel.error().detail);
                     setup->succeed(make_secure_transport(setup->io, std::move(setup->transport),
                                                          std::move(*channel)));
                 });

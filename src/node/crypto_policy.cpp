@@ -45,7 +45,7 @@ Expected<crypto::Key, NodeError> Runtime::psk_for(const std::string& cookie) {
         if (auto it = psks_.find(cookie); it != psks_.end()) return it->second;
     }
     auto psk = crypto::psk_from_cookie(cookie);
-    if (!psk) return unexpected(NodeError{NodeErrc::crypto_failed, psk.error()});
+    if (!psk) return unexpected(NodeError{NodeErrc::crypto_failed, psk.error().detail});
     std::lock_guard lock(cookies_mutex_);
     psks_.emplace(cookie, *psk);
     return *psk;

@@ -8,10 +8,11 @@
 
 namespace distribute::node {
 
-Expected<std::string, std::string> local_host_name(bool long_names) {
+Expected<std::string, NodeError> local_host_name(bool long_names) {
     char buffer[256] = {};
     if (gethostname(buffer, sizeof buffer - 1) != 0)
-        return unexpected(std::string("gethostname: ") + std::strerror(errno));
+        return unexpected(
+            NodeError{NodeErrc::bad_name, std::string("gethostname: ") + std::strerror(errno)});
     std::string host = buffer;
     if (!long_names) return host.substr(0, host.find('.'));
     if (host.find('.') != std::string::npos) return host;
@@ -23,8 +24,10 @@ Expected<std::string, std::string> local_host_name(bool long_names) {
         freeaddrinfo(found);
         if (canonical.find('.') != std::string::npos) return canonical;
     }
-    return unexpected("long names need a fully qualified host name, and '" + host +
-                      "' has no domain: give the host in the name (alive@host.domain)");
+    return unexpected(
+        NodeError{NodeErrc::bad_name, "long names need a fully qualified host name, and '" + host +
+                                          "' has no domain: give the host in the name "
+                                          "(alive@host.domain)"});
 }
 
 }  // namespace distribute::node

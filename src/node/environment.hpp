@@ -5,10 +5,12 @@
 #include <string>
 
 #include "distribute/expected.hpp"
+#include "distribute/node.hpp"
 
 namespace distribute::node {
 
 // The host part erl uses: the short host name for -sname, the fully qualified name for -name.
-[[nodiscard]] Expected<std::string, std::string> local_host_name(bool long_names);
+// Without one: bad_name, saying why.
+[[nodiscard]] Expected<std::string, NodeError> local_host_name(bool long_names);
 
 }  // namespace distribute::node

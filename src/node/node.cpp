@@ -9,50 +9,46 @@ namespace distribute {
 
 namespace {
 
-class NodeCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.node"; }
-    std::string message(int code) const override {
-        switch (static_cast<NodeErrc>(code)) {
-            case NodeErrc::bad_name:
-                return "bad node name";
-            case NodeErrc::no_cookie:
-                return "no cookie";
-            case NodeErrc::listen_failed:
-                return "cannot listen for connections";
-            case NodeErrc::epmd_failed:
-                return "cannot register with EPMD";
-            case NodeErrc::not_running:
-                return "the node is not running";
-            case NodeErrc::connect_failed:
-                return "cannot connect to the node";
-            case NodeErrc::timeout:
-                return "timed out";
-            case NodeErrc::name_taken:
-                return "the name is registered already";
-            case NodeErrc::not_alive:
-                return "the process is not alive";
-            case NodeErrc::node_thread:
-                return "a blocking operation on one of the node's threads";
-            case NodeErrc::no_epmd:
-                return "no EPMD on the node's host";
-            case NodeErrc::not_registered:
-                return "the name is not registered with the host's EPMD";
-            case NodeErrc::wrong_cookie:
-                return "the handshake failed: wrong cookie?";
-            case NodeErrc::unreachable:
-                return "the node is unreachable";
-            case NodeErrc::crypto_failed:
-                return "no encrypted connection";
-        }
-        return "unknown node error";
+const char* message_of(NodeErrc e) noexcept {
+    switch (e) {
+        case NodeErrc::bad_name:
+            return "bad node name";
+        case NodeErrc::no_cookie:
+            return "no cookie";
+        case NodeErrc::listen_failed:
+            return "cannot listen for connections";
+        case NodeErrc::epmd_failed:
+            return "cannot register with EPMD";
+        case NodeErrc::not_running:
+            return "the node is not running";
+        case NodeErrc::connect_failed:
+            return "cannot connect to the node";
+        case NodeErrc::timeout:
+            return "timed out";
+        case NodeErrc::name_taken:
+            return "the name is registered already";
+        case NodeErrc::not_alive:
+            return "the process is not alive";
+        case NodeErrc::node_thread:
+            return "a blocking operation on one of the node's threads";
+        case NodeErrc::no_epmd:
+            return "no EPMD on the node's host";
+        case NodeErrc::not_registered:
+            return "the name is not registered with the host's EPMD";
+        case NodeErrc::wrong_cookie:
+            return "the handshake failed: wrong cookie?";
+        case NodeErrc::unreachable:
+            return "the node is unreachable";
+        case NodeErrc::crypto_failed:
+            return "no encrypted connection";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& node_category() noexcept {
-    static const NodeCategory category;
+    static const ErrorCategory<NodeErrc> category("distribute.node", message_of);
     return category;
 }
 

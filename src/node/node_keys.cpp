@@ -27,9 +27,17 @@ std::optional<PublicKey> key_from_hex(const std::string& hex) {
     return key;
 }
 
-Expected<std::string, std::string> read_text(const std::string& path) {
+Unexpected<CryptoError> fail(CryptoErrc code, std::string detail) {
+    return unexpected(CryptoError{code, std::move(detail)});
+}
+
+Unexpected<CryptoError> file_error(const std::string& path) {
+    return fail(CryptoErrc::file_error, path + ": " + std::strerror(errno));
+}
+
+Expected<std::string, CryptoError> read_text(const std::string& path) {
     std::ifstream in(path);
-    if (!in) return unexpected(path + ": " + std::strerror(errno));
+    if (!in) return file_error(path);
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
@@ -37,11 +45,11 @@ Expected<std::string, std::string> read_text(const std::string& path) {
 
 }  // namespace
 
-Expected<CryptoMode, std::string> parse_crypto_mode(const std::string& text) {
+Expected<CryptoMode, CryptoError> parse_crypto_mode(const std::string& text) {
     if (text == "off") return CryptoMode::off;
     if (text == "prefer") return CryptoMode::prefer;
     if (text == "require") return CryptoMode::require;
-    return unexpected("'" + text + "' is not a crypto mode (off, prefer, require)");
+    return fail(CryptoErrc::bad_mode, "'" + text + "' is not a crypto mode (off, prefer, require)");
 }
 
 const char* to_string(CryptoMode mode) {
@@ -68,22 +76,23 @@ NodeKey NodeKey::generate() {
     return key;
 }
 
-Expected<void, std::string> write_node_key(const std::string& path, const NodeKey& key) {
+Expected<void, CryptoError> write_node_key(const std::string& path, const NodeKey& key) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return unexpected(path + ": " + std::strerror(errno));
+    if (fd < 0) return file_error(path);
     const std::string text = "# distribute node key (X25519): keep secret\nsecret " +
                              to_hex(key.secret) + "\npublic " + to_hex(key.public_key) + "\n";
     const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::close(fd);
-    if (!written) return unexpected(path + ": cannot write the key");
+    if (!written) return fail(CryptoErrc::file_error, path + ": cannot write the key");
     return {};
 }
 
-Expected<NodeKey, std::string> read_node_key(const std::string& path) {
+Expected<NodeKey, CryptoError> read_node_key(const std::string& path) {
     struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) return unexpected(path + ": " + std::strerror(errno));
+    if (::stat(path.c_str(), &info) != 0) return file_error(path);
     if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-        return unexpected(path + ": its group or others may access this node key: chmod 600 it");
+        return fail(CryptoErrc::exposed_key,
+                    path + ": its group or others may access this node key: chmod 600 it");
     auto text = read_text(path);
     if (!text) return unexpected(text.error());
     std::istringstream lines(*text);
@@ -98,16 +107,18 @@ Expected<NodeKey, std::string> read_node_key(const std::string& path) {
         if (word == "secret") secret = key_from_hex(hex);
         if (word == "public") public_key = key_from_hex(hex);
     }
-    if (!secret) return unexpected(path + ": no 'secret HEX' line of 64 hex digits");
+    if (!secret)
+        return fail(CryptoErrc::malformed, path + ": no 'secret HEX' line of 64 hex digits");
     NodeKey key;
     key.secret = *secret;
     crypto_scalarmult_base(key.public_key.data(), key.secret.data());
     if (public_key && *public_key != key.public_key)
-        return unexpected(path + ": the public key does not belong to the secret key");
+        return fail(CryptoErrc::key_mismatch,
+                    path + ": the public key does not belong to the secret key");
     return key;
 }
 
-Expected<std::map<std::string, PublicKey>, std::string> read_peer_keys(const std::string& path) {
+Expected<std::map<std::string, PublicKey>, CryptoError> read_peer_keys(const std::string& path) {
     auto text = read_text(path);
     if (!text) return unexpected(text.error());
     std::map<std::string, PublicKey> keys;
@@ -120,8 +131,9 @@ Expected<std::map<std::string, PublicKey>, std::string> read_peer_keys(const std
         if (!(words >> name)) continue;
         auto key = (words >> hex) ? key_from_hex(hex) : std::nullopt;
         if (!key || (words >> extra) || name.find('@') == std::string::npos)
-            return unexpected(path + ":" + std::to_string(number) +
-                              ": expected 'name@host' and a public key of 64 hex digits");
+            return fail(CryptoErrc::malformed,
+                        path + ":" + std::to_string(number) +
+                            ": expected 'name@host' and a public key of 64 hex digits");
         keys[name] = *key;
     }
     return keys;

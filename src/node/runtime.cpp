@@ -48,7 +48,7 @@ Expected<void, NodeError> Runtime::boot(const ServicesStarter& start_services) {
     std::string full = options_.name;
     if (full.find('@') == std::string::npos) {
         auto host = local_host_name(options_.long_names);
-        if (!host) return unexpected(error(NodeErrc::bad_name, host.error()));
+        if (!host) return unexpected(std::move(host).error());
         full += "@" + *host;
     }
     auto parsed = wire::NodeName::parse(full);

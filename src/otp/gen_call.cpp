@@ -11,37 +11,33 @@ namespace distribute {
 
 namespace {
 
-class CallCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.call"; }
-    std::string message(int code) const override {
-        switch (static_cast<CallErrc>(code)) {
-            case CallErrc::timeout:
-                return "no reply in time";
-            case CallErrc::noproc:
-                return "no such process";
-            case CallErrc::nodedown:
-                return "the server's node is down";
-            case CallErrc::exited:
-                return "the server exited during the call";
-            case CallErrc::caller_exited:
-                return "the calling process was ended";
-            case CallErrc::node_thread:
-                return "a blocking call on one of the node's threads";
-            case CallErrc::no_request:
-                return "no request to wait for";
-            case CallErrc::encode_failed:
-                return "the request cannot be encoded";
-            case CallErrc::too_large:
-                return "the request is larger than the maximum size";
-            case CallErrc::bad_reply:
-                return "the reply does not decode";
-            case CallErrc::circuit_open:
-                return "the node's circuit breaker is open";
-        }
-        return "unknown call error";
+const char* message_of(CallErrc e) noexcept {
+    switch (e) {
+        case CallErrc::timeout:
+            return "no reply in time";
+        case CallErrc::noproc:
+            return "no such process";
+        case CallErrc::nodedown:
+            return "the server's node is down";
+        case CallErrc::exited:
+            return "the server exited during the call";
+        case CallErrc::caller_exited:
+            return "the calling process was ended";
+        case CallErrc::node_thread:
+            return "a blocking call on one of the node's threads";
+        case CallErrc::no_request:
+            return "no request to wait for";
+        case CallErrc::encode_failed:
+            return "the request cannot be encoded";
+        case CallErrc::too_large:
+            return "the request is larger than the maximum size";
+        case CallErrc::bad_reply:
+            return "the reply does not decode";
+        case CallErrc::circuit_open:
+            return "the node's circuit breaker is open";
     }
-};
+    return nullptr;
+}
 
 // Waits for the answer to `id`; on a timeout gives up on it when `abandon`.
 Expected<Term, CallError> await_answer(Mailbox& self, const RequestId& id,
@@ -80,7 +76,7 @@ Expected<CollectedResponse, CallError> await_any(Mailbox& self, RequestIdCollect
 }  // namespace
 
 const std::error_category& call_category() noexcept {
-    static const CallCategory category;
+    static const ErrorCategory<CallErrc> category("distribute.call", message_of);
     return category;
 }
 

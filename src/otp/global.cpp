@@ -13,27 +13,23 @@ namespace distribute {
 
 namespace {
 
-class GlobalCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.global"; }
-    std::string message(int code) const override {
-        switch (static_cast<GlobalErrc>(code)) {
-            case GlobalErrc::taken:
-                return "the name is registered already";
-            case GlobalErrc::has_a_name:
-                return "the process is registered under another name";
-            case GlobalErrc::not_found:
-                return "no process has the name";
-            case GlobalErrc::hidden:
-                return "a hidden node takes no part in global";
-            case GlobalErrc::not_running:
-                return "the node is not running";
-            case GlobalErrc::timeout:
-                return "timed out";
-        }
-        return "unknown global error";
+const char* message_of(GlobalErrc e) noexcept {
+    switch (e) {
+        case GlobalErrc::taken:
+            return "the name is registered already";
+        case GlobalErrc::has_a_name:
+            return "the process is registered under another name";
+        case GlobalErrc::not_found:
+            return "no process has the name";
+        case GlobalErrc::hidden:
+            return "a hidden node takes no part in global";
+        case GlobalErrc::not_running:
+            return "the node is not running";
+        case GlobalErrc::timeout:
+            return "timed out";
     }
-};
+    return nullptr;
+}
 
 // The method other nodes keep for a name registered here.
 Term method_of(Resolve resolve) {
@@ -61,7 +57,7 @@ GlobalError stopped() {
 }  // namespace
 
 const std::error_category& global_category() noexcept {
-    static const GlobalCategory category;
+    static const ErrorCategory<GlobalErrc> category("distribute.global", message_of);
     return category;
 }
 

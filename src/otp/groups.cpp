@@ -12,30 +12,26 @@ namespace distribute {
 
 namespace {
 
-class GroupsCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.groups"; }
-    std::string message(int code) const override {
-        switch (static_cast<GroupsErrc>(code)) {
-            case GroupsErrc::not_local:
-                return "not a process of this node";
-            case GroupsErrc::not_joined:
-                return "not in the group";
-            case GroupsErrc::no_scope:
-                return "no such scope";
-            case GroupsErrc::name_taken:
-                return "the scope's name is registered for another process";
-            case GroupsErrc::not_running:
-                return "the node is not running";
-        }
-        return "unknown groups error";
+const char* message_of(GroupsErrc e) noexcept {
+    switch (e) {
+        case GroupsErrc::not_local:
+            return "not a process of this node";
+        case GroupsErrc::not_joined:
+            return "not in the group";
+        case GroupsErrc::no_scope:
+            return "no such scope";
+        case GroupsErrc::name_taken:
+            return "the scope's name is registered for another process";
+        case GroupsErrc::not_running:
+            return "the node is not running";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& groups_category() noexcept {
-    static const GroupsCategory category;
+    static const ErrorCategory<GroupsErrc> category("distribute.groups", message_of);
     return category;
 }
 

@@ -15,27 +15,23 @@ namespace distribute {
 
 namespace {
 
-class RpcCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.rpc"; }
-    std::string message(int code) const override {
-        switch (static_cast<RpcErrc>(code)) {
-            case RpcErrc::timeout:
-                return "no result in time";
-            case RpcErrc::nodedown:
-                return "the node is down";
-            case RpcErrc::undef:
-                return "undefined function";
-            case RpcErrc::exception:
-                return "the function raised an exception";
-            case RpcErrc::refused:
-                return "the node refused the call";
-            case RpcErrc::node_thread:
-                return "a blocking call on one of the node's threads";
-        }
-        return "unknown rpc error";
+const char* message_of(RpcErrc e) noexcept {
+    switch (e) {
+        case RpcErrc::timeout:
+            return "no result in time";
+        case RpcErrc::nodedown:
+            return "the node is down";
+        case RpcErrc::undef:
+            return "undefined function";
+        case RpcErrc::exception:
+            return "the function raised an exception";
+        case RpcErrc::refused:
+            return "the node refused the call";
+        case RpcErrc::node_thread:
+            return "a blocking call on one of the node's threads";
     }
-};
+    return nullptr;
+}
 
 RpcError node_thread_error(Atom target) {
     return RpcError{RpcErrc::node_thread, Atom(), Term(), Term(),
@@ -54,7 +50,7 @@ std::chrono::milliseconds time_left(std::chrono::steady_clock::time_point deadli
 }  // namespace
 
 const std::error_category& rpc_category() noexcept {
-    static const RpcCategory category;
+    static const ErrorCategory<RpcErrc> category("distribute.rpc", message_of);
     return category;
 }
 

@@ -15,28 +15,24 @@ namespace asio = boost::asio;
 
 namespace {
 
-class PoolCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.pool"; }
-    std::string message(int code) const override {
-        switch (static_cast<PoolErrc>(code)) {
-            case PoolErrc::timeout:
-                return "no resource came free in time";
-            case PoolErrc::overloaded:
-                return "too many acquirers are waiting";
-            case PoolErrc::closed:
-                return "the pool is closed";
-            case PoolErrc::create_failed:
-                return "a resource could not be made";
-        }
-        return "unknown pool error";
+const char* message_of(PoolErrc e) noexcept {
+    switch (e) {
+        case PoolErrc::timeout:
+            return "no resource came free in time";
+        case PoolErrc::overloaded:
+            return "too many acquirers are waiting";
+        case PoolErrc::closed:
+            return "the pool is closed";
+        case PoolErrc::create_failed:
+            return "a resource could not be made";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& pool_category() noexcept {
-    static const PoolCategory category;
+    static const ErrorCategory<PoolErrc> category("distribute.pool", message_of);
     return category;
 }
 
@@ -279,17 +275,18 @@ class Core : public std::enable_shared_from_this<Core> {
     }
 
     void create() {
-        auto made = [weak = weak_from_this()](Expected<std::shared_ptr<void>, std::string> object) {
+        auto made = [weak = weak_from_this()](Expected<std::shared_ptr<void>, PoolError> object) {
             if (auto self = weak.lock()) self->made(std::move(object));
         };
         try {
             hooks_.create(std::move(made));
         } catch (const std::exception& e) {
-            this->made(unexpected(std::string("the factory threw: ") + e.what()));
+            this->made(unexpected(
+                PoolError{PoolErrc::create_failed, std::string("the factory threw: ") + e.what()}));
         }
     }
 
-    void made(Expected<std::shared_ptr<void>, std::string> object) {
+    void made(Expected<std::shared_ptr<void>, PoolError> object) {
         Actions after;
         {
             std::lock_guard lock(mutex_);
@@ -301,7 +298,7 @@ class Core : public std::enable_shared_from_this<Core> {
                     waiters_.pop_front();
                     waiter->queued = false;
                     waiter->timer.cancel();
-                    post_error(std::move(waiter->done), PoolErrc::create_failed, object.error());
+                    post_error(std::move(waiter->done), object.error().code, object.error().detail);
                 }
             } else if (closed_) {
                 ++counters_.destroyed;

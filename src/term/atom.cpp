@@ -145,28 +145,24 @@ Expected<std::string_view, AtomErrc> check_name(std::string_view utf8) {
     return utf8;
 }
 
-class AtomCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.atom"; }
-    std::string message(int code) const override {
-        switch (static_cast<AtomErrc>(code)) {
-            case AtomErrc::too_long:
-                return "atom longer than 255 characters";
-            case AtomErrc::invalid_utf8:
-                return "atom name is not valid UTF-8";
-            case AtomErrc::table_full:
-                return "atom table is full";
-            case AtomErrc::not_existing:
-                return "atom does not exist";
-        }
-        return "unknown atom error";
+const char* message_of(AtomErrc e) noexcept {
+    switch (e) {
+        case AtomErrc::too_long:
+            return "atom longer than 255 characters";
+        case AtomErrc::invalid_utf8:
+            return "atom name is not valid UTF-8";
+        case AtomErrc::table_full:
+            return "atom table is full";
+        case AtomErrc::not_existing:
+            return "atom does not exist";
     }
-};
+    return nullptr;
+}
 
 }  // namespace
 
 const std::error_category& atom_category() noexcept {
-    static const AtomCategory category;
+    static const ErrorCategory<AtomErrc> category("distribute.atom", message_of);
     return category;
 }
 

@@ -6,7 +6,7 @@
 namespace distribute::etf {
 namespace {
 
-const char* describe(DecodeErrc e) noexcept {
+const char* message_of(DecodeErrc e) noexcept {
     switch (e) {
         case DecodeErrc::truncated:
             return "the input ends inside a term";
@@ -47,19 +47,13 @@ const char* describe(DecodeErrc e) noexcept {
         case DecodeErrc::bad_atom_cache_ref:
             return "atom cache reference past the atoms of the distribution header";
     }
-    return "unknown decode error";
+    return nullptr;
 }
-
-class DecodeCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.etf"; }
-    std::string message(int code) const override { return describe(static_cast<DecodeErrc>(code)); }
-};
 
 }  // namespace
 
 const std::error_category& decode_category() noexcept {
-    static const DecodeCategory category;
+    static const ErrorCategory<DecodeErrc> category("distribute.etf", message_of);
     return category;
 }
 
@@ -68,7 +62,7 @@ std::error_code make_error_code(DecodeErrc e) noexcept {
 }
 
 std::string DecodeError::to_string() const {
-    std::string out = describe(code);
+    std::string out = decode_category().message(static_cast<int>(code));
     out += " at byte ";
     out += std::to_string(offset);
     if (!detail.empty()) {

@@ -62,23 +62,19 @@ const OpInfo& info(Op op) noexcept {
     return op_table[static_cast<std::size_t>(op)];
 }
 
-class ControlCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.control"; }
-    std::string message(int code) const override {
-        switch (static_cast<ControlErrc>(code)) {
-            case ControlErrc::not_a_control:
-                return "not a control message";
-            case ControlErrc::bad_shape:
-                return "control message with the wrong arity or field types";
-            case ControlErrc::missing_payload:
-                return "control message without the term that must follow it";
-            case ControlErrc::unexpected_payload:
-                return "control message followed by a term it does not take";
-        }
-        return "unknown control error";
+const char* message_of(ControlErrc e) noexcept {
+    switch (e) {
+        case ControlErrc::not_a_control:
+            return "not a control message";
+        case ControlErrc::bad_shape:
+            return "control message with the wrong arity or field types";
+        case ControlErrc::missing_payload:
+            return "control message without the term that must follow it";
+        case ControlErrc::unexpected_payload:
+            return "control message followed by a term it does not take";
     }
-};
+    return nullptr;
+}
 
 ControlError failure(ControlErrc code, std::string detail) {
     return ControlError{code, std::move(detail)};
@@ -504,7 +500,7 @@ class ControlWriter {
 }  // namespace
 
 const std::error_category& control_category() noexcept {
-    static const ControlCategory category;
+    static const ErrorCategory<ControlErrc> category("distribute.control", message_of);
     return category;
 }
 

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
@@ -225,10 +226,8 @@ enum class ControlErrc {
 const std::error_category& control_category() noexcept;
 std::error_code make_error_code(ControlErrc e) noexcept;
 
-struct ControlError {
-    ControlErrc code{};
-    std::string detail;  // names the op and the field
-};
+// Its detail names the op and the field.
+using ControlError = CodedError<ControlErrc>;
 
 // A control tuple and, for the ops that have one, the term after it (message, reason or
 // arguments).

@@ -9,27 +9,23 @@
 namespace distribute::wire::epmd {
 namespace {
 
-class CodecCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.epmd_codec"; }
-    std::string message(int code) const override {
-        switch (static_cast<CodecErrc>(code)) {
-            case CodecErrc::bad_length:
-                return "request length out of range";
-            case CodecErrc::unknown_request:
-                return "unknown request";
-            case CodecErrc::truncated:
-                return "field runs past the end of the message";
-            case CodecErrc::bad_name:
-                return "invalid node name";
-            case CodecErrc::bad_extra:
-                return "extra data too long";
-            case CodecErrc::bad_reply:
-                return "malformed reply";
-        }
-        return "unknown EPMD codec error";
+const char* message_of(CodecErrc e) noexcept {
+    switch (e) {
+        case CodecErrc::bad_length:
+            return "request length out of range";
+        case CodecErrc::unknown_request:
+            return "unknown request";
+        case CodecErrc::truncated:
+            return "field runs past the end of the message";
+        case CodecErrc::bad_name:
+            return "invalid node name";
+        case CodecErrc::bad_extra:
+            return "extra data too long";
+        case CodecErrc::bad_reply:
+            return "malformed reply";
     }
-};
+    return nullptr;
+}
 
 Unexpected<CodecError> fail(CodecErrc code, std::size_t offset) {
     return unexpected(CodecError{code, offset});
@@ -124,7 +120,7 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
 }  // namespace
 
 const std::error_category& codec_category() noexcept {
-    static const CodecCategory category;
+    static const ErrorCategory<CodecErrc> category("distribute.epmd_codec", message_of);
     return category;
 }
 

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "distribute/error.hpp"
 #include "distribute/expected.hpp"
 
 namespace distribute::wire::epmd {

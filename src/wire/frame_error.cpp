@@ -3,7 +3,7 @@
 namespace distribute::wire {
 namespace {
 
-const char* describe(FrameErrc e) noexcept {
+const char* message_of(FrameErrc e) noexcept {
     switch (e) {
         case FrameErrc::unknown_layout:
             return "unknown frame layout";
@@ -22,19 +22,13 @@ const char* describe(FrameErrc e) noexcept {
         case FrameErrc::reassembly_limit:
             return "fragments in progress over the connection's limit";
     }
-    return "unknown frame error";
+    return nullptr;
 }
-
-class FrameCategory : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "distribute.frame"; }
-    std::string message(int code) const override { return describe(static_cast<FrameErrc>(code)); }
-};
 
 }  // namespace
 
 const std::error_category& frame_category() noexcept {
-    static const FrameCategory category;
+    static const ErrorCategory<FrameErrc> category("distribute.frame", message_of);
     return category;
 }
 
@@ -43,7 +37,7 @@ std::error_code make_error_code(FrameErrc e) noexcept {
 }
 
 std::string FrameError::to_string() const {
-    std::string out = describe(code);
+    std::string out = frame_category().message(static_cast<int>(code));
     out += " at byte ";
     out += std::to_string(offset);
     if (!detail.empty()) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <system_error>
 
+#include "distribute/error.hpp"
+
 namespace distribute::wire {
 
 enum class FrameErrc {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "distribute/error.hpp"
+
 namespace distribute::wire {
 
 enum class HandshakeStatus {
@@ -37,10 +39,10 @@ enum class HandshakeErrc {
     lost_race,          // the peer answered nok: its own attempt to reach us wins
 };
 
-struct HandshakeFailure {
-    HandshakeErrc code{};
-    std::string detail;
-};
+const std::error_category& handshake_category() noexcept;
+std::error_code make_error_code(HandshakeErrc e) noexcept;
+
+using HandshakeFailure = CodedError<HandshakeErrc>;
 
 struct HandshakeSettings {
     std::string node_name;  // ours, alive@host; only the host when ask_for_name is set
@@ -161,3 +163,6 @@ class Handshake {
 std::array<std::uint8_t, 16> handshake_digest(std::string_view cookie, std::uint32_t challenge);
 
 }  // namespace distribute::wire
+
+template <>
+struct std::is_error_code_enum<distribute::wire::HandshakeErrc> : std::true_type {};
