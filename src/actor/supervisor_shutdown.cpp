@@ -20,7 +20,7 @@ const Atom& timeout_atom() {
 
 void Supervisor::stop_children(const ProcessHandle& self, std::vector<std::string> ids, Then then,
                                bool parallel) {
-    stopping_.emplace();
+    stopping_ = Stopping{};
     stopping_->left.assign(ids.begin(), ids.end());
     stopping_->then = std::move(then);
     stopping_->parallel = parallel;
