@@ -162,18 +162,19 @@ void Supervisor::call_terminate_child(const ProcessHandle& self, const From& fro
                   [from](const ProcessHandle&) { from.reply(Term(atoms::ok)); });
 }
 
-void Supervisor::call_restart_child(const ProcessHandle& self, const From& from, const Term& id) {
-    if (dynamic_children()) {
-        from.reply(error("simple_one_for_one"));
-        return;
-    }
+Expected<std::size_t, Term> Supervisor::stopped_child(const Term& id) const {
+    if (dynamic_children()) return unexpected(error("simple_one_for_one"));
     auto index = index_of_id(id);
+    if (!index) return unexpected(error("not_found"));
+    if (children_[*index].restarting) return unexpected(error("restarting"));
+    if (children_[*index].running()) return unexpected(error("running"));
+    return *index;
+}
+
+void Supervisor::call_restart_child(const ProcessHandle& self, const From& from, const Term& id) {
+    auto index = stopped_child(id);
     if (!index) {
-        from.reply(error("not_found"));
-    } else if (children_[*index].restarting) {
-        from.reply(error("restarting"));
-    } else if (children_[*index].running()) {
-        from.reply(error("running"));
+        from.reply(index.error());
     } else if (auto failed = start_child(self, children_[*index])) {
         from.reply(tuple(atoms::error, *failed));
     } else {
@@ -183,17 +184,9 @@ void Supervisor::call_restart_child(const ProcessHandle& self, const From& from,
 }
 
 void Supervisor::call_delete_child(const From& from, const Term& id) {
-    if (dynamic_children()) {
-        from.reply(error("simple_one_for_one"));
-        return;
-    }
-    auto index = index_of_id(id);
+    auto index = stopped_child(id);
     if (!index) {
-        from.reply(error("not_found"));
-    } else if (children_[*index].restarting) {
-        from.reply(error("restarting"));
-    } else if (children_[*index].running()) {
-        from.reply(error("running"));
+        from.reply(index.error());
     } else {
         children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(*index));
         from.reply(Term(atoms::ok));

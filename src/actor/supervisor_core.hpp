@@ -127,6 +127,9 @@ class Supervisor {
     std::optional<std::size_t> index_of(const std::string& id) const;
     std::optional<std::size_t> index_of(const Pid& pid) const;
     std::optional<std::size_t> index_of_id(const Term& id) const;
+    // The child `id` that restart_child and delete_child may act on (one that is not running),
+    // or supervisor.erl's refusal ({error, not_found | running | restarting | simple_one_for_one}).
+    Expected<std::size_t, Term> stopped_child(const Term& id) const;
     // The ids of all children from `first` on, in start order.
     std::vector<std::string> ids_from(std::size_t first) const;
     void log(const ProcessHandle& self, LogLevel level, const std::string& line) const;
