@@ -175,6 +175,43 @@ TEST_CASE("a handshake that stalls is closed after the setup time and counted as
     CHECK(finisher.handshake());
 }
 
+TEST_CASE(
+    "a BEAM past its connection's budget of new atoms loses that connection only, and may "
+    "connect again with a budget of its own") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    auto options = cluster.node_options("cpp_atom_budget", &log);
+    options.limits.max_new_atoms_per_connection = 100;
+    Node node = start_node(std::move(options));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    ErlNode bystander(cluster.erl_options("erl_bystander"));
+    CHECK(echo_round_trip(bystander, node, "first") == "ok");
+    ErlNode erl(cluster.erl_options("erl_atoms"));
+    const Atom peer = atom(erl.node_name());
+    NodeEvents events(node);
+    // Each echo sends the atoms and gets them back; the atoms are new to our node, not to erl.
+    const std::string stamp = std::to_string(::getpid());
+    const auto echo_new_atoms = [&](std::string_view prefix, int count) {
+        return erl.eval("Atoms = [list_to_atom(\"" + std::string(prefix) + stamp +
+                        "_\" ++ integer_to_list(I)) || I <- lists:seq(1, " + std::to_string(count) +
+                        ")], {echo, " + quoted(node.name()) +
+                        "} ! {self(), Atoms}, receive Atoms -> ok after 5000 -> timeout end");
+    };
+    CHECK(echo_new_atoms("fits", 60) == "ok");
+    CHECK(echo_new_atoms("fits", 60) == "ok");  // the same atoms again cost nothing
+    const auto bad = node.stats().bad_frames;
+    CHECK(echo_new_atoms("over", 100) == "timeout");
+    eventually([&] { return events.count(peer, false) == 1; });
+    CHECK(node.stats().bad_frames == bad + 1);
+    CHECK(log.contains("budget of new atoms"));
+    CHECK_FALSE(Atom::existing("over" + stamp + "_100").has_value());
+    CHECK(echo_round_trip(bystander, node, "after") == "ok");
+    // A new connection gets a new budget: the atoms that were refused now fit.
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    CHECK(echo_new_atoms("over", 100) == "ok");
+}
+
 TEST_CASE("a malformed frame closes only its own connection; the peer can connect again") {
     Cluster cluster;
     LogCapture log;

@@ -1,10 +1,14 @@
 // Keeping peers and letting them in: a BEAM whose net_ticktime is much shorter than ours keeps
 // an idle connection to our node (its ticks are answered), distribute node --net-ticktime sets
 // ours, and a flood of idle sockets from one address keeps no other peer out (handshakes are
-// bounded per address).
+// bounded per address). A peer that stops reading (a slow consumer) makes a program thread wait
+// and, past the send queue limit, loses its connection.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/demo_services.hpp"
@@ -97,4 +101,100 @@ TEST_CASE("distribute node --net-ticktime 4 drops a silent peer within seconds, 
     const bool dropped = silent.closed_within(20s);
     INFO(node.log());
     CHECK(dropped);
+}
+
+namespace {
+
+// An erl process registered as `sink` that takes {I, Payload} with I = 1, 2, 3... in that order
+// (it exits on any other) and answers {count, From} with how many it took.
+void start_ordered_sink(ErlNode& erl) {
+    CHECK(erl.eval("Sink = spawn(fun() -> (fun Loop(Next) -> receive {Next, _} -> Loop(Next + 1); "
+                   "{count, From} -> From ! {count, Next - 1}, Loop(Next) end end)(1) end), "
+                   "register(sink, Sink)") == "true");
+}
+
+std::string sink_count(ErlNode& erl) {
+    return erl.eval("sink ! {count, self()}, receive {count, N} -> N after 5000 -> timeout end");
+}
+
+std::size_t queued_for(const Node& node, Atom peer) {
+    for (const auto& c : node.stats().connections)
+        if (c.node == peer) return c.queued_bytes;
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "slow_consumer: a program thread sending to a stopped erl waits past busy_limit, and when "
+    "erl reads again every message arrives once and in order") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    auto options = cluster.node_options("cpp_slow_reader", &log);
+    options.hidden = true;  // no global or pg traffic of its own to the stopped node
+    Node node = start_node(std::move(options));
+    ErlNode erl(cluster.erl_options("erl_slow_reader"));
+    const Atom peer = atom(erl.node_name());
+    start_ordered_sink(erl);
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    // 600 x 64 KiB: far more than the socket buffers of loopback and busy_limit (1 MiB) hold.
+    constexpr int count = 600;
+    const Term payload = binary(std::string(64 * 1024, 'p'));
+    std::atomic<int> sent{0};
+    Stopped stopped(os_pid(erl));
+    Mailbox sender = node.open_mailbox();
+    std::thread sending([&] {
+        for (int i = 1; i <= count; ++i) {
+            sender.send(atom("sink"), peer, tuple(i, payload));
+            sent.store(i);
+        }
+    });
+    // Past busy_limit the thread waits: it has not sent everything while that much is queued.
+    eventually([&] { return queued_for(node, peer) > (std::size_t{1} << 20); });
+    CHECK(sent.load() < count);
+    stopped.resume();
+    sending.join();
+    eventually([&] { return sink_count(erl) == std::to_string(count); }, 60s);
+    CHECK(node.stats().send_queue_overflows == 0);
+}
+
+TEST_CASE(
+    "slow_consumer: past max_send_queue_bytes the connection to an erl that reads nothing is "
+    "closed with a warning, other peers go on, and it connects again once it reads") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    auto options = cluster.node_options("cpp_queue_limit", &log);
+    options.limits.max_send_queue_bytes = 4 << 20;
+    options.limits.busy_limit = 256 << 20;  // so that this test's own thread never waits
+    // Hidden: a visible node's global would also drop the bystander, which is still connected
+    // to the node that was dropped (prevent_overlapping_partitions, as a BEAM does).
+    options.hidden = true;
+    Node node = start_node(std::move(options));
+    REQUIRE(cli::start_demo_services(node).has_value());
+    NodeEvents events(node);
+    ErlNode bystander(cluster.erl_options("erl_bystander"));
+    CHECK(bystander.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    ErlNode erl(cluster.erl_options("erl_stopped_reader"));
+    const Atom peer = atom(erl.node_name());
+    start_ordered_sink(erl);
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    {
+        Stopped stopped(os_pid(erl));
+        Mailbox sender = node.open_mailbox();
+        const Term payload = binary(std::string(64 * 1024, 'q'));
+        for (int i = 1; i <= 600 && events.count(peer, false) == 0; ++i)
+            sender.send(atom("sink"), peer, tuple(i, payload));
+        eventually([&] { return events.count(peer, false) == 1; });
+        CHECK(node.stats().send_queue_overflows == 1);
+        CHECK(log.contains("send queue full"));
+        CHECK(queued_for(node, peer) == 0);
+        CHECK(bystander.eval("{echo, " + quoted(node.name()) +
+                             "} ! {self(), still_here}, receive still_here -> ok after 15000 -> "
+                             "timeout end") == "ok");
+    }
+    // Resumed: erl sees the connection gone and comes back.
+    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    eventually([&] { return events.count(peer, true) == 2; });
 }

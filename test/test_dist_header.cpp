@@ -194,6 +194,17 @@ TEST_SUITE("distribution header") {
         CHECK(e.code == FrameErrc::bad_header);
         CHECK(mentions(e, "safe mode"));
     }
+
+    TEST_CASE("a new entry past the connection's atom budget is bad_header; known atoms pass") {
+        etf::AtomBudget budget(0);
+        FrameDecoder decoder(beam, {.atom_budget = &budget});
+        CHECK(decoded(decoder, first_message) == hello_world());  // every atom of it exists
+        Bytes unknown = concat({hex("83440108000d"), Bytes(13, 'z'), hex("52006a")});
+        FrameError e = failure(decoder, unknown);
+        CHECK(e.code == FrameErrc::bad_header);
+        CHECK(mentions(e, "budget of new atoms"));
+        CHECK(!Atom::existing(std::string(13, 'z')));
+    }
 }
 
 TEST_SUITE("fragments") {

@@ -10,9 +10,11 @@
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
 #include "net/epmd_registry.hpp"
+#include "waits.hpp"
 #include "wire/epmd_codec.hpp"
 
 using namespace distribute;
+using testing::eventually;
 namespace codec = distribute::wire::epmd;
 namespace asio = distribute::net::asio;
 using distribute::net::tcp;
@@ -55,16 +57,6 @@ struct Loop {
             t.join();
     }
 };
-
-// Waits for an eventual condition; fails the test (rather than hanging) after a generous bound.
-template <class F>
-void eventually(F condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!condition()) {
-        REQUIRE(std::chrono::steady_clock::now() < deadline);
-        std::this_thread::sleep_for(5ms);
-    }
-}
 
 template <class T>
 T await(std::future<T>& f) {

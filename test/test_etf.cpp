@@ -432,6 +432,26 @@ TEST_SUITE("etf") {
         CHECK(failure_code({131, 119, 1, 255}, safe) == etf::DecodeErrc::bad_atom);
     }
 
+    TEST_CASE("an atom budget lets a source make that many new atoms; existing ones are free") {
+        etf::AtomBudget budget(2);
+        etf::DecodeOptions options{.atom_budget = &budget};
+        const auto fresh = [](int i) {
+            return concat(
+                {{131, 119, 21}, text_bytes("budget_atom_" + std::to_string(100000000 + i))});
+        };
+        CHECK(decoded(fresh(1), options).is_atom());
+        CHECK(decoded(fresh(1), options).is_atom());  // exists now: costs nothing
+        CHECK(decoded({131, 119, 2, 111, 107}, options) == Term(atoms::ok));
+        CHECK(decoded(fresh(2), options).is_atom());
+        CHECK(budget.left() == 0);
+        CHECK(failure_code(fresh(3), options) == etf::DecodeErrc::too_many_atoms);
+        CHECK(!Atom::existing("budget_atom_100000003"));
+        CHECK(decoded(fresh(2), options).is_atom());
+        // Another source has its own budget.
+        etf::AtomBudget other(1);
+        CHECK(decoded(fresh(3), {.atom_budget = &other}).is_atom());
+    }
+
     TEST_CASE("a full atom table refuses new atoms from the wire") {
         std::size_t limit = AtomTable::limit();
         AtomTable::set_limit(AtomTable::size());

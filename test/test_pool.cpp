@@ -11,8 +11,10 @@
 
 #include "distribute/pool.hpp"
 #include "net/asio.hpp"
+#include "waits.hpp"
 
 using namespace distribute;
+using testing::eventually;
 using namespace std::chrono_literals;
 namespace asio = distribute::net::asio;
 
@@ -51,16 +53,6 @@ struct Factory {
         return [destroyed = destroyed](Resource&) { destroyed->fetch_add(1); };
     }
 };
-
-template <class F>
-void eventually(F condition, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                        "a condition did not come true in time");
-        std::this_thread::sleep_for(1ms);
-    }
-}
 
 }  // namespace
 

@@ -4,10 +4,12 @@
 // us allocate.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -39,6 +41,7 @@ enum class DecodeErrc {
     bad_fun,             // NEW_FUN_EXT whose size or fields do not add up
     bad_record,          // RECORD_EXT with unknown flags or a field named twice
     bad_atom_cache_ref,  // ATOM_CACHE_REF past the atoms its distribution header names
+    too_many_atoms,      // a new atom past the source's AtomBudget
 };
 const std::error_category& decode_category() noexcept;
 std::error_code make_error_code(DecodeErrc e) noexcept;
@@ -50,9 +53,26 @@ struct DecodeError {
     std::string to_string() const;
 };
 
+// How many new atoms the terms of one source (a peer's connection) may add to the process-wide
+// table, which never frees one: a source that keeps sending new atoms spends its own budget, not
+// the table that the program and every other connection share. Any thread.
+class AtomBudget {
+  public:
+    explicit AtomBudget(std::size_t atoms) noexcept : left_(atoms) {}
+    // One atom from the budget; false when it is spent.
+    bool take() noexcept;
+    std::size_t left() const noexcept { return left_.load(std::memory_order_relaxed); }
+
+  private:
+    std::atomic<std::size_t> left_;
+};
+
 struct DecodeOptions {
     // Like binary_to_term(B, [safe]): refuse atoms that do not exist yet.
     bool safe = false;
+    // Not null: atoms that do not exist yet are made only while this budget lasts (it outlives
+    // the decode, and is shared by every decode of the same source).
+    AtomBudget* atom_budget = nullptr;
     // The bound of every term parser (parse_term's too): deep enough for a 1,000,000-deep term.
     // The decoder does not recurse, so this bounds only the memory of its explicit stack.
     std::size_t max_depth = max_term_depth;
@@ -61,6 +81,12 @@ struct DecodeOptions {
     // 16 KiB of digits is an integer of about 39,000 decimal digits.
     std::size_t max_bignum_bytes = 16 * 1024;
 };
+
+// The atom `utf8` names in input decoded with `options`: only looked up in safe mode, made
+// within the atom budget otherwise. The one rule for atoms from input, terms and distribution
+// headers alike; the error's offset is 0 (the caller knows where the atom was).
+[[nodiscard]] Expected<Atom, DecodeError> atom_from_input(std::string_view utf8,
+                                                          const DecodeOptions& options);
 
 struct EncodeOptions {
     // -1: not compressed; 0..9: zlib level, like term_to_binary(T, [{compressed, Level}]). The

@@ -76,6 +76,11 @@ struct NodeLimits {
     // Bytes queued for one peer past which a sending program thread waits for the socket (the
     // BEAM's dist_buf_busy_limit); node threads never wait.
     std::size_t busy_limit = std::size_t{1} << 20;
+    // Bytes queued for one peer that reads none of them past which its connection is closed
+    // (a warning, nodedown `send queue full`): node threads cannot wait at busy_limit, so
+    // without it a peer that stops reading would make us hold whatever they send it until its
+    // tick timeout. A message is always queued when nothing else waits, however large.
+    std::size_t max_send_queue_bytes = std::size_t{1} << 30;
     // Handshakes in progress from one IP address. A connection from an address at the limit is
     // closed at once; other addresses are not affected, and each handshake still ends within
     // setup_timeout.
@@ -90,6 +95,11 @@ struct NodeLimits {
     // refuses a spawn (system_limit) and a warning is logged; its other traffic and every other
     // peer go on. A change applies to the next call.
     std::size_t max_remote_calls_per_peer = 10000;
+    // Atoms that one connection's messages may add to the process-wide atom table (1,048,576
+    // atoms, as the BEAM's; an atom is never freed). A message past it closes that connection
+    // as a bad frame; atoms that already exist cost nothing, so a peer that sends the same
+    // atoms again and again never reaches it. Not kept across reconnections.
+    std::size_t max_new_atoms_per_connection = 100000;
 };
 
 struct NodeOptions {
@@ -190,6 +200,7 @@ struct NodeStats {
     std::uint64_t dropped_messages = 0;  // to unknown names, dead pids, old creations
     std::uint64_t refused_handshakes = 0;
     std::uint64_t bad_frames = 0;
+    std::uint64_t send_queue_overflows = 0;  // connections closed at max_send_queue_bytes
     std::size_t processes = 0;  // alive now (mailboxes, handlers, actors, the node's own)
     std::size_t registered_names = 0;
     std::size_t atoms = 0;  // in the atom table, which every node of a program shares

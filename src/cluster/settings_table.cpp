@@ -210,10 +210,21 @@ std::vector<SettingDescriptor> make_table() {
         scalar(bytes_in(1024, 1ull << 30),
                [](Settings& s, std::uint64_t v) { s.node.limits.busy_limit = v; }),
         [](const Settings& s) { return format_bytes(s.node.limits.busy_limit); });
+    add("limits.max_send_queue_bytes", "a size from 1KiB to 4GiB", true,
+        scalar(bytes_in(1024, 1ull << 32),
+               [](Settings& s, std::uint64_t v) { s.node.limits.max_send_queue_bytes = v; }),
+        [](const Settings& s) { return format_bytes(s.node.limits.max_send_queue_bytes); });
     add("limits.max_remote_calls_per_peer", "1 to 10000000", true,
         scalar(uint_in(1, 10000000),
                [](Settings& s, std::uint64_t v) { s.node.limits.max_remote_calls_per_peer = v; }),
         [](const Settings& s) { return std::to_string(s.node.limits.max_remote_calls_per_peer); });
+    add("limits.max_new_atoms_per_connection", "1 to 1048576", true,
+        scalar(
+            uint_in(1, 1048576),
+            [](Settings& s, std::uint64_t v) { s.node.limits.max_new_atoms_per_connection = v; }),
+        [](const Settings& s) {
+            return std::to_string(s.node.limits.max_new_atoms_per_connection);
+        });
 
     add("log.level", "debug, info, warning or error", true,
         scalar(choice({"debug", "info", "warning", "error"}),

@@ -40,9 +40,12 @@ Session::Session(asio::io_context& io, std::unique_ptr<Transport> transport,
       address_(transport_->peer_address()),
       handshake_(dialled_.empty() ? wire::Handshake::accept(settings_.handshake)
                                   : wire::Handshake::initiate(settings_.handshake, dialled_)),
+      atom_budget_(settings_.max_new_atoms),
       in_(handshake_room),
       handshake_timer_(strand_),
-      tick_timer_(strand_) {}
+      tick_timer_(strand_) {
+    settings_.decode.atom_budget = &atom_budget_;
+}
 
 Session::~Session() = default;
 
@@ -93,6 +96,8 @@ void Session::end(SessionEnd::Cause cause, std::string detail) {
         std::lock_guard lock(out_mutex_);
         closed_ = true;
         drained_.notify_all();
+        // Never written now (write() stops at ended_), so its memory goes at once.
+        std::vector<std::uint8_t>().swap(pending_);
         const bool flush = cause == SessionEnd::Cause::handshake_failed ||
                            cause == SessionEnd::Cause::simultaneous;
         if (!(writing_ && flush)) transport_->close();
@@ -279,6 +284,17 @@ void Session::send(const wire::Control& control) {
     encoder_->encode(pending_, control);
     ++messages_out_;
     bytes_out_ += pending_.size() - before;
+    if (before > 0 && pending_.size() > settings_.max_send_queue_bytes) {
+        // Nothing more is queued for a peer that is being dropped; waiting senders go on.
+        closed_ = true;
+        drained_.notify_all();
+        lock.unlock();
+        asio::dispatch(strand_, [self = shared_from_this(), queued = pending_.size()] {
+            self->end(SessionEnd::Cause::send_queue_full,
+                      std::to_string(queued) + " bytes queued for a peer that does not read them");
+        });
+        return;
+    }
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
     // A program thread writes the frame itself when nothing else is queued and nothing went out

@@ -35,6 +35,7 @@ struct SessionEnd {
         handshake_timeout,  // the peer did not finish the handshake in time
         tick_timeout,       // nothing arrived for the whole tick window (net_tick_timeout)
         bad_frame,          // a frame that does not decode: the peer is broken or hostile
+        send_queue_full,    // the peer read too little of what we sent (max_send_queue_bytes)
         // Both nodes dialled each other and this attempt is the one that gives way: we answered
         // the peer nok (our own attempt wins), or the peer answered ours nok and its attempt did
         // not reach us in time. Neither is a refusal of the peer.
@@ -76,6 +77,11 @@ struct SessionSettings {
     // Queued bytes past which a sending thread waits for the writer (the BEAM's
     // dist_buf_busy_limit is 1 MB too).
     std::size_t busy_limit = std::size_t{1} << 20;
+    // Bytes waiting for the writer past which a further message ends the session
+    // (send_queue_full); a message is queued whatever its size when nothing else waits.
+    std::size_t max_send_queue_bytes = std::size_t{1} << 30;
+    // Atoms the peer's frames may add to the atom table (decode.atom_budget is the session's).
+    std::size_t max_new_atoms = 100000;
 };
 
 // What went through a session once it was up (the handshake is not counted), for Node::stats.
@@ -156,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool up_ = false;
     bool ended_ = false;
     std::uint64_t negotiated_ = 0;
+    etf::AtomBudget atom_budget_;  // what the peer's frames may add to the atom table
     std::optional<wire::FrameDecoder> decoder_;
 
     // Received bytes: [begin_, end_) of in_ are not yet consumed. A buffer that decoded binaries

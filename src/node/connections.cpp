@@ -26,6 +26,8 @@ std::string describe(const net::SessionEnd& end) {
             return "net_tick_timeout: " + end.detail;
         case Cause::bad_frame:
             return "bad frame: " + end.detail;
+        case Cause::send_queue_full:
+            return "send queue full: " + end.detail;
         case Cause::simultaneous:
             return "simultaneous connect: " + end.detail;
     }
@@ -287,8 +289,12 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
     } else if (end.was_up) {
         if (end.cause == net::SessionEnd::Cause::bad_frame)
             bad_frames_.fetch_add(1, std::memory_order_relaxed);
+        if (end.cause == net::SessionEnd::Cause::send_queue_full)
+            send_queue_overflows_.fetch_add(1, std::memory_order_relaxed);
         const net::SessionTraffic traffic = session.traffic();
-        log(end.cause == net::SessionEnd::Cause::bad_frame ? LogLevel::warning : LogLevel::info,
+        const bool alarming = end.cause == net::SessionEnd::Cause::bad_frame ||
+                              end.cause == net::SessionEnd::Cause::send_queue_full;
+        log(alarming ? LogLevel::warning : LogLevel::info,
             event("nodedown", why) + " " +
                 log_field("messages_in", std::to_string(traffic.messages_in)) + " " +
                 log_field("messages_out", std::to_string(traffic.messages_out)));

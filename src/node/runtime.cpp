@@ -252,7 +252,9 @@ net::SessionSettings Runtime::session_settings() const {
     const auto current = limits();
     s.max_frame_bytes = current.max_frame_bytes;
     s.busy_limit = current.busy_limit;
+    s.max_send_queue_bytes = current.max_send_queue_bytes;
     s.reassembly.max_bytes = current.max_reassembly_bytes;
+    s.max_new_atoms = current.max_new_atoms_per_connection;
     return s;
 }
 

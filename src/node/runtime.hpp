@@ -418,6 +418,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> refused_{0};
     std::atomic<std::uint64_t> bad_frames_{0};
+    std::atomic<std::uint64_t> send_queue_overflows_{0};
     // Under connections_mutex_ (so that stats() counts a session once): what a connection that
     // went down had carried, for the totals of stats() (stats.cpp).
     void retire_traffic(const net::Session& session);

@@ -27,6 +27,7 @@ NodeStats Runtime::stats() const {
     out.dropped_messages = dropped_.load();
     out.refused_handshakes = refused_.load();
     out.bad_frames = bad_frames_.load();
+    out.send_queue_overflows = send_queue_overflows_.load();
     out.processes = processes_.size();
     out.registered_names = names_.all().size();
     out.atoms = AtomTable::size();

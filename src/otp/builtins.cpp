@@ -147,6 +147,7 @@ Term stats_to_term(const NodeStats& s) {
                 {key("dropped_messages"), count(s.dropped_messages)},
                 {key("refused_handshakes"), count(s.refused_handshakes)},
                 {key("bad_frames"), count(s.bad_frames)},
+                {key("send_queue_overflows"), count(s.send_queue_overflows)},
                 {key("messages_in"), count(s.messages_in)},
                 {key("messages_out"), count(s.messages_out)},
                 {key("bytes_in"), count(s.bytes_in)},

@@ -197,29 +197,10 @@ bool Decoder::new_atom(const std::uint8_t* text, std::size_t len, bool latin1, b
 }
 
 bool Decoder::intern(std::string_view name, const std::uint8_t* at, Atom& out) {
-    if (options_.safe) {
-        if (auto existing = Atom::existing(name)) {
-            out = *existing;
-            return true;
-        }
-        if (!utf8::count_code_points(name))
-            return fail(DecodeErrc::bad_atom, at, "atom is not valid UTF-8");
-        return fail(DecodeErrc::unknown_atom, at,
-                    "safe mode refuses new atom '" + std::string(name.substr(0, 64)) + "'");
-    }
-    auto made = Atom::make(name);
-    if (made) {
-        out = *made;
-        return true;
-    }
-    switch (made.error()) {
-        case AtomErrc::table_full:
-            return fail(DecodeErrc::atom_table_full, at, "the atom table is full");
-        case AtomErrc::too_long:
-            return fail(DecodeErrc::bad_atom, at, "atom longer than 255 characters");
-        default:
-            return fail(DecodeErrc::bad_atom, at, "atom is not valid UTF-8");
-    }
+    auto atom = atom_from_input(name, options_);
+    if (!atom) return fail(atom.error().code, at, std::move(atom.error().detail));
+    out = *atom;
+    return true;
 }
 
 bool Decoder::binary(Term& dst, std::size_t header, std::size_t size, std::uint8_t tail_bits) {

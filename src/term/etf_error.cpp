@@ -46,6 +46,8 @@ const char* message_of(DecodeErrc e) noexcept {
             return "invalid native record";
         case DecodeErrc::bad_atom_cache_ref:
             return "atom cache reference past the atoms of the distribution header";
+        case DecodeErrc::too_many_atoms:
+            return "more new atoms than the source's atom budget allows";
     }
     return nullptr;
 }

@@ -28,7 +28,8 @@ std::uint8_t nibble(std::span<const std::uint8_t> flags, std::size_t i) {
 
 Expected<std::size_t, FrameError> read_header_atoms(std::span<const std::uint8_t> frame,
                                                     std::size_t pos, IncomingAtomCache& cache,
-                                                    std::vector<Atom>& atoms, bool safe) {
+                                                    std::vector<Atom>& atoms,
+                                                    const etf::DecodeOptions& options) {
     atoms.clear();
     if (pos >= frame.size())
         return unexpected(header_error(pos, "no count of atom cache references"));
@@ -68,24 +69,13 @@ Expected<std::size_t, FrameError> read_header_atoms(std::span<const std::uint8_t
             return unexpected(header_error(
                 pos, "the text of atom cache entry " + std::to_string(index) + " is cut short"));
         const std::string_view text(reinterpret_cast<const char*>(frame.data() + pos), length);
-        Atom atom;
-        if (safe) {
-            auto existing = Atom::existing(text);
-            if (!existing)
-                return unexpected(header_error(
-                    pos, "safe mode refuses new atom '" + std::string(text.substr(0, 64)) + "'"));
-            atom = *existing;
-        } else {
-            auto made = Atom::make(text);
-            if (!made)
-                return unexpected(header_error(pos, "atom cache entry " + std::to_string(index) +
-                                                        ": " +
-                                                        make_error_code(made.error()).message()));
-            atom = *made;
-        }
+        auto atom = etf::atom_from_input(text, options);
+        if (!atom)
+            return unexpected(header_error(
+                pos, "atom cache entry " + std::to_string(index) + ": " + atom.error().detail));
         pos += length;
-        cache.set(index, atom);
-        atoms.push_back(atom);
+        cache.set(index, *atom);
+        atoms.push_back(*atom);
     }
     return pos;
 }

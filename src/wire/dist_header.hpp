@@ -16,6 +16,7 @@
 #include <span>
 #include <vector>
 
+#include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
 #include "wire/frame_error.hpp"
@@ -43,10 +44,10 @@ class IncomingAtomCache {
 
 // Reads the atom cache part of a header, starting at `pos` (NumberOfAtomCacheRefs), into
 // `atoms` (replacing what it held) and the new entries into `cache`. Returns where the control
-// term starts. `safe`: a new entry may only name an atom that exists (DecodeOptions::safe).
+// term starts. A new entry's atom is made as the terms' are (safe mode, the atom budget).
 [[nodiscard]] Expected<std::size_t, FrameError> read_header_atoms(
     std::span<const std::uint8_t> frame, std::size_t pos, IncomingAtomCache& cache,
-    std::vector<Atom>& atoms, bool safe);
+    std::vector<Atom>& atoms, const etf::DecodeOptions& options);
 
 // Appends a normal distribution header that refers to no atoms: 131, 68, 0.
 void write_plain_header(std::vector<std::uint8_t>& out);

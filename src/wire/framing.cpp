@@ -122,7 +122,7 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::decode(
         return unexpected(frame_error(FrameErrc::layout_not_negotiated, 0, *missing));
     if (frame[1] == dist_frag_header) return first_fragment(frame, owner);
     if (frame[1] == dist_frag_cont) return continuation(frame);
-    auto terms_at = read_header_atoms(frame, 2, cache_, header_atoms_, options_.safe);
+    auto terms_at = read_header_atoms(frame, 2, cache_, header_atoms_, options_);
     if (!terms_at) return unexpected(std::move(terms_at).error());
     return decode_terms(owner, frame, *terms_at, &header_atoms_, options_);
 }
@@ -134,7 +134,7 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::first_fragment(
     // The header is read now, not when the sequence completes: frames after this one may refer
     // to the cache entries it sets.
     auto terms_at =
-        read_header_atoms(frame, fragment_header_bytes, cache_, header_atoms_, options_.safe);
+        read_header_atoms(frame, fragment_header_bytes, cache_, header_atoms_, options_);
     if (!terms_at) return unexpected(std::move(terms_at).error());
     if (ids->fragment == 1) return decode_terms(owner, frame, *terms_at, &header_atoms_, options_);
     auto begun = reassembly_.begin(ids->sequence, ids->fragment, header_atoms_,
