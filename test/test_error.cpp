@@ -61,7 +61,7 @@ std::vector<CategoryCase> library_categories() {
     return {
         {atom_category(), "distribute.atom", static_cast<int>(AtomErrc::not_existing)},
         {etf::decode_category(), "distribute.etf",
-         static_cast<int>(etf::DecodeErrc::bad_atom_cache_ref)},
+         static_cast<int>(etf::DecodeErrc::too_many_atoms)},
         {wire::frame_category(), "distribute.frame",
          static_cast<int>(wire::FrameErrc::reassembly_limit)},
         {wire::control_category(), "distribute.control",
