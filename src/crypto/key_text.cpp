@@ -5,6 +5,8 @@
 #include <optional>
 #include <sstream>
 
+#include "wire/node_name.hpp"
+
 namespace distribute::crypto {
 
 namespace {
@@ -60,7 +62,7 @@ Expected<std::map<std::string, PublicKey>, CryptoError> parse_peer_keys(std::str
         std::string name, hex, extra;
         if (!(words >> name)) continue;
         auto key = (words >> hex) ? key_from_hex(hex) : std::nullopt;
-        if (!key || (words >> extra) || name.find('@') == std::string::npos)
+        if (!key || (words >> extra) || !wire::NodeName::parse(name))
             return malformed(path + ":" + std::to_string(number) +
                              ": expected 'name@host' and a public key of 64 hex digits");
         keys[name] = *key;

@@ -15,7 +15,8 @@ namespace distribute::crypto {
 // separated by blanks, '#' starting a comment to the end of its line.
 Expected<NodeKey, CryptoError> parse_node_key(std::string_view text, const std::string& path);
 
-// One "name@host HEX" line per peer; '#' starts a comment, blank lines are skipped.
+// One "name@host HEX" line per peer; '#' starts a comment, blank lines are skipped. A name that
+// is not alive@host ("@host", "cpp@", "a@b@c") is refused with its line: it could never match.
 Expected<std::map<std::string, PublicKey>, CryptoError> parse_peer_keys(std::string_view text,
                                                                         const std::string& path);
 

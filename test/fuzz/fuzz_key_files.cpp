@@ -1,7 +1,7 @@
 // libFuzzer target for the key files of the encrypted transport (src/crypto/key_text.cpp): the
 // node key file ("secret HEX", "public HEX") and the pinned peer keys file ("name@host HEX" per
 // line). The first byte chooses which; the rest is the file's text. No input may crash; a node
-// key accepted has the public key of its secret, and every pinned name holds an '@'.
+// key accepted has the public key of its secret, and every pinned name is a node name.
 #include <sodium.h>
 
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "crypto/key_text.hpp"
+#include "wire/node_name.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace distribute;
@@ -18,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto keys = crypto::parse_peer_keys(text, "fuzz.keys");
         if (!keys) return 0;
         for (const auto& [name, key] : *keys)
-            if (name.find('@') == std::string::npos) __builtin_trap();
+            if (!wire::NodeName::parse(name)) __builtin_trap();
         return 0;
     }
     auto key = crypto::parse_node_key(text, "fuzz.key");
