@@ -41,6 +41,9 @@ void port2(std::span<const std::uint8_t> input) {
 void names(std::span<const std::uint8_t> input) {
     auto reply = codec::parse_names_reply(input);
     if (!reply) return;
+    // erl_epmd ends a name at its first space: no entry it would skip may be listed.
+    for (const auto& entry : reply->names)
+        if (entry.name.find(' ') != std::string::npos) __builtin_trap();
     const auto again = codec::encode_names_reply(reply->epmd_port, reply->names);
     auto reparsed = codec::parse_names_reply(again);
     if (!reparsed || reparsed->epmd_port != reply->epmd_port || reparsed->names != reply->names)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Records the replies a real OTP epmd sends to a client into test/fuzz/corpus/epmd_reply/, the
 # seed corpus of fuzz_epmd_reply: ALIVE2_X_RESP and ALIVE2_RESP (accepted and refused),
-# PORT2_RESP for a registered node and for an unknown name, and NAMES with one and two nodes.
+# PORT2_RESP for a registered node and for an unknown name, and NAMES with one and three nodes
+# and with a name holding a space.
 # Usage: test/fuzz/seeds/record_epmd_replies.sh [PORT]   (a free port; default 14369)
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -36,5 +37,9 @@ ERL_EPMD_PORT=$port erl -noshell -sname "fuzzseed_$$" -eval '
     {_, Names3} = Ask(<<110>>, false), Save("names_three", Names3),
     gen_tcp:close(S1), gen_tcp:close(S2), timer:sleep(200),
     {_, Names1} = Ask(<<110>>, false), Save("names_one", Names1),
+    %% epmd lists a name holding a space; erl_epmd (net_adm:names) skips that line.
+    {S3, _} = Ask(Alive(<<"seed space">>, 6), true),
+    {_, Spaced} = Ask(<<110>>, false), Save("names_space", Spaced),
+    gen_tcp:close(S3),
     halt().' -extra "$port" "$out"
 ls -l "$out"
