@@ -132,6 +132,13 @@ TEST_SUITE("cookie file") {
         CHECK(verdict("ABC\n\x7f") == "error: Bad characters in cookie");
     }
 
+    TEST_CASE(
+        "a cookie longer than an atom's 255 characters is refused, as erl cannot start on it") {
+        CHECK(verdict(std::string(255, 'A') + "\n") == std::string(255, 'A'));
+        CHECK(verdict(std::string(256, 'A') + "\n") ==
+              "error: Cookie of 256 characters: erl's cookie is an atom, at most 255");
+    }
+
     TEST_CASE("an empty file, or one of line ends alone, is too short") {
         CHECK(verdict("") == "error: Too short cookie string");
         CHECK(verdict("\n") == "error: Too short cookie string");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crypto/hello.hpp"
+#include "crypto/key_text.hpp"
 #include "crypto/noise.hpp"
 #include "crypto/records.hpp"
 #include "distribute/crypto.hpp"
@@ -410,6 +411,18 @@ TEST_SUITE("crypto") {
         CHECK(bad.error().detail ==
               path + ":4: expected 'name@host' and a public key of 64 hex digits");
         std::remove(path.c_str());
+    }
+
+    TEST_CASE("a pinned name that is not alive@host is refused with its line") {
+        const std::string hex = to_hex(NodeKey::generate().public_key);
+        for (const std::string name : {"@host", "cpp@", "a@b@c"}) {
+            CAPTURE(name);
+            auto bad = crypto::parse_peer_keys("a@host " + hex + "\n" + name + " " + hex + "\n",
+                                               "peers.txt");
+            REQUIRE_FALSE(bad.has_value());
+            CHECK(bad.error().detail ==
+                  "peers.txt:2: expected 'name@host' and a public key of 64 hex digits");
+        }
     }
 
     TEST_CASE("crypto modes parse from their names only") {

@@ -276,6 +276,16 @@ TEST_CASE("replies recorded from OTP 25's epmd parse to what they say") {
     CHECK(names->names == std::vector<codec::NameEntry>{{"v5", 4000}, {"zt2", 36569}});
 }
 
+TEST_CASE("a NAMES line whose name holds a space is skipped, as erl_epmd skips it") {
+    // epmd registers "a b" and lists it; erl_epmd reads the name up to the first space, finds
+    // "b at port 4001" where "at port " must be, and drops the line (net_adm:names omits it).
+    auto names = codec::parse_names_reply(
+        with_text(bytes({0, 0, 0xb0, 0x43}),
+                  "name v5 at port 4000\nname a b at port 4001\nname zt2 at port 36569\n"));
+    REQUIRE(names.has_value());
+    CHECK(names->names == std::vector<codec::NameEntry>{{"v5", 4000}, {"zt2", 36569}});
+}
+
 TEST_CASE("our replies are the bytes epmd sends") {
     CHECK(codec::encode_alive2_reply({0, 0x6b08a27b, true}) == bytes({118, 0, 107, 8, 162, 123}));
     CHECK(codec::encode_alive2_reply({1, 99, true}) == bytes({118, 1, 0, 0, 0, 99}));

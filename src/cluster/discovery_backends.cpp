@@ -2,8 +2,8 @@
 // the EPMDs of a list of hosts give.
 #include <memory>
 #include <mutex>
-#include <sstream>
 
+#include "cluster/discovery_file.hpp"
 #include "cluster/found_nodes.hpp"
 #include "distribute/discovery.hpp"
 #include "net/asio.hpp"
@@ -45,8 +45,9 @@ class FileBackend final : public DiscoveryBackend {
     void discover(asio::io_context& io, Done done) override {
         auto content = support::read_text_file(path_);
         Expected<Found, DiscoveryError> result =
-            content ? Expected<Found, DiscoveryError>(parse(*content))
-                    : unexpected(DiscoveryError{DiscoveryErrc::unreachable, content.error()});
+            content
+                ? Expected<Found, DiscoveryError>(cluster::parse_discovery_file(*content, path_))
+                : unexpected(DiscoveryError{DiscoveryErrc::unreachable, content.error()});
         asio::post(io, [done = std::move(done), result = std::move(result)]() mutable {
             done(std::move(result));
         });
@@ -68,24 +69,6 @@ class FileBackend final : public DiscoveryBackend {
     }
 
   private:
-    Found parse(const std::string& content) const {
-        Found found;
-        std::string bad;
-        std::istringstream lines(content);
-        std::string line;
-        unsigned number = 0;
-        while (std::getline(lines, line)) {
-            ++number;
-            const auto begin = line.find_first_not_of(" \t\r");
-            if (begin == std::string::npos || line[begin] == '#') continue;
-            const auto end = line.find_last_not_of(" \t\r");
-            cluster::add_node(found, line.substr(begin, end - begin + 1),
-                              path_ + ":" + std::to_string(number), bad);
-        }
-        if (!bad.empty()) found.warning = bad;
-        return found;
-    }
-
     std::string path_;
     std::chrono::milliseconds poll_;
     std::mutex mutex_;

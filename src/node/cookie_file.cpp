@@ -1,5 +1,5 @@
 // The cookie file as erl guards it (OTP's auth.erl is the reference): a regular file that only
-// its owner may access, printable ASCII, and after the cookie nothing but line ends and spaces.
+// its owner may access; its content is checked by cookie_content.cpp.
 // The messages are erl's, so that a user who meets one of them finds the same advice for both.
 #include <fcntl.h>
 #include <sodium.h>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "distribute/node.hpp"
+#include "node/cookie_content.hpp"
 
 namespace distribute {
 namespace {
@@ -49,19 +50,6 @@ std::optional<NodeError> check_attributes(const std::string& path, const struct 
     return std::nullopt;
 }
 
-// erl's format: characters ' '..'~' make the cookie; from the first other character on, only
-// '\n', '\r' and ' ' may follow. Spaces before the line end belong to the cookie, as in erl.
-Expected<std::string, NodeError> check_content(const std::string& text) {
-    std::size_t end = 0;
-    while (end < text.size() && text[end] >= ' ' && text[end] <= '~')
-        ++end;
-    for (std::size_t i = end; i < text.size(); ++i)
-        if (text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
-            return unexpected(cookie_error("Bad characters in cookie"));
-    if (end == 0) return unexpected(cookie_error("Too short cookie string"));
-    return text.substr(0, end);
-}
-
 // Not found (nullopt), or the file read with erl's checks.
 std::optional<Expected<std::string, NodeError>> read_checked(const std::string& path) {
     // Non-blocking, so that opening a FIFO returns at once; the type is checked on what was
@@ -94,7 +82,7 @@ std::optional<Expected<std::string, NodeError>> read_checked(const std::string& 
     }
     ::close(fd);
     if (refused) return unexpected(std::move(*refused));
-    return check_content(text);
+    return node::parse_cookie_content(text);
 }
 
 // A new file of 20 random capital letters, mode 0400, as erl creates one. Nullopt when another

@@ -1,5 +1,6 @@
 // Node key files and pinned peer keys (include/distribute/crypto.hpp): small text files, hex
-// keys, the secret one guarded as erl guards a cookie file.
+// keys, the secret one guarded as erl guards a cookie file. Their content is parsed by
+// crypto/key_text.cpp.
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -10,22 +11,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "crypto/key_text.hpp"
 #include "distribute/crypto.hpp"
 
 namespace distribute {
 
 namespace {
-
-std::optional<PublicKey> key_from_hex(const std::string& hex) {
-    PublicKey key{};
-    std::size_t length = 0;
-    if (hex.size() != 64 ||
-        sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &length, nullptr) !=
-            0 ||
-        length != key.size())
-        return std::nullopt;
-    return key;
-}
 
 Unexpected<CryptoError> fail(CryptoErrc code, std::string detail) {
     return unexpected(CryptoError{code, std::move(detail)});
@@ -95,48 +86,13 @@ Expected<NodeKey, CryptoError> read_node_key(const std::string& path) {
                     path + ": its group or others may access this node key: chmod 600 it");
     auto text = read_text(path);
     if (!text) return unexpected(text.error());
-    std::istringstream lines(*text);
-    std::string word, hex;
-    std::optional<PublicKey> secret, public_key;
-    while (lines >> word) {
-        if (word.starts_with("#")) {
-            std::getline(lines, hex);
-            continue;
-        }
-        if (!(lines >> hex)) break;
-        if (word == "secret") secret = key_from_hex(hex);
-        if (word == "public") public_key = key_from_hex(hex);
-    }
-    if (!secret)
-        return fail(CryptoErrc::malformed, path + ": no 'secret HEX' line of 64 hex digits");
-    NodeKey key;
-    key.secret = *secret;
-    crypto_scalarmult_base(key.public_key.data(), key.secret.data());
-    if (public_key && *public_key != key.public_key)
-        return fail(CryptoErrc::key_mismatch,
-                    path + ": the public key does not belong to the secret key");
-    return key;
+    return crypto::parse_node_key(*text, path);
 }
 
 Expected<std::map<std::string, PublicKey>, CryptoError> read_peer_keys(const std::string& path) {
     auto text = read_text(path);
     if (!text) return unexpected(text.error());
-    std::map<std::string, PublicKey> keys;
-    std::istringstream lines(*text);
-    std::string line;
-    for (int number = 1; std::getline(lines, line); ++number) {
-        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
-        std::istringstream words(line);
-        std::string name, hex, extra;
-        if (!(words >> name)) continue;
-        auto key = (words >> hex) ? key_from_hex(hex) : std::nullopt;
-        if (!key || (words >> extra) || name.find('@') == std::string::npos)
-            return fail(CryptoErrc::malformed,
-                        path + ":" + std::to_string(number) +
-                            ": expected 'name@host' and a public key of 64 hex digits");
-        keys[name] = *key;
-    }
-    return keys;
+    return crypto::parse_peer_keys(*text, path);
 }
 
 }  // namespace distribute

@@ -279,12 +279,14 @@ Expected<NamesReply, CodecError> parse_names_reply(std::span<const std::uint8_t>
         if (nl == std::string_view::npos) break;  // an unfinished last line is not an entry
         const std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl + 1);
-        const auto at = line.rfind(middle);
-        if (line.substr(0, prefix.size()) != prefix || at == std::string_view::npos ||
-            at < prefix.size())
+        // As erl_epmd reads a line: the name ends at the first space after "name ", and "at port "
+        // must follow it (a name holding a space makes the line unreadable, so it is skipped).
+        if (!line.starts_with(prefix)) continue;
+        const auto space = line.find(' ', prefix.size());
+        if (space == std::string_view::npos || line.substr(space, middle.size()) != middle)
             continue;
-        const auto name = line.substr(prefix.size(), at - prefix.size());
-        const auto entry_port = parse_port(line.substr(at + middle.size()));
+        const auto name = line.substr(prefix.size(), space - prefix.size());
+        const auto entry_port = parse_port(line.substr(space + middle.size()));
         if (!entry_port || !valid_name(name)) continue;
         reply.names.push_back({std::string(name), *entry_port});
     }

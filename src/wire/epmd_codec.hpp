@@ -130,7 +130,8 @@ struct NamesReply {
 std::vector<std::uint8_t> encode_names_reply(std::uint32_t epmd_port,
                                              std::span<const NameEntry> names);
 // The whole reply (EPMD closes the socket after it). Lines that do not read as a name entry are
-// skipped, as erl_epmd skips them.
+// skipped, as erl_epmd skips them; so is a name holding a space (erl_epmd's name ends at the
+// first space), which epmd registers and lists.
 Expected<NamesReply, CodecError> parse_names_reply(std::span<const std::uint8_t> input);
 
 struct DumpEntry {
