@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 RawSocket::RawSocket(std::uint16_t port, const char* source) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -215,4 +215,4 @@ void expect_echo(ScriptedPeer& peer, Atom tag) {
     }
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

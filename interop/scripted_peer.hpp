@@ -16,7 +16,7 @@
 #include "wire/framing.hpp"
 #include "wire/handshake.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // A TCP connection to 127.0.0.1:port with blocking writes and polled reads; from `source` (a
 // loopback address such as 127.0.0.3) when one is given.
@@ -86,4 +86,4 @@ class ScriptedPeer {
 // Sends {Pid, tag} to our node's `echo` service from `peer` and checks that tag comes back.
 void expect_echo(ScriptedPeer& peer, Atom tag);
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing
