@@ -1,9 +1,8 @@
 // Keeping peers and letting them in: a BEAM whose net_ticktime is much shorter than ours keeps
 // an idle connection to our node (its ticks are answered), distribute node --net-ticktime sets
 // ours, and a flood of idle sockets from one address keeps no other peer out (handshakes are
-// bounded per address); erl drops a SIGSTOPped distribute node on its tick timeout.
+// bounded per address).
 #include <doctest/doctest.h>
-#include <signal.h>
 
 #include <memory>
 #include <vector>
@@ -98,29 +97,4 @@ TEST_CASE("distribute node --net-ticktime 4 drops a silent peer within seconds, 
     const bool dropped = silent.closed_within(20s);
     INFO(node.log());
     CHECK(dropped);
-}
-
-TEST_CASE(
-    "tick_timeout: erl drops a SIGSTOPped distribute node with net_tick_timeout, and reaches it "
-    "again after SIGCONT") {
-    Cluster cluster;
-    ForegroundNode node(
-        {"--sname", unique_name("cli_frozen"), "--cookie", "interop_cookie", "--net-ticktime", "4"},
-        {epmd_env(cluster.epmd_port())});
-    auto options = cluster.erl_options("erl_watches_frozen");
-    options.extra_args = {"-kernel", "net_ticktime", "4"};
-    ErlNode erl(options);
-    const std::string ours = quoted(node.name());
-    CHECK(erl.eval("net_kernel:monitor_nodes(true, [nodedown_reason]), net_adm:ping(" + ours +
-                   ")") == "pong");
-    node.process().send_signal(SIGSTOP);
-    const std::string reason =
-        erl.eval("receive {nodedown, " + ours + ", Info} -> proplists:get_value(nodedown_reason, " +
-                     "Info) after 40000 -> still_up end",
-                 45s);
-    node.process().send_signal(SIGCONT);
-    INFO(node.log());
-    CHECK(reason == "net_tick_timeout");
-    CHECK(erl.eval("lists:member(" + ours + ", nodes())") == "false");
-    eventually([&] { return erl.eval("net_adm:ping(" + ours + ")") == "pong"; }, 30s);
 }
