@@ -206,6 +206,7 @@ TEST_CASE(
           "{1000000,1000000}");
 
     // Forms erl never writes but reads: decoded by us, sent in ours, compared with its reading.
+    // (An empty BIT_BINARY_EXT, <<131,77,0,0,0,0,0>>, is read by OTP 25 and refused by OTP 27.)
     const std::vector<std::vector<std::uint8_t>> forms = {
         {131, 107, 0, 0},                                           // empty STRING_EXT
         {131, 108, 0, 0, 0, 0, 100, 0, 1, 97},                      // LIST_EXT of 0, tail 'a'
@@ -220,7 +221,6 @@ TEST_CASE(
         {131, 115, 2, 'o', 'k'},                                    // SMALL_ATOM_EXT
         {131, 118, 0, 2, 0xc3, 0xa4},                               // 'ä' as ATOM_UTF8_EXT
         {131, 77, 0, 0, 0, 1, 3, 255},                              // bitstring, unused bits set
-        {131, 77, 0, 0, 0, 0, 0},                                   // empty BIT_BINARY_EXT
         {131, 113, 100, 0, 1, 109, 100, 0, 1, 102, 98, 0, 0, 0, 2}  // fun m:f/2, INTEGER_EXT
     };
     std::vector<Term> decoded;
