@@ -202,4 +202,17 @@ bool ScriptedPeer::read_before(std::chrono::steady_clock::time_point deadline) {
     return socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) > 0;
 }
 
+void expect_echo(ScriptedPeer& peer, Atom tag) {
+    const Pid me = peer.pid(1);
+    peer.send(wire::RegSend{me, Atom::make("echo").value(), tuple(me, tag), std::nullopt});
+    for (;;) {
+        auto answer = peer.next_control();
+        REQUIRE(answer.has_value());
+        if (auto* send = std::get_if<wire::SendSender>(&*answer)) {
+            CHECK(send->message == Term(tag));
+            return;
+        }
+    }
+}
+
 }  // namespace distribute::testing

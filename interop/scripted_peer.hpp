@@ -83,4 +83,7 @@ class ScriptedPeer {
     std::size_t ticks_ = 0;
 };
 
+// Sends {Pid, tag} to our node's `echo` service from `peer` and checks that tag comes back.
+void expect_echo(ScriptedPeer& peer, Atom tag);
+
 }  // namespace distribute::testing

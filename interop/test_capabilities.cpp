@@ -96,7 +96,8 @@ std::size_t count(const std::vector<wire::Control>& controls) {
 }  // namespace
 
 TEST_CASE(
-    "a peer gets only the control messages its flags allow, for every optional flag, and each "
+    "flag_negotiation: a peer gets only the control messages its flags allow, for every "
+    "optional flag, and each "
     "one it offers is used") {
     Cluster cluster;
     LogCapture log;

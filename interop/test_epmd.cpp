@@ -374,7 +374,7 @@ TEST_CASE("a hidden registration is reported as hidden by OTP's epmd") {
     CHECK(found->port == 45680);
 }
 
-TEST_CASE("when OTP's epmd is killed and restarted, our client registers again") {
+TEST_CASE("epmd_resilience: when OTP's epmd is killed and restarted, our client registers again") {
     Loop loop;
     const auto port = free_port();
     auto epmd = std::make_unique<EpmdProcess>(port);

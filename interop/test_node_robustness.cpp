@@ -30,7 +30,9 @@ constexpr std::uint64_t pass_through_flags =
 
 }  // namespace
 
-TEST_CASE("a wrong cookie is refused in both directions while a good connection keeps working") {
+TEST_CASE(
+    "cookie_rejection: a wrong cookie is refused in both directions while a good connection "
+    "keeps working") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -62,7 +64,8 @@ TEST_CASE("a wrong cookie is refused in both directions while a good connection 
 }
 
 TEST_CASE(
-    "10,000 wrong-cookie handshakes from an erl node leave no descriptor, connection or "
+    "cookie_rejection: 10,000 wrong-cookie handshakes from an erl node leave no descriptor, "
+    "connection or "
     "process behind") {
     Cluster cluster;
     Node node = start_node(cluster.node_options("cpp_cookie_storm"));
@@ -90,7 +93,7 @@ TEST_CASE(
     CHECK(bad.eval("nodes(connected)") == "[]");
 }
 
-TEST_CASE("Node::set_cookie gives one peer its own cookie, in both directions") {
+TEST_CASE("cookie_rejection: Node::set_cookie gives one peer its own cookie, in both directions") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -113,7 +116,9 @@ TEST_CASE("Node::set_cookie gives one peer its own cookie, in both directions") 
     CHECK(echo_round_trip(erl, node, "dialled_us") == "ok");
 }
 
-TEST_CASE("a peer that stops ticking is dropped with net_tick_timeout; a ticking idle one is not") {
+TEST_CASE(
+    "tick_timeout: a peer that stops ticking is dropped with net_tick_timeout; a ticking idle one "
+    "is not") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -144,7 +149,9 @@ TEST_CASE("a peer that stops ticking is dropped with net_tick_timeout; a ticking
     eventually([&] { return node.ping(peer, 2s); }, 30s);
 }
 
-TEST_CASE("a handshake that stalls is closed after the setup time and counted as refused") {
+TEST_CASE(
+    "setup_timeout: a handshake that stalls is closed after the setup time and counted as "
+    "refused") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -176,7 +183,8 @@ TEST_CASE("a handshake that stalls is closed after the setup time and counted as
 }
 
 TEST_CASE(
-    "a BEAM past its connection's budget of new atoms loses that connection only, and may "
+    "atom_exhaustion: a BEAM past its connection's budget of new atoms loses that connection only, "
+    "and may "
     "connect again with a budget of its own") {
     Cluster cluster;
     LogCapture log;
@@ -210,12 +218,15 @@ TEST_CASE(
     CHECK(log.contains("budget of new atoms"));
     CHECK_FALSE(Atom::existing("over" + stamp + "_100").has_value());
     CHECK(echo_round_trip(bystander, node, "still_here") == "ok");
-    // A new connection gets a new budget: the atoms that were refused now fit.
-    CHECK(erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    // A new connection gets a new budget: the atoms that were refused now fit. (A ping while
+    // erl's net_kernel still takes the old connection down answers pang, as between BEAMs.)
+    eventually([&] { return erl.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong"; });
     CHECK(echo_new_atoms("over", 100) == "ok");
 }
 
-TEST_CASE("a malformed frame closes only its own connection; the peer can connect again") {
+TEST_CASE(
+    "malformed_peer: a malformed frame closes only its own connection; the peer can connect "
+    "again") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -288,7 +299,8 @@ TEST_CASE("a malformed frame closes only its own connection; the peer can connec
 }
 
 TEST_CASE(
-    "a peer back under the same name while its old connection is open replaces it: nodedown "
+    "pending_up_replace: a peer back under the same name while its old connection is open "
+    "replaces it: nodedown "
     "first, then nodeup") {
     Cluster cluster;
     LogCapture log;
@@ -300,21 +312,9 @@ TEST_CASE(
     const Atom peer = atom(name);
     const std::string ours(node.name().name());
 
-    auto echo = [&](ScriptedPeer& p, Atom tag) {
-        const Pid me = p.pid(1);
-        p.send(wire::RegSend{me, "echo"_a, tuple(me, tag), std::nullopt});
-        for (;;) {
-            auto answer = p.next_control();
-            REQUIRE(answer.has_value());
-            if (auto* send = std::get_if<wire::SendSender>(&*answer)) {
-                CHECK(send->message == Term(tag));
-                return;
-            }
-        }
-    };
     ScriptedPeer old_life(node.port(), name, ours, "interop_cookie", 1);
     REQUIRE(old_life.handshake());
-    echo(old_life, "first_life"_a);
+    expect_echo(old_life, "first_life"_a);
     Mailbox watcher = node.open_mailbox();
     watcher.trap_exit(true);
     const Reference ref = watcher.monitor(old_life.pid(7));
@@ -332,13 +332,14 @@ TEST_CASE(
         tuple(atoms::EXIT, old_life.pid(8), atoms::noconnection)};
     std::sort(expected.begin(), expected.end());
     CHECK(got == expected);
-    echo(new_life, "second_life"_a);
+    expect_echo(new_life, "second_life"_a);
     CHECK(events.sequence(peer) == std::vector<bool>{true, false, true});
     CHECK(listed_once(node.hidden_nodes(), peer));
 }
 
 TEST_CASE(
-    "our node and erl dialling each other at the same moment end up with one connection, "
+    "simultaneous_connect: our node and erl dialling each other at the same moment end up with "
+    "one connection, "
     "whichever name is greater") {
     Cluster cluster;
     ErlNode erl(cluster.erl_options("erl_sim"));
@@ -403,7 +404,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a pending handshake from a peer is replaced by a newer one from it when its name is greater "
+    "pending_up_replace: a pending handshake from a peer is replaced by a newer one from it when "
+    "its name is greater "
     "than ours, and kept when ours is greater") {
     Cluster cluster;
     LogCapture log;
@@ -428,7 +430,9 @@ TEST_CASE(
     CHECK(second_smaller.failure().code == wire::HandshakeErrc::lost_race);
 }
 
-TEST_CASE("two C++ nodes sending to each other at the same moment end up with one connection") {
+TEST_CASE(
+    "simultaneous_connect: two C++ nodes sending to each other at the same moment end up with "
+    "one connection") {
     Cluster cluster;
     constexpr int rounds = 20;
     constexpr int senders = 3;
@@ -488,7 +492,9 @@ TEST_CASE("two C++ nodes sending to each other at the same moment end up with on
     }
 }
 
-TEST_CASE("a pid from an earlier incarnation of a restarted node is treated as dead") {
+TEST_CASE(
+    "link_monitor_semantics: a pid from an earlier incarnation of a restarted node is treated as "
+    "dead") {
     Cluster cluster;
     LogCapture log, log_old, log_new;
     INFO(log.text());
@@ -549,7 +555,8 @@ TEST_CASE("a pid from an earlier incarnation of a restarted node is treated as d
 }
 
 TEST_CASE(
-    "a peer of a future release: the connection uses the flags both offer, and the log names "
+    "flag_negotiation: a peer of a future release: the connection uses the flags both offer, and "
+    "the log names "
     "those we do not understand") {
     Cluster cluster;
     LogCapture log;

@@ -1,6 +1,7 @@
 // pg between our node and three real erl nodes (-kernel start_pg true): members seen both ways,
 // joins and leaves, cleanup when a member exits or a node goes, a netsplit healing back to one
-// view, a restarted scope, named scopes, subscriptions, broadcast, pools, and bad input.
+// view, a restarted scope, named scopes, subscriptions, broadcast, pools, and bad input (joins
+// from outside the overlay, forged syncs).
 #include <doctest/doctest.h>
 
 #include <set>
@@ -250,4 +251,22 @@ TEST_CASE("a peer that floods joins is held to the scope's limit") {
         kept += m.pg("flood"_a).members(group).size();
     CHECK(kept <= 100);
     CHECK(kept > 0);
+}
+
+TEST_CASE(
+    "pg_global_convergence: a join from a process outside the overlay is ignored, and 2,000 "
+    "forged syncs do not keep a real join from converging") {
+    Membership m(1);
+    INFO(m.log.text());
+    // The evaluating process is no scope's peer: its join names itself as the peer.
+    CHECK(m.erls[0]->eval("{pg, " + m.cpp() + "} ! {join, self(), outsider, [self()]}, ok") ==
+          "ok");
+    // 2,000 processes, each claiming to be a scope with a group of its own.
+    CHECK(m.erls[0]->eval("Cpp = " + m.cpp() +
+                          ", [spawn(fun() -> gen_server:cast({pg, Cpp}, {sync, self(), [{{forged, "
+                          "I}, [self()]}]}), receive stop -> ok end end) || I <- lists:seq(1, "
+                          "2000)], ok") == "ok");
+    const Pid real = erl_member(m, 0, "real");
+    converge(m, "real", {real});
+    CHECK(m.pg().members("outsider"_a).empty());
 }

@@ -37,7 +37,9 @@ std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> frame) {
 
 }  // namespace
 
-TEST_CASE("a BEAM agrees headers and fragments with us, and a 100 MB binary crosses both ways") {
+TEST_CASE(
+    "large_message_fragmentation: a BEAM agrees headers and fragments with us, and a 100 MB "
+    "binary crosses both ways") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -98,7 +100,9 @@ TEST_CASE("fragmented messages of three erl processes at once each arrive whole 
         CHECK(last[i] == per_sender);
 }
 
-TEST_CASE("a BEAM message past our reassembly limit closes that connection only") {
+TEST_CASE(
+    "large_message_fragmentation: a BEAM message past our reassembly limit closes that "
+    "connection only") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
@@ -135,7 +139,9 @@ TEST_CASE("a BEAM message past our reassembly limit closes that connection only"
     CHECK(follows_pattern(m[1].bytes()));
 }
 
-TEST_CASE("hostile distribution headers and fragments close only their own connection") {
+TEST_CASE(
+    "malformed_peer: hostile distribution headers and fragments close only their own "
+    "connection") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());

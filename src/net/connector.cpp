@@ -117,11 +117,14 @@ void ask_epmd(const DialPtr& dial) {
                 return dial->fail(DialErrc::no_epmd,
                                   "no EPMD on " + dial->epmd_address() + " (" + why + ")");
             }
-            if (!port->speaks_v6())
+            // The range is a hint, as it is to a BEAM: an OTP 23+ node started with
+            // ERL_EPMD_DIST_HIGH=5 registers 5..5 and still speaks 'N'. Only a range below
+            // version 5 (nodes older than R6) rules the handshake out.
+            if (port->highest < 5)
                 return dial->fail(DialErrc::old_version,
                                   dial->node() + " speaks distribution versions " +
                                       std::to_string(port->lowest) + ".." +
-                                      std::to_string(port->highest) + ", not 6");
+                                      std::to_string(port->highest) + ", not 5 or 6");
             dial->epmd_extra = std::move(port->extra);
             connect_port(dial, port->port);
         }));

@@ -20,7 +20,7 @@ enum class DialErrc {
     unreachable,     // the host does not resolve, the node's port refuses, or time ran out
     no_epmd,         // the host resolves but its EPMD does not answer
     not_registered,  // its EPMD does not know the name
-    old_version,     // the node does not speak distribution version 6
+    old_version,     // EPMD says the node speaks only versions below 5 (older than R6)
 };
 
 const std::error_category& dial_category() noexcept;

@@ -15,7 +15,7 @@ const char* message_of(DialErrc e) noexcept {
         case DialErrc::not_registered:
             return "the name is not registered with the host's EPMD";
         case DialErrc::old_version:
-            return "the node does not speak distribution version 6";
+            return "the node speaks only distribution versions older than 5";
     }
     return nullptr;
 }
