@@ -25,21 +25,21 @@ std::string quoted(const std::string& name) {
 }  // namespace
 
 BeamSide::BeamSide(BeamSideOptions options)
-    : options_(std::move(options)), epmd_port_(interop::free_port()) {
+    : options_(std::move(options)), epmd_port_(testing::free_port()) {
     epmd_.emplace(epmd_port_);
     slots_.resize(options_.nodes);
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-        slots_[i].alive = interop::unique_name("soak_erl" + std::to_string(i + 1));
+        slots_[i].alive = testing::unique_name("soak_erl" + std::to_string(i + 1));
         start(slots_[i]);
     }
 }
 
 std::string BeamSide::node_name(std::size_t slot) const {
-    return slots_[slot].alive + "@" + interop::short_host();
+    return slots_[slot].alive + "@" + testing::short_host();
 }
 
 void BeamSide::start(Slot& slot) {
-    interop::ErlNodeOptions o;
+    testing::ErlNodeOptions o;
     o.name = slot.alive;
     o.epmd_port = epmd_port_;
     o.extra_args = {"-pa", options_.beam_dir, "-kernel", "net_ticktime",
@@ -47,9 +47,9 @@ void BeamSide::start(Slot& slot) {
     // The name may still be known to the EPMD for a moment after its last owner was killed.
     for (int attempt = 1;; ++attempt) {
         try {
-            slot.erl = std::make_unique<interop::ErlNode>(o);
+            slot.erl = std::make_unique<testing::ErlNode>(o);
             break;
-        } catch (const interop::FixtureError&) {
+        } catch (const testing::FixtureError&) {
             if (attempt == 5) throw;
             std::this_thread::sleep_for(500ms);
         }
@@ -62,7 +62,7 @@ void BeamSide::start(Slot& slot) {
     const std::string reply = slot.erl->eval(
         "soak_peer:start(" + quoted(options_.our_node) + ", " + names + ", " +
         std::to_string(options_.processes_per_node) + ", \"" + options_.violation_log + "\")");
-    if (reply != "ok") throw interop::FixtureError("soak_peer:start answered " + reply);
+    if (reply != "ok") throw testing::FixtureError("soak_peer:start answered " + reply);
 }
 
 BeamSide::Totals BeamSide::totals(std::size_t slot) {
@@ -97,7 +97,7 @@ std::string BeamSide::random_fault(Node& ours, std::mt19937_64& random) {
     std::uniform_int_distribution<std::size_t> pick_slot(0, slots_.size() - 1);
     std::uniform_int_distribution<int> pick_fault(0, 4);
     Slot& slot = slots_[pick_slot(random)];
-    const std::string peer = slot.alive + "@" + interop::short_host();
+    const std::string peer = slot.alive + "@" + testing::short_host();
     switch (pick_fault(random)) {
         case 0: {
             // Only the BEAM this driver started, by the OS pid it reported.

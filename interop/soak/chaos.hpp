@@ -56,14 +56,14 @@ class BeamSide {
   private:
     struct Slot {
         std::string alive;  // the name before @
-        std::unique_ptr<interop::ErlNode> erl;
+        std::unique_ptr<testing::ErlNode> erl;
         pid_t os_pid = -1;
     };
     void start(Slot& slot);
 
     BeamSideOptions options_;
     std::uint16_t epmd_port_;
-    std::optional<interop::EpmdProcess> epmd_;
+    std::optional<testing::EpmdProcess> epmd_;
     std::vector<Slot> slots_;
 };
 

@@ -134,12 +134,12 @@ class Soak {
     explicit Soak(Options options) : options_(options), random_(options.seed) {}
 
     int run() {
-        interop::TempDir dir;
-        interop::compile_erl(INTEROP_SOURCE_DIR "/erl/soak_peer.erl", dir.path());
+        testing::TempDir dir;
+        testing::compile_erl(INTEROP_SOURCE_DIR "/erl/soak_peer.erl", dir.path());
         const std::string violation_log = dir.file("violations.log");
 
         NodeOptions o;
-        o.name = interop::unique_name("soak_cxx");
+        o.name = testing::unique_name("soak_cxx");
         o.cookie = "interop_cookie";
         o.net_ticktime = ticktime_;
         o.threads = 2;
@@ -149,7 +149,7 @@ class Soak {
         std::vector<std::string> names;
         for (std::size_t i = 0; i < options_.workers; ++i)
             names.push_back("soak_worker_" + std::to_string(i + 1));
-        const std::string our_node = o.name + "@" + interop::short_host();
+        const std::string our_node = o.name + "@" + testing::short_host();
         BeamSideOptions beam{options_.erl_nodes, options_.processes, names,    our_node,
                              dir.path(),         violation_log,      ticktime_};
         // The erl nodes start first and ask for the workers until they answer.

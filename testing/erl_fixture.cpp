@@ -17,7 +17,7 @@
 
 #include "subprocess.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -392,4 +392,4 @@ std::string ErlNode::diagnostics() {
     return errors_;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing
