@@ -1,6 +1,8 @@
 // The fixture itself: if these fail, every other interop test's verdict means nothing.
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "erl_fixture.hpp"
 
 using namespace distribute::testing;
@@ -94,4 +96,30 @@ TEST_CASE("run and run_erl_eval return output and refuse failures") {
 TEST_CASE("a second epmd on a taken port is a FixtureError") {
     EpmdProcess first(free_port());
     CHECK_THROWS_AS(EpmdProcess(first.port()), FixtureError);
+}
+
+TEST_CASE("an epmd starts again on its port right after being killed") {
+    // The EPMD closes its probes' connections and, killed, its nodes' ones first: its port is
+    // left with connections in TIME_WAIT, which must not count as the port being taken.
+    const std::uint16_t port = free_port();
+    std::optional<EpmdProcess> epmd(std::in_place, port);
+    ErlNode node(options_for(port));
+    epmd.reset();
+    epmd.emplace(port);
+    ErlNode another(options_for(port));
+    CHECK(another.eval("1 + 1") == "2");
+}
+
+TEST_CASE("an erl node started with a name gets exactly that name, again after the first is gone") {
+    EpmdProcess epmd(free_port());
+    ErlNodeOptions options = options_for(epmd.port());
+    options.name = unique_name("named");
+    std::string first_name;
+    {
+        ErlNode first(options);
+        first_name = first.node_name();
+        CHECK(first_name.rfind(options.name + "@", 0) == 0);
+    }
+    ErlNode second(options);
+    CHECK(second.node_name() == first_name);
 }

@@ -123,6 +123,10 @@ namespace {
 std::uint16_t try_bind(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw FixtureError("socket failed");
+    // As epmd binds: connections of an EPMD killed a moment ago, in TIME_WAIT, do not count as
+    // the port being taken (a listener on it still does), so one can be started again on it.
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -271,7 +275,7 @@ EpmdProcess::~EpmdProcess() {
 }
 
 ErlNode::ErlNode(ErlNodeOptions options) {
-    const std::string name = unique_name(options.name_prefix);
+    const std::string name = options.name.empty() ? unique_name(options.name_prefix) : options.name;
     marker_ = "@@fixture:" + name + "@@";
     std::vector<std::string> argv = {"erl", "-noshell", "-kernel", "inet_dist_use_interface",
                                      options.interface,

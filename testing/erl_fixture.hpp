@@ -93,6 +93,9 @@ class EpmdProcess {
 
 struct ErlNodeOptions {
     std::string name_prefix = "erl";  // the node is <unique name>@<short host>
+    // Set: exactly this name (before the @) instead of a unique one, for a node that must come
+    // back under the name of one that was killed.
+    std::string name;
     // Set: a long name, -name <unique name>@long_host (an IP address like 127.0.0.1 or ::1
     // works on a machine without a domain), instead of -sname.
     std::string long_host;
