@@ -151,7 +151,8 @@ class ScriptedTransport final : public net::Transport {
     void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
                            Handler done) override {
         std::vector<std::uint8_t> bytes;
-        for (auto part : parts) bytes.insert(bytes.end(), part.begin(), part.end());
+        for (auto part : parts)
+            bytes.insert(bytes.end(), part.begin(), part.end());
         link_->write(end_, bytes, std::move(done));
     }
     void close() override { link_->close(end_); }

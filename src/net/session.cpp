@@ -282,8 +282,8 @@ void Session::send(const wire::Control& control) {
     wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
     const bool node_thread = io_.get_executor().running_in_this_thread();
     const std::size_t frame = pending_.size() - before;
-    const std::size_t fragments = wire::fragments_for(control, frame - encoder_->prefix_bytes(),
-                                                      encoder_->negotiated());
+    const std::size_t fragments =
+        wire::fragments_for(control, frame - encoder_->prefix_bytes(), encoder_->negotiated());
     if (fragments > 1 || !lanes_.empty()) {
         const auto sender = wire::sending_process(control);
         if (fragments > 1 || lane_of(sender) != nullptr) {

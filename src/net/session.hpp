@@ -204,7 +204,6 @@ class Session : public std::enable_shared_from_this<Session> {
     struct Queued {
         std::vector<std::uint8_t> frames;
         std::optional<wire::OutgoingFragments> fragments;
-        std::size_t bytes() const { return fragments ? fragments->bytes_left() : frames.size(); }
     };
     // One per sending process with a fragmented message under way (sender nullopt: the controls
     // that name none). Each write takes the front fragment or frames of every lane.

@@ -48,7 +48,8 @@ class TcpTransport final : public Transport {
                            Handler done) override {
         std::vector<asio::const_buffer> buffers;
         buffers.reserve(parts.size());
-        for (auto part : parts) buffers.emplace_back(part.data(), part.size());
+        for (auto part : parts)
+            buffers.emplace_back(part.data(), part.size());
         asio::async_write(socket_, std::move(buffers), std::move(done));
     }
     std::size_t write_now(std::span<const std::uint8_t> bytes) override {

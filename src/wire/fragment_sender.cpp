@@ -15,8 +15,10 @@ constexpr std::uint8_t continuation = 70;
 
 std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
                           std::uint64_t negotiated) {
-    if (!(negotiated & flag::fragments) || !has_payload(op_for(control, negotiated))) return 1;
-    return terms_bytes <= fragment_data_bytes ? 1 : (terms_bytes - 1) / fragment_data_bytes + 1;
+    if (terms_bytes <= fragment_data_bytes || !(negotiated & flag::fragments) ||
+        !has_payload(op_for(control, negotiated)))
+        return 1;
+    return (terms_bytes - 1) / fragment_data_bytes + 1;
 }
 
 std::optional<Pid> sending_process(const Control& control) {
@@ -45,12 +47,6 @@ std::size_t OutgoingFragments::piece_bytes(std::size_t index) const {
     return std::min(fragment_data_bytes, terms - from);
 }
 
-std::size_t OutgoingFragments::bytes_left() const {
-    std::size_t n = 0;
-    for (std::size_t i = next_; i < count_; ++i) n += prefix_bytes(i) + piece_bytes(i);
-    return n;
-}
-
 std::size_t OutgoingFragments::wire_bytes() const {
     return buffer_.size() - terms_at_ + count_ * prefix_bytes(1) + 1;
 }
@@ -66,8 +62,8 @@ std::array<std::span<const std::uint8_t>, 2> OutgoingFragments::take(Prefix& pre
     etf::wire::store64(prefix.data() + 14, count_ - index);
     if (index == 0) prefix[22] = 0;  // no atom cache references
     return {std::span<const std::uint8_t>(prefix.data(), head),
-            std::span<const std::uint8_t>(
-                buffer_.data() + terms_at_ + index * fragment_data_bytes, piece)};
+            std::span<const std::uint8_t>(buffer_.data() + terms_at_ + index * fragment_data_bytes,
+                                          piece)};
 }
 
 }  // namespace distribute::wire

@@ -45,8 +45,6 @@ class OutgoingFragments {
 
     bool done() const { return next_ == count_; }
     std::size_t count() const { return count_; }
-    // Bytes of the fragments not yet taken, their prefixes included.
-    std::size_t bytes_left() const;
     // Bytes of all the frames, their prefixes included.
     std::size_t wire_bytes() const;
     // The next fragment: its prefix written into `prefix` (the returned first span views it) and
