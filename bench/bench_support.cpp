@@ -13,31 +13,31 @@
 
 namespace distribute::bench {
 
-using interop::FixtureError;
+using testing::FixtureError;
 
 Server::Server(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                const std::string& ready) {
-    child = interop::spawn_child(argv, env);
+    child = testing::spawn_child(argv, env);
     std::string_view none;
-    const auto deadline = interop::Clock::now() + std::chrono::seconds(20);
+    const auto deadline = testing::Clock::now() + std::chrono::seconds(20);
     while (out.find(ready) == std::string::npos) {
-        if (interop::pump(child, none, false, out, err, deadline) ==
-                interop::PumpResult::timed_out ||
-            interop::try_reap(child))
+        if (testing::pump(child, none, false, out, err, deadline) ==
+                testing::PumpResult::timed_out ||
+            testing::try_reap(child))
             throw FixtureError(argv[0] + " did not start: " + err);
     }
 }
 
 Server::~Server() {
-    interop::kill_child(child);
+    testing::kill_child(child);
 }
 
 Cluster::Cluster(unsigned threads) {
-    epmd_port = interop::free_port();
+    epmd_port = testing::free_port();
     env = {"ERL_EPMD_PORT=" + std::to_string(epmd_port)};
-    host = interop::short_host();
+    host = testing::short_host();
     NodeOptions options;
-    options.name = interop::unique_name("bench_self");
+    options.name = testing::unique_name("bench_self");
     options.cookie = cookie;
     options.epmd_mode = EpmdMode::embedded;
     options.epmd.endpoint.port = epmd_port;
@@ -46,31 +46,31 @@ Cluster::Cluster(unsigned threads) {
     if (!node) throw FixtureError("our node did not start: " + node.error().detail);
     self.emplace(std::move(*node));
 
-    const std::string cpp_name = interop::unique_name("bench_cpp");
+    const std::string cpp_name = testing::unique_name("bench_cpp");
     cpp_node = cpp_name + "@" + host;
     cpp = std::make_unique<Server>(
         std::vector<std::string>{DISTRIBUTE_EXE, "node", "--sname", cpp_name, "--cookie", cookie,
                                  "--threads", std::to_string(threads)},
         env, "is up");
 
-    interop::compile_erl(BENCH_SOURCE_DIR "/erl/node_bench.erl", dir.path());
-    interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_kv.erl", dir.path());
-    interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_procs.erl", dir.path());
-    interop::compile_erl(BENCH_SOURCE_DIR "/erl/bench_proxy.erl", dir.path());
-    interop::ErlNodeOptions recv_options;
+    testing::compile_erl(BENCH_SOURCE_DIR "/erl/node_bench.erl", dir.path());
+    testing::compile_erl(BENCH_SOURCE_DIR "/erl/bench_kv.erl", dir.path());
+    testing::compile_erl(BENCH_SOURCE_DIR "/erl/bench_procs.erl", dir.path());
+    testing::compile_erl(BENCH_SOURCE_DIR "/erl/bench_proxy.erl", dir.path());
+    testing::ErlNodeOptions recv_options;
     recv_options.name_prefix = "bench_recv";
     recv_options.cookie = cookie;
     recv_options.epmd_port = epmd_port;
     recv_options.extra_args = {"-pa",       dir.path(), "+sbwt",    "none",
                                "+sbwtdcpu", "none",     "+sbwtdio", "none"};
-    recv = std::make_unique<interop::ErlNode>(recv_options);
+    recv = std::make_unique<testing::ErlNode>(recv_options);
     recv->eval("node_bench:start_services()");
     recv->eval("bench_kv:start()");
     recv_pid = static_cast<pid_t>(std::stol(recv->eval("list_to_integer(os:getpid())")));
-    interop::ErlNodeOptions drv_options = recv_options;
+    testing::ErlNodeOptions drv_options = recv_options;
     drv_options.name_prefix = "bench_drv";
     drv_options.extra_args = {"-pa", dir.path()};
-    drv = std::make_unique<interop::ErlNode>(drv_options);
+    drv = std::make_unique<testing::ErlNode>(drv_options);
     connect(cpp_node);
     connect(recv->node_name());
 }

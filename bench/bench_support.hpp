@@ -19,7 +19,7 @@ namespace distribute::bench {
 
 // A child process that prints a line containing `ready` once it serves; killed when this goes.
 struct Server {
-    interop::Child child;
+    testing::Child child;
     std::string out, err;
 
     Server(const std::vector<std::string>& argv, const std::vector<std::string>& env,
@@ -46,10 +46,10 @@ struct Cluster {
     std::optional<Node> self;
     std::string cpp_node;
     std::unique_ptr<Server> cpp;
-    interop::TempDir dir;
-    std::unique_ptr<interop::ErlNode> recv;
+    testing::TempDir dir;
+    std::unique_ptr<testing::ErlNode> recv;
     pid_t recv_pid = -1;
-    std::unique_ptr<interop::ErlNode> drv;
+    std::unique_ptr<testing::ErlNode> drv;
 
     // Makes drv and self connect to `node` now.
     void connect(const std::string& node);

@@ -22,7 +22,7 @@
 #include "erl_fixture.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace distribute::bench;
 
 namespace {

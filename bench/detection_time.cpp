@@ -72,21 +72,21 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        interop::EpmdProcess epmd(interop::free_port());
+        testing::EpmdProcess epmd(testing::free_port());
         NodeOptions options;
-        options.name = interop::unique_name("bench_detect");
+        options.name = testing::unique_name("bench_detect");
         options.cookie = "bench_cookie";
         options.epmd_mode = EpmdMode::use_running;
         options.epmd.endpoint = {"127.0.0.1", epmd.port()};
         options.net_ticktime = std::chrono::seconds(ticktime);
         auto node = Node::start(options);
-        if (!node) throw interop::FixtureError(node.error().detail);
-        interop::ErlNodeOptions erl_options;
+        if (!node) throw testing::FixtureError(node.error().detail);
+        testing::ErlNodeOptions erl_options;
         erl_options.cookie = "bench_cookie";
         erl_options.epmd_port = epmd.port();
         erl_options.extra_args = {"-kernel", "net_ticktime", std::to_string(ticktime)};
         erl_options.name_prefix = "watcher";
-        interop::ErlNode watcher(erl_options);
+        testing::ErlNode watcher(erl_options);
 
         std::printf(
             "Failure detection: a BEAM node frozen with SIGSTOP (net_ticktime %d s on "
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
             "-------------------:|----------:|-----------------:|\n");
         for (int trial = 1; trial <= trials; ++trial) {
             erl_options.name_prefix = "victim";
-            interop::ErlNode victim(erl_options);
+            testing::ErlNode victim(erl_options);
             const std::string quoted = "'" + victim.node_name() + "'";
             ClusterOptions standard;
             standard.seeds = {victim.node_name()};
@@ -113,13 +113,13 @@ int main(int argc, char** argv) {
             auto slow = watch(slow_cluster);
             auto quick = watch(fast_cluster);
             if (!slow_cluster.join(20s) || !fast_cluster.join(20s))
-                throw interop::FixtureError("cannot join " + victim.node_name());
+                throw testing::FixtureError("cannot join " + victim.node_name());
             watcher.eval("true = net_kernel:connect_node(" + quoted + ")");
             std::this_thread::sleep_for(5s);  // the detectors learn the usual gap
             // The watcher tells us its nodedown as a message: its arrival is timed here.
             Mailbox inbox = node->open_mailbox();
             if (!node->register_name(Atom::make("detect_inbox").value(), inbox.pid()))
-                throw interop::FixtureError("cannot register detect_inbox");
+                throw testing::FixtureError("cannot register detect_inbox");
             watcher.eval("Me = self(), spawn(fun() -> monitor_node(" + quoted +
                          ", true), receive {nodedown, _} -> {detect_inbox, '" +
                          std::string(node->name().name()) + "'} ! nodedown end end), ok");

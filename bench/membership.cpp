@@ -26,7 +26,7 @@
 #include "erl_fixture.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using Clock = std::chrono::steady_clock;
 
 namespace {

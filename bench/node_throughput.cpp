@@ -27,7 +27,7 @@
 #include "subprocess.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace distribute::bench;
 using Clock = std::chrono::steady_clock;
 

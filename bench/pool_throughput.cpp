@@ -59,7 +59,7 @@ double blocking_rate(asio::io_context& io, long pairs, int clients) {
     for (auto& t : threads)
         t.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (failures) throw interop::FixtureError(std::to_string(failures.load()) + " acquires failed");
+    if (failures) throw testing::FixtureError(std::to_string(failures.load()) + " acquires failed");
     return static_cast<double>(pairs / clients * clients) / seconds;
 }
 
@@ -87,7 +87,7 @@ double async_rate(asio::io_context& io, long pairs, int clients) {
         go();
     finished.get_future().wait();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (failures) throw interop::FixtureError(std::to_string(failures.load()) + " acquires failed");
+    if (failures) throw testing::FixtureError(std::to_string(failures.load()) + " acquires failed");
     return static_cast<double>(total) / seconds;
 }
 
@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        interop::TempDir dir;
-        interop::compile_erl(std::string(BENCH_SOURCE_DIR) + "/erl/pool_bench.erl", dir.path());
+        testing::TempDir dir;
+        testing::compile_erl(std::string(BENCH_SOURCE_DIR) + "/erl/pool_bench.erl", dir.path());
         asio::io_context io;
         auto work = asio::make_work_guard(io);
         std::vector<std::thread> runners;
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
         for (int clients : {1, 8, 64}) {
             const double blocking = blocking_rate(io, pairs, clients);
             const double async = async_rate(io, pairs, clients);
-            const std::string micros = interop::run_erl_eval(
+            const std::string micros = testing::run_erl_eval(
                 "io:format(\"~p\", [pool_bench:run(" + std::to_string(pool_size) + ", " +
                     std::to_string(clients) + ", " + std::to_string(pairs) + ")])",
                 std::chrono::seconds(600), {"-pa", dir.path()});

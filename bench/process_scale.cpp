@@ -70,7 +70,7 @@ class Countdown {
 double nodedown_us(Node& self, Atom peer, int linked) {
     auto remote = rpc(self, peer, Atom::make("bench_procs").value(), Atom::make("waiters").value(),
                       {Term(linked)}, std::chrono::seconds(60));
-    if (!remote) throw interop::FixtureError("waiters: " + remote.error().detail);
+    if (!remote) throw testing::FixtureError("waiters: " + remote.error().detail);
     struct Timing {
         Clock::time_point start;
         std::mutex mutex;
@@ -133,12 +133,12 @@ int main(int argc, char** argv) {
     try {
         Cluster c(threads);
         Node& self = *c.self;
-        interop::ErlNodeOptions procs_options;
+        testing::ErlNodeOptions procs_options;
         procs_options.name_prefix = "bench_procs";
         procs_options.cookie = c.cookie;
         procs_options.epmd_port = c.epmd_port;
         procs_options.extra_args = {"-pa", c.dir.path(), "+P", "4000000"};
-        interop::ErlNode procs(procs_options);
+        testing::ErlNode procs(procs_options);
         const pid_t procs_pid =
             static_cast<pid_t>(std::stol(procs.eval("list_to_integer(os:getpid())")));
         const std::size_t base = process_count(self);

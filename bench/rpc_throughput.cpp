@@ -51,7 +51,7 @@ double cpp_rate_once(Node& node, long n, int callers, Call call) {
     done->all.get_future().wait();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (done->failures.load() > 0)
-        throw interop::FixtureError(std::to_string(done->failures.load()) + " calls failed");
+        throw testing::FixtureError(std::to_string(done->failures.load()) + " calls failed");
     return static_cast<double>(n / callers * callers) / seconds;
 }
 
@@ -77,7 +77,7 @@ class Proxy : public Actor {
     ServerRef backend_;
 };
 
-double erl_rate(interop::ErlNode& drv, const std::string& expression, long n) {
+double erl_rate(testing::ErlNode& drv, const std::string& expression, long n) {
     return best_of([&] {
         return static_cast<double>(n) * 1e6 /
                parse_micros(drv.eval(expression, std::chrono::seconds(600)));
@@ -166,13 +166,13 @@ int main(int argc, char** argv) {
         std::printf("|--------:|----------:|-----------:|----------:|\n");
         auto proxy = spawn_actor(self, std::make_unique<Proxy>(ServerRef(kv, recv)),
                                  {.name = Atom::make("proxy").value()});
-        if (!proxy) throw interop::FixtureError("the proxy actor did not start");
-        interop::ErlNodeOptions mid_options;
+        if (!proxy) throw testing::FixtureError("the proxy actor did not start");
+        testing::ErlNodeOptions mid_options;
         mid_options.name_prefix = "bench_mid";
         mid_options.cookie = c.cookie;
         mid_options.epmd_port = c.epmd_port;
         mid_options.extra_args = {"-pa", c.dir.path()};
-        interop::ErlNode mid(mid_options);
+        testing::ErlNode mid(mid_options);
         mid.eval("bench_proxy:start({kv, '" + c.recv->node_name() + "'})");
         c.connect(mid.node_name());
         c.drv->eval("net_kernel:connect_node('" + std::string(self.name().name()) + "')");

@@ -128,10 +128,10 @@ Result measure(const Row& row, int ms) {
 
 // Runs bench/erl/term_codec_bench.erl and fills in the BEAM's rates, row by row.
 void measure_beam(std::vector<Result>& results, int ms) {
-    interop::TempDir dir;
-    interop::compile_erl(BENCH_SOURCE_DIR "/erl/term_codec_bench.erl", dir.path());
+    testing::TempDir dir;
+    testing::compile_erl(BENCH_SOURCE_DIR "/erl/term_codec_bench.erl", dir.path());
     const auto timeout = std::chrono::milliseconds(60000 + 6L * ms * 3 * results.size());
-    const std::string out = interop::run_erl_eval(
+    const std::string out = testing::run_erl_eval(
         "term_codec_bench:main(" + std::to_string(ms) + ")", timeout, {"-pa", dir.path()});
     std::istringstream lines(out);
     std::string tag;

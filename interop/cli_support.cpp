@@ -4,7 +4,7 @@
 #include <chrono>
 #include <sstream>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 using namespace std::chrono_literals;
 
@@ -65,4 +65,4 @@ std::vector<std::string> listening_on(std::uint16_t port) {
     return found;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -10,7 +10,7 @@
 #include "peer_process.hpp"
 #include "subprocess.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // The command of this build.
 const std::string& cli_path();
@@ -46,4 +46,4 @@ class ForegroundNode {
 // "[::1]:4369", "*:9100" for a dual-stack socket).
 std::vector<std::string> listening_on(std::uint16_t port);
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

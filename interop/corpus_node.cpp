@@ -4,7 +4,7 @@
 #include <fstream>
 #include <iterator>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // Frames as etf_corpus.erl reads and writes them: <<Size:32, Bytes:Size/binary>>.
 std::vector<Bytes> read_frames(const std::string& path) {
@@ -55,4 +55,4 @@ std::uint64_t corpus_seed() {
     return text != nullptr ? std::strtoull(text, nullptr, 10) : 20240611;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -8,7 +8,7 @@
 
 #include "erl_fixture.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 using Bytes = std::vector<std::uint8_t>;
 
@@ -31,4 +31,4 @@ struct CorpusNode {
     static ErlNodeOptions options(const TempDir& dir, const EpmdProcess& epmd);
 };
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

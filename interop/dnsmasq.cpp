@@ -14,7 +14,7 @@
 
 #include "subprocess.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 namespace {
 
@@ -124,4 +124,4 @@ std::string Dnsmasq::diagnostics() {
     return output_ + text.str();
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -11,7 +11,7 @@
 
 #include "erl_fixture.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 struct SrvRecord {
     std::string name;    // _service._tcp.name.test
@@ -49,4 +49,4 @@ class Dnsmasq {
     std::string output_;
 };
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

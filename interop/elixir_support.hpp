@@ -5,7 +5,7 @@
 
 #include "node_support.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // An `elixir --sname` node running `script` to its end, on the cluster's EPMD; its stdout.
 // `cpp` in the script is our node's name. Fails the test when elixir exits with an error.
@@ -35,4 +35,4 @@ inline std::string last_line(const std::string& out) {
     return nl == std::string::npos ? s : s.substr(nl + 1);
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

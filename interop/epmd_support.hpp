@@ -13,7 +13,7 @@
 #include "distribute/epmd.hpp"
 #include "net/asio.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 using namespace std::chrono_literals;
 
@@ -64,4 +64,4 @@ inline EpmdClientOptions client_for(std::uint16_t port) {
     return o;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -15,7 +15,7 @@
 #include "node_support.hpp"
 #include "peer_process.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 inline std::vector<std::string> split_lines(const std::string& text) {
     std::vector<std::string> lines;
@@ -83,4 +83,4 @@ inline void check_distribute_commands(std::uint16_t epmd_port, PeerProcess& peer
     CHECK(rpc_node.out == name + "\n");
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -11,7 +11,7 @@
 #include "distribute/groups.hpp"
 #include "node_support.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // An Erlang expression that re-evaluates the boolean `condition` every 20 ms until it holds
 // (ok) or `limit` passes ({timeout, LastValue}).
@@ -94,14 +94,6 @@ inline Term erl_value_offline(ErlNode& erl, std::string_view expression) {
 inline constexpr std::string_view erl_forwarder =
     "spawn(fun F() -> receive stop -> ok; M -> tester ! {got, self(), M}, F() end end)";
 
-// The reason a mailbox's process ended with: its receive fails with `exited`.
-inline Term exited_with(Mailbox& m, std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-    auto got = m.receive(limit);
-    REQUIRE_FALSE(got.has_value());
-    REQUIRE(got.error().code == ReceiveErrc::exited);
-    return got.error().reason;
-}
-
 inline std::vector<Pid> sorted(std::vector<Pid> pids) {
     std::sort(pids.begin(), pids.end());
     return pids;
@@ -113,4 +105,4 @@ inline std::vector<Pid> pids_of(const Term& list) {
     return sorted(*pids);
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

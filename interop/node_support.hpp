@@ -21,8 +21,9 @@
 #include "distribute/mailbox.hpp"
 #include "distribute/node.hpp"
 #include "erl_fixture.hpp"
+#include "waits.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 using namespace std::chrono_literals;
 
@@ -67,17 +68,6 @@ class LogCapture {
     };
     std::shared_ptr<State> state_ = std::make_shared<State>();
 };
-
-// Polls `condition` until it holds; REQUIREs that it does within `limit`.
-template <class F>
-void eventually(F condition, std::chrono::milliseconds limit = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                        "a condition did not come true in time");
-        std::this_thread::sleep_for(10ms);
-    }
-}
 
 inline Atom atom(std::string_view text) {
     auto a = Atom::make(text);
@@ -180,27 +170,11 @@ class Cluster {
     EpmdProcess epmd_;
 };
 
-inline Node start_node(NodeOptions options) {
-    auto node = Node::start(std::move(options));
-    REQUIRE_MESSAGE(node.has_value(), (node ? std::string() : node.error().detail));
-    return std::move(*node);
-}
-
 // A mailbox registered under `name` on `node`, so that erl can reach it as {name, Node}.
 inline Mailbox named_mailbox(Node& node, std::string_view name) {
     Mailbox m = node.open_mailbox();
     REQUIRE(node.register_name(atom(name), m.pid()).has_value());
     return m;
-}
-
-// The next message `inbox` gets; fails the test when none comes in time or the process ended.
-inline Term next_message(Mailbox& inbox, std::chrono::milliseconds limit = 15s) {
-    auto got = inbox.receive(limit);
-    REQUIRE_MESSAGE(got.has_value(), (got ? std::string()
-                                      : got.error().code == ReceiveErrc::timeout
-                                          ? std::string("no message in time")
-                                          : "exited: " + to_string(got.error().reason)));
-    return std::move(*got);
 }
 
 // Evaluates `expression` on `erl` and returns its value as a term, sent by erl to `inbox`
@@ -264,4 +238,4 @@ inline pid_t os_pid(ErlNode& erl) {
 inline constexpr std::string_view spawn_waiter =
     "spawn(fun() -> receive {exit, R} -> exit(R) end end)";
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 namespace {
 
@@ -45,7 +45,7 @@ PeerProcess::~PeerProcess() {
 
 void PeerProcess::pump(milliseconds slice) {
     std::string_view no_input;
-    interop::pump(child_, no_input, false, out_, err_, Clock::now() + slice, slice);
+    testing::pump(child_, no_input, false, out_, err_, Clock::now() + slice, slice);
     if (ended_) return;
     if (auto status = try_reap(child_)) {
         ended_ = true;
@@ -117,7 +117,7 @@ int PeerProcess::stop_with(int signal, milliseconds limit) {
     // What it printed while ending.
     std::string_view no_input;
     while ((child_.out >= 0 || child_.err >= 0) &&
-           interop::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
+           testing::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
                          milliseconds(10)) == PumpResult::moved) {
     }
     return exit_status_;
@@ -130,7 +130,7 @@ std::string PeerProcess::output() const {
 std::string PeerProcess::errors() {
     std::string_view no_input;
     while (child_.err >= 0 &&
-           interop::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
+           testing::pump(child_, no_input, false, out_, err_, Clock::now() + milliseconds(100),
                          milliseconds(10)) == PumpResult::moved) {
     }
     return err_;
@@ -161,4 +161,4 @@ std::string epmd_env(std::uint16_t port) {
     return "ERL_EPMD_PORT=" + std::to_string(port);
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

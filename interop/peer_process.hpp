@@ -15,7 +15,7 @@
 #include "erl_fixture.hpp"
 #include "subprocess.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 class PeerProcess {
   public:
@@ -70,4 +70,4 @@ std::vector<std::string> java_peer_argv(const TempDir& classes,
 // ERL_EPMD_PORT=port, for a peer's environment.
 std::string epmd_env(std::uint16_t port);
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -12,7 +12,7 @@
 #include "distribute/rpc.hpp"
 #include "node_support.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // demo.erl and rpc_peer_server.erl, compiled once for the erl nodes of a test.
 class TestModules {
@@ -121,4 +121,4 @@ inline Atom dead_node() {
     return atom(unique_name("nobody") + "@" + short_host());
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 RawSocket::RawSocket(std::uint16_t port, const char* source) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -202,4 +202,4 @@ bool ScriptedPeer::read_before(std::chrono::steady_clock::time_point deadline) {
     return socket_.read_some(in_, std::max(left, std::chrono::milliseconds(1))) > 0;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

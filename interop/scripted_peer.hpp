@@ -16,7 +16,7 @@
 #include "wire/framing.hpp"
 #include "wire/handshake.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 // A TCP connection to 127.0.0.1:port with blocking writes and polled reads; from `source` (a
 // loopback address such as 127.0.0.3) when one is given.
@@ -83,4 +83,4 @@ class ScriptedPeer {
     std::size_t ticks_ = 0;
 };
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

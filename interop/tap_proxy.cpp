@@ -8,7 +8,7 @@
 
 #include <stdexcept>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 namespace {
 
@@ -125,4 +125,4 @@ void TapProxy::pump(int from, int to, bool outbound) {
     ::shutdown(to, SHUT_RDWR);
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 class TapProxy {
   public:
@@ -47,4 +47,4 @@ class TapProxy {
     std::thread thread_;
 };
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

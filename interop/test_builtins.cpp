@@ -5,7 +5,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE(
     "rpc and erpc calls of the built-ins answer as a hidden BEAM node answers them, badarg and "

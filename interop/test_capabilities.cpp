@@ -16,7 +16,7 @@
 #include "scripted_peer.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include "corpus_node.hpp"
 
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {

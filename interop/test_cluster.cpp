@@ -8,7 +8,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 
@@ -65,7 +65,7 @@ ClusterOptions detecting(std::vector<std::string> seeds) {
 }  // namespace
 
 TEST_CASE("erl nodes join through seeds; members, health and the leader agree with erl") {
-    ::distribute::interop::Cluster fixture;
+    ::distribute::testing::Cluster fixture;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(fixture.node_options("cpp_join", &log));
@@ -96,7 +96,7 @@ TEST_CASE("erl nodes join through seeds; members, health and the leader agree wi
 TEST_CASE(
     "a SIGSTOPped erl node is suspect while connected, dead once disconnected, and alive "
     "again with a higher incarnation after SIGCONT") {
-    ::distribute::interop::Cluster fixture;
+    ::distribute::testing::Cluster fixture;
     LogCapture log;
     INFO(log.text());
     auto options = fixture.node_options("cpp_detect", &log);
@@ -143,7 +143,7 @@ TEST_CASE(
 }
 
 TEST_CASE("with disconnect_dead, a silent erl node is disconnected and dead before net_ticktime") {
-    ::distribute::interop::Cluster fixture;
+    ::distribute::testing::Cluster fixture;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(fixture.node_options("cpp_cut", &log));  // net_ticktime 60 s
@@ -168,7 +168,7 @@ TEST_CASE("with disconnect_dead, a silent erl node is disconnected and dead befo
 }
 
 TEST_CASE("leaving closes every connection and unregisters from EPMD, as erl sees it") {
-    ::distribute::interop::Cluster fixture;
+    ::distribute::testing::Cluster fixture;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(fixture.node_options("cpp_bye", &log));
@@ -197,7 +197,7 @@ TEST_CASE("leaving closes every connection and unregisters from EPMD, as erl see
 }
 
 TEST_CASE("monitor_node on an erl node that halts gives {nodedown, Node} to each monitor") {
-    ::distribute::interop::Cluster fixture;
+    ::distribute::testing::Cluster fixture;
     Node node = start_node(fixture.node_options("cpp_mon"));
     auto erl = std::make_unique<ErlNode>(fixture.erl_options("erl_mon"));
     const Atom peer = atom(erl->node_name());

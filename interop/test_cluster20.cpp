@@ -6,7 +6,7 @@
 #include "membership_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE("in a cluster of 20 erl nodes, 1,000 global names and 1,000 groups of ours converge") {
     constexpr std::size_t erl_count = 20;

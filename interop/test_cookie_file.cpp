@@ -13,7 +13,7 @@
 #include "erl_fixture.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {

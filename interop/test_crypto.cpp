@@ -13,7 +13,7 @@
 #include "tap_proxy.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

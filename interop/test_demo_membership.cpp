@@ -7,7 +7,7 @@
 #include "membership_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE("the demo node's pg and global functions answer erl as the contract says") {
     Membership m(1);

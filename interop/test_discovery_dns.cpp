@@ -11,7 +11,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 namespace dns = distribute::wire::dns;
 
 namespace {

@@ -9,7 +9,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE("erl started with -sname undefined connects to our node and takes the name it gives") {
     Cluster cluster;

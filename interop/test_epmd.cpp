@@ -12,22 +12,14 @@
 #include "erl_fixture.hpp"
 #include "net/asio.hpp"
 #include "subprocess.hpp"
+#include "waits.hpp"
 #include "wire/epmd_codec.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class F>
-void eventually(F condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!condition()) {
-        REQUIRE(std::chrono::steady_clock::now() < deadline);
-        std::this_thread::sleep_for(20ms);
-    }
-}
 
 ErlNodeOptions node_on(std::uint16_t epmd_port, std::string prefix) {
     ErlNodeOptions o;

@@ -14,7 +14,7 @@
 #include "distribute/term.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {

@@ -11,7 +11,7 @@
 #include "peer_process.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

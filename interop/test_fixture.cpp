@@ -3,7 +3,7 @@
 
 #include "erl_fixture.hpp"
 
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {

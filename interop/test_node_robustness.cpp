@@ -17,7 +17,7 @@
 #include "wire/framing.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

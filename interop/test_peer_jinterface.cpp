@@ -8,7 +8,7 @@
 #include "foreign_peers.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "membership_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE("registry names are found by erl, and erl's names are awaited until they appear") {
     Membership m(2);

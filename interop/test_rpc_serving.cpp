@@ -7,7 +7,7 @@
 #include "rpc_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "distribute/term.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 TEST_CASE("erl's text of random data terms parses in C++, and erl reads our printing back") {

@@ -13,7 +13,7 @@
 #include "scripted_peer.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 TEST_CASE("a BEAM with net_ticktime 4 stays connected to an idle node of ours for 30 s") {
     Cluster cluster;

@@ -14,7 +14,7 @@
 #include "wire/flags.hpp"
 
 using namespace distribute;
-using namespace distribute::interop;
+using namespace distribute::testing;
 
 namespace {
 

@@ -16,7 +16,7 @@
 
 #include "net/transport.hpp"
 
-namespace distribute::test_support {
+namespace distribute::testing {
 
 // What one end does to the bytes it reads and writes. Counts are 1-based; 0 means never.
 struct Script {
@@ -167,4 +167,4 @@ inline std::unique_ptr<net::Transport> ScriptedLink::make_transport(int end) {
     return std::make_unique<ScriptedTransport>(shared_from_this(), end);
 }
 
-}  // namespace distribute::test_support
+}  // namespace distribute::testing

@@ -12,7 +12,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -87,7 +87,7 @@ TEST_SUITE("actor") {
         REQUIRE(got.has_value());
         CHECK(*got == Term(42));
         me.send(pid, tuple("hello"_a, 1));
-        CHECK(next(me) == tuple("info"_a, tuple("hello"_a, 1)));
+        CHECK(next_message(me) == tuple("info"_a, tuple("hello"_a, 1)));
     }
 
     TEST_CASE("a reply to a plain reference tag goes to the caller's pid as {Tag, Reply}") {
@@ -97,7 +97,7 @@ TEST_SUITE("actor") {
         REQUIRE(counter.has_value());
         const Reference tag = me.make_ref();
         me.send(counter->pid(), tuple(atoms::gen_call, tuple(me.pid(), tag), "get"_a));
-        CHECK(next(me) == tuple(tag, 0));
+        CHECK(next_message(me) == tuple(tag, 0));
     }
 
     TEST_CASE("a reply to an [alias | Ref] tag goes to the alias, and is dropped once unaliased") {
@@ -112,19 +112,19 @@ TEST_SUITE("actor") {
         const Term tag = list_from(std::span<const Term>(&alias_atom, 1), Term(alias));
         me.send(server->pid(), tuple(atoms::gen_call, tuple(me.pid(), tag), "first"_a));
         me.send(server->pid(), tuple(atoms::gen_call, tuple(me.pid(), tag), "second"_a));
-        CHECK(next(observer) == tuple("deferred"_a, "first"_a));
-        CHECK(next(observer) == tuple("deferred"_a, "second"_a));
+        CHECK(next_message(observer) == tuple("deferred"_a, "first"_a));
+        CHECK(next_message(observer) == tuple("deferred"_a, "second"_a));
         From first = (*pending)[0];
         From second = (*pending)[1];
         REQUIRE(first.alias().has_value());
         CHECK(*first.alias() == alias);
         first.reply(Term(1));
-        CHECK(next(me) == tuple(tag, 1));
+        CHECK(next_message(me) == tuple(tag, 1));
         // The caller gave up: a late reply must not reach its mailbox.
         REQUIRE(me.unalias(alias));
         second.reply(Term(2));
         me.send(me.pid(), Term("flush"_a));
-        CHECK(next(me) == Term("flush"_a));
+        CHECK(next_message(me) == Term("flush"_a));
     }
 
     TEST_CASE("a From kept by the actor is answered later from another thread") {
@@ -137,7 +137,7 @@ TEST_SUITE("actor") {
             Mailbox caller = t.node.open_mailbox();
             return call(caller, server->pid(), Term("question"_a), 10s);
         });
-        CHECK(next(observer) == tuple("deferred"_a, "question"_a));
+        CHECK(next_message(observer) == tuple("deferred"_a, "question"_a));
         std::thread([from = (*pending)[0]] { from.reply(Term(42)); }).join();
         auto got = answer.get();
         REQUIRE(got.has_value());
@@ -179,7 +179,7 @@ TEST_SUITE("actor") {
             Mailbox caller = t.node.open_mailbox();
             return call(caller, server->pid(), Term("q"_a), 30s);
         });
-        CHECK(next(me) == tuple("deferred"_a, "q"_a));
+        CHECK(next_message(me) == tuple("deferred"_a, "q"_a));
         me.exit(server->pid(), Term("gone"_a));
         auto got = answer.get();
         REQUIRE_FALSE(got.has_value());
@@ -283,8 +283,8 @@ TEST_SUITE("actor") {
         me.send(pid, Term(2));
         go.set_value();
         REQUIRE(started.get().has_value());
-        CHECK(next(me) == tuple(1, true));
-        CHECK(next(me) == tuple(2, true));
+        CHECK(next_message(me) == tuple(1, true));
+        CHECK(next_message(me) == tuple(2, true));
     }
 
     TEST_CASE("a trapping actor ends with its parent's exit reason; other EXITs are info") {
@@ -365,7 +365,7 @@ TEST_SUITE("actor") {
         CHECK(cancelled.cancel());
         CHECK_FALSE(cancelled.cancel());
         Timer fired = send_after(me, 60ms, Term("tick"_a));
-        CHECK(next(me) == Term("tick"_a));
+        CHECK(next_message(me) == Term("tick"_a));
         CHECK_FALSE(fired.cancel());
         CHECK(none_queued(me, [](const Term& m) { return m.is_atom("never"_a); }));
     }

@@ -12,7 +12,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -173,7 +173,7 @@ TEST_SUITE("actor lifecycle") {
         CHECK_FALSE(before->hibernating);
         CHECK(before->hibernations == 0);
         me.send(a->pid(), tuple(atoms::gen_cast, "go"_a));
-        CHECK(next(me) == tuple("answered"_a, calls));
+        CHECK(next_message(me) == tuple("answered"_a, calls));
         eventually([&] { return actor_info(t.node, a->pid())->hibernations == 1; });
         auto slept = actor_info(t.node, a->pid());
         CHECK(slept->hibernating);
@@ -203,14 +203,14 @@ TEST_SUITE("actor lifecycle") {
         REQUIRE_FALSE(a.has_value());
         CHECK(a.error().code == StartErrc::init_failed);
         CHECK(a.error().reason == tuple("no_config"_a, 7));
-        Term exit = next(parent);
+        Term exit = next_message(parent);
         REQUIRE(exit.is_tuple(3));
         CHECK(exit[0] == Term(atoms::EXIT));
         CHECK(exit[2] == tuple("no_config"_a, 7));
         auto b = spawn_actor(t.node, std::make_unique<Ignores>(), {.link_to = parent.pid()});
         REQUIRE_FALSE(b.has_value());
         CHECK(b.error().code == StartErrc::ignored);
-        exit = next(parent);
+        exit = next_message(parent);
         REQUIRE(exit.is_tuple(3));
         CHECK(exit[2] == Term(atoms::normal));
     }
@@ -235,7 +235,7 @@ TEST_SUITE("actor lifecycle") {
         REQUIRE_FALSE(a.has_value());
         CHECK(a.error().code == StartErrc::timeout);
         CHECK(a.error().reason == Term(atoms::timeout));
-        const Pid killed = next(me).to<Pid>().value();
+        const Pid killed = next_message(me).to<Pid>().value();
         CHECK_FALSE(t.node.whereis("slow"_a).has_value());
         CHECK_FALSE(actor_info(t.node, killed).has_value());
         CHECK(parent.alive());
@@ -264,7 +264,7 @@ TEST_SUITE("actor lifecycle") {
         REQUIRE(info.has_value());
         CHECK(dictionary_entry(*info, "$ancestors") == list("inner_sup"_a, "top_sup"_a));
         CHECK(dictionary_entry(*info, "$initial_call") ==
-              tuple(Atom::make("distribute::test_support::Probe").value(), "init"_a, 1));
+              tuple(Atom::make("distribute::testing::Probe").value(), "init"_a, 1));
         auto top_info = actor_info(t.node, sup->pid());
         REQUIRE(top_info.has_value());
         CHECK(dictionary_entry(*top_info, "$ancestors") == Term());

@@ -13,7 +13,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -113,7 +113,7 @@ TEST_SUITE("actor sys") {
         REQUIRE(plain.has_value());
         const Reference tag = v.me.make_ref();
         v.me.send(plain->pid(), tuple("system"_a, tuple(v.me.pid(), tag), "get_state"_a));
-        CHECK(next(v.me) ==
+        CHECK(next_message(v.me) ==
               tuple(tag, tuple(atoms::error, tuple("callback_failed"_a,
                                                    tuple("gen_server"_a, "system_get_state"_a),
                                                    tuple(atoms::error, "state_not_exposed"_a)))));
@@ -156,12 +156,12 @@ TEST_SUITE("actor sys") {
         REQUIRE(vault.has_value());
         const Reference tag = me.make_ref();
         me.send(vault->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
-        CHECK(next(me) ==
+        CHECK(next_message(me) ==
               tuple(tag, tuple(atoms::ok, map({{Term("count"_a), Term(0)},
                                                {Term("secret"_a), binary("s3cret")}}))));
         me.send(vault->pid(), tuple("system"_a, tuple(me.pid(), tag),
                                     tuple("replace_state"_a, fun_with(Term(3)))));
-        CHECK(next(me) ==
+        CHECK(next_message(me) ==
               tuple(tag, tuple(atoms::ok, map({{Term("count"_a), Term(3)},
                                                {Term("secret"_a), binary("s3cret")}}))));
     }
@@ -206,7 +206,7 @@ TEST_SUITE("actor sys") {
         REQUIRE(status[3].is_proper_list());
         CHECK(status[3].elements()[1] == Term("suspended"_a));
         CHECK(v.sys("resume"_a) == Term(atoms::ok));
-        CHECK(next(v.me) == tuple(tag, 1));
+        CHECK(next_message(v.me) == tuple(tag, 1));
         CHECK(v.call("get"_a) == Term(2));
     }
 
@@ -267,13 +267,13 @@ TEST_SUITE("actor sys") {
         const Reference tag = me.make_ref();
         me.send(vault->pid(),
                 tuple("system"_a, tuple(me.pid(), tag), tuple("debug"_a, tuple("trace"_a, true))));
-        CHECK(next(me) == tuple(tag, atoms::ok));
+        CHECK(next_message(me) == tuple(tag, atoms::ok));
         me.send(vault->pid(), tuple(atoms::gen_cast, "add"_a));
         auto got = request_term(me, ServerRef(vault->pid()), Term("get"_a), 10s);
         REQUIRE(got.has_value());
         // The reply may arrive before the actor printed its event: one more round trip after.
         me.send(vault->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
-        REQUIRE(next(me).is_tuple(2));
+        REQUIRE(next_message(me).is_tuple(2));
         std::lock_guard lock(*mutex);
         std::vector<std::string> dbg;
         for (const auto& l : *lines)
@@ -294,7 +294,7 @@ TEST_SUITE("actor sys") {
         const Reference tag = me.make_ref();
         me.send(broken->pid(), tuple("system"_a, tuple(me.pid(), tag), "get_state"_a));
         CHECK(
-            next(me) ==
+            next_message(me) ==
             tuple(tag,
                   tuple(atoms::error,
                         tuple("callback_failed"_a, tuple("gen_server"_a, "system_get_state"_a),

@@ -13,7 +13,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -64,7 +64,7 @@ struct Lines {
 Term sys(Mailbox& me, const Pid& to, Term request) {
     const Reference tag = me.make_ref();
     me.send(to, tuple("system"_a, tuple(me.pid(), tag), std::move(request)));
-    const Term reply = next(me);
+    const Term reply = next_message(me);
     REQUIRE(reply.is_tuple(2));
     CHECK(reply[0] == Term(tag));
     return reply[1];
@@ -109,7 +109,7 @@ TEST_SUITE("actor sys release") {
         const Term alias_atom("alias"_a);
         const Term tag = list_from(std::span<const Term>(&alias_atom, 1), Term(alias));
         me.send(counter->pid(), tuple("system"_a, tuple(ghost, tag), "get_state"_a));
-        CHECK(next(me) == tuple(tag, state7));
+        CHECK(next_message(me) == tuple(tag, state7));
         INFO(log.text());
         CHECK(log.contain("sys: the OTP release of 'ghost@127.0.0.1' is unknown (no connection)"));
         // The actor goes on.

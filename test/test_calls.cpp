@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using namespace test_support;
+using namespace testing;
 
 // {echo, X} answers X; hold is answered only when the cast {release, X} comes (with X); {stop,
 // R} ends the server with R before it answers.
@@ -128,9 +128,9 @@ TEST_SUITE("calls") {
         client.send(client.pid(), Term("unrelated"_a));
         client.send(client.pid(), Term("go"_a));
         me.send(client.pid(), Term("after"_a));
-        Term first = next(me);
+        Term first = next_message(me);
         CHECK((first == tuple("other"_a, "after"_a) || first == tuple("answered"_a, "hi"_a)));
-        Term second = next(me);
+        Term second = next_message(me);
         CHECK((second == tuple("other"_a, "after"_a) || second == tuple("answered"_a, "hi"_a)));
         CHECK(first != second);
     }
@@ -201,7 +201,7 @@ TEST_SUITE("calls") {
         CHECK(via.error().code == CallErrc::noproc);
         me.send(ServerRef::global(binary("db")),
                 tuple(atoms::gen_call, tuple(me.pid(), "plain_tag"_a), tuple("echo"_a, 3)));
-        CHECK(next(me) == tuple("plain_tag"_a, 3));
+        CHECK(next_message(me) == tuple("plain_tag"_a, 3));
     }
 
     TEST_CASE("a call to oneself fails with calling_self, by pid and by name") {
@@ -238,13 +238,13 @@ TEST_SUITE("calls") {
             auto quiet = co_await self.receive(300ms);
             self.send(observer, quiet ? tuple("unexpected"_a, *quiet) : Term("quiet"_a));
         });
-        CHECK(next(me) == tuple(atoms::ok, 1));
-        CHECK(next(me) ==
+        CHECK(next_message(me) == tuple(atoms::ok, 1));
+        CHECK(next_message(me) ==
               tuple(atoms::error, static_cast<int>(CallErrc::timeout), Term(atoms::timeout)));
-        CHECK(next(me) ==
+        CHECK(next_message(me) ==
               tuple(atoms::error, static_cast<int>(CallErrc::noproc), Term(atoms::noproc)));
-        CHECK(next(me) == tuple(atoms::error, static_cast<int>(CallErrc::exited), "bye"_a));
-        CHECK(next(me) == Term("quiet"_a));
+        CHECK(next_message(me) == tuple(atoms::error, static_cast<int>(CallErrc::exited), "bye"_a));
+        CHECK(next_message(me) == Term("quiet"_a));
         CHECK(n.node.stats().dropped_messages > dropped_before);
         (void)server;
     }
@@ -263,7 +263,7 @@ TEST_SUITE("calls") {
             self.send(observer, tuple("resumed"_a, never.has_value()));
         });
         const Reference ref = me.monitor(waiter.pid());
-        CHECK(next(me) == Term("calling"_a));
+        CHECK(next_message(me) == Term("calling"_a));
         me.exit(waiter.pid(), Term("cancelled"_a));
         CHECK(down_reason(me, ref) == Term("cancelled"_a));
         eventually([&] { return destroyed->load(); });
@@ -278,7 +278,7 @@ TEST_SUITE("calls") {
             },
             true);
         me.exit(trapper.pid(), Term("stop"_a));
-        CHECK(next(me) == tuple("got"_a, tuple(atoms::EXIT, me.pid(), "stop"_a)));
+        CHECK(next_message(me) == tuple("got"_a, tuple(atoms::EXIT, me.pid(), "stop"_a)));
     }
 
     TEST_CASE("a coroutine sleeps with its messages left queued, and receives with a timeout") {
@@ -293,7 +293,7 @@ TEST_SUITE("calls") {
                       tuple(first ? *first : Term("none"_a), none ? *none : Term("timeout"_a)));
         });
         sleeper.send(sleeper.pid(), Term("early"_a));
-        CHECK(next(me) == tuple("early"_a, "timeout"_a));
+        CHECK(next_message(me) == tuple("early"_a, "timeout"_a));
     }
 
     TEST_CASE("an actor serves a call by calling another server: NoReply, call_async, From") {
@@ -357,6 +357,6 @@ TEST_SUITE("calls") {
             auto missing = co_await rpc(self, other, "math"_a, "nothing"_a, std::vector<Term>());
             self.send(observer, tuple(twice.value(), static_cast<int>(missing.error().code)));
         });
-        CHECK(next(me) == tuple(42, static_cast<int>(RpcErrc::undef)));
+        CHECK(next_message(me) == tuple(42, static_cast<int>(RpcErrc::undef)));
     }
 }

@@ -13,7 +13,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using distribute::cluster::PhiDetector;
 using distribute::cluster::PhiOptions;
 
@@ -250,8 +250,8 @@ TEST_CASE("monitor_node: one nodedown per call when the connection goes, at once
     CHECK(me.queued() == 0);
     b.disconnect(a.name());
     const Term nodedown = tuple("nodedown"_a, b.name());
-    CHECK(next(me) == nodedown);
-    CHECK(next(me) == nodedown);
+    CHECK(next_message(me) == nodedown);
+    CHECK(next_message(me) == nodedown);
     // Fired: the monitors are gone; the next disconnect tells nobody.
     CHECK(a.connect(b.name()).has_value());
     b.disconnect(a.name());
@@ -259,7 +259,7 @@ TEST_CASE("monitor_node: one nodedown per call when the connection goes, at once
 
     const Atom nowhere = Atom::make("nosuch_" + std::to_string(free_port()) + "@127.0.0.1").value();
     a.monitor_node(me.pid(), nowhere);
-    CHECK(next(me) == tuple("nodedown"_a, nowhere));
+    CHECK(next_message(me) == tuple("nodedown"_a, nowhere));
     // This node itself is never down.
     a.monitor_node(me.pid(), a.name());
     CHECK_FALSE(me.receive(std::chrono::milliseconds(100)).has_value());

@@ -10,7 +10,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
@@ -134,8 +134,8 @@ TEST_CASE("names that are not node names make a static backend degraded, naming 
 
 TEST_CASE("a watched file's edits become PeerUp and PeerDown; a missing file keeps its peers") {
     LocalNode local;
-    TempDirectory dir;
-    const std::string path = dir.path + "/nodes";
+    TempDir dir;
+    const std::string path = dir.path() + "/nodes";
     write_file(path, "# the cluster\none@host\n\n  two@host  \n");
     std::vector<std::unique_ptr<DiscoveryBackend>> backends;
     backends.push_back(file_backend(path, std::chrono::milliseconds(20)));

@@ -11,7 +11,7 @@
 #include "otp/global_atoms.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
@@ -127,7 +127,7 @@ TEST_SUITE("global") {
         auto sent = g.send(me, Term("server"_a), Term("ping"_a));
         REQUIRE(sent.has_value());
         CHECK(*sent == server.pid());
-        CHECK(next(me) == tuple("got"_a, server.pid(), "ping"_a));
+        CHECK(next_message(me) == tuple("got"_a, server.pid(), "ping"_a));
         auto answer = call(me, ServerRef::global(Term("server"_a)), Term("who"_a));
         REQUIRE(answer.has_value());
         CHECK(*answer == Term(server.pid()));
@@ -230,8 +230,8 @@ TEST_SUITE("global") {
             gb.register_name(Term("clash"_a), on_b.pid(), Resolve::notify_all_name).has_value());
         REQUIRE(t.a.connect(t.b.name()).has_value());
         CHECK(ga.sync(20s));
-        CHECK(next(on_a) == tuple("global_name_conflict"_a, "clash"_a, on_b.pid()));
-        CHECK(next(on_b) == tuple("global_name_conflict"_a, "clash"_a, on_a.pid()));
+        CHECK(next_message(on_a) == tuple("global_name_conflict"_a, "clash"_a, on_b.pid()));
+        CHECK(next_message(on_b) == tuple("global_name_conflict"_a, "clash"_a, on_a.pid()));
         eventually(
             [&] { return !ga.whereis_name(Term("clash"_a)) && !gb.whereis_name(Term("clash"_a)); });
     }

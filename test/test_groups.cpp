@@ -10,7 +10,7 @@
 #include "otp/pg_table.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
@@ -146,7 +146,7 @@ TEST_SUITE("groups") {
         REQUIRE(pg.join("g"_a, member.pid()).has_value());
         // Both subscriptions see it, each under its own reference.
         for (int i = 0; i < 2; ++i) {
-            auto event = parse_group_event(next(watcher));
+            auto event = parse_group_event(next_message(watcher));
             REQUIRE(event.has_value());
             CHECK((event->ref == scope.ref || event->ref == group.ref));
             CHECK(event->joined);
@@ -154,7 +154,7 @@ TEST_SUITE("groups") {
             CHECK(event->pids == std::vector<Pid>{member.pid()});
         }
         REQUIRE(pg.leave("before"_a, member.pid()).has_value());
-        auto left = parse_group_event(next(watcher));
+        auto left = parse_group_event(next_message(watcher));
         REQUIRE(left.has_value());
         CHECK(left->ref == scope.ref);  // the group monitor watches g only
         CHECK_FALSE(left->joined);
@@ -176,8 +176,8 @@ TEST_SUITE("groups") {
         REQUIRE(pg.join("all"_a, members).has_value());
         dead->close(Term("gone"_a));
         CHECK(pg.broadcast(a, "all"_a, Term("hello"_a)) >= 2);
-        CHECK(next(a) == Term("hello"_a));
-        CHECK(next(b) == Term("hello"_a));
+        CHECK(next_message(a) == Term("hello"_a));
+        CHECK(next_message(b) == Term("hello"_a));
         CHECK(pg.broadcast(a, "nobody"_a, Term("hello"_a)) == 0);
     }
 

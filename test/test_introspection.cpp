@@ -9,7 +9,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -111,11 +111,10 @@ TEST_SUITE("introspection between C++ nodes") {
         // Started as proc_lib starts a gen_server: its '$initial_call' names the type.
         CHECK(t.info(actor->pid(), list("current_function"_a, "initial_call"_a,
                                         tuple("dictionary"_a, "$initial_call"_a))) ==
-              list(tuple("current_function"_a,
-                         tuple("distribute::test_support::Probe"_a, "loop"_a, 0)),
+              list(tuple("current_function"_a, tuple("distribute::testing::Probe"_a, "loop"_a, 0)),
                    tuple("initial_call"_a, tuple("proc_lib"_a, "init_p"_a, 5)),
                    tuple(tuple("dictionary"_a, "$initial_call"_a),
-                         tuple("distribute::test_support::Probe"_a, "init"_a, 1))));
+                         tuple("distribute::testing::Probe"_a, "init"_a, 1))));
     }
 
     TEST_CASE("rex passes on sbcast and send to a local name, and answers a missing one") {
@@ -125,14 +124,14 @@ TEST_SUITE("introspection between C++ nodes") {
         Mailbox caller = t.client.open_mailbox();
         caller.send("rex"_a, t.server.name(),
                     tuple(caller.pid(), tuple("sbcast"_a, "sink"_a, "hello"_a)));
-        CHECK(next(caller) == tuple("rex"_a, t.server.name(), t.server.name()));
-        CHECK(next(sink) == Term("hello"_a));
+        CHECK(next_message(caller) == tuple("rex"_a, t.server.name(), t.server.name()));
+        CHECK(next_message(sink) == Term("hello"_a));
         caller.send("rex"_a, t.server.name(),
                     tuple(caller.pid(), tuple("send"_a, "sink"_a, "again"_a)));
-        CHECK(next(sink) == tuple(caller.pid(), "again"_a));
+        CHECK(next_message(sink) == tuple(caller.pid(), "again"_a));
         caller.send("rex"_a, t.server.name(),
                     tuple(caller.pid(), tuple("sbcast"_a, "nosuch"_a, "hello"_a)));
-        CHECK(next(caller) ==
+        CHECK(next_message(caller) ==
               tuple("rex"_a, t.server.name(), tuple("nonexisting_name"_a, "nosuch"_a)));
     }
 

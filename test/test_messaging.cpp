@@ -12,7 +12,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -84,7 +84,7 @@ TEST_SUITE("messaging") {
         auto none = receive(owner, notes, 20ms);
         REQUIRE_FALSE(none.has_value());
         CHECK(none.error().code == SubjectErrc::timeout);
-        CHECK(next(owner) == Term("plain"_a));  // untouched, still queued
+        CHECK(next_message(owner) == Term("plain"_a));  // untouched, still queued
     }
 
     TEST_CASE("a subject's message that does not decode is reported, not thrown") {
@@ -166,7 +166,7 @@ TEST_SUITE("messaging") {
 
         // Nothing of that reached anybody; a good send does.
         REQUIRE(send_checked(me, ServerRef(me.pid()), Term("ok"_a)).has_value());
-        CHECK(next(me) == Term("ok"_a));
+        CHECK(next_message(me) == Term("ok"_a));
     }
 
     TEST_CASE("a batch send reports each item and the totals") {
@@ -186,8 +186,8 @@ TEST_SUITE("messaging") {
         CHECK(result.results[1].error().code == SendErrc::no_such_name);
         CHECK(result.results[2].has_value());
         CHECK(result.results[3].error().code == SendErrc::too_large);
-        CHECK(next(me) == Term(1));
-        CHECK(next(me) == Term(3));
+        CHECK(next_message(me) == Term(1));
+        CHECK(next_message(me) == Term(3));
 
         std::vector<std::pair<ServerRef, std::int64_t>> typed{{ServerRef(me.pid()), 10},
                                                               {ServerRef("nobody"_a), 11}};
@@ -195,7 +195,7 @@ TEST_SUITE("messaging") {
             send_batch_typed(me, std::span<const std::pair<ServerRef, std::int64_t>>(typed));
         CHECK(typed_result.succeeded == 1);
         CHECK(typed_result.failed == 1);
-        CHECK(next(me) == Term(10));
+        CHECK(next_message(me) == Term(10));
     }
 
     TEST_CASE("request: a typed reply, a reply that does not decode, a missing server") {
@@ -236,9 +236,9 @@ TEST_SUITE("messaging") {
         auto late = request<std::int64_t>(me, ServerRef(server->pid()), tuple("later"_a, 1), 50ms);
         REQUIRE_FALSE(late.has_value());
         CHECK(late.error().code == CallErrc::timeout);
-        CHECK(next(observer) == Term("kept"_a));
+        CHECK(next_message(observer) == Term("kept"_a));
         observer.send(server->pid(), Term("release"_a));
-        CHECK(next(observer) == Term("released"_a));
+        CHECK(next_message(observer) == Term("released"_a));
         // The server has replied (to the dead alias); what it sends after that arrives after it.
         auto after = request<std::int64_t>(me, ServerRef(server->pid()), tuple("double"_a, 5), 5s);
         REQUIRE(after.has_value());
@@ -377,7 +377,7 @@ TEST_SUITE("circuit breaker") {
         CHECK(breakers->stats(nowhere).rejected == 2);
         // Local targets never consult a breaker.
         REQUIRE(send_checked(me, ServerRef(me.pid()), Term("ok"_a), options).has_value());
-        CHECK(next(me) == Term("ok"_a));
+        CHECK(next_message(me) == Term("ok"_a));
     }
 
     TEST_CASE("requests that a node answers close its half-open breaker") {

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using namespace test_support;
+using namespace testing;
 
 Term down(const Reference& ref, const Term& object, const Term& reason) {
     return tuple(atoms::DOWN, ref, atoms::process, object, reason);
@@ -37,7 +37,7 @@ TEST_SUITE("node") {
         for (int i = 0; i < 1000; ++i)
             a.send(b.pid(), Term(i));
         for (int i = 0; i < 1000; ++i)
-            CHECK(next(b) == Term(i));
+            CHECK(next_message(b) == Term(i));
         CHECK(b.queued() == 0);
     }
 
@@ -55,7 +55,7 @@ TEST_SUITE("node") {
         CHECK(*even == Term(0));
         CHECK(m.queued() == 8);
         for (int i : {1, 2, 3, 4, 5, 6, 8, 9})
-            CHECK(next(m) == Term(i));
+            CHECK(next_message(m) == Term(i));
 
         // A match that arrives while receive_if waits is taken; a non-match stays behind.
         std::thread later([&, to = m.pid()] {
@@ -67,7 +67,7 @@ TEST_SUITE("node") {
         auto take = m.receive_if([](const Term& t) { return t.is_atom("take"_a); }, 10s);
         later.join();
         REQUIRE(take.has_value());
-        CHECK(next(m) == Term("skip"_a));
+        CHECK(next_message(m) == Term("skip"_a));
     }
 
     TEST_CASE("receive times out when nothing (that matches) arrives in time") {
@@ -92,7 +92,7 @@ TEST_SUITE("node") {
         Mailbox trapper = n.node.open_mailbox();
         trapper.trap_exit(true);
         trapper.link(gone);
-        CHECK(next(trapper) == tuple(atoms::EXIT, gone, atoms::noproc));
+        CHECK(next_message(trapper) == tuple(atoms::EXIT, gone, atoms::noproc));
         Mailbox plain = n.node.open_mailbox();
         plain.link(gone);
         CHECK(exited_with(plain) == Term(atoms::noproc));
@@ -112,7 +112,7 @@ TEST_SUITE("node") {
             plain.link(doomed.pid());
             const Pid p = doomed.pid();
             doomed.close(Term("boom"_a));
-            CHECK(next(trapper) == tuple(atoms::EXIT, p, "boom"_a));
+            CHECK(next_message(trapper) == tuple(atoms::EXIT, p, "boom"_a));
             CHECK(exited_with(plain) == Term("boom"_a));
         }
         {
@@ -120,7 +120,7 @@ TEST_SUITE("node") {
             calm.link(quiet.pid());
             quiet.close();  // normal
             calm.send(calm.pid(), Term("still_here"_a));
-            CHECK(next(calm) == Term("still_here"_a));
+            CHECK(next_message(calm) == Term("still_here"_a));
             CHECK(calm.alive());
         }
         // The trapper learns of the plain one's end, which it was not linked to: nothing.
@@ -135,16 +135,16 @@ TEST_SUITE("node") {
         Mailbox trapper = n.node.open_mailbox();
         trapper.trap_exit(true);
         sender.exit(trapper.pid(), Term("soft"_a));
-        CHECK(next(trapper) == tuple(atoms::EXIT, sender.pid(), "soft"_a));
+        CHECK(next_message(trapper) == tuple(atoms::EXIT, sender.pid(), "soft"_a));
         sender.exit(trapper.pid(), Term(atoms::normal));
-        CHECK(next(trapper) == tuple(atoms::EXIT, sender.pid(), atoms::normal));
+        CHECK(next_message(trapper) == tuple(atoms::EXIT, sender.pid(), atoms::normal));
         sender.exit(trapper.pid(), Term(atoms::kill));
         CHECK(exited_with(trapper) == Term(atoms::killed));
 
         Mailbox plain = n.node.open_mailbox();
         sender.exit(plain.pid(), Term(atoms::normal));
         sender.send(plain.pid(), Term("after"_a));
-        CHECK(next(plain) == Term("after"_a));
+        CHECK(next_message(plain) == Term("after"_a));
         CHECK(plain.alive());
         sender.exit(plain.pid(), Term("hard"_a));
         CHECK(exited_with(plain) == Term("hard"_a));
@@ -155,7 +155,7 @@ TEST_SUITE("node") {
         Mailbox victim = n.node.open_mailbox();
         watcher.link(victim.pid());
         sender.exit(victim.pid(), Term(atoms::kill));
-        CHECK(next(watcher) == tuple(atoms::EXIT, victim.pid(), atoms::killed));
+        CHECK(next_message(watcher) == tuple(atoms::EXIT, victim.pid(), atoms::killed));
 
         // exit(self(), normal) ends the caller, even a non-trapping one.
         Mailbox self = n.node.open_mailbox();
@@ -178,7 +178,7 @@ TEST_SUITE("node") {
         tail.trap_exit(true);
         tail.link(chain.back().pid());
         chain.front().exit_self(Term("domino"_a));
-        CHECK(next(tail, 60s) == tuple(atoms::EXIT, chain.back().pid(), "domino"_a));
+        CHECK(next_message(tail, 60s) == tuple(atoms::EXIT, chain.back().pid(), "domino"_a));
         for (auto& p : chain)
             REQUIRE_FALSE(p.alive());
     }
@@ -191,19 +191,19 @@ TEST_SUITE("node") {
             const Reference ref = watcher.monitor(target.pid());
             const Pid p = target.pid();
             target.close(tuple("crash"_a, 1));
-            CHECK(next(watcher) == down(ref, Term(p), tuple("crash"_a, 1)));
+            CHECK(next_message(watcher) == down(ref, Term(p), tuple("crash"_a, 1)));
             const Reference late = watcher.monitor(p);
-            CHECK(next(watcher) == down(late, Term(p), Term(atoms::noproc)));
+            CHECK(next_message(watcher) == down(late, Term(p), Term(atoms::noproc)));
         }
         {
             Mailbox target = n.node.open_mailbox();
             REQUIRE(n.node.register_name("named_target"_a, target.pid()).has_value());
             const Reference ref = watcher.monitor("named_target"_a, n.node.name());
             target.close(Term("bye"_a));
-            CHECK(next(watcher) ==
+            CHECK(next_message(watcher) ==
                   down(ref, tuple("named_target"_a, n.node.name()), Term("bye"_a)));
             const Reference missing = watcher.monitor("named_target"_a, n.node.name());
-            CHECK(next(watcher) ==
+            CHECK(next_message(watcher) ==
                   down(missing, tuple("named_target"_a, n.node.name()), Term(atoms::noproc)));
         }
         {
@@ -213,7 +213,7 @@ TEST_SUITE("node") {
             CHECK_FALSE(watcher.demonitor(ref));
             target.close(Term("unseen"_a));
             watcher.send(watcher.pid(), Term("marker"_a));
-            CHECK(next(watcher) == Term("marker"_a));
+            CHECK(next_message(watcher) == Term("marker"_a));
         }
         {
             // A monitor by name follows the process that had the name, demonitor included.
@@ -223,7 +223,7 @@ TEST_SUITE("node") {
             CHECK(watcher.demonitor(ref));
             target.close(Term("unseen"_a));
             watcher.send(watcher.pid(), Term("marker"_a));
-            CHECK(next(watcher) == Term("marker"_a));
+            CHECK(next_message(watcher) == Term("marker"_a));
         }
         // A monitor does not link: the watcher lives on.
         CHECK(watcher.alive());
@@ -242,9 +242,9 @@ TEST_SUITE("node") {
         CHECK(n.node.whereis("first"_a) == a.pid());
 
         b.send("first"_a, Term("by_name"_a));
-        CHECK(next(a) == Term("by_name"_a));
+        CHECK(next_message(a) == Term("by_name"_a));
         b.send("first"_a, n.node.name(), Term("by_name_and_node"_a));
-        CHECK(next(a) == Term("by_name_and_node"_a));
+        CHECK(next_message(a) == Term("by_name_and_node"_a));
 
         CHECK(n.node.unregister_name("first"_a));
         CHECK_FALSE(n.node.unregister_name("first"_a));
@@ -272,7 +272,7 @@ TEST_SUITE("node") {
         const Reference alias = owner.alias();
         CHECK(alias.node == n.node.name());
         sender.send_alias(alias, Term("via_alias"_a));
-        CHECK(next(owner) == Term("via_alias"_a));
+        CHECK(next_message(owner) == Term("via_alias"_a));
         CHECK(owner.unalias(alias));
         CHECK_FALSE(owner.unalias(alias));
         const auto dropped = n.node.stats().dropped_messages;
@@ -282,7 +282,7 @@ TEST_SUITE("node") {
         const Reference second = owner.alias();
         CHECK_FALSE(second == alias);
         sender.send_alias(second, Term("second"_a));
-        CHECK(next(owner) == Term("second"_a));
+        CHECK(next_message(owner) == Term("second"_a));
         owner.close();
         sender.send_alias(second, Term("after_end"_a));
         CHECK(n.node.stats().dropped_messages == dropped + 2);
@@ -337,7 +337,7 @@ TEST_SUITE("node") {
         Mailbox watcher = n.node.open_mailbox();
         const Reference ref = watcher.monitor(handler.pid());
         watcher.send(handler.pid(), Term("stop"_a));
-        CHECK(next(watcher) == down(ref, Term(handler.pid()), Term(atoms::normal)));
+        CHECK(next_message(watcher) == down(ref, Term(handler.pid()), Term(atoms::normal)));
         CHECK_FALSE(handler.alive());
         const auto dropped = n.node.stats().dropped_messages;
         watcher.send(handler.pid(), tuple(0, 0));
@@ -351,7 +351,7 @@ TEST_SUITE("node") {
         Mailbox watcher = n.node.open_mailbox();
         const Reference ref = watcher.monitor(thrower.pid());
         watcher.send(thrower.pid(), Term("go"_a));
-        auto d = next(watcher);
+        auto d = next_message(watcher);
         REQUIRE(d.is_tuple(5));
         CHECK(d[1] == Term(ref));
         CHECK(d[4] == tuple("cpp_exception"_a, binary("handler failed")));
@@ -365,7 +365,7 @@ TEST_SUITE("node") {
             n.node.spawn([to](const ProcessHandle& self, Term message) { self.send(to, message); },
                          /*trap_exit=*/true);
         out.exit(handler.pid(), Term("polite"_a));
-        CHECK(next(out) == tuple(atoms::EXIT, out.pid(), "polite"_a));
+        CHECK(next_message(out) == tuple(atoms::EXIT, out.pid(), "polite"_a));
         CHECK(handler.alive());
         out.exit(handler.pid(), Term(atoms::kill));
         eventually([&] { return !handler.alive(); });
@@ -414,9 +414,9 @@ TEST_SUITE("node") {
         for (int i = 0; i < 2000; ++i)
             tx.send("rx"_a, t.b.name(), Term(i));
         for (int i = 0; i < 2000; ++i)
-            REQUIRE(next(rx) == Term(i));
+            REQUIRE(next_message(rx) == Term(i));
         rx.send(tx.pid(), tuple("reply"_a, rx.pid()));
-        CHECK(next(tx) == tuple("reply"_a, rx.pid()));
+        CHECK(next_message(tx) == tuple("reply"_a, rx.pid()));
         // Both visible (the default): each lists the other in nodes().
         CHECK(t.a.nodes() == std::vector<Atom>{t.b.name()});
         CHECK(t.b.nodes() == std::vector<Atom>{t.a.name()});
@@ -437,22 +437,22 @@ TEST_SUITE("node") {
             CHECK(t.a.ping(t.b.name()));
             const Pid p = on_b.pid();
             on_b.close(Term("far_away"_a));
-            CHECK(next(on_a) == tuple(atoms::EXIT, p, "far_away"_a));
-            CHECK(next(watcher) == down(ref, Term(p), Term("far_away"_a)));
+            CHECK(next_message(on_a) == tuple(atoms::EXIT, p, "far_away"_a));
+            CHECK(next_message(watcher) == down(ref, Term(p), Term("far_away"_a)));
             // Dead now: link gives noproc, monitor noproc, by pid and by name.
             on_a.link(p);
-            CHECK(next(on_a) == tuple(atoms::EXIT, p, atoms::noproc));
+            CHECK(next_message(on_a) == tuple(atoms::EXIT, p, atoms::noproc));
             const Reference late = watcher.monitor(p);
-            CHECK(next(watcher) == down(late, Term(p), Term(atoms::noproc)));
+            CHECK(next_message(watcher) == down(late, Term(p), Term(atoms::noproc)));
             const Reference missing = watcher.monitor("nobody"_a, t.b.name());
-            CHECK(next(watcher) ==
+            CHECK(next_message(watcher) ==
                   down(missing, tuple("nobody"_a, t.b.name()), Term(atoms::noproc)));
         }
         {
             Mailbox on_b = t.b.open_mailbox();
             on_b.trap_exit(true);
             on_b.exit(on_a.pid(), Term("remote_exit"_a));
-            CHECK(next(on_a) == tuple(atoms::EXIT, on_b.pid(), "remote_exit"_a));
+            CHECK(next_message(on_a) == tuple(atoms::EXIT, on_b.pid(), "remote_exit"_a));
             on_a.exit(on_b.pid(), Term(atoms::kill));
             CHECK(exited_with(on_b) == Term(atoms::killed));
         }
@@ -463,13 +463,13 @@ TEST_SUITE("node") {
             const Reference ref = watcher.monitor(on_b.pid());
             CHECK(t.a.ping(t.b.name()));
             CHECK(t.a.disconnect(t.b.name()));
-            CHECK(next(on_a) == tuple(atoms::EXIT, on_b.pid(), atoms::noconnection));
-            CHECK(next(watcher) == down(ref, Term(on_b.pid()), Term(atoms::noconnection)));
-            auto other_end = next(on_b);
+            CHECK(next_message(on_a) == tuple(atoms::EXIT, on_b.pid(), atoms::noconnection));
+            CHECK(next_message(watcher) == down(ref, Term(on_b.pid()), Term(atoms::noconnection)));
+            auto other_end = next_message(on_b);
             CHECK(other_end == tuple(atoms::EXIT, on_a.pid(), atoms::noconnection));
             // The next send connects again.
             on_a.send(on_b.pid(), Term("again"_a));
-            CHECK(next(on_b) == Term("again"_a));
+            CHECK(next_message(on_b) == Term("again"_a));
         }
     }
 
@@ -484,7 +484,7 @@ TEST_SUITE("node") {
         Mailbox marker = t.b.open_mailbox();
         CHECK(t.a.ping(t.b.name()));
         marker.send(on_a.pid(), Term("marker"_a));
-        CHECK(next(on_a) == Term("marker"_a));
+        CHECK(next_message(on_a) == Term("marker"_a));
         // And a link made again after an unlink holds.
         Mailbox again = t.b.open_mailbox();
         on_a.link(again.pid());
@@ -492,7 +492,7 @@ TEST_SUITE("node") {
         on_a.link(again.pid());
         CHECK(t.a.ping(t.b.name()));
         again.close(Term("relinked"_a));
-        CHECK(next(on_a) == tuple(atoms::EXIT, again.pid(), "relinked"_a));
+        CHECK(next_message(on_a) == tuple(atoms::EXIT, again.pid(), "relinked"_a));
     }
 
     TEST_CASE("node events and monitor_nodes report nodeup and nodedown") {
@@ -506,9 +506,9 @@ TEST_SUITE("node") {
         Mailbox watch = t.a.open_mailbox();
         t.a.monitor_nodes(watch.pid());
         REQUIRE(t.a.connect(t.b.name()).has_value());
-        CHECK(next(watch) == tuple("nodeup"_a, t.b.name()));
+        CHECK(next_message(watch) == tuple("nodeup"_a, t.b.name()));
         CHECK(t.a.disconnect(t.b.name()));
-        CHECK(next(watch) == tuple("nodedown"_a, t.b.name()));
+        CHECK(next_message(watch) == tuple("nodedown"_a, t.b.name()));
         t.a.unsubscribe(id);
         t.a.monitor_nodes(watch.pid(), false);
         REQUIRE(t.a.connect(t.b.name()).has_value());
@@ -533,11 +533,12 @@ TEST_SUITE("node") {
         for (int i = 0; i < 50; ++i) {
             CAPTURE(i);
             const Reference ref = m.monitor(far);
-            CHECK(next(m) == down(ref, Term(far), Term(atoms::noconnection)));
+            CHECK(next_message(m) == down(ref, Term(far), Term(atoms::noconnection)));
             const Reference by_name = m.monitor("someone"_a, nowhere);
-            CHECK(next(m) == down(by_name, tuple("someone"_a, nowhere), Term(atoms::noconnection)));
+            CHECK(next_message(m) ==
+                  down(by_name, tuple("someone"_a, nowhere), Term(atoms::noconnection)));
             m.link(far);
-            CHECK(next(m) == tuple(atoms::EXIT, far, atoms::noconnection));
+            CHECK(next_message(m) == tuple(atoms::EXIT, far, atoms::noconnection));
         }
         m.send(far, Term("lost"_a));
         CHECK(m.alive());
@@ -603,7 +604,7 @@ TEST_SUITE("node") {
         Mailbox inbox = server.open_mailbox();
         Mailbox me = dialler.open_mailbox();
         me.send(inbox.pid(), Term("hello"_a));
-        CHECK(next(inbox) == Term("hello"_a));
+        CHECK(next_message(inbox) == Term("hello"_a));
     }
 
     TEST_CASE("two nodes with IPv6 hosts in their long names connect over ::1") {
@@ -650,9 +651,9 @@ TEST_SUITE("node") {
         REQUIRE(dynamic.register_name("rx"_a, rx.pid()).has_value());
         Mailbox tx = namer.open_mailbox();
         tx.send("rx"_a, dynamic.name(), Term("hello"_a));
-        CHECK(next(rx) == Term("hello"_a));
+        CHECK(next_message(rx) == Term("hello"_a));
         rx.send(tx.pid(), tuple("back"_a, rx.pid()));
-        CHECK(next(tx) == tuple("back"_a, rx.pid()));
+        CHECK(next_message(tx) == tuple("back"_a, rx.pid()));
         CHECK(namer.ping(dynamic.name()));
 
         // The namer may give the name away once the connection is gone: no new connection then.
@@ -738,7 +739,7 @@ TEST_SUITE("node") {
         t.b.set_limits({.max_frame_bytes = 1 << 20});
         CHECK(t.b.limits().max_frame_bytes == 1u << 20);
         tx.send("rx"_a, t.b.name(), binary(std::string(8000, 'x')));
-        CHECK(next(rx) == binary(std::string(8000, 'x')));
+        CHECK(next_message(rx) == binary(std::string(8000, 'x')));
     }
 
     TEST_CASE("a program started beside two connected nodes inherits none of their sockets") {

@@ -13,7 +13,7 @@
 
 using namespace distribute;
 using namespace std::chrono_literals;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
@@ -88,7 +88,7 @@ TEST_SUITE("node lifecycle") {
         CHECK(any->reason == Term("later"_a));
 
         // The other message stayed queued; no DOWN is left.
-        CHECK(next(watcher) == Term("unrelated"_a));
+        CHECK(next_message(watcher) == Term("unrelated"_a));
         CHECK(receive_down(watcher, 0ms).error().code == ReceiveErrc::timeout);
         CHECK_FALSE(Down::from_term(tuple(atoms::DOWN, by_pid, "port"_a, first_pid, Term())));
         CHECK_FALSE(Down::from_term(Term("DOWN"_a)));
@@ -113,7 +113,7 @@ TEST_SUITE("node lifecycle") {
         // What the ping sent after its answer (its demonitor) is at b once this has arrived:
         // one connection keeps order.
         tx.send("rx"_a, b.name(), Term("settle"_a));
-        CHECK(next(rx) == Term("settle"_a));
+        CHECK(next_message(rx) == Term("settle"_a));
 
         const NodeStats a0 = a.stats();
         const NodeStats b0 = b.stats();
@@ -125,7 +125,7 @@ TEST_SUITE("node lifecycle") {
         for (int i = 0; i < 10; ++i)
             tx.send("rx"_a, b.name(), binary(std::string(100, 'x')));
         for (int i = 0; i < 10; ++i)
-            next(rx);
+            next_message(rx);
 
         const ConnectionStats a1 = a.stats().connections.at(0);
         const ConnectionStats b1 = b.stats().connections.at(0);

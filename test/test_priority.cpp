@@ -11,7 +11,7 @@
 
 using namespace distribute;
 using namespace std::chrono_literals;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
@@ -44,10 +44,10 @@ TEST_SUITE("priority messages") {
         sender.send_priority(alias, Term("p1"_a));
         sender.send(owner.pid(), Term(2));
         sender.send_priority(alias, Term("p2"_a));
-        CHECK(next(owner) == Term("p1"_a));
-        CHECK(next(owner) == Term("p2"_a));
-        CHECK(next(owner) == Term(1));
-        CHECK(next(owner) == Term(2));
+        CHECK(next_message(owner) == Term("p1"_a));
+        CHECK(next_message(owner) == Term("p2"_a));
+        CHECK(next_message(owner) == Term(1));
+        CHECK(next_message(owner) == Term(2));
     }
 
     TEST_CASE("without the priority option, or to an ordinary alias, a message is ordinary") {
@@ -59,9 +59,9 @@ TEST_SUITE("priority messages") {
         sender.send(owner.pid(), Term(1));
         sender.send_priority(ordinary, Term(2));
         sender.send_alias(priority, Term(3));
-        CHECK(next(owner) == Term(1));
-        CHECK(next(owner) == Term(2));
-        CHECK(next(owner) == Term(3));
+        CHECK(next_message(owner) == Term(1));
+        CHECK(next_message(owner) == Term(2));
+        CHECK(next_message(owner) == Term(3));
     }
 
     TEST_CASE("a selective receive finds a priority message that lands ahead of what it scanned") {
@@ -79,7 +79,7 @@ TEST_SUITE("priority messages") {
         late.join();
         REQUIRE(got.has_value());
         CHECK(*got == Term("wanted"_a));
-        CHECK(next(owner) == Term(1));
+        CHECK(next_message(owner) == Term(1));
     }
 
     TEST_CASE(
@@ -91,15 +91,16 @@ TEST_SUITE("priority messages") {
         Mailbox watcher = n.node.open_mailbox();
         const Reference watched = watcher.monitor(plain.pid());
         sender.exit(plain.alias(), Term("bye"_a));
-        CHECK(next(watcher) == tuple(atoms::DOWN, watched, atoms::process, plain.pid(), "bye"_a));
+        CHECK(next_message(watcher) ==
+              tuple(atoms::DOWN, watched, atoms::process, plain.pid(), "bye"_a));
 
         Mailbox trapper = n.node.open_mailbox();
         trapper.trap_exit(true);
         const Reference alias = trapper.priority_alias();
         sender.send(trapper.pid(), Term(1));
         sender.exit(alias, Term("urgent"_a), true);
-        CHECK(next(trapper) == tuple(atoms::EXIT, sender.pid(), "urgent"_a));
-        CHECK(next(trapper) == Term(1));
+        CHECK(next_message(trapper) == tuple(atoms::EXIT, sender.pid(), "urgent"_a));
+        CHECK(next_message(trapper) == Term(1));
     }
 
     TEST_CASE(
@@ -115,10 +116,10 @@ TEST_SUITE("priority messages") {
         tx.send_priority(alias, Term("urgent"_a));
         tx.send_alias(alias, Term("plain"_a));
         await_queued(rx, 5);
-        CHECK(next(rx) == Term("urgent"_a));
+        CHECK(next_message(rx) == Term("urgent"_a));
         for (int i = 0; i < 3; ++i)
-            CHECK(next(rx) == Term(i));
-        CHECK(next(rx) == Term("plain"_a));
+            CHECK(next_message(rx) == Term(i));
+        CHECK(next_message(rx) == Term("plain"_a));
     }
 
     TEST_CASE(
@@ -132,14 +133,14 @@ TEST_SUITE("priority messages") {
         tx.send(rx.pid(), Term("first"_a));
         tx.exit(alias, Term("urgent"_a), true);
         await_queued(rx, 2);
-        CHECK(next(rx) == tuple(atoms::EXIT, tx.pid(), "urgent"_a));
-        CHECK(next(rx) == Term("first"_a));
+        CHECK(next_message(rx) == tuple(atoms::EXIT, tx.pid(), "urgent"_a));
+        CHECK(next_message(rx) == Term("first"_a));
         // Once unaliased, neither a message nor an exit signal reaches it through the alias.
         CHECK(rx.unalias(alias));
         tx.exit(alias, Term("late"_a), true);
         tx.send_priority(alias, Term("late"_a));
         tx.send(rx.pid(), Term("last"_a));
-        CHECK(next(rx) == Term("last"_a));
+        CHECK(next_message(rx) == Term("last"_a));
         CHECK(rx.queued() == 0);
     }
 }

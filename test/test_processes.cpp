@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using namespace test_support;
+using namespace testing;
 
 // Holds the node's only thread until released: what is sent meanwhile queues in order.
 class ThreadGate {
@@ -47,7 +47,7 @@ std::int64_t flooded_count_seen(Node& node, Mailbox& me, const Pid& busy, const 
         me.send(busy, Term(i));
     me.send(other, Term("go"_a));
     gate.release();
-    const std::int64_t seen = next(me).to<std::int64_t>().value();
+    const std::int64_t seen = next_message(me).to<std::int64_t>().value();
     eventually([&] { return handled.load() == flood; });
     return seen;
 }
@@ -107,7 +107,7 @@ TEST_SUITE("processes") {
             10s);
         REQUIRE(got.has_value());
         CHECK(*got == Term("from_predicate"_a));
-        CHECK(next(me) == Term("first"_a));
+        CHECK(next_message(me) == Term("first"_a));
 
         // The same in a coroutine process.
         const Pid observer = me.pid();
@@ -125,7 +125,7 @@ TEST_SUITE("processes") {
                 10s);
             self.send(observer, m ? *m : Term("timeout"_a));
         });
-        CHECK(next(me) == Term("from_predicate"_a));
+        CHECK(next_message(me) == Term("from_predicate"_a));
     }
 
     TEST_CASE(
@@ -141,7 +141,7 @@ TEST_SUITE("processes") {
             if (auto from = m.to<Pid>()) self.send(*from, Term("still_here"_a));
         });
         me.send(echo.pid(), Term(me.pid()));
-        CHECK(next(me) == Term("still_here"_a));
+        CHECK(next_message(me) == Term("still_here"_a));
 
         ProcessHandle coroutine = spawn_coroutine(n.node, [](CoProcess self) -> Task<> {
             (void)co_await self.receive();
@@ -199,7 +199,7 @@ TEST_SUITE("processes") {
                       connected ? Term("ok"_a) : Term(static_cast<int>(connected.error().code))));
         });
         me.send(caller.pid(), Term("go"_a));
-        const Term report = next(me);
+        const Term report = next_message(me);
         CHECK(report[0] == Term(static_cast<int>(CallErrc::node_thread)));
         CHECK(report[1] == Term(static_cast<int>(ReceiveErrc::node_thread)));
         CHECK(report[2] == Term(false));
@@ -233,7 +233,7 @@ TEST_SUITE("processes") {
         eventually([&] { return crossing_of(a, b.name()) == 4; });
         REQUIRE(a.disconnect(b.name()));
         for (auto& m : linked) {
-            auto exit = next(m);
+            auto exit = next_message(m);
             CHECK(exit == tuple(atoms::EXIT, remote.pid(), atoms::noconnection));
         }
         CHECK(down_reason(watching, ref) == Term(atoms::noconnection));

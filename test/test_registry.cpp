@@ -10,7 +10,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 TEST_SUITE("registry") {
     TEST_CASE("names are checked: empty, too long and bad UTF-8 are refused with invalid_name") {

@@ -215,7 +215,7 @@ TEST_SUITE("rpc shapes") {
 
 namespace {
 
-using namespace test_support;
+using namespace testing;
 
 struct TwoNodes {
     std::uint16_t epmd_port = free_port();

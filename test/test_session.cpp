@@ -15,8 +15,8 @@
 
 using namespace distribute;
 using namespace std::chrono_literals;
-using test_support::Script;
-using test_support::ScriptedLink;
+using testing::Script;
+using testing::ScriptedLink;
 
 namespace {
 

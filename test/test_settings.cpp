@@ -12,12 +12,12 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 
 namespace {
 
-std::string write(const TempDirectory& dir, const std::string& name, const std::string& content) {
-    const std::string path = dir.path + "/" + name;
+std::string write(const TempDir& dir, const std::string& name, const std::string& content) {
+    const std::string path = dir.path() + "/" + name;
     const std::string temporary = path + ".new";
     std::ofstream(temporary) << content;
     REQUIRE(std::rename(temporary.c_str(), path.c_str()) == 0);
@@ -47,7 +47,7 @@ SettingsSources named(std::vector<FlagValue> flags = {}) {
 }  // namespace
 
 TEST_CASE("settings come from defaults, then the file, then the environment, then flags") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file = write(dir, "node.toml", R"(
 # a node
 [node]
@@ -112,7 +112,7 @@ TEST_CASE("a DISTRIBUTE_ variable that names no setting is a warning, not an err
 }
 
 TEST_CASE("a bad value names the setting, its source and what is allowed, from every source") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file = write(dir, "bad.toml", "[node]\nname = \"x\"\nport = 70000\n");
     auto from_file = only_error({.config_file = file});
     CHECK(from_file.key == "node.port");
@@ -141,7 +141,7 @@ TEST_CASE("a bad value names the setting, its source and what is allowed, from e
 }
 
 TEST_CASE("every error is reported, not only the first, even when a later layer overrides it") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file = write(dir, "two.toml", "[node]\nthreads = -1\n[log]\nlevel = loud\n");
     auto sources = named({{"node.threads", "2", "--threads"}});
     sources.config_file = file;
@@ -200,7 +200,7 @@ TEST_CASE("every setting's value as shown reads back as the same value") {
 }
 
 TEST_CASE("a key the file gives that is no setting is an error naming its section's settings") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file = write(dir, "typo.toml", "[node]\nnmae = \"x\"\n");
     auto sources = named();
     sources.config_file = file;
@@ -215,13 +215,13 @@ TEST_CASE("a config file that is missing or is not a file is one error naming it
     CHECK(missing.source == SettingSource::config_file);
     CHECK(missing.origin == "/nonexistent/node.toml");
     CHECK(missing.problem.find("cannot be read") == 0);
-    TempDirectory dir;
-    auto directory = only_error({.config_file = dir.path});
+    TempDir dir;
+    auto directory = only_error({.config_file = dir.path()});
     CHECK(directory.problem.find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("an INI file is read as INI") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file =
         write(dir, "node.ini", "; a comment\n[node]\nname=ini_node\n[log]\nlevel=debug\n");
     auto loaded = load_settings({.config_file = file});
@@ -250,7 +250,7 @@ TEST_CASE("the cookie is never shown, only whether it is set") {
 }
 
 TEST_CASE("a watched file applies what may change while running and refuses the rest") {
-    TempDirectory dir;
+    TempDir dir;
     const auto file =
         write(dir, "live.toml", "[node]\nname = \"live\"\nport = 9100\n[log]\nlevel = \"info\"\n");
     SettingsSources sources{.config_file = file};

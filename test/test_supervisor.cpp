@@ -11,7 +11,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -84,9 +84,9 @@ TEST_SUITE("supervisor") {
         started_pid(me, "c");
         crash(me, b);
         // The events come in the order they happened.
-        CHECK(next(me) == tuple("terminated"_a, binary("b"), "crash"_a));
-        CHECK(next(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
-        CHECK(next(me) == tuple("terminated"_a, binary("a"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("b"), "crash"_a));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("a"), atoms::shutdown));
         const Pid a2 = started_pid(me, "a"), b2 = started_pid(me, "b"), c2 = started_pid(me, "c");
         CHECK_FALSE(a2 == a);
         CHECK(child_pids(t.node, *sup) == std::vector<std::optional<Pid>>{a2, b2, c2});
@@ -104,9 +104,9 @@ TEST_SUITE("supervisor") {
         started_pid(me, "c");
         started_pid(me, "d");
         crash(me, b);
-        CHECK(next(me) == tuple("terminated"_a, binary("b"), "crash"_a));
-        CHECK(next(me) == tuple("terminated"_a, binary("d"), atoms::shutdown));
-        CHECK(next(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("b"), "crash"_a));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("d"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
         const Pid b2 = started_pid(me, "b"), c2 = started_pid(me, "c"), d2 = started_pid(me, "d");
         CHECK(child_pids(t.node, *sup) == std::vector<std::optional<Pid>>{a, b2, c2, d2});
     }
@@ -257,9 +257,9 @@ TEST_SUITE("supervisor") {
         started_pid(me, "b");
         started_pid(me, "c");
         REQUIRE(stop_process(t.node, sup->pid(), Term(atoms::shutdown), 10s).has_value());
-        CHECK(next(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
-        CHECK(next(me) == tuple("terminated"_a, binary("b"), atoms::shutdown));
-        CHECK(next(me) == tuple("terminated"_a, binary("a"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("c"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("b"), atoms::shutdown));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("a"), atoms::shutdown));
     }
 
     TEST_CASE(
@@ -285,8 +285,9 @@ TEST_SUITE("supervisor") {
         const Reference mon = me.monitor(stubborn_pid);
         REQUIRE(stop_process(t.node, sup->pid(), Term(atoms::shutdown), 10s).has_value());
         // In that order: the stubborn one (started last) is stopped, and killed, before the first.
-        CHECK(next(me) == tuple(atoms::DOWN, mon, atoms::process, stubborn_pid, atoms::killed));
-        CHECK(next(me) == tuple("terminated"_a, binary("first"), atoms::shutdown));
+        CHECK(next_message(me) ==
+              tuple(atoms::DOWN, mon, atoms::process, stubborn_pid, atoms::killed));
+        CHECK(next_message(me) == tuple("terminated"_a, binary("first"), atoms::shutdown));
     }
 
     TEST_CASE("brutal_kill kills at once, without terminate") {

@@ -8,7 +8,7 @@
 #include "node_support.hpp"
 
 using namespace distribute;
-using namespace distribute::test_support;
+using namespace distribute::testing;
 using namespace std::chrono_literals;
 
 namespace {

@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace distribute::interop {
+namespace distribute::testing {
 namespace {
 
 std::string find_in_path(const std::string& program) {
@@ -180,4 +180,4 @@ PumpResult pump(Child& child, std::string_view& input, bool close_after_input, s
     return PumpResult::moved;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

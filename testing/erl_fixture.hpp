@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 struct FixtureError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -144,4 +144,4 @@ class ErlNode {
     std::string errors_;
 };
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

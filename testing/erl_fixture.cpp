@@ -17,7 +17,7 @@
 
 #include "subprocess.hpp"
 
-namespace distribute::interop {
+namespace distribute::testing {
 namespace {
 
 using std::chrono::milliseconds;
@@ -388,4 +388,4 @@ std::string ErlNode::diagnostics() {
     return errors_;
 }
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing

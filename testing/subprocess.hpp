@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace distribute::interop {
+namespace distribute::testing {
 
 using Clock = std::chrono::steady_clock;
 
@@ -41,4 +41,4 @@ PumpResult pump(Child& child, std::string_view& input, bool close_after_input, s
                 std::string& err, Clock::time_point deadline,
                 std::chrono::milliseconds slice = std::chrono::milliseconds(50));
 
-}  // namespace distribute::interop
+}  // namespace distribute::testing
