@@ -62,13 +62,6 @@ Term exit_message(const Pid& from, const Term& reason) {
     return tuple(atoms::EXIT, from, reason);
 }
 
-Term exited_with(Mailbox& m, std::chrono::milliseconds limit = 15s) {
-    auto got = m.receive(limit);
-    REQUIRE_FALSE(got.has_value());
-    REQUIRE(got.error().code == ReceiveErrc::exited);
-    return got.error().reason;
-}
-
 }  // namespace
 
 TEST_CASE("a C++ monitor on an erl pid gets DOWN with the exit reason, or noproc at once if dead") {
