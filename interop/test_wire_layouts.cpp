@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include "cli/demo_services.hpp"
 #include "echo_support.hpp"
@@ -98,6 +99,76 @@ TEST_CASE("fragmented messages of three erl processes at once each arrive whole 
     }
     for (int i = 1; i <= senders; ++i)
         CHECK(last[i] == per_sender);
+}
+
+TEST_CASE(
+    "large_message_fragmentation: a 100 MB binary from us reaches erl in fragments; another "
+    "process's small message overtakes "
+    "it and its own sender's next message does not") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_frag_out", &log));
+    ErlNode erl(cluster.erl_options("erl_frag_out"));
+    const Atom beam = atom(erl.node_name());
+    // sink keeps what arrives in order, the big binary as its size and whether it is whole.
+    CHECK(erl.eval(make_pattern + "pong = net_adm:ping(" + quoted(node.name()) + R"ERL(),
+        Big = binary:copy(P, 398406),
+        register(sink, spawn(fun() ->
+            Loop = fun Loop(Got) ->
+                receive
+                    {report, From} -> From ! {got, lists:reverse(Got)}, Loop(Got);
+                    {big, B} -> Loop([{big, byte_size(B), B =:= Big} | Got]);
+                    M -> Loop([M | Got])
+                end
+            end,
+            Loop([])
+        end)),
+        Port = proplists:get_value()ERL" +
+                       quoted(node.name()) + R"ERL(, erlang:system_info(dist_ctrl)),
+        put(port, Port),
+        {ok, [{recv_cnt, N}]} = inet:getstat(Port, [recv_cnt]),
+        put(recv_cnt, N),
+        ok)ERL",
+                   60s) == "ok");
+
+    Mailbox large = node.open_mailbox();
+    Mailbox small = node.open_mailbox();
+    std::string body;
+    body.reserve(398406 * period);
+    for (std::size_t i = 0; i < 398406 * period; ++i)
+        body.push_back(static_cast<char>(i % period));
+    std::thread sender([&] {
+        large.send(atom("sink"), beam, tuple(atom("big"), binary(body)));
+        large.send(atom("sink"), beam, atom("after_big"));
+    });
+    // Once megabytes of the big one wait on the connection, another process sends.
+    eventually(
+        [&] {
+            for (const auto& c : node.stats().connections)
+                if (c.node == beam && c.queued_bytes > (std::size_t{4} << 20)) return true;
+            return false;
+        },
+        60s);
+    small.send(atom("sink"), beam, atom("small"));
+    sender.join();
+    // Asked until all three are there: the big one may still be arriving.
+    CHECK(erl.eval(R"ERL(Ask = fun Ask(0) -> timeout;
+                   Ask(K) ->
+                       sink ! {report, self()},
+                       receive
+                           {got, L} when length(L) >= 3 -> L;
+                           {got, _} -> timer:sleep(100), Ask(K - 1)
+                       end
+               end,
+        Ask(1200))ERL",
+                   150s) == "[small,{big,99999906,true},after_big]");
+    // The dist socket took some 1,526 packets for the big one: fragments, not one frame.
+    const std::string packets =
+        erl.eval("{ok, [{recv_cnt, N}]} = inet:getstat(get(port), [recv_cnt]), N - get(recv_cnt)");
+    CAPTURE(packets);
+    CHECK(std::stoll(packets) >= 1526);
+    CHECK(std::stoll(packets) < 1600);
 }
 
 TEST_CASE(

@@ -148,6 +148,13 @@ class ScriptedTransport final : public net::Transport {
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
         link_->write(end_, bytes, std::move(done));
     }
+    void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
+                           Handler done) override {
+        std::vector<std::uint8_t> bytes;
+        for (auto part : parts)
+            bytes.insert(bytes.end(), part.begin(), part.end());
+        link_->write(end_, bytes, std::move(done));
+    }
     void close() override { link_->close(end_); }
     std::string peer_address() const override { return "scripted:" + std::to_string(1 - end_); }
 

@@ -5,6 +5,7 @@
 //   {reg, Py} ! {big, binary:copy(<<"0123456789">>, 15000)}
 //   {reg, Py} ! {hello, again}
 // and, on a fresh connection, {reg, Py} ! {list_to_atom(lists:duplicate(200, $ä)), ok}.
+// Our own fragments are checked against the big message's frames: the same headers and cuts.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -13,6 +14,7 @@
 #include "byte_support.hpp"
 #include "distribute/etf.hpp"
 #include "wire/flags.hpp"
+#include "wire/fragment_sender.hpp"
 #include "wire/framing.hpp"
 
 using namespace distribute;
@@ -372,5 +374,71 @@ TEST_SUITE("distribution header encoder") {
             FrameDecoder decoder(flags);
             CHECK(decoded(decoder, Bytes(out.begin() + 4, out.end())) == c);
         }
+    }
+}
+
+TEST_SUITE("fragment sender") {
+    TEST_CASE("a message over 64 KiB goes out in fragments cut and headed as a BEAM's are") {
+        const Control big = RegSend{sender, "reg"_a, tuple("big"_a, binary(pattern)), {}};
+        FrameEncoder encoder(beam);
+        Bytes whole;
+        encoder.encode(whole, big);
+        const std::size_t terms = whole.size() - encoder.prefix_bytes();
+        REQUIRE(fragments_for(big, terms, beam) == 3);
+        // The BEAM's cut: 65,536 bytes of terms per fragment, its atom cache part (12 bytes
+        // here) not counted.
+        CHECK(big_frames[0].size() - 18 - 12 == fragment_data_bytes);
+        CHECK(big_frames[1].size() - 18 == fragment_data_bytes);
+
+        OutgoingFragments fragments(whole, encoder.prefix_bytes(), 3, 0x4800000093);
+        std::vector<Bytes> frames;
+        std::size_t sent = 0;
+        while (!fragments.done()) {
+            OutgoingFragments::Prefix prefix;
+            auto [head, piece] = fragments.take(prefix);
+            Bytes frame(head.begin(), head.end());
+            frame.insert(frame.end(), piece.begin(), piece.end());
+            sent += frame.size();
+            const std::uint32_t length = (std::uint32_t{frame[0]} << 24) |
+                                         (std::uint32_t{frame[1]} << 16) |
+                                         (std::uint32_t{frame[2]} << 8) | frame[3];
+            CHECK(length == frame.size() - 4);
+            frames.emplace_back(frame.begin() + 4, frame.end());
+        }
+        CHECK(sent == fragments.wire_bytes());
+        REQUIRE(frames.size() == 3);
+        // The BEAM's headers byte for byte (with its sequence id), then no atom cache refs.
+        CHECK(Bytes(frames[0].begin(), frames[0].begin() + 18) ==
+              Bytes(big_first_header.begin(), big_first_header.begin() + 18));
+        CHECK(frames[0][18] == 0);
+        CHECK(Bytes(frames[1].begin(), frames[1].begin() + 18) == big_second_header);
+        CHECK(Bytes(frames[2].begin(), frames[2].begin() + 18) == big_last_header);
+        CHECK(frames[0].size() == 19 + fragment_data_bytes);
+        CHECK(frames[1].size() == 18 + fragment_data_bytes);
+        CHECK(frames[2].size() == 18 + terms - 2 * fragment_data_bytes);
+
+        FrameDecoder decoder(beam);
+        pending(decoder, frames[0]);
+        pending(decoder, frames[1]);
+        CHECK(decoded(decoder, frames[2]) == big);
+    }
+
+    TEST_CASE("64 KiB of terms go whole and one byte more in two fragments, only with a message") {
+        const Control send = SendSender{sender, sender, "x"_a, {}};
+        CHECK(fragments_for(send, fragment_data_bytes, beam) == 1);
+        CHECK(fragments_for(send, fragment_data_bytes + 1, beam) == 2);
+        CHECK(fragments_for(send, 2 * fragment_data_bytes, beam) == 2);
+        CHECK(fragments_for(send, 100'000'000, beam) == 1526);
+        // Without FRAGMENTS, and for a control that carries no term after it: whole.
+        CHECK(fragments_for(send, 100'000'000, beam & ~flag::fragments) == 1);
+        CHECK(fragments_for(Link{sender, sender}, 100'000'000, beam) == 1);
+        CHECK(fragments_for(Exit{sender, sender, "big"_a, {}}, 100'000'000, beam) == 1526);
+    }
+
+    TEST_CASE("the sending process orders what follows a fragmented message") {
+        CHECK(sending_process(SendSender{sender, sender, "x"_a, {}}) == sender);
+        CHECK(sending_process(MonitorPExit{sender, sender, {}, "x"_a}) == sender);
+        CHECK_FALSE(sending_process(MonitorPExit{"name"_a, sender, {}, "x"_a}));
+        CHECK_FALSE(sending_process(Send{sender, "x"_a, {}}));
     }
 }

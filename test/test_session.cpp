@@ -278,4 +278,28 @@ TEST_SUITE("session") {
         CHECK(pair.a_seen.ups() == 0);
     }
 
+    TEST_CASE(
+        "a fragmented message does not hold up another sender's message, and its own sender's "
+        "next one waits behind it") {
+        SessionPair pair(Script{}, Script{});
+        pair.both_up();
+        const Pid first{"a@host"_a, 1, 0, 1};
+        const Pid second{"a@host"_a, 2, 0, 1};
+        const wire::Control large =
+            wire::SendSender{first, to, tuple("large"_a, binary(std::string(600'000, 'f'))), {}};
+        const wire::Control other = wire::SendSender{second, to, "other"_a, {}};
+        const wire::Control after = wire::SendSender{first, to, "after"_a, {}};
+        // From a node thread, so that all three are queued before the first write goes out.
+        net::asio::post(pair.io, [&] {
+            pair.a->send(large);
+            pair.a->send(other);
+            pair.a->send(after);
+        });
+        pair.b_seen.wait_for([](const Recorder& r) { return r.controls().size() == 3; });
+        CHECK(pair.b_seen.controls()[0] == other);
+        CHECK(pair.b_seen.controls()[1] == large);
+        CHECK(pair.b_seen.controls()[2] == after);
+        // Ten fragments (600,000 bytes in pieces of 64 KiB) and the two small frames.
+        CHECK(pair.b->traffic().messages_in == 12);
+    }
 }  // TEST_SUITE

@@ -31,16 +31,26 @@ class SecureTransport final : public Transport {
     }
 
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
+        async_write_parts(std::span<const std::span<const std::uint8_t>>(&bytes, 1),
+                          std::move(done));
+    }
+    // Each part sealed in turn into the one ciphertext buffer: the plaintext is not gathered
+    // first.
+    void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
+                           Handler done) override {
         sealed_.clear();
-        if (!sealer_.seal(bytes, sealed_, std::chrono::steady_clock::now())) {
-            asio::post(io_, [done = std::move(done)] {
-                done(asio::error::message_size, 0);  // the nonce space is used up
-            });
-            return;
+        std::size_t n = 0;
+        for (auto part : parts) {
+            n += part.size();
+            if (!sealer_.seal(part, sealed_, std::chrono::steady_clock::now())) {
+                asio::post(io_, [done = std::move(done)] {
+                    done(asio::error::message_size, 0);  // the nonce space is used up
+                });
+                return;
+            }
         }
-        inner_->async_write(
-            sealed_, [done = std::move(done), n = bytes.size()](const boost::system::error_code& e,
-                                                                std::size_t) { done(e, n); });
+        inner_->async_write(sealed_, [done = std::move(done), n](const boost::system::error_code& e,
+                                                                 std::size_t) { done(e, n); });
     }
 
     void close() override { inner_->close(); }

@@ -283,13 +283,14 @@ void Session::send(const wire::Control& control) {
     const std::size_t before = pending_.size();
     encoder_->encode(pending_, control);
     ++messages_out_;
-    bytes_out_ += pending_.size() - before;
-    if (before > 0 && pending_.size() > settings_.max_send_queue_bytes) {
+    if (before + lane_bytes_ > 0 &&
+        pending_.size() + lane_bytes_ > settings_.max_send_queue_bytes) {
         // Nothing more is queued for a peer that is being dropped; waiting senders go on.
+        const std::size_t queued = pending_.size() + lane_bytes_;
         closed_ = true;
         drained_.notify_all();
         lock.unlock();
-        asio::dispatch(strand_, [self = shared_from_this(), queued = pending_.size()] {
+        asio::dispatch(strand_, [self = shared_from_this(), queued] {
             self->end(SessionEnd::Cause::send_queue_full,
                       std::to_string(queued) + " bytes queued for a peer that does not read them");
         });
@@ -297,10 +298,29 @@ void Session::send(const wire::Control& control) {
     }
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
+    const bool node_thread = io_.get_executor().running_in_this_thread();
+    const std::size_t frame = pending_.size() - before;
+    const std::size_t fragments =
+        wire::fragments_for(control, frame - encoder_->prefix_bytes(), encoder_->negotiated());
+    if (fragments > 1 || !lanes_.empty()) {
+        const auto sender = wire::sending_process(control);
+        if (fragments > 1 || lane_of(sender) != nullptr) {
+            queue_in_lane(sender, before, fragments);
+            schedule_write();
+            // The sender waits while much of what it queued is still unwritten, as a BEAM
+            // process sending a large message is busy putting its fragments out; others do not.
+            if (!node_thread)
+                drained_.wait(lock, [&] {
+                    const Lane* lane = lane_of(sender);
+                    return lane == nullptr || lane->bytes <= settings_.busy_limit || closed_;
+                });
+            return;
+        }
+    }
+    bytes_out_ += frame;
     // A program thread writes the frame itself when nothing else is queued and nothing went out
     // just now: a node thread would have to be woken for it, which costs more than the write on
     // a round trip. A burst of sends is gathered into few writes by a node thread instead.
-    const bool node_thread = io_.get_executor().running_in_this_thread();
     if (!writing_ && !node_thread) {
         const auto now = std::chrono::steady_clock::now();
         const bool burst = now - last_write_ < coalesce_window;
@@ -313,6 +333,44 @@ void Session::send(const wire::Control& control) {
     // wait (one of them has to run the write), so their queue may grow past the limit.
     if (pending_.size() > settings_.busy_limit && !node_thread)
         drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
+}
+
+// With out_mutex_ held.
+Session::Lane* Session::lane_of(const std::optional<Pid>& sender) {
+    for (Lane& lane : lanes_)
+        if (lane.sender == sender) return &lane;
+    return nullptr;
+}
+
+// With out_mutex_ held: the frame encoded at `start` of pending_ leaves it for the sender's lane,
+// whole or (fragments > 1) to go out in fragments.
+void Session::queue_in_lane(const std::optional<Pid>& sender, std::size_t start,
+                            std::size_t fragments) {
+    Lane* lane = lane_of(sender);
+    if (lane == nullptr) lane = &lanes_.emplace_back(Lane{sender, {}, 0});
+    std::size_t added = 0;
+    if (fragments > 1) {
+        // The encoded message becomes the fragments' buffer as it is; only what was queued
+        // before it is copied back.
+        std::vector<std::uint8_t> buffer;
+        buffer.swap(pending_);
+        pending_.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(start));
+        Queued item;
+        item.fragments.emplace(std::move(buffer), start + encoder_->prefix_bytes(), fragments,
+                               next_sequence_++);
+        added = item.fragments->wire_bytes();
+        lane->queue.push_back(std::move(item));
+    } else {
+        if (lane->queue.empty() || lane->queue.back().fragments) lane->queue.emplace_back();
+        auto& frames = lane->queue.back().frames;
+        frames.insert(frames.end(), pending_.begin() + static_cast<std::ptrdiff_t>(start),
+                      pending_.end());
+        added = pending_.size() - start;
+        pending_.resize(start);
+    }
+    bytes_out_ += added;
+    lane->bytes += added;
+    lane_bytes_ += added;
 }
 
 // Called with out_mutex_ held and no write in flight or scheduled: all of pending_ written, or
@@ -342,17 +400,21 @@ void Session::schedule_write() {
     });
 }
 
-// On the strand, with out_mutex_ held and writing_ set: everything queued goes in one write.
+// On the strand, with out_mutex_ held and writing_ set: everything queued goes in one write,
+// with one turn of each lane.
 void Session::write() {
-    if (ended_ || pending_.empty()) {
+    if (ended_ || (pending_.empty() && lanes_.empty())) {
         writing_ = false;
         return;
     }
     in_flight_.swap(pending_);
+    parts_.clear();
+    if (!in_flight_.empty()) parts_.emplace_back(in_flight_);
+    take_lane_turns();
     last_write_ = std::chrono::steady_clock::now();
     drained_.notify_all();
-    transport_->async_write(
-        in_flight_,
+    transport_->async_write_parts(
+        parts_,
         on_strand([self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
             if (e) {
                 {
@@ -367,9 +429,37 @@ void Session::write() {
                 std::vector<std::uint8_t>().swap(self->in_flight_);
             else
                 self->in_flight_.clear();
+            self->retired_.clear();
             self->write();
             if (self->ended_ && !self->writing_) self->transport_->close();
         }));
+}
+
+// With out_mutex_ held: the front of every lane into parts_, a fragment or the frames gathered
+// behind one. A lane whose queue empties is gone: its sender's next frames go to pending_.
+void Session::take_lane_turns() {
+    prefixes_.clear();
+    prefixes_.reserve(lanes_.size());  // parts_ points into it: no reallocation below
+    for (auto lane = lanes_.begin(); lane != lanes_.end();) {
+        Queued& front = lane->queue.front();
+        std::size_t taken = 0;
+        if (front.fragments) {
+            for (auto part : front.fragments->take(prefixes_.emplace_back())) {
+                parts_.push_back(part);
+                taken += part.size();
+            }
+        } else {
+            parts_.emplace_back(front.frames);
+            taken = front.frames.size();
+        }
+        if (!front.fragments || front.fragments->done()) {
+            retired_.push_back(std::move(front));  // moving keeps the bytes where they are
+            lane->queue.pop_front();
+        }
+        lane->bytes -= taken;
+        lane_bytes_ -= taken;
+        lane = lane->queue.empty() ? lanes_.erase(lane) : std::next(lane);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,7 +523,7 @@ SessionTraffic Session::traffic() const {
     t.messages_out = messages_out_;
     t.bytes_out = bytes_out_;
     t.ticks_out = ticks_out_;
-    t.queued_bytes = pending_.size() + in_flight_.size();
+    t.queued_bytes = pending_.size() + in_flight_.size() + lane_bytes_;
     return t;
 }
 

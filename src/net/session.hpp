@@ -3,12 +3,18 @@
 // coalesces what queues up while a write is in flight into the next single write. The session
 // knows nothing of processes: it reports to a SessionObserver (the node) and takes controls to
 // send.
+//
+// A message over 64 KiB to a peer that takes fragments goes out in fragments, one per write
+// turn, interleaved with everything else queued (wire/fragment_sender.hpp), so that it does not
+// hold up the small messages of other processes. What its own sender sends after it waits
+// behind it (a lane per sending process), keeping each process's signals in order.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +25,7 @@
 #include "net/asio.hpp"
 #include "net/transport.hpp"
 #include "wire/control.hpp"
+#include "wire/fragment_sender.hpp"
 #include "wire/framing.hpp"
 #include "wire/handshake.hpp"
 
@@ -146,6 +153,10 @@ class Session : public std::enable_shared_from_this<Session> {
     bool write_now();
     void schedule_write();
     void write();
+    struct Lane;
+    Lane* lane_of(const std::optional<Pid>& sender);
+    void queue_in_lane(const std::optional<Pid>& sender, std::size_t start, std::size_t fragments);
+    void take_lane_turns();
     void arm_tick();
     void on_tick();
     void answer_tick();
@@ -194,6 +205,28 @@ class Session : public std::enable_shared_from_this<Session> {
     bool closed_ = false;                  // ended: sends are dropped, waiting senders released
     std::condition_variable drained_;      // the queue went below busy_limit, or closed_
     std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
+
+    // What waits behind a message going out in fragments: whole frames gathered, or another
+    // fragmented message.
+    struct Queued {
+        std::vector<std::uint8_t> frames;
+        std::optional<wire::OutgoingFragments> fragments;
+    };
+    // One per sending process with a fragmented message under way (sender nullopt: the controls
+    // that name none). Each write takes the front fragment or frames of every lane.
+    struct Lane {
+        std::optional<Pid> sender;
+        std::deque<Queued> queue;
+        std::size_t bytes = 0;  // not yet taken into a write
+    };
+    std::deque<Lane> lanes_;
+    std::uint64_t next_sequence_ = 1;  // sequence ids of fragmented messages, per connection
+    std::size_t lane_bytes_ = 0;       // all lanes' bytes
+    // Owned by the write in progress: fragment prefixes, the parts it gathers, and the lane
+    // items it finished (their buffers are still being written).
+    std::vector<wire::OutgoingFragments::Prefix> prefixes_;
+    std::vector<std::span<const std::uint8_t>> parts_;
+    std::vector<Queued> retired_;
     std::atomic<bool> wrote_since_tick_{false};
     // A frame or a tick of our own went out since the peer's last tick (answer_tick).
     std::atomic<bool> wrote_since_peer_tick_{false};

@@ -44,6 +44,14 @@ class TcpTransport final : public Transport {
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
         asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(done));
     }
+    void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
+                           Handler done) override {
+        std::vector<asio::const_buffer> buffers;
+        buffers.reserve(parts.size());
+        for (auto part : parts)
+            buffers.emplace_back(part.data(), part.size());
+        asio::async_write(socket_, std::move(buffers), std::move(done));
+    }
     std::size_t write_now(std::span<const std::uint8_t> bytes) override {
         // The raw descriptor: asio's socket object is not for concurrent use, and the only
         // operation that may be pending on it here is the strand's read. An error is left for

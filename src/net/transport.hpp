@@ -25,6 +25,11 @@ class Transport {
     virtual void async_read_some(std::span<std::uint8_t> into, Handler done) = 0;
     // Writes every byte (or fails).
     virtual void async_write(std::span<const std::uint8_t> bytes, Handler done) = 0;
+    // The same for bytes in several places (gather): fragments of a large message go out as
+    // views of its one encoded buffer. `parts` is read before this returns; the bytes it points
+    // at must live until `done`.
+    virtual void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
+                                   Handler done) = 0;
     // Writes what the socket takes at once, without blocking, from any thread, while no
     // async_write is in flight; the bytes written (0 when full, failed, or not supported). Lets a
     // program thread put a frame on the wire itself instead of waking a node thread to do it.

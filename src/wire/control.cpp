@@ -513,6 +513,11 @@ std::string_view op_name(Op op) noexcept {
     return i < op_limit ? op_table[i].name : std::string_view{};
 }
 
+bool has_payload(Op op) noexcept {
+    std::size_t i = static_cast<std::size_t>(op);
+    return i < op_limit && !op_table[i].payload.empty();
+}
+
 Expected<Control, ControlError> decode_control(const Term& control, const Term* payload) {
     if (!control.is_tuple())
         return unexpected(failure(ControlErrc::not_a_control, "the control term is not a tuple"));

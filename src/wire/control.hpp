@@ -69,6 +69,8 @@ inline constexpr std::uint8_t exit = 0x10;     // an exit signal, the reason aft
 
 // The spec's name of an op ("PAYLOAD_EXIT2"), for log lines; empty for a value that is no op.
 std::string_view op_name(Op op) noexcept;
+// Whether the op carries a term after the control term (a message, reason or argument list).
+bool has_payload(Op op) noexcept;
 
 // A monitor's target or origin: a pid, or a registered name (monitors by name).
 using ProcessId = std::variant<Pid, Atom>;

@@ -164,6 +164,10 @@ std::string frame_layout(std::uint64_t negotiated) {
 
 FrameEncoder::FrameEncoder(std::uint64_t negotiated) : negotiated_(negotiated) {}
 
+std::size_t FrameEncoder::prefix_bytes() const {
+    return pass_through_layout(negotiated_) ? 4 + 1 : 4 + 3;
+}
+
 void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control) {
     const std::size_t start = out.size();
     const bool headers = !pass_through_layout(negotiated_);

@@ -5,7 +5,8 @@
 //   fragments      131, 69 / 131, 70 ...                                 FRAGMENTS
 // One decoder and one encoder live per connection and direction: the atom cache and fragment
 // sequences they keep last as long as the connection. We write dist headers without atom cache
-// references and whole (unfragmented) messages; we read all three layouts.
+// references, and large messages in fragments (wire/fragment_sender.hpp); we read all three
+// layouts.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,9 @@ class FrameEncoder {
     void encode(std::vector<std::uint8_t>& out, const Control& control);
 
     std::uint64_t negotiated() const { return negotiated_; }
+    // Bytes of a frame encode() wrote before its terms: the length and the header (131, 68, 0),
+    // or the pass-through byte.
+    std::size_t prefix_bytes() const;
 
   private:
     std::uint64_t negotiated_;

@@ -1,0 +1,69 @@
+#include "wire/fragment_sender.hpp"
+
+#include <type_traits>
+
+#include "term/etf_tags.hpp"
+#include "wire/flags.hpp"
+
+namespace distribute::wire {
+namespace {
+
+constexpr std::uint8_t first_fragment = 69;
+constexpr std::uint8_t continuation = 70;
+
+}  // namespace
+
+std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
+                          std::uint64_t negotiated) {
+    if (terms_bytes <= fragment_data_bytes || !(negotiated & flag::fragments) ||
+        !has_payload(op_for(control, negotiated)))
+        return 1;
+    return (terms_bytes - 1) / fragment_data_bytes + 1;
+}
+
+std::optional<Pid> sending_process(const Control& control) {
+    return std::visit(
+        [](const auto& c) -> std::optional<Pid> {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (std::is_same_v<T, MonitorPExit>) {
+                if (const Pid* pid = std::get_if<Pid>(&c.from)) return *pid;
+                return std::nullopt;
+            } else if constexpr (requires { c.from; }) {
+                return c.from;
+            } else {
+                return std::nullopt;
+            }
+        },
+        control);
+}
+
+OutgoingFragments::OutgoingFragments(std::vector<std::uint8_t> buffer, std::size_t terms_at,
+                                     std::size_t count, std::uint64_t sequence)
+    : buffer_(std::move(buffer)), terms_at_(terms_at), count_(count), sequence_(sequence) {}
+
+std::size_t OutgoingFragments::piece_bytes(std::size_t index) const {
+    const std::size_t from = index * fragment_data_bytes;
+    const std::size_t terms = buffer_.size() - terms_at_;
+    return std::min(fragment_data_bytes, terms - from);
+}
+
+std::size_t OutgoingFragments::wire_bytes() const {
+    return buffer_.size() - terms_at_ + count_ * prefix_bytes(1) + 1;
+}
+
+std::array<std::span<const std::uint8_t>, 2> OutgoingFragments::take(Prefix& prefix) {
+    const std::size_t index = next_++;
+    const std::size_t head = prefix_bytes(index);
+    const std::size_t piece = piece_bytes(index);
+    etf::wire::store32(prefix.data(), static_cast<std::uint32_t>(head - 4 + piece));
+    prefix[4] = etf::version_magic;
+    prefix[5] = index == 0 ? first_fragment : continuation;
+    etf::wire::store64(prefix.data() + 6, sequence_);
+    etf::wire::store64(prefix.data() + 14, count_ - index);
+    if (index == 0) prefix[22] = 0;  // no atom cache references
+    return {std::span<const std::uint8_t>(prefix.data(), head),
+            std::span<const std::uint8_t>(buffer_.data() + terms_at_ + index * fragment_data_bytes,
+                                          piece)};
+}
+
+}  // namespace distribute::wire

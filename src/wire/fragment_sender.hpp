@@ -1,0 +1,65 @@
+// Sending a large message in fragments (DFLAG_FRAGMENTS), laid out as the BEAM lays them: the
+// control term and the message are encoded whole once, then cut into pieces of 64 KiB
+// (ERTS_DIST_FRAGMENT_SIZE; the BEAM has no setting for it). The first piece goes in a 131,69
+// frame (sequence id, fragment count, an empty atom cache part), the others in 131,70 frames,
+// their fragment ids counting down to 1. A message of 64 KiB or less goes whole, as does a
+// control without a message, reason or argument term (the BEAM fragments only those).
+//
+// The pieces are views of the one encoded buffer: a 100 MB message is not copied again.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "distribute/term.hpp"
+#include "wire/control.hpp"
+
+namespace distribute::wire {
+
+inline constexpr std::size_t fragment_data_bytes = 64 * 1024;
+// The length prefix, 131, 69 or 70, the sequence id, the fragment id and, in the first
+// fragment only, NumberOfAtomCacheRefs (0).
+inline constexpr std::size_t max_fragment_prefix_bytes = 4 + 1 + 1 + 8 + 8 + 1;
+
+// How many frames a control whose terms (the control term and what follows it) encode to
+// `terms_bytes` goes out in on a connection with `negotiated` flags: 1 means whole.
+std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
+                          std::uint64_t negotiated);
+
+// The process whose signals must keep their order behind this one: the sender, when the control
+// names it. nullopt for the controls that do not (SEND without SEND_SENDER, SPAWN_REPLY ...).
+std::optional<Pid> sending_process(const Control& control);
+
+class OutgoingFragments {
+  public:
+    using Prefix = std::array<std::uint8_t, max_fragment_prefix_bytes>;
+
+    // `buffer` holds the encoded terms from `terms_at` to its end (what follows a distribution
+    // header); `count` from fragments_for.
+    OutgoingFragments(std::vector<std::uint8_t> buffer, std::size_t terms_at, std::size_t count,
+                      std::uint64_t sequence);
+
+    bool done() const { return next_ == count_; }
+    std::size_t count() const { return count_; }
+    // Bytes of all the frames, their prefixes included.
+    std::size_t wire_bytes() const;
+    // The next fragment: its prefix written into `prefix` (the returned first span views it) and
+    // its piece of the message (a view of the buffer, valid while this object lives).
+    std::array<std::span<const std::uint8_t>, 2> take(Prefix& prefix);
+
+  private:
+    std::size_t piece_bytes(std::size_t index) const;
+    std::size_t prefix_bytes(std::size_t index) const { return index == 0 ? 23 : 22; }
+
+    std::vector<std::uint8_t> buffer_;
+    std::size_t terms_at_;
+    std::size_t count_;
+    std::uint64_t sequence_;
+    std::size_t next_ = 0;
+};
+
+}  // namespace distribute::wire
