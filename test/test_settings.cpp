@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "distribute/crypto.hpp"
 #include "distribute/settings.hpp"
 #include "net/asio.hpp"
 #include "node_support.hpp"
@@ -235,6 +236,52 @@ TEST_CASE("node.name must be set to start a node, and need not be for a check") 
     CHECK(error.key == "node.name");
     CHECK(error.problem.find("not set by any source") == 0);
     CHECK(load_settings({.for_start = false}).has_value());
+}
+
+TEST_CASE(
+    "the encrypted transport is set from the file like any setting: the keys are read from their "
+    "files, a key file that cannot be read is that setting's error, the secret is never shown") {
+    TempDir dir;
+    const NodeKey key = NodeKey::generate();
+    const std::string key_file = dir.path() + "/node.key";
+    REQUIRE(write_node_key(key_file, key).has_value());
+    const NodeKey peer = NodeKey::generate();
+    const auto peers =
+        write(dir, "peers.txt", "# pinned\nother@host " + to_hex(peer.public_key) + "\n");
+    const auto file = write(dir, "node.toml",
+                            "[node]\nname = \"app\"\n[crypto]\nmode = \"require\"\nnode_key = \"" +
+                                key_file + "\"\npeer_keys = \"" + peers +
+                                "\"\nrekey_after = \"2m\"\nrekey_after_records = 1000\n");
+    auto loaded = load_settings({.config_file = file});
+    REQUIRE_MESSAGE(loaded.has_value(), loaded.error()[0].to_string());
+    const CryptoOptions& crypto = loaded->settings.node.crypto;
+    CHECK(crypto.mode == CryptoMode::require);
+    REQUIRE(crypto.node_key.has_value());
+    CHECK(crypto.node_key->public_key == key.public_key);
+    CHECK(crypto.node_key->secret == key.secret);
+    REQUIRE(crypto.peer_keys.size() == 1);
+    CHECK(crypto.peer_keys.at("other@host") == peer.public_key);
+    CHECK(crypto.rekey_after == std::chrono::seconds(120));
+    CHECK(crypto.rekey_after_records == 1000);
+    CHECK(shown(*loaded, "crypto.node_key").value == "public " + to_hex(key.public_key));
+    CHECK(shown(*loaded, "crypto.peer_keys").value == "other@host");
+    for (const auto& s : show_settings(*loaded))
+        CHECK(s.value.find(to_hex(key.secret)) == std::string::npos);
+
+    // The command line wins, as for every setting.
+    auto plain = load_settings(
+        {.config_file = file, .command_line = {{"crypto.mode", "prefer", "--crypto"}}});
+    REQUIRE(plain.has_value());
+    CHECK(plain->settings.node.crypto.mode == CryptoMode::prefer);
+
+    auto missing = only_error(named({{"crypto.node_key", dir.path() + "/nope.key", "--node-key"}}));
+    CHECK(missing.key == "crypto.node_key");
+    CHECK(missing.problem.find("nope.key") != std::string::npos);
+    auto mode = only_error(named({{"crypto.mode", "sometimes", "--crypto"}}));
+    CHECK(mode.key == "crypto.mode");
+    const auto empty = write(dir, "empty.txt", "# nobody\n");
+    CHECK(only_error(named({{"crypto.peer_keys", empty, "--peer-keys"}})).key ==
+          "crypto.peer_keys");
 }
 
 TEST_CASE("the cookie is never shown, only whether it is set") {

@@ -20,7 +20,6 @@
 
 #include "cli/client_node.hpp"
 #include "cli/commands.hpp"
-#include "cli/crypto_options.hpp"
 #include "cli/demo_services.hpp"
 #include "cli/setting_flags.hpp"
 #include "cli/stats_lines.hpp"
@@ -77,13 +76,10 @@ class SummaryOnSignal {
     net::asio::signal_set signals_;
 };
 
-void run_node(const SettingFlags& flags, const CryptoArgs& crypto) {
+void run_node(const SettingFlags& flags) {
     const LoadedSettings loaded = flags.load("node", /*for_start=*/true);
     const LogSink log = stderr_log();
-    // The encrypted transport is set from its flags only (not a setting of the file yet).
-    Settings settings = loaded.settings;
-    settings.node.crypto = crypto_options("node", crypto);
-    auto running = start_from_settings(settings, log);
+    auto running = start_from_settings(loaded.settings, log);
     if (!running) command_failed("node", running.error().detail);
     if (auto services = start_demo_services(running->node); !services)
         command_failed("node", services.error().detail);
@@ -171,10 +167,8 @@ void add_node_commands(CLI::App& app) {
     CLI::App* n = app.add_subcommand(
         "node", "Run a C++ node in the foreground hosting echo, sink, kv and the rpc module demo");
     auto flags = add_setting_flags(n);
-    auto crypto = std::make_shared<CryptoArgs>();
-    add_crypto_options(*n, *crypto);
     n->footer(node_footer);
-    n->callback([flags, crypto] { run_node(*flags, *crypto); });
+    n->callback([flags] { run_node(*flags); });
 
     auto ping = std::make_shared<ClientCommand>();
     CLI::App* p =

@@ -35,6 +35,7 @@ std::shared_ptr<SettingFlags> add_setting_flags(CLI::App* c) {
     c->add_option("--seed", f->seeds, "A node to join (repeatable)")->option_text("NODE");
     c->add_option("--log-level", f->log_level, "debug, info, warning or error (default: info)");
     c->add_flag("-v,--verbose", f->verbose, "Also log debug lines (--log-level debug)");
+    add_crypto_options(*c, f->crypto);
     return f;
 }
 
@@ -65,6 +66,9 @@ std::vector<FlagValue> SettingFlags::values() const {
     }
     if (given("--log-level")) out.push_back({"log.level", log_level, "--log-level"});
     if (given("--verbose")) out.push_back({"log.level", "debug", "--verbose"});
+    if (given("--crypto")) out.push_back({"crypto.mode", crypto.mode, "--crypto"});
+    if (given("--node-key")) out.push_back({"crypto.node_key", crypto.node_key, "--node-key"});
+    if (given("--peer-keys")) out.push_back({"crypto.peer_keys", crypto.peer_keys, "--peer-keys"});
     return out;
 }
 

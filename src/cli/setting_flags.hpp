@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/crypto_options.hpp"
 #include "distribute/settings.hpp"
 
 namespace distribute::cli {
@@ -20,6 +21,7 @@ struct SettingFlags {
     bool hidden = false;
     bool verbose = false;
     std::vector<std::string> seeds;
+    CryptoArgs crypto;        // --crypto, --node-key, --peer-keys: the crypto.* settings
     CLI::App* app = nullptr;  // the subcommand, to tell which flags were given
 
     // The given flags as settings values.

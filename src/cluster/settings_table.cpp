@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "cluster/settings_values.hpp"
+#include "distribute/crypto.hpp"
 
 namespace distribute::cluster {
 
@@ -96,6 +97,29 @@ std::string yes_no(bool b) {
     return b ? "true" : "false";
 }
 
+Expected<CryptoMode, std::string> crypto_mode(std::string_view text) {
+    auto mode = parse_crypto_mode(std::string(text));
+    if (!mode) return unexpected(std::move(mode).error().detail);
+    return *mode;
+}
+
+// A key file is read when the setting is: a file that is missing, unreadable or open to others
+// is the setting's error, named with the key and the file.
+Expected<std::optional<NodeKey>, std::string> node_key_file(std::string_view path) {
+    if (path.empty()) return std::optional<NodeKey>();
+    auto key = read_node_key(std::string(path));
+    if (!key) return unexpected(std::move(key).error().detail);
+    return std::optional<NodeKey>(*key);
+}
+
+Expected<std::map<std::string, PublicKey>, std::string> peer_keys_file(std::string_view path) {
+    if (path.empty()) return std::map<std::string, PublicKey>();
+    auto keys = read_peer_keys(std::string(path));
+    if (!keys) return unexpected(std::move(keys).error().detail);
+    if (keys->empty()) return unexpected(std::string(path) + ": no keys in it");
+    return std::move(*keys);
+}
+
 const char* epmd_mode_name(EpmdMode mode) {
     switch (mode) {
         case EpmdMode::use_running:
@@ -166,6 +190,42 @@ std::vector<SettingDescriptor> make_table() {
         scalar(duration_in(milliseconds(1), milliseconds(100), milliseconds(3'600'000)),
                [](Settings& s, milliseconds v) { s.node.setup_timeout = v; }),
         [](const Settings& s) { return format_duration(s.node.setup_timeout); });
+
+    // crypto: the encrypted transport between our own nodes (docs/crypto.md). Whether the mode
+    // and the keys fit together (pinned keys need a node key and a mode other than off) is
+    // checked when the node starts.
+    add("crypto.mode", "off, prefer or require", false,
+        scalar(crypto_mode, [](Settings& s, CryptoMode v) { s.node.crypto.mode = v; }),
+        [](const Settings& s) { return std::string(to_string(s.node.crypto.mode)); });
+    add("crypto.node_key", "a key file written by `distribute keygen` (empty: none)", false,
+        scalar(node_key_file,
+               [](Settings& s, const std::optional<NodeKey>& v) { s.node.crypto.node_key = v; }),
+        [](const Settings& s) {
+            // The public half: what peers pin. The secret half is never shown.
+            return s.node.crypto.node_key ? "public " + to_hex(s.node.crypto.node_key->public_key)
+                                          : std::string();
+        });
+    add("crypto.peer_keys", "a file of 'name@host PUBLIC-KEY-HEX' lines (empty: none)", false,
+        scalar(peer_keys_file,
+               [](Settings& s, const std::map<std::string, PublicKey>& v) {
+                   s.node.crypto.peer_keys = v;
+               }),
+        [](const Settings& s) {
+            std::vector<std::string> names;
+            for (const auto& entry : s.node.crypto.peer_keys)
+                names.push_back(entry.first);
+            return join(names);
+        });
+    add("crypto.rekey_after_records", "1 to 4294967296: records under one key", false,
+        scalar(uint_in(1, std::uint64_t{1} << 32),
+               [](Settings& s, std::uint64_t v) { s.node.crypto.rekey_after_records = v; }),
+        [](const Settings& s) { return std::to_string(s.node.crypto.rekey_after_records); });
+    add("crypto.rekey_after", duration + "seconds), 1s to 1 day: time under one key", false,
+        scalar(duration_in(milliseconds(1000), milliseconds(1000), day),
+               [](Settings& s, milliseconds v) {
+                   s.node.crypto.rekey_after = std::chrono::duration_cast<std::chrono::seconds>(v);
+               }),
+        [](const Settings& s) { return format_duration(s.node.crypto.rekey_after); });
 
     // epmd
     add("epmd.port", "1 to 65535 (ERL_EPMD_PORT)", false,
