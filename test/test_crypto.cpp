@@ -413,6 +413,23 @@ TEST_SUITE("crypto") {
         std::remove(path.c_str());
     }
 
+    TEST_CASE("a key file that is a device or over 1 MiB is refused before it is read") {
+        auto device = read_peer_keys("/dev/zero");
+        REQUIRE_FALSE(device.has_value());
+        CHECK(device.error().code == CryptoErrc::file_error);
+        CHECK(device.error().detail == "/dev/zero: not a regular file");
+        CHECK_FALSE(read_node_key("/dev/zero").has_value());
+        const std::string path = "/tmp/distribute_test_big_peers_" + std::to_string(::getpid());
+        {
+            std::ofstream out(path);
+            out << std::string((1 << 20) + 1, '#');
+        }
+        auto big = read_peer_keys(path);
+        std::remove(path.c_str());
+        REQUIRE_FALSE(big.has_value());
+        CHECK(big.error().detail == path + ": larger than 1 MiB");
+    }
+
     TEST_CASE("a pinned name that is not alive@host is refused with its line") {
         const std::string hex = to_hex(NodeKey::generate().public_key);
         for (const std::string name : {"@host", "cpp@", "a@b@c"}) {

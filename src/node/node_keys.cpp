@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "crypto/key_text.hpp"
 #include "distribute/crypto.hpp"
@@ -26,12 +25,25 @@ Unexpected<CryptoError> file_error(const std::string& path) {
     return fail(CryptoErrc::file_error, path + ": " + std::strerror(errno));
 }
 
+// Key files are small: a regular file of at most 1 MiB (some 13,000 pinned peers), so that a
+// path naming a device or a pipe cannot make us read without end.
+constexpr std::size_t max_key_file_bytes = std::size_t{1} << 20;
+
 Expected<std::string, CryptoError> read_text(const std::string& path) {
-    std::ifstream in(path);
+    // Looked at before it is opened: opening a FIFO would wait for a writer.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return file_error(path);
+    if (!S_ISREG(info.st_mode)) return fail(CryptoErrc::file_error, path + ": not a regular file");
+    if (static_cast<std::size_t>(info.st_size) > max_key_file_bytes)
+        return fail(CryptoErrc::file_error, path + ": larger than 1 MiB");
+    std::ifstream in(path, std::ios::binary);
     if (!in) return file_error(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    std::string text(max_key_file_bytes + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_key_file_bytes)
+        return fail(CryptoErrc::file_error, path + ": larger than 1 MiB");
+    return text;
 }
 
 }  // namespace
