@@ -5,17 +5,23 @@
 #   key_files/      node keys written by `distribute keygen` (first byte 0: node key file) and a
 #                   peer keys file from the lines keygen prints (first byte 1)
 #   discovery_file/ a discovery file with comments, blank lines, blanks and a bad line
-# Usage: test/fuzz/seeds/record_file_seeds.sh DISTRIBUTE   (the built src/cli/distribute)
+# Usage: [EPMD_PORT=P] test/fuzz/seeds/record_file_seeds.sh DISTRIBUTE   (the built
+#        src/cli/distribute; P a free port for a private epmd, default 14370)
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 corpus=$root/test/fuzz/corpus
 distribute=$1
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+# erl -sname needs an EPMD: a private one, so that no epmd -daemon stays on the default port.
+port=${EPMD_PORT:-14370}
+epmd -port "$port" &
+epmd_pid=$!
+trap 'kill "$epmd_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
+sleep 1
 
 mkdir -p "$corpus/cookie_file" "$corpus/key_files" "$corpus/discovery_file"
 mkdir "$scratch/home"
-HOME=$scratch/home erl -noshell -sname "cookieseed_$$" -eval 'halt().'
+HOME=$scratch/home ERL_EPMD_PORT=$port erl -noshell -sname "cookieseed_$$" -eval 'halt().'
 cookie=$(cat "$scratch/home/.erlang.cookie")
 cp "$scratch/home/.erlang.cookie" "$corpus/cookie_file/erl_created"
 chmod 644 "$corpus/cookie_file/erl_created"
