@@ -1,9 +1,12 @@
 // Keeping peers and letting them in: a BEAM whose net_ticktime is much shorter than ours keeps
 // an idle connection to our node (its ticks are answered), distribute node --net-ticktime sets
 // ours, and a flood of idle sockets from one address keeps no other peer out (handshakes are
-// bounded per address). A peer that stops reading (a slow consumer) makes a program thread wait
-// and, past the send queue limit, loses its connection.
+// bounded per address). A BEAM drops a frozen distribute node at its tick time. A peer that
+// stops reading (a slow consumer) makes a program thread wait and, past the send queue limit,
+// loses its connection.
 #include <doctest/doctest.h>
+
+#include <signal.h>
 
 #include <atomic>
 #include <memory>
@@ -101,6 +104,30 @@ TEST_CASE("distribute node --net-ticktime 4 drops a silent peer within seconds, 
     const bool dropped = silent.closed_within(20s);
     INFO(node.log());
     CHECK(dropped);
+}
+
+TEST_CASE(
+    "tick_timeout: an erl with net_ticktime 4 drops a SIGSTOPped distribute node with "
+    "net_tick_timeout, and reaches it again once it runs") {
+    Cluster cluster;
+    ForegroundNode node(
+        {"--sname", unique_name("cli_frozen"), "--cookie", "interop_cookie", "--net-ticktime", "4"},
+        {epmd_env(cluster.epmd_port())});
+    auto options = cluster.erl_options("erl_watcher");
+    options.extra_args = {"-kernel", "net_ticktime", "4"};
+    ErlNode erl(options);
+    const std::string ours = quoted(node.name());
+    CHECK(erl.eval("net_kernel:monitor_nodes(true, [nodedown_reason, {node_type, all}]), "
+                   "net_adm:ping(" +
+                   ours + ")") == "pong");
+    node.process().send_signal(SIGSTOP);
+    const std::string down =
+        erl.eval("receive {nodedown, " + ours +
+                 ", Info} -> proplists:get_value(nodedown_reason, Info) after 40000 -> none end");
+    node.process().send_signal(SIGCONT);
+    INFO(node.log());
+    CHECK(down == "net_tick_timeout");
+    eventually([&] { return erl.eval("net_adm:ping(" + ours + ")") == "pong"; });
 }
 
 namespace {
