@@ -29,8 +29,10 @@ TEST_CASE("erl started with -sname undefined connects to our node and takes the 
                 "receive {checked, N} -> io:format(\"~s\", [N]) after 30000 -> exit(no_answer) "
                 "end",
             60s,
+            // -epmd_port reaches the node's EPMD client only: without -start_epmd false, erl
+            // also starts an `epmd -daemon` on the default port, which outlives the test.
             {"-sname", "undefined", "-setcookie", "interop_cookie", "-epmd_port",
-             std::to_string(cluster.epmd_port())});
+             std::to_string(cluster.epmd_port()), "-start_epmd", "false"});
     });
     const Term named = next_message(inbox, 30s);
     REQUIRE(named.is_tuple(4));
