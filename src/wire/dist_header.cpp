@@ -8,7 +8,6 @@
 namespace distribute::wire {
 namespace {
 
-constexpr std::uint8_t dist_header = 68;
 // The nibble after the last atom's: bit 0 says atom lengths take 2 bytes instead of 1.
 constexpr std::uint8_t long_atoms = 0x1;
 constexpr std::uint8_t new_entry = 0x8;

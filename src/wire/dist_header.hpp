@@ -25,6 +25,12 @@ namespace distribute::wire {
 
 inline constexpr std::size_t atom_cache_entries = 2048;
 
+// The byte after 131 that says which of the three it is: a whole message's header, a first
+// fragment's, or a continuation fragment's.
+inline constexpr std::uint8_t dist_header = 68;
+inline constexpr std::uint8_t dist_frag_header = 69;
+inline constexpr std::uint8_t dist_frag_cont = 70;
+
 // The entries a peer set in its cache for what it sends us.
 class IncomingAtomCache {
   public:

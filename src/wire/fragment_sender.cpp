@@ -3,16 +3,10 @@
 #include <type_traits>
 
 #include "term/etf_tags.hpp"
+#include "wire/dist_header.hpp"
 #include "wire/flags.hpp"
 
 namespace distribute::wire {
-namespace {
-
-constexpr std::uint8_t first_fragment = 69;
-constexpr std::uint8_t continuation = 70;
-
-}  // namespace
-
 std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
                           std::uint64_t negotiated) {
     if (terms_bytes <= fragment_data_bytes || !(negotiated & flag::fragments) ||
@@ -57,7 +51,7 @@ std::array<std::span<const std::uint8_t>, 2> OutgoingFragments::take(Prefix& pre
     const std::size_t piece = piece_bytes(index);
     etf::wire::store32(prefix.data(), static_cast<std::uint32_t>(head - 4 + piece));
     prefix[4] = etf::version_magic;
-    prefix[5] = index == 0 ? first_fragment : continuation;
+    prefix[5] = index == 0 ? dist_frag_header : dist_frag_cont;
     etf::wire::store64(prefix.data() + 6, sequence_);
     etf::wire::store64(prefix.data() + 14, count_ - index);
     if (index == 0) prefix[22] = 0;  // no atom cache references

@@ -11,9 +11,6 @@ namespace distribute::wire {
 namespace {
 
 constexpr std::uint8_t pass_through = 112;  // 'p'
-constexpr std::uint8_t dist_header = 68;
-constexpr std::uint8_t dist_frag_header = 69;
-constexpr std::uint8_t dist_frag_cont = 70;
 // 131, 69 or 70, the sequence id and the fragment id.
 constexpr std::size_t fragment_header_bytes = 1 + 1 + 8 + 8;
 
