@@ -1,7 +1,8 @@
 // The encrypted transport between two of our nodes, over real sockets and a real EPMD: the
-// distribution protocol on top unchanged (ping, ordered messages, gen_server, erpc, a large
-// binary), pinned keys, wrong cookies and keys, no downgrade, BEAM nodes in prefer and require
-// mode, a socket tap that must not see a known message, and tampering on the wire.
+// distribution protocol on top unchanged (ping, ordered messages, gen_server, erpc, a monitor
+// and a link, a large binary), pinned keys, wrong cookies and keys, no downgrade, BEAM nodes in
+// prefer and require mode, a socket tap that must not see a known message, and tampering on the
+// wire.
 #include <doctest/doctest.h>
 
 #include <future>
@@ -110,6 +111,19 @@ TEST_SUITE("crypto") {
         auto sum = rpc(a, peer, atom("demo"), atom("add"), {Term(1), Term(2)});
         REQUIRE(sum.has_value());
         CHECK(*sum == Term(3));
+
+        // A monitor and a link across the encrypted connection: DOWN and EXIT carry the reason.
+        Mailbox watched = b.open_mailbox();
+        Mailbox watcher = a.open_mailbox();
+        watcher.trap_exit(true);
+        const Reference ref = watcher.monitor(watched.pid());
+        watcher.link(watched.pid());
+        // Through the same connection after them: b has set both up when this comes back.
+        echo_round_trip(a, peer, Term(atom("signals_sent")));
+        const Pid gone = watched.pid();
+        watched.close(Term(atom("gone")));
+        CHECK(down_reason(watcher, ref) == Term(atom("gone")));
+        CHECK(next_message(watcher) == tuple(atom("EXIT"), gone, atom("gone")));
 
         // A binary of 1 MB spans many records and comes back whole.
         std::vector<std::uint8_t> big(1 << 20);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -59,6 +60,27 @@ Pair direction(RekeyPolicy policy = {}) {
 }
 
 const auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+
+// The record layer over vectors: seal appends the records of `data` to `out`; open appends the
+// data of the records that open.
+bool seal(RecordSealer& sealer, std::span<const std::uint8_t> data, std::vector<std::uint8_t>& out,
+          std::chrono::steady_clock::time_point at) {
+    const std::span<const std::uint8_t> parts[] = {data};
+    const std::size_t before = out.size();
+    out.resize(before + RecordSealer::max_sealed_size(data.size()));
+    auto written = sealer.seal(parts, out.data() + before, at);
+    out.resize(before + written.value_or(0));
+    return written.has_value();
+}
+
+RecordOpener::Opened open(RecordOpener& opener, std::span<const std::uint8_t> in,
+                          std::vector<std::uint8_t>& out) {
+    const std::size_t before = out.size();
+    out.resize(before + in.size());
+    auto opened = opener.open(in, std::span(out).subspan(before));
+    out.resize(before + opened.produced);
+    return opened;
+}
 
 }  // namespace
 
@@ -162,14 +184,14 @@ TEST_SUITE("crypto") {
         for (std::size_t i = 0; i < data.size(); ++i)
             data[i] = static_cast<std::uint8_t>(i * 7);
         std::vector<std::uint8_t> wire;
-        REQUIRE(sealer.seal(data, wire, now));
+        REQUIRE(seal(sealer, data, wire, now));
         CHECK(wire.size() == RecordSealer::sealed_size(data.size()));
         // Fed in odd pieces, as TCP may deliver them.
         std::vector<std::uint8_t> out;
         std::size_t begin = 0, end = 0;
         while (end < wire.size()) {
             end = std::min(wire.size(), end + 1000 + end % 777);
-            auto opened = opener.open(std::span(wire).subspan(begin, end - begin), out);
+            auto opened = open(opener, std::span(wire).subspan(begin, end - begin), out);
             REQUIRE_FALSE(opened.failed);
             begin += opened.used;
         }
@@ -177,13 +199,59 @@ TEST_SUITE("crypto") {
         CHECK(out == data);
     }
 
+    TEST_CASE("parts are sealed together into full records, whatever their sizes") {
+        auto [sealer, opener] = direction();
+        std::vector<std::uint8_t> big(max_record_data + 100);
+        for (std::size_t i = 0; i < big.size(); ++i)
+            big[i] = static_cast<std::uint8_t>(i * 13);
+        const auto head = bytes("a small header"), tail = bytes("a small trailer");
+        const std::span<const std::uint8_t> parts[] = {head, big, {}, tail};
+        const std::size_t total = head.size() + big.size() + tail.size();
+        std::vector<std::uint8_t> wire(RecordSealer::max_sealed_size(total));
+        auto written = sealer.seal(parts, wire.data(), now);
+        REQUIRE(written.has_value());
+        // Two records, the first one full: the small parts do not get records of their own.
+        CHECK(*written == RecordSealer::sealed_size(total));
+        CHECK(*written == total + 2 * (record_header_bytes + 1 + tag_bytes));
+        CHECK(((std::size_t{wire[0]} << 8) | wire[1]) == max_record_bytes);
+        wire.resize(*written);
+        std::vector<std::uint8_t> out;
+        REQUIRE_FALSE(open(opener, wire, out).failed);
+        auto expected = head;
+        expected.insert(expected.end(), big.begin(), big.end());
+        expected.insert(expected.end(), tail.begin(), tail.end());
+        CHECK(out == expected);
+    }
+
+    TEST_CASE("records open straight into a buffer as far as their data and type byte fit") {
+        auto [sealer, opener] = direction();
+        std::vector<std::uint8_t> wire;
+        REQUIRE(seal(sealer, bytes("abc"), wire, now));
+        const std::size_t first = wire.size();
+        REQUIRE(seal(sealer, bytes("defg"), wire, now));
+        // Room for "abc" and its type byte, not for "defg" and its type byte.
+        std::array<std::uint8_t, 7> room{};
+        auto opened = opener.open(wire, room);
+        CHECK_FALSE(opened.failed);
+        CHECK(opened.blocked);
+        CHECK(opened.used == first);
+        CHECK(opened.produced == 3);
+        CHECK(std::string(room.begin(), room.begin() + 3) == "abc");
+        // The blocked record is left whole: it opens into a larger buffer.
+        std::array<std::uint8_t, 5> more{};
+        opened = opener.open(std::span(wire).subspan(first), more);
+        CHECK_FALSE(opened.blocked);
+        CHECK(opened.used == wire.size() - first);
+        CHECK(std::string(more.begin(), more.begin() + 4) == "defg");
+    }
+
     TEST_CASE("a flipped bit anywhere in a record fails it and says so") {
         for (std::size_t bit : {0u, 9u, 16u, 40u, 8u * 30}) {
             auto [sealer, opener] = direction();
             std::vector<std::uint8_t> wire, out;
-            REQUIRE(sealer.seal(bytes("a message to tamper with"), wire, now));
+            REQUIRE(seal(sealer, bytes("a message to tamper with"), wire, now));
             wire[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
-            auto opened = opener.open(wire, out);
+            auto opened = open(opener, wire, out);
             if (bit < 16) {
                 // A length header flipped: either too short to be a record, or waiting for bytes
                 // that never come (which the transport reports as cut short), never opened.
@@ -200,10 +268,10 @@ TEST_SUITE("crypto") {
     TEST_CASE("a replayed record fails authentication") {
         auto [sealer, opener] = direction();
         std::vector<std::uint8_t> first, out;
-        REQUIRE(sealer.seal(bytes("pay 100"), first, now));
+        REQUIRE(seal(sealer, bytes("pay 100"), first, now));
         auto wire = first;
         wire.insert(wire.end(), first.begin(), first.end());
-        auto opened = opener.open(wire, out);
+        auto opened = open(opener, wire, out);
         CHECK(opened.failed);
         CHECK(opened.used == first.size());
         CHECK(opened.why.find("record 1 failed authentication") != std::string::npos);
@@ -213,11 +281,11 @@ TEST_SUITE("crypto") {
     TEST_CASE("records swapped in order fail authentication") {
         auto [sealer, opener] = direction();
         std::vector<std::uint8_t> one, two, out;
-        REQUIRE(sealer.seal(bytes("first"), one, now));
-        REQUIRE(sealer.seal(bytes("second"), two, now));
+        REQUIRE(seal(sealer, bytes("first"), one, now));
+        REQUIRE(seal(sealer, bytes("second"), two, now));
         auto wire = two;
         wire.insert(wire.end(), one.begin(), one.end());
-        auto opened = opener.open(wire, out);
+        auto opened = open(opener, wire, out);
         CHECK(opened.failed);
         CHECK(opened.used == 0);
         CHECK(out.empty());
@@ -226,9 +294,9 @@ TEST_SUITE("crypto") {
     TEST_CASE("a truncated record is not opened: nothing of it is delivered") {
         auto [sealer, opener] = direction();
         std::vector<std::uint8_t> wire, out;
-        REQUIRE(sealer.seal(bytes("cut short"), wire, now));
+        REQUIRE(seal(sealer, bytes("cut short"), wire, now));
         wire.pop_back();
-        auto opened = opener.open(wire, out);
+        auto opened = open(opener, wire, out);
         CHECK_FALSE(opened.failed);
         CHECK(opened.used == 0);
         CHECK(out.empty());
@@ -238,7 +306,7 @@ TEST_SUITE("crypto") {
         auto [sealer, opener] = direction();
         std::vector<std::uint8_t> out;
         const std::vector<std::uint8_t> wire = {0, 5, 1, 2, 3, 4, 5};
-        auto opened = opener.open(wire, out);
+        auto opened = open(opener, wire, out);
         CHECK(opened.failed);
         CHECK(opened.why.find("less than a type byte and a tag") != std::string::npos);
     }
@@ -247,8 +315,8 @@ TEST_SUITE("crypto") {
         auto [sealer, opener] = direction(RekeyPolicy{3, std::chrono::seconds(600)});
         std::vector<std::uint8_t> wire, out;
         for (int i = 0; i < 10; ++i)
-            REQUIRE(sealer.seal(bytes("m" + std::to_string(i)), wire, now));
-        auto opened = opener.open(wire, out);
+            REQUIRE(seal(sealer, bytes("m" + std::to_string(i)), wire, now));
+        auto opened = open(opener, wire, out);
         REQUIRE_FALSE(opened.failed);
         CHECK(sealer.rekeys() == 3);
         CHECK(opener.rekeys() == 3);
@@ -258,10 +326,10 @@ TEST_SUITE("crypto") {
     TEST_CASE("the sender rekeys once the time is up") {
         auto [sealer, opener] = direction(RekeyPolicy{1'000'000, std::chrono::seconds(600)});
         std::vector<std::uint8_t> wire, out;
-        REQUIRE(sealer.seal(bytes("before"), wire, now));
-        REQUIRE(sealer.seal(bytes("still"), wire, now + std::chrono::seconds(599)));
-        REQUIRE(sealer.seal(bytes("after"), wire, now + std::chrono::seconds(600)));
-        REQUIRE_FALSE(opener.open(wire, out).failed);
+        REQUIRE(seal(sealer, bytes("before"), wire, now));
+        REQUIRE(seal(sealer, bytes("still"), wire, now + std::chrono::seconds(599)));
+        REQUIRE(seal(sealer, bytes("after"), wire, now + std::chrono::seconds(600)));
+        REQUIRE_FALSE(open(opener, wire, out).failed);
         CHECK(sealer.rekeys() == 1);
         CHECK(opener.rekeys() == 1);
         CHECK(out == bytes("beforestillafter"));
@@ -270,17 +338,17 @@ TEST_SUITE("crypto") {
     TEST_CASE("a record sealed under the old key after a rekey fails") {
         auto [sealer, opener] = direction(RekeyPolicy{1, std::chrono::seconds(600)});
         std::vector<std::uint8_t> wire, out;
-        REQUIRE(sealer.seal(bytes("one"), wire, now));
-        REQUIRE(sealer.seal(bytes("two"), wire, now));  // a rekey record, then "two"
-        REQUIRE_FALSE(opener.open(wire, out).failed);
+        REQUIRE(seal(sealer, bytes("one"), wire, now));
+        REQUIRE(seal(sealer, bytes("two"), wire, now));  // a rekey record, then "two"
+        REQUIRE_FALSE(open(opener, wire, out).failed);
         // Dropping the rekey record desynchronises the keys: the next record fails.
         auto [sealer2, opener2] = direction(RekeyPolicy{1, std::chrono::seconds(600)});
         std::vector<std::uint8_t> a, b, out2;
-        REQUIRE(sealer2.seal(bytes("one"), a, now));
-        REQUIRE(sealer2.seal(bytes("two"), b, now));
+        REQUIRE(seal(sealer2, bytes("one"), a, now));
+        REQUIRE(seal(sealer2, bytes("two"), b, now));
         const std::size_t rekey_record = record_header_bytes + 1 + tag_bytes;
         a.insert(a.end(), b.begin() + rekey_record, b.end());
-        CHECK(opener2.open(a, out2).failed);
+        CHECK(open(opener2, a, out2).failed);
     }
 
     TEST_CASE("the hello opens an NNpsk0 channel both ways and starts with 00 00 DSEC") {
@@ -301,8 +369,8 @@ TEST_SUITE("crypto") {
         REQUIRE(channel.has_value());
         CHECK(channel->handshake_hash == answer->second.handshake_hash);
         std::vector<std::uint8_t> wire, out;
-        REQUIRE(channel->sealer.seal(bytes("over the wire"), wire, now));
-        REQUIRE_FALSE(answer->second.opener.open(wire, out).failed);
+        REQUIRE(seal(channel->sealer, bytes("over the wire"), wire, now));
+        REQUIRE_FALSE(open(answer->second.opener, wire, out).failed);
         CHECK(out == bytes("over the wire"));
     }
 

@@ -19,50 +19,69 @@ std::size_t RecordSealer::sealed_size(std::size_t data_bytes) {
     return data_bytes + records * (record_header_bytes + 1 + tag_bytes);
 }
 
-bool RecordSealer::record(std::uint8_t type, std::span<const std::uint8_t> data,
-                          std::vector<std::uint8_t>& out) {
-    const std::size_t length = 1 + data.size() + tag_bytes;
-    const std::size_t at = out.size();
-    out.resize(at + record_header_bytes + length);
-    std::uint8_t* header = out.data() + at;
-    header[0] = static_cast<std::uint8_t>(length >> 8);
-    header[1] = static_cast<std::uint8_t>(length);
-    // The plaintext (data, then the type byte) is laid out where the ciphertext goes: libsodium
-    // encrypts in place. The type goes last so that the receiver drops it without moving data.
-    std::uint8_t* body = header + record_header_bytes;
-    if (!data.empty()) std::memcpy(body, data.data(), data.size());
-    body[data.size()] = type;
-    const bool ok = cipher_.encrypt(std::span<const std::uint8_t>(header, record_header_bytes),
-                                    std::span<const std::uint8_t>(body, 1 + data.size()), body);
+std::size_t RecordSealer::max_sealed_size(std::size_t data_bytes) {
+    return sealed_size(data_bytes) + record_header_bytes + 1 + tag_bytes;
+}
+
+// The record's data is already at `at` + the header: libsodium encrypts it in place. The type
+// goes after the data so that the receiver drops it without moving data.
+bool RecordSealer::record(std::uint8_t type, std::size_t data_bytes, std::uint8_t* at) {
+    const std::size_t length = 1 + data_bytes + tag_bytes;
+    at[0] = static_cast<std::uint8_t>(length >> 8);
+    at[1] = static_cast<std::uint8_t>(length);
+    std::uint8_t* body = at + record_header_bytes;
+    body[data_bytes] = type;
+    const bool ok = cipher_.encrypt(std::span<const std::uint8_t>(at, record_header_bytes),
+                                    std::span<const std::uint8_t>(body, 1 + data_bytes), body);
     ++since_rekey_;
     return ok;
 }
 
-bool RecordSealer::seal(std::span<const std::uint8_t> data, std::vector<std::uint8_t>& out,
-                        std::chrono::steady_clock::time_point now) {
+std::optional<std::size_t> RecordSealer::seal(std::span<const std::span<const std::uint8_t>> parts,
+                                              std::uint8_t* out,
+                                              std::chrono::steady_clock::time_point now) {
     if (!keyed_at_set_) {
         keyed_at_ = now;
         keyed_at_set_ = true;
     }
+    std::size_t written = 0;
     if (since_rekey_ >= policy_.after_records || now - keyed_at_ >= policy_.after_time) {
         // The rekey record goes under the old key; everything after it under the new one.
-        if (!record(rekey_record, {}, out)) return false;
+        if (!record(rekey_record, 0, out)) return std::nullopt;
+        written += record_header_bytes + 1 + tag_bytes;
         cipher_.rekey();
         since_rekey_ = 0;
         keyed_at_ = now;
         ++rekeys_;
     }
-    out.reserve(out.size() + sealed_size(data.size()));
-    while (!data.empty()) {
-        const auto chunk = data.first(std::min(data.size(), max_record_data));
-        if (!record(data_record, chunk, out)) return false;
-        data = data.subspan(chunk.size());
+    std::size_t left = 0;
+    for (auto part : parts)
+        left += part.size();
+    auto part = parts.begin();
+    std::size_t part_at = 0;  // bytes of *part already sealed
+    while (left > 0) {
+        const std::size_t data_bytes = std::min(left, max_record_data);
+        std::uint8_t* at = out + written;
+        // Gathered from the parts into the record's place.
+        for (std::size_t filled = 0; filled < data_bytes;) {
+            while (part_at == part->size()) {
+                ++part;
+                part_at = 0;
+            }
+            const std::size_t n = std::min(data_bytes - filled, part->size() - part_at);
+            std::memcpy(at + record_header_bytes + filled, part->data() + part_at, n);
+            filled += n;
+            part_at += n;
+        }
+        if (!record(data_record, data_bytes, at)) return std::nullopt;
+        written += record_header_bytes + 1 + data_bytes + tag_bytes;
+        left -= data_bytes;
     }
-    return true;
+    return written;
 }
 
 RecordOpener::Opened RecordOpener::open(std::span<const std::uint8_t> in,
-                                        std::vector<std::uint8_t>& out) {
+                                        std::span<std::uint8_t> out) {
     Opened opened;
     while (in.size() - opened.used >= record_header_bytes) {
         const std::uint8_t* header = in.data() + opened.used;
@@ -74,11 +93,15 @@ RecordOpener::Opened RecordOpener::open(std::span<const std::uint8_t> in,
             return opened;
         }
         if (in.size() - opened.used < record_header_bytes + length) break;
-        const std::size_t at = out.size();
-        out.resize(at + length - tag_bytes);
+        // Data and the type byte; the next record's data goes over the type byte.
+        const std::size_t plain_bytes = length - tag_bytes;
+        if (out.size() - opened.produced < plain_bytes) {
+            opened.blocked = true;
+            break;
+        }
+        std::uint8_t* plain = out.data() + opened.produced;
         if (!cipher_.decrypt(std::span(header, record_header_bytes),
-                             std::span(header + record_header_bytes, length), out.data() + at)) {
-            out.resize(at);
+                             std::span(header + record_header_bytes, length), plain)) {
             opened.failed = true;
             opened.why = "encrypted record " + std::to_string(records_) +
                          " failed authentication (tampered, replayed, reordered or cut short)";
@@ -86,13 +109,13 @@ RecordOpener::Opened RecordOpener::open(std::span<const std::uint8_t> in,
         }
         opened.used += record_header_bytes + length;
         ++records_;
-        const std::uint8_t type = out.back();
-        out.pop_back();
-        if (type == rekey_record && length == 1 + tag_bytes) {
+        const std::uint8_t type = plain[plain_bytes - 1];
+        if (type == rekey_record && plain_bytes == 1) {
             cipher_.rekey();
             ++rekeys_;
-        } else if (type != data_record) {
-            out.resize(at);
+        } else if (type == data_record) {
+            opened.produced += plain_bytes - 1;
+        } else {
             opened.failed = true;
             opened.why = "encrypted record " + std::to_string(records_ - 1) + " has unknown type " +
                          std::to_string(type);

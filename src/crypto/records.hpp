@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "crypto/noise.hpp"
 
@@ -29,17 +29,20 @@ struct RekeyPolicy {
 class RecordSealer {
   public:
     RecordSealer(CipherState cipher, RekeyPolicy policy);
-    // Appends the records carrying `data` to `out` (a rekey record first when one is due).
-    // False once the nonce space is used up: the connection must end.
-    [[nodiscard]] bool seal(std::span<const std::uint8_t> data, std::vector<std::uint8_t>& out,
-                            std::chrono::steady_clock::time_point now);
+    // Seals `parts`, one stream of bytes, into records as full as they can be (a rekey record
+    // first when one is due), written at `out`, which has room for max_sealed_size of their
+    // total: a small piece after a large one shares its record. The bytes written; nullopt once
+    // the nonce space is used up: the connection must end.
+    [[nodiscard]] std::optional<std::size_t> seal(
+        std::span<const std::span<const std::uint8_t>> parts, std::uint8_t* out,
+        std::chrono::steady_clock::time_point now);
     std::uint64_t rekeys() const { return rekeys_; }
-    // Bytes `seal` adds to `data_bytes` of data (without a rekey record).
+    // Bytes `seal` writes for `data_bytes` of data without a rekey record, and at most.
     static std::size_t sealed_size(std::size_t data_bytes);
+    static std::size_t max_sealed_size(std::size_t data_bytes);
 
   private:
-    [[nodiscard]] bool record(std::uint8_t type, std::span<const std::uint8_t> data,
-                              std::vector<std::uint8_t>& out);
+    [[nodiscard]] bool record(std::uint8_t type, std::size_t data_bytes, std::uint8_t* at);
 
     CipherState cipher_;
     RekeyPolicy policy_;
@@ -53,12 +56,17 @@ class RecordOpener {
   public:
     explicit RecordOpener(CipherState cipher) : cipher_(std::move(cipher)) {}
     struct Opened {
-        std::size_t used = 0;  // bytes of the input consumed (whole records only)
-        bool failed = false;   // the stream is bad from here on: `why` says how
+        std::size_t used = 0;      // bytes of the input consumed (whole records only)
+        std::size_t produced = 0;  // bytes of data written to the output
+        // The next record is complete but its data (with the type byte it decrypts with) does
+        // not fit in what is left of the output.
+        bool blocked = false;
+        bool failed = false;  // the stream is bad from here on: `why` says how
         std::string why;
     };
-    // Opens every complete record at the front of `in`, appending their data to `out`.
-    Opened open(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out);
+    // Opens every complete record at the front of `in` whose data fits in `out`, decrypting
+    // straight into it, one record's data after the other's.
+    Opened open(std::span<const std::uint8_t> in, std::span<std::uint8_t> out);
     std::uint64_t records() const { return records_; }
     std::uint64_t rekeys() const { return rekeys_; }
 

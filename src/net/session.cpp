@@ -221,11 +221,11 @@ bool Session::feed_handshake() {
 void Session::handshake_output() {
     auto bytes = handshake_.take_output();
     if (bytes.empty()) return;
-    std::lock_guard lock(out_mutex_);
+    std::unique_lock lock(out_mutex_);
     pending_.insert(pending_.end(), bytes.begin(), bytes.end());
     if (!writing_) {
         writing_ = true;
-        write();
+        write(lock);
     }
 }
 
@@ -374,11 +374,11 @@ void Session::queue_in_lane(const std::optional<Pid>& sender, std::size_t start,
 }
 
 // Called with out_mutex_ held and no write in flight or scheduled: all of pending_ written, or
-// what is left of it still there for schedule_write.
+// what is left of it (in pending_ or held by the transport) for schedule_write.
 bool Session::write_now() {
-    const std::size_t written = transport_->write_now(pending_);
-    if (written < pending_.size()) {
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
+    const std::size_t taken = transport_->write_now(pending_);
+    if (taken < pending_.size() || !transport_->flushed()) {
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
         return false;
     }
     if (pending_.capacity() > kept_write_capacity)
@@ -395,17 +395,20 @@ void Session::schedule_write() {
     // defer: a send from one of the node's threads is written by that thread once it is done,
     // which also gathers what it sends meanwhile into the same write.
     asio::defer(strand_, [self = shared_from_this()] {
-        std::lock_guard lock(self->out_mutex_);
-        self->write();
+        std::unique_lock lock(self->out_mutex_);
+        self->write(lock);
     });
 }
 
-// On the strand, with out_mutex_ held and writing_ set: everything queued goes in one write,
-// with one turn of each lane.
-void Session::write() {
-    if (ended_ || (pending_.empty() && lanes_.empty())) {
+// On the strand, with `lock` on out_mutex_ and writing_ set: everything queued goes in one write,
+// with one turn of each lane. The transport gets it after the lock is released (the encrypted
+// one seals it then), so that sending threads go on queueing meanwhile: what the write reads
+// (in_flight_, parts_, prefixes_, the buffers of retired_ and of the lanes' fragments) is not
+// touched by them. False when there was nothing to write: writing_ cleared, the lock still held.
+bool Session::write(std::unique_lock<std::mutex>& lock) {
+    if (ended_ || (pending_.empty() && lanes_.empty() && transport_->flushed())) {
         writing_ = false;
-        return;
+        return false;
     }
     in_flight_.swap(pending_);
     parts_.clear();
@@ -413,6 +416,7 @@ void Session::write() {
     take_lane_turns();
     last_write_ = std::chrono::steady_clock::now();
     drained_.notify_all();
+    lock.unlock();
     transport_->async_write_parts(
         parts_,
         on_strand([self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
@@ -424,15 +428,15 @@ void Session::write() {
                 self->end(SessionEnd::Cause::peer_closed, "write failed: " + e.message());
                 return;
             }
-            std::lock_guard lock(self->out_mutex_);
+            std::unique_lock lock(self->out_mutex_);
             if (self->in_flight_.capacity() > kept_write_capacity)
                 std::vector<std::uint8_t>().swap(self->in_flight_);
             else
                 self->in_flight_.clear();
             self->retired_.clear();
-            self->write();
-            if (self->ended_ && !self->writing_) self->transport_->close();
+            if (!self->write(lock) && self->ended_) self->transport_->close();
         }));
+    return true;
 }
 
 // With out_mutex_ held: the front of every lane into parts_, a fragment or the frames gathered

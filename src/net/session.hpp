@@ -152,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void become_up();
     bool write_now();
     void schedule_write();
-    void write();
+    bool write(std::unique_lock<std::mutex>& lock);
     struct Lane;
     Lane* lane_of(const std::optional<Pid>& sender);
     void queue_in_lane(const std::optional<Pid>& sender, std::size_t start, std::size_t fragments);

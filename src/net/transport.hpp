@@ -31,9 +31,14 @@ class Transport {
     virtual void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
                                    Handler done) = 0;
     // Writes what the socket takes at once, without blocking, from any thread, while no
-    // async_write is in flight; the bytes written (0 when full, failed, or not supported). Lets a
+    // async_write is in flight; the bytes taken (0 when full, failed, or not supported). Lets a
     // program thread put a frame on the wire itself instead of waking a node thread to do it.
+    // A transport that transforms the bytes (the encrypted one seals them) may take more than
+    // the socket took: it holds the rest and writes it first with the next async_write.
     virtual std::size_t write_now(std::span<const std::uint8_t>) { return 0; }
+    // No bytes taken by write_now are held back: an async_write (of no bytes, if need be) is
+    // due otherwise.
+    virtual bool flushed() const { return true; }
     // Ends both directions; outstanding operations complete with an error.
     virtual void close() = 0;
     // "address:port" of the peer, for log lines.
