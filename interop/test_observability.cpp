@@ -127,6 +127,7 @@ TEST_CASE("distribute stats prints any node's counters, and ours with each conne
     CHECK(value_of(*erl_line, "hidden") == "false");  // erl is visible
     CHECK(std::stoll(value_of(*erl_line, "messages_in")) > 0);
     CHECK(value_of(*erl_line, "queued_bytes") == "0");
+    CHECK(value_of(*erl_line, "reassembly_bytes") == "0");
     CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
               return l.starts_with("connection ") && has(l, "node=distribute_stats_");
           }) == 1);

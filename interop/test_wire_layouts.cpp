@@ -1,7 +1,10 @@
 // Distribution headers with the atom cache and fragmented messages against real erl nodes, which
-// use both once we offer them: a 100 MB binary each way, fragmented messages of three senders at
-// once, a BEAM past our reassembly limit, and hostile headers and fragments from a scripted peer.
+// use both once we offer them: binaries of 32, 100 and 320 MB each way with both nodes' memory
+// back to its baseline after them, a small message overtaking a large one each way, fragmented
+// messages of three senders at once, a BEAM past our reassembly limit, and hostile headers and
+// fragments from a scripted peer.
 #include <doctest/doctest.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <map>
@@ -28,6 +31,90 @@ bool follows_pattern(std::span<const std::uint8_t> bytes, std::size_t from = 0) 
     return true;
 }
 
+// Periods in binaries of about 32, 100 and 320 MB (64 KiB fragments: some 490, 1,526, 4,883).
+constexpr std::size_t periods_32mb = 127'490;     // 31,999,990 bytes
+constexpr std::size_t periods_100mb = 398'406;    // 99,999,906 bytes
+constexpr std::size_t periods_320mb = 1'274'900;  // 319,999,900 bytes
+
+// Bytes this process has allocated and not freed, over all of malloc's arenas and its mmapped
+// blocks: what our node holds, without what the allocator keeps free for reuse (which RSS
+// counts, and which a freed large message leaves behind for a while).
+std::size_t heap_in_use() {
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+}
+
+// What our node and an erl node hold before large messages, to compare with afterwards.
+struct MemoryBaseline {
+    std::size_t ours = 0;
+    std::int64_t erl_binary = 0;
+};
+
+// erlang:memory(binary) once every process of `erl` has been garbage collected: the binaries
+// it still holds.
+std::int64_t erl_binary_memory(ErlNode& erl) {
+    return std::stoll(
+        erl.eval("[erlang:garbage_collect(P) || P <- processes()], erlang:memory(binary)"));
+}
+
+MemoryBaseline memory_baseline(ErlNode& erl) {
+    return {heap_in_use(), erl_binary_memory(erl)};
+}
+
+// After large messages both ways: nothing queued or in reassembly on the connection to `erl`,
+// and both nodes back within 8 MB of their baselines. A message of 32 MB or more kept anywhere
+// (a buffer not freed, a binary still referenced) is well past that; 8 MB leaves room for what
+// other threads of this process and erl's own processes allocate meanwhile.
+void check_memory_back(Node& node, ErlNode& erl, const MemoryBaseline& before) {
+    constexpr std::size_t tolerance = std::size_t{8} << 20;
+    const Atom beam = atom(erl.node_name());
+    eventually([&] {
+        for (const auto& c : node.stats().connections)
+            if (c.node == beam) return c.queued_bytes == 0 && c.reassembly_bytes == 0;
+        return false;
+    });
+    // Asked again for up to 10 s: a writer thread here, or erl's distribution port, may let go
+    // of its last buffer a moment after the message is through.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    auto settled = [&](auto measure, auto limit) {
+        auto value = measure();
+        while (value > limit && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(100ms);
+            value = measure();
+        }
+        return value;
+    };
+    const std::size_t ours = settled(heap_in_use, before.ours + tolerance);
+    CAPTURE(before.ours);
+    CAPTURE(ours);
+    CHECK(ours <= before.ours + tolerance);
+    const std::int64_t erl_limit = before.erl_binary + static_cast<std::int64_t>(tolerance);
+    const std::int64_t erl_binary = settled([&] { return erl_binary_memory(erl); }, erl_limit);
+    CAPTURE(before.erl_binary);
+    CAPTURE(erl_binary);
+    CHECK(erl_binary <= erl_limit);
+}
+
+// A binary of `periods` patterns from erl to our inbox and back: we check every byte of what
+// arrives, erl compares what comes back with what it sent. erl's evaluating process is
+// registered as `tester`; nothing of the binary is kept on either side afterwards.
+void cross_both_ways(ErlNode& erl, Node& node, Mailbox& inbox, std::size_t periods) {
+    CAPTURE(periods * period);
+    CHECK(erl.eval(make_pattern + "put(big, binary:copy(P, " + std::to_string(periods) +
+                       ")), {inbox, " + quoted(node.name()) + "} ! {big, get(big)}, ok",
+                   120s) == "ok");
+    {
+        Term got = next_message(inbox, 120s);
+        REQUIRE(got.is_tuple(2));
+        const auto bytes = got[1].bytes();
+        CHECK(bytes.size() == periods * period);
+        CHECK(follows_pattern(bytes));
+        inbox.send(atom("tester"), atom(erl.node_name()), tuple(atom("back"), got[1]));
+    }
+    CHECK(erl.eval("receive {back, B} -> B =:= erase(big) after 120000 -> timeout end", 150s) ==
+          "true");
+}
+
 std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> frame) {
     const auto n = static_cast<std::uint32_t>(frame.size());
     frame.insert(frame.begin(),
@@ -39,30 +126,23 @@ std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> frame) {
 }  // namespace
 
 TEST_CASE(
-    "large_message_fragmentation: a BEAM agrees headers and fragments with us, and a 100 MB "
-    "binary crosses both ways") {
+    "large_message_fragmentation: a BEAM agrees headers and fragments with us; binaries of 32 MB "
+    "and 100 MB cross both ways exactly, and then our node and erl hold no more memory than "
+    "before") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(cluster.node_options("cpp_big", &log));
     ErlNode erl(cluster.erl_options("erl_big"));
     Mailbox inbox = named_mailbox(node, "inbox");
-    const Pid tester = erl_pid(erl, node, inbox, "register(tester, self()), self()");
+    register_tester(erl);
+    cross_both_ways(erl, node, inbox, 1);  // connected, and the code all paths use loaded
+    const MemoryBaseline before = memory_baseline(erl);
 
-    // 398,406 periods: 99,999,906 bytes, in some 1,526 fragments of 64 KiB.
-    CHECK(erl.eval(make_pattern + "put(big, binary:copy(P, 398406)), {inbox, " +
-                       quoted(node.name()) + "} ! {big, get(big)}, ok",
-                   120s) == "ok");
-    Term got = next_message(inbox, 120s);
-    REQUIRE(got.is_tuple(2));
-    const auto bytes = got[1].bytes();
-    CHECK(bytes.size() == 398406 * period);
-    CHECK(follows_pattern(bytes));
+    cross_both_ways(erl, node, inbox, periods_32mb);
+    cross_both_ways(erl, node, inbox, periods_100mb);
     CHECK(log.contains("distribution headers, fragments"));
-
-    inbox.send(tester, tuple(atom("back"), got[1]));
-    CHECK(erl.eval("receive {back, B} -> B =:= get(big) after 120000 -> timeout end", 150s) ==
-          "true");
+    check_memory_back(node, erl, before);
 }
 
 TEST_CASE("fragmented messages of three erl processes at once each arrive whole and in order") {
@@ -103,15 +183,16 @@ TEST_CASE("fragmented messages of three erl processes at once each arrive whole 
 
 TEST_CASE(
     "large_message_fragmentation: a 100 MB binary from us reaches erl in fragments; another "
-    "process's small message overtakes "
-    "it and its own sender's next message does not") {
+    "process's small message overtakes it and is answered before it arrives, and its own "
+    "sender's next message does not overtake it") {
     Cluster cluster;
     LogCapture log;
     INFO(log.text());
     Node node = start_node(cluster.node_options("cpp_frag_out", &log));
     ErlNode erl(cluster.erl_options("erl_frag_out"));
     const Atom beam = atom(erl.node_name());
-    // sink keeps what arrives in order, the big binary as its size and whether it is whole.
+    // sink keeps what arrives in order, the big binary as its size and whether it is whole, and
+    // answers the small message (the latency probe: its round trip ends before the big one is in).
     CHECK(erl.eval(make_pattern + "pong = net_adm:ping(" + quoted(node.name()) + R"ERL(),
         Big = binary:copy(P, 398406),
         register(sink, spawn(fun() ->
@@ -119,6 +200,7 @@ TEST_CASE(
                 receive
                     {report, From} -> From ! {got, lists:reverse(Got)}, Loop(Got);
                     {big, B} -> Loop([{big, byte_size(B), B =:= Big} | Got]);
+                    {small, From} -> From ! pong, Loop([small | Got]);
                     M -> Loop([M | Got])
                 end
             end,
@@ -150,7 +232,8 @@ TEST_CASE(
             return false;
         },
         60s);
-    small.send(atom("sink"), beam, atom("small"));
+    small.send(atom("sink"), beam, tuple(atom("small"), small.pid()));
+    CHECK(next_message(small, 60s).is_atom(atom("pong")));
     sender.join();
     // Asked until all three are there: the big one may still be arriving.
     CHECK(erl.eval(R"ERL(Ask = fun Ask(0) -> timeout;
@@ -169,6 +252,43 @@ TEST_CASE(
     CAPTURE(packets);
     CHECK(std::stoll(packets) >= 1526);
     CHECK(std::stoll(packets) < 1600);
+}
+
+TEST_CASE(
+    "large_message_fragmentation: a small message erl sends while its 100 MB message to us is "
+    "arriving overtakes it, and our answer reaches erl") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_probe_in", &log));
+    ErlNode erl(cluster.erl_options("erl_probe_in"));
+    Mailbox inbox = named_mailbox(node, "inbox");
+    const Atom beam = atom(erl.node_name());
+    const std::string cpp = quoted(node.name());
+    CHECK(erl.eval(make_pattern + "pong = net_adm:ping(" + cpp + "), put(big, binary:copy(P, " +
+                   std::to_string(periods_100mb) + ")), ok") == "ok");
+    // Another erl process sends the big one; once its first fragments are here, the probe goes.
+    CHECK(erl.eval("B = get(big), spawn(fun() -> {inbox, " + cpp + "} ! {big, B} end), ok") ==
+          "ok");
+    eventually([&] {
+        for (const auto& c : node.stats().connections)
+            if (c.node == beam && c.reassembly_bytes > 0) return true;
+        return false;
+    });
+    CHECK(erl.eval("{inbox, " + cpp + "} ! {probe, self()}, ok") == "ok");
+
+    // The probe is delivered first: the big one was still in fragments when it came.
+    Term probe = next_message(inbox, 60s);
+    REQUIRE(probe.is_tuple(2));
+    CHECK(probe[0].is_atom(atom("probe")));
+    REQUIRE(probe[1].to<Pid>().has_value());
+    inbox.send(*probe[1].to<Pid>(), atom("pong"));
+    CHECK(erl.eval("receive pong -> ok after 30000 -> timeout end", 40s) == "ok");
+    Term big = next_message(inbox, 120s);
+    REQUIRE(big.is_tuple(2));
+    CHECK(big[0].is_atom(atom("big")));
+    CHECK(big[1].bytes().size() == periods_100mb * period);
+    CHECK(follows_pattern(big[1].bytes()));
 }
 
 TEST_CASE(
@@ -266,5 +386,26 @@ TEST_CASE(
         CHECK(peer.closed_within(20s));
         eventually([&] { return node.stats().bad_frames == bad + 1; });
         CHECK(echo_round_trip(erl, node, "bystander") == "ok");
+    }
+}
+
+// 320 MB each way takes several seconds and some 1.3 GB between the two nodes: it runs once, in
+// the `releases` suite (scripts/check), not with each of the three releases the interop suite
+// runs against.
+TEST_SUITE("releases") {
+    TEST_CASE(
+        "large_message_fragmentation: a 320 MB binary crosses both ways exactly, and then our "
+        "node and erl hold no more memory than before") {
+        Cluster cluster;
+        LogCapture log;
+        INFO(log.text());
+        Node node = start_node(cluster.node_options("cpp_huge", &log));
+        ErlNode erl(cluster.erl_options("erl_huge"));
+        Mailbox inbox = named_mailbox(node, "inbox");
+        register_tester(erl);
+        cross_both_ways(erl, node, inbox, 1);
+        const MemoryBaseline before = memory_baseline(erl);
+        cross_both_ways(erl, node, inbox, periods_320mb);
+        check_memory_back(node, erl, before);
     }
 }

@@ -1,7 +1,9 @@
 %% The BEAM side of the node benchmark: a sink and an echo like the demo node's, a sender that
-%% times a burst of messages into any sink, and a ping-pong timer for round trips.
+%% times a burst of messages into any sink, a ping-pong timer for round trips, and the latency
+%% probe's pieces (each round trip timed, a sender of large binaries that goes until stopped).
 -module(node_bench).
--export([start_services/0, burst/3, round_trips/3, payload/1, calls/4, rpcs/5]).
+-export([start_services/0, burst/3, round_trips/3, payload/1, calls/4, rpcs/5, latencies/4,
+         start_load/2, stop_load/1]).
 
 %% Registers sink and echo on this node.
 start_services() ->
@@ -63,6 +65,39 @@ ping_pong(Target, Msg, N) ->
     receive Msg -> ping_pong(Target, Msg, N - 1)
     after 30000 -> timeout
     end.
+
+%% N round trips through an echo, IntervalMs apart (so that they sample a large message's whole
+%% time on the wire); the microseconds of each, in order.
+latencies(Target, Kind, N, IntervalMs) ->
+    Msg = payload(Kind),
+    [begin
+         timer:sleep(IntervalMs),
+         T0 = erlang:monotonic_time(microsecond),
+         Target ! {self(), Msg},
+         receive Msg -> erlang:monotonic_time(microsecond) - T0
+         after 30000 -> exit(no_echo)
+         end
+     end || _ <- lists:seq(1, N)].
+
+%% A process that sends binaries of Bytes to Target, one after another, until stop_load/1: the
+%% large messages a latency probe runs beside. Each send returns once its last fragment is queued
+%% (the process is suspended while the connection is busy), so one is always on its way.
+start_load(Target, Bytes) ->
+    Big = binary:copy(<<7>>, Bytes),
+    spawn(fun() -> load(Target, Big, 0) end).
+
+load(Target, Big, Sent) ->
+    receive
+        {stop, From} -> From ! {stopped, Sent}
+    after 0 ->
+        Target ! Big,
+        load(Target, Big, Sent + 1)
+    end.
+
+%% Stops a sender of start_load/2; how many binaries it sent.
+stop_load(Pid) ->
+    Pid ! {stop, self()},
+    receive {stopped, Sent} -> Sent after 600000 -> timeout end.
 
 %% Callers processes together make N gen_server calls of Request to Server; returns the elapsed
 %% microseconds.

@@ -192,6 +192,9 @@ struct ConnectionStats {
     // Encoded for the peer and not yet written to its socket: what a slow peer makes pile up
     // (a program's thread waits for the writer past 1 MiB, as the BEAM's dist_buf_busy_limit).
     std::size_t queued_bytes = 0;
+    // Held by the peer's fragmented messages not yet complete (at most
+    // NodeLimits::max_reassembly_bytes): what a peer's large messages in progress cost us.
+    std::size_t reassembly_bytes = 0;
     // Since anything (a frame or a tick) last came from the peer: it is dropped at net_ticktime.
     std::chrono::milliseconds since_last_received{0};
 };

@@ -264,6 +264,7 @@ bool Session::feed_frames() {
         messages_in_.fetch_add(1, std::memory_order_relaxed);
         bytes_in_.fetch_add(4 + length, std::memory_order_relaxed);
         auto decoded = decoder_->decode(in_, frame);
+        reassembly_bytes_.store(decoder_->reassembly().bytes_held(), std::memory_order_relaxed);
         if (!decoded) {
             end(SessionEnd::Cause::bad_frame, decoded.error().to_string());
             return false;
@@ -521,6 +522,7 @@ SessionTraffic Session::traffic() const {
     t.messages_in = messages_in_.load(std::memory_order_relaxed);
     t.bytes_in = bytes_in_.load(std::memory_order_relaxed);
     t.ticks_in = ticks_in_.load(std::memory_order_relaxed);
+    t.reassembly_bytes = reassembly_bytes_.load(std::memory_order_relaxed);
     t.last_received = std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_received_.load(std::memory_order_relaxed)));
     std::lock_guard lock(out_mutex_);

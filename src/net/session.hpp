@@ -99,7 +99,8 @@ struct SessionTraffic {
     std::uint64_t bytes_out = 0;
     std::uint64_t ticks_in = 0;
     std::uint64_t ticks_out = 0;
-    std::size_t queued_bytes = 0;  // encoded for the peer, not yet written to the socket
+    std::size_t queued_bytes = 0;      // encoded for the peer, not yet written to the socket
+    std::size_t reassembly_bytes = 0;  // held by the peer's fragmented messages in progress
     std::chrono::steady_clock::time_point last_received{};  // the peer's last bytes
 };
 
@@ -190,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::atomic<std::uint64_t> messages_in_{0};
     std::atomic<std::uint64_t> bytes_in_{0};
     std::atomic<std::uint64_t> ticks_in_{0};
+    std::atomic<std::size_t> reassembly_bytes_{0};
     std::atomic<std::chrono::steady_clock::rep> last_received_{0};
 
     mutable std::mutex out_mutex_;  // guards the three below, the encoder and the out counters
