@@ -2,9 +2,11 @@
 // node of such a cluster listens on the one port and dials its peers there. On one machine the
 // nodes take one loopback address each (Linux routes all of 127/8 to lo). A real erl and our node
 // reach each other, each dialling first, while nothing is asked at the port where an EPMD would
-// be; two of our nodes that require encryption encrypt, with no EPMD entry to advertise it.
+// be; two of our nodes that require encryption encrypt, with no EPMD entry to advertise it; the
+// client commands' --epmdless-port dials the port.
 #include <doctest/doctest.h>
 
+#include "cli_support.hpp"
 #include "net/asio.hpp"
 #include "node_support.hpp"
 
@@ -54,6 +56,19 @@ NodeOptions epmdless_node(std::string_view prefix, const std::string& address, s
     return o;
 }
 
+// erl -name <unique>@127.0.0.2 -start_epmd false -erl_epmd_port `port`, listening on 127.0.0.2.
+ErlNodeOptions epmdless_erl(std::uint16_t port) {
+    ErlNodeOptions o;
+    o.name_prefix = "erl_less";
+    o.long_host = "127.0.0.2";
+    o.interface = "{127,0,0,2}";
+    // Nothing listens there: -start_epmd false, and erl's attempt to register is refused (OTP
+    // tries, and takes a random creation when it fails).
+    o.epmd_port = free_port();
+    o.extra_args = {"-erl_epmd_port", std::to_string(port)};
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -68,15 +83,7 @@ TEST_CASE(
     CHECK(log.contains("EPMD-less"));
     Mailbox inbox = named_mailbox(node, "inbox");
 
-    ErlNodeOptions erl_options;
-    erl_options.name_prefix = "erl_less";
-    erl_options.long_host = "127.0.0.2";
-    erl_options.interface = "{127,0,0,2}";
-    // Nothing listens there: -start_epmd false, and erl's attempt to register is refused (OTP
-    // tries, and takes a random creation when it fails).
-    erl_options.epmd_port = free_port();
-    erl_options.extra_args = {"-erl_epmd_port", std::to_string(port)};
-    ErlNode erl(erl_options);
+    ErlNode erl(epmdless_erl(port));
     register_tester(erl);
     const Atom peer = atom(erl.node_name());
 
@@ -135,4 +142,25 @@ TEST_CASE(
     REQUIRE_FALSE(refused.has_value());
     CHECK(refused.error().code == NodeErrc::listen_failed);
     CHECK(refused.error().detail.find("disagree") != std::string::npos);
+}
+
+TEST_CASE(
+    "EPMD-less: distribute ping --epmdless-port reaches an EPMD-less erl at the port with no EPMD "
+    "asked, and a node that is not there is unreachable (exit status 6)") {
+    require_cli();
+    const std::uint16_t port = free_port();
+    UnansweredPort epmd;
+    ErlNode erl(epmdless_erl(port));
+    const std::vector<std::string> env = {"ERL_EPMD_PORT=" + std::to_string(epmd.port())};
+    const std::string at = std::to_string(port);
+
+    const auto pong = run_cli(
+        {"ping", erl.node_name(), "--epmdless-port", at, "--cookie", "interop_cookie"}, env);
+    CHECK(pong.exit_status == 0);
+    CHECK(pong.out == "pong\n");
+    const auto missing = run_cli(
+        {"ping", "nobody@127.0.0.3", "--epmdless-port", at, "--cookie", "interop_cookie"}, env);
+    CHECK(missing.exit_status == 6);
+    CHECK(missing.err.find("127.0.0.3 port " + at) != std::string::npos);
+    CHECK_FALSE(epmd.asked());
 }
