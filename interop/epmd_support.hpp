@@ -8,6 +8,8 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "distribute/epmd.hpp"
@@ -55,6 +57,11 @@ struct Registration {
         return f.get();
     }
 };
+
+// The alive part of a node name (alive@host): what EPMD knows the node by.
+inline std::string alive_of(std::string_view node) {
+    return std::string(node.substr(0, node.find('@')));
+}
 
 // A client of the EPMD on 127.0.0.1:port that registers again quickly after losing it.
 inline EpmdClientOptions client_for(std::uint16_t port) {

@@ -9,6 +9,7 @@
 
 #include "cli/demo_services.hpp"
 #include "distribute/rpc.hpp"
+#include "epmd_support.hpp"
 #include "net/asio.hpp"
 #include "node_support.hpp"
 #include "tap_proxy.hpp"
@@ -21,12 +22,6 @@ namespace {
 NodeOptions with_crypto(NodeOptions options, CryptoMode mode) {
     options.crypto.mode = mode;
     return options;
-}
-
-// The alive part of a node name.
-std::string alive_of(Atom node) {
-    const std::string name(node.name());
-    return name.substr(0, name.find('@'));
 }
 
 // Registers `alive` at the EPMD on `epmd_port` under `port`, advertising the encrypted transport
@@ -245,7 +240,7 @@ TEST_SUITE("crypto") {
             Node b = start_node(with_crypto(cluster.node_options("tap_b", &log_b), mode));
             REQUIRE(cli::start_demo_services(b).has_value());
             TapProxy tap(b.port());
-            FakeRegistration fake(dial_side.epmd_port(), alive_of(b.name()), tap.port());
+            FakeRegistration fake(dial_side.epmd_port(), alive_of(b.name().name()), tap.port());
             auto options_a = with_crypto(cluster.node_options("tap_a", &log_a), mode);
             options_a.epmd.endpoint.port = dial_side.epmd_port();
             Node a = start_node(options_a);
@@ -275,7 +270,7 @@ TEST_SUITE("crypto") {
                 with_crypto(cluster.node_options("wire_c", &log_c), CryptoMode::require));
             CHECK(c.ping(b.name()));
             TapProxy tap(b.port());
-            FakeRegistration fake(dial_side.epmd_port(), alive_of(b.name()), tap.port());
+            FakeRegistration fake(dial_side.epmd_port(), alive_of(b.name().name()), tap.port());
             auto options_a =
                 with_crypto(cluster.node_options("wire_a", &log_a), CryptoMode::require);
             options_a.epmd.endpoint.port = dial_side.epmd_port();

@@ -28,10 +28,6 @@ ErlNodeOptions node_on(std::uint16_t epmd_port, std::string prefix) {
     return o;
 }
 
-std::string alive_of(const std::string& node) {
-    return node.substr(0, node.find('@'));
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }

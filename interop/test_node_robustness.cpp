@@ -11,6 +11,7 @@
 
 #include "cli/demo_services.hpp"
 #include "echo_support.hpp"
+#include "epmd_support.hpp"
 #include "node_support.hpp"
 #include "scripted_peer.hpp"
 #include "wire/flags.hpp"
@@ -335,6 +336,82 @@ TEST_CASE(
     expect_echo(new_life, "second_life"_a);
     CHECK(events.sequence(peer) == std::vector<bool>{true, false, true});
     CHECK(listed_once(node.hidden_nodes(), peer));
+}
+
+TEST_CASE(
+    "pending_up_replace: a restarted erl replaces its stopped old incarnation, whose socket is "
+    "still open: noconnection for what crossed the old connection, nodedown first, then nodeup, "
+    "and messages reach the new one") {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_restart", &log));
+    Mailbox inbox = named_mailbox(node, "inbox");
+    NodeEvents events(node);
+
+    auto old_options = cluster.erl_options("erl_restart");
+    old_options.name = unique_name("erl_restart");
+    ErlNode old_life(old_options);
+    const Atom peer = atom(old_life.node_name());
+    CHECK(old_life.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    const Pid monitored = erl_pid(old_life, node, inbox, spawn_waiter);
+    const Pid linked = erl_pid(old_life, node, inbox, spawn_waiter);
+    Mailbox watcher = node.open_mailbox();
+    watcher.trap_exit(true);
+    const Reference ref = watcher.monitor(monitored);
+    watcher.link(linked);
+    // Both crossed before the old incarnation stops.
+    register_tester(old_life);
+    give_erl(old_life, inbox, "linked", Term(linked));
+    give_erl(old_life, inbox, "monitored", Term(monitored));
+    CHECK(old_life.eval("{{links, L}, {monitored_by, M}} = {process_info(get(linked), links), "
+                        "process_info(get(monitored), monitored_by)}, {length(L), length(M)}") ==
+          "{1,1}");
+
+    // Half-open where it counts: the old incarnation's socket stays open, and nothing reads it.
+    Stopped stopped(os_pid(old_life));
+    // The old incarnation holds its name in the cluster's EPMD, so the new one registers with a
+    // second EPMD, where our node is registered too (at its real port) for it to dial us.
+    EpmdProcess second(free_port());
+    Loop loop;
+    EpmdClient client(loop.io, client_for(second.port()));
+    Registration ours(
+        client,
+        NodeRegistration{alive_of(node.name().name()), node.port(), NodeType::normal, 6, 6, {}});
+    REQUIRE(ours.wait().has_value());
+    auto new_options = cluster.erl_options("erl_restart");
+    new_options.name = old_options.name;
+    new_options.epmd_port = second.port();
+    ErlNode new_life(new_options);
+    REQUIRE(new_life.node_name() == old_life.node_name());
+
+    // We answer its handshake `alive`; it says the old connection is to go (as net_kernel's
+    // is_pending does for a node that never had it).
+    CHECK(new_life.eval("net_adm:ping(" + quoted(node.name()) + ")") == "pong");
+    std::vector<Term> got{next_message(watcher), next_message(watcher)};
+    std::sort(got.begin(), got.end());
+    std::vector<Term> expected{
+        tuple(atoms::DOWN, ref, atoms::process, monitored, atoms::noconnection),
+        tuple(atoms::EXIT, linked, atoms::noconnection)};
+    std::sort(expected.begin(), expected.end());
+    CHECK(got == expected);
+    eventually([&] { return events.sequence(peer).size() == 3; });
+    CHECK(events.sequence(peer) == std::vector<bool>{true, false, true});
+    CHECK(listed_once(node.nodes(), peer));
+    CHECK(log.contains("replaced by a new connection"));
+
+    // The new incarnation, with its own creation, gets what is sent to its node from now on.
+    register_tester(new_life);
+    inbox.send(atom("tester"), peer, tuple(atom("to_new"), inbox.pid()));
+    CHECK(new_life.eval(
+              "receive {to_new, P} -> P ! {new_life, self()}, ok after 15000 -> timeout end") ==
+          "ok");
+    const Term answer = next_message(inbox);
+    REQUIRE(answer.is_tuple(2));
+    const auto fresh = answer[1].to<Pid>();
+    REQUIRE(fresh.has_value());
+    CHECK(fresh->node == peer);
+    CHECK(fresh->creation != monitored.creation);
 }
 
 TEST_CASE(

@@ -103,6 +103,30 @@ TEST_CASE(
           std::vector<std::string>{"10.0.0.1", "10.0.0.2", "::1"});
 }
 
+TEST_CASE(
+    "node.epmdless_port comes from the file, DISTRIBUTE_NODE_EPMDLESS_PORT or --epmdless-port") {
+    TempDir dir;
+    const auto file = write(dir, "less.toml", "[node]\nname = \"x\"\nepmdless_port = 9100\n");
+    auto from_file = load_settings({.config_file = file});
+    REQUIRE(from_file.has_value());
+    CHECK(from_file->settings.node.epmdless_port == 9100);
+    CHECK(load_settings(named())->settings.node.epmdless_port == 0);  // through EPMD
+
+    auto sources = named({{"node.epmdless_port", "9300", "--epmdless-port"}});
+    sources.config_file = file;
+    sources.environment = {"DISTRIBUTE_NODE_EPMDLESS_PORT=9200"};
+    auto from_flag = load_settings(sources);
+    REQUIRE(from_flag.has_value());
+    CHECK(from_flag->settings.node.epmdless_port == 9300);
+    CHECK(shown(*from_flag, "node.epmdless_port").origin.origin == "--epmdless-port");
+    sources.command_line.pop_back();
+    auto from_environment = load_settings(sources);
+    REQUIRE(from_environment.has_value());
+    CHECK(from_environment->settings.node.epmdless_port == 9200);
+    CHECK(shown(*from_environment, "node.epmdless_port").origin.origin ==
+          "DISTRIBUTE_NODE_EPMDLESS_PORT");
+}
+
 TEST_CASE("a DISTRIBUTE_ variable that names no setting is a warning, not an error") {
     auto sources = named();
     sources.environment = {"DISTRIBUTE_TEST_LOG=1"};
@@ -162,6 +186,7 @@ TEST_CASE("each kind of value refuses what it cannot take") {
         {"node.port", "9200-9100", "the range ends before it starts"},
         {"node.port", "http", "not a port or a port range"},
         {"node.listen", "localhost", "not an IP address"},
+        {"node.epmdless_port", "70000", "out of range"},
         {"node.threads", "2000", "out of range"},
         {"node.cookie", "has\ttab", "a character outside ' '..'~'"},
         {"node.net_ticktime", "0", "out of range"},

@@ -143,6 +143,13 @@ struct NodeOptions {
     // The encrypted transport between two of our nodes (docs/crypto.md); off by default, as a
     // BEAM node.
     CryptoOptions crypto;
+    // EPMD-less, as erl -start_epmd false -erl_epmd_port PORT. Nonzero: the node listens on this
+    // port (port_min/port_max, if given, must be this port), neither starts nor contacts an EPMD
+    // (so its creation is random, as net_kernel's when no EPMD registered it), and dials every
+    // peer at this same port on the peer's host: the BEAM so started assumes every node listens
+    // where it does. For clusters whose nodes' ports are fixed (containers, firewalls), with no
+    // EPMD to run or expose. epmd_mode, epmd and embedded_epmd_addresses are then unused.
+    std::uint16_t epmdless_port = 0;
     EpmdMode epmd_mode = EpmdMode::automatic;
     EpmdClientOptions epmd;
     // Where the EPMD this node starts (when none answers) listens, loopback added. Empty:

@@ -109,6 +109,12 @@ void add_client_options(CLI::App& command, ClientOptions& options) {
         .add_option("--name", options.name,
                     "Long name for this command's own node, NAME or NAME@HOST")
         ->option_text("NAME");
+    command
+        .add_option("--epmdless-port", options.epmdless_port,
+                    "The target listens on PORT and no EPMD is asked, as erl -start_epmd false "
+                    "-erl_epmd_port PORT (default: ask the EPMD of the target's host)")
+        ->option_text("PORT")
+        ->check(CLI::Range(1, 65535));
     add_crypto_options(command, options.crypto);
 }
 
@@ -140,6 +146,7 @@ Node client_node(const std::string& command, const std::string& target,
     // It dials its target and leaves: nothing needs to reach it, so it neither listens nor
     // registers with EPMD (erl -dist_listen false), and starts no EPMD either.
     options.dist_listen = false;
+    options.epmdless_port = client.epmdless_port;
     options.setup_timeout = std::chrono::milliseconds(5000);
     // In and out in a moment: not worth a place in the cluster's global and nodes().
     options.hidden = true;

@@ -34,9 +34,11 @@ Atom atom_of(const std::string& command, const std::string& text);
 // How a client subcommand names its own node and finds its cookie.
 struct ClientOptions {
     std::string sname, name, cookie, cookie_file;
+    std::uint16_t epmdless_port = 0;  // the target listens there, and no EPMD is asked
     CryptoArgs crypto;
 };
-// --sname, --name, --cookie, --cookie-file, --crypto, --node-key and --peer-keys.
+// --sname, --name, --cookie, --cookie-file, --epmdless-port, --crypto, --node-key and
+// --peer-keys.
 void add_client_options(CLI::App& command, ClientOptions& options);
 
 // A hidden node that does not listen (erl -dist_listen false), named by --sname or --name, or

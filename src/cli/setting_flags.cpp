@@ -27,6 +27,10 @@ std::shared_ptr<SettingFlags> add_setting_flags(CLI::App* c) {
                   "Distribution port, or the first free one of MIN-MAX (erl's -kernel "
                   "inet_dist_listen_min/inet_dist_listen_max; default: any)")
         ->option_text("MIN[-MAX]");
+    c->add_option("--epmdless-port", f->epmdless_port,
+                  "EPMD-less, as erl -start_epmd false -erl_epmd_port PORT: listen on PORT, start "
+                  "and ask no EPMD, and dial every peer at PORT (default: 0, through EPMD)")
+        ->option_text("PORT");
     c->add_option("--threads", f->threads, "Threads running the node (default: one per core)");
     c->add_option("--net-ticktime", f->net_ticktime,
                   "Silence after which a peer is dropped, as -kernel net_ticktime (seconds, or "
@@ -55,6 +59,8 @@ std::vector<FlagValue> SettingFlags::values() const {
     if (given("--hidden")) out.push_back({"node.hidden", "true", "--hidden"});
     if (given("--port")) out.push_back({"node.port", port, "--port"});
     if (given("--listen")) out.push_back({"node.listen", listen, "--listen"});
+    if (given("--epmdless-port"))
+        out.push_back({"node.epmdless_port", epmdless_port, "--epmdless-port"});
     if (given("--threads")) out.push_back({"node.threads", std::to_string(threads), "--threads"});
     if (given("--net-ticktime"))
         out.push_back({"node.net_ticktime", net_ticktime, "--net-ticktime"});

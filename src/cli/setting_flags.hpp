@@ -16,7 +16,8 @@ namespace distribute::cli {
 
 struct SettingFlags {
     std::string config;  // --config FILE
-    std::string sname, name, cookie, cookie_file, port, listen, net_ticktime, log_level;
+    std::string sname, name, cookie, cookie_file, port, epmdless_port, listen, net_ticktime,
+        log_level;
     unsigned threads = 0;
     bool hidden = false;
     bool verbose = false;

@@ -21,7 +21,7 @@ done
 
 cli node --help
 for word in echo sink kv demo --listen --port --cookie-file inet_dist_use_interface \
-    inet_dist_listen_min; do
+    inet_dist_listen_min --epmdless-port erl_epmd_port; do
     check "node --help tells of $word" out_has "$word"
 done
 
@@ -56,5 +56,9 @@ cli node --sname x --cookie c --port 9-8
 check "a port range with MIN above MAX exits 2" status_is 2
 cli node --sname x --cookie c --port 70000
 check "a port above 65535 exits 2" status_is 2
+cli node --sname x --cookie c --epmdless-port 70000
+check "an EPMD-less port above 65535 exits 2" status_is 2
+cli ping a@b --epmdless-port 0
+check "a client's EPMD-less port 0 exits 2" status_is 2
 
 [ "$failures" -eq 0 ]

@@ -176,6 +176,15 @@ std::vector<SettingDescriptor> make_table() {
                        ? std::to_string(s.node.port_min)
                        : std::to_string(s.node.port_min) + "-" + std::to_string(s.node.port_max);
         });
+    add("node.epmdless_port",
+        "0 (peers found through EPMD) or 1 to 65535: EPMD-less, as erl -start_epmd false "
+        "-erl_epmd_port: the node listens on this port, uses no EPMD, and dials every peer at it",
+        false,
+        scalar(uint_in(0, 65535),
+               [](Settings& s, std::uint64_t v) {
+                   s.node.epmdless_port = static_cast<std::uint16_t>(v);
+               }),
+        [](const Settings& s) { return std::to_string(s.node.epmdless_port); });
     add("node.threads", "0 (one per core) to 1024", false,
         scalar(uint_in(0, 1024),
                [](Settings& s, std::uint64_t v) { s.node.threads = static_cast<unsigned>(v); }),

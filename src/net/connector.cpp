@@ -11,11 +11,12 @@ namespace {
 // completes at the same moment cannot both finish it.
 struct Dial : std::enable_shared_from_this<Dial> {
     Dial(asio::io_context& io, EpmdClient& epmd, std::string alive, std::string host,
-         std::function<void(Expected<Dialled, DialError>)> done)
+         std::uint16_t known_port, std::function<void(Expected<Dialled, DialError>)> done)
         : strand(asio::make_strand(io)),
           epmd(epmd),
           alive(std::move(alive)),
           host(std::move(host)),
+          known_port(known_port),
           resolver(strand),
           socket(io),
           timer(strand),
@@ -43,6 +44,7 @@ struct Dial : std::enable_shared_from_this<Dial> {
     EpmdClient& epmd;
     const std::string alive;
     const std::string host;
+    const std::uint16_t known_port;  // EPMD-less: where the node listens; 0: ask its EPMD
     tcp::resolver resolver;
     std::vector<tcp::endpoint> addresses;  // of the host, in the resolver's order
     std::vector<std::uint8_t> epmd_extra;  // what the node registered with its port
@@ -133,7 +135,7 @@ void ask_epmd(const DialPtr& dial) {
 }  // namespace
 
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
-                        std::chrono::milliseconds timeout,
+                        std::uint16_t port, std::chrono::milliseconds timeout,
                         std::function<void(Expected<Dialled, DialError>)> done) {
     auto at = node.find('@');
     if (at == std::string::npos || at == 0 || at + 1 == node.size()) {
@@ -143,8 +145,8 @@ void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::strin
         });
         return;
     }
-    auto dial =
-        std::make_shared<Dial>(io, epmd, node.substr(0, at), node.substr(at + 1), std::move(done));
+    auto dial = std::make_shared<Dial>(io, epmd, node.substr(0, at), node.substr(at + 1), port,
+                                       std::move(done));
     asio::dispatch(dial->strand, [dial, timeout] {
         dial->timer.expires_after(timeout);
         dial->timer.async_wait([dial, timeout](const boost::system::error_code& e) {
@@ -164,6 +166,7 @@ void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::strin
                                           dial->host + ": " + e.message());
                 for (const auto& entry : found)
                     dial->addresses.push_back(entry.endpoint());
+                if (dial->known_port) return connect_port(dial, dial->known_port);
                 ask_epmd(dial);
             });
     });

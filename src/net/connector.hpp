@@ -1,5 +1,6 @@
-// Dialling a node by name: resolve its host, ask that host's EPMD for the node's port, then open
-// a TCP connection (IPv4 or IPv6, whichever the host resolves to), all within one deadline.
+// Dialling a node by name: resolve its host, ask that host's EPMD for the node's port (unless
+// the port is known: EPMD-less), then open a TCP connection (IPv4 or IPv6, whichever the host
+// resolves to), all within one deadline.
 #pragma once
 
 #include <chrono>
@@ -36,9 +37,11 @@ struct Dialled {
     std::vector<std::uint8_t> epmd_extra;
 };
 
-// `node` is alive@host. `done` runs once, on `io`, with the socket or why there is none.
+// `node` is alive@host. `port` 0 asks the host's EPMD for the node's port; any other is where
+// the node listens, as erl -erl_epmd_port assumes of every node, and no EPMD is asked. `done`
+// runs once, on `io`, with the socket or why there is none.
 void async_connect_node(asio::io_context& io, EpmdClient& epmd, const std::string& node,
-                        std::chrono::milliseconds timeout,
+                        std::uint16_t port, std::chrono::milliseconds timeout,
                         std::function<void(Expected<Dialled, DialError>)> done);
 
 }  // namespace distribute::net

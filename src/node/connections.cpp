@@ -127,7 +127,7 @@ std::shared_ptr<Connection> Runtime::connection_of(const net::Session& session) 
 void Runtime::dial(const std::shared_ptr<Connection>& connection) {
     log(LogLevel::debug, "connecting to " + std::string(connection->peer.name()));
     net::async_connect_node(io_, *epmd_client_, std::string(connection->peer.name()),
-                            options_.setup_timeout,
+                            options_.epmdless_port, options_.setup_timeout,
                             [self = shared_from_this(), connection](auto socket) {
                                 self->on_dialled(connection, std::move(socket));
                             });

@@ -60,7 +60,10 @@ Expected<std::optional<net::SecureDial>, NodeError> Runtime::dial_plan(
     const std::string& peer, const std::vector<std::uint8_t>& epmd_extra) {
     const auto& c = options_.crypto;
     if (c.mode == CryptoMode::off) return std::optional<net::SecureDial>();
-    if (!advertises_crypto(epmd_extra)) {
+    // EPMD-less, nothing advertises: a node that requires encryption dials encrypted, as every
+    // peer it may talk to must be one of ours; one that prefers it cannot tell, and dials plain.
+    const bool assumed = options_.epmdless_port != 0 && c.mode == CryptoMode::require;
+    if (!assumed && !advertises_crypto(epmd_extra)) {
         if (c.mode == CryptoMode::prefer) return std::optional<net::SecureDial>();  // a BEAM
         return unexpected(NodeError{
             NodeErrc::crypto_failed,

@@ -1,5 +1,8 @@
 // Where a node listens and how it is found: the distribution port, the EPMD it starts when none
-// answers (bound where the node listens), and its registration there, which gives the creation.
+// answers (bound where the node listens), and its registration there, which gives the creation;
+// or, EPMD-less, the one port every node of the cluster listens on, and a random creation.
+#include <sodium.h>
+
 #include <future>
 
 #include "node/runtime.hpp"
@@ -19,8 +22,17 @@ bool listens_everywhere(const std::string& address) {
 
 Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
                                                        const std::string& default_cookie_path) {
+    const std::uint16_t epmdless = options_.epmdless_port;
+    if (epmdless && (options_.port_min || options_.port_max) &&
+        (options_.port_min != epmdless || options_.port_max != epmdless))
+        return unexpected(NodeError{
+            NodeErrc::listen_failed,
+            "EPMD-less port " + std::to_string(epmdless) + " and port range " +
+                std::to_string(options_.port_min) + "-" + std::to_string(options_.port_max) +
+                " disagree: an EPMD-less node listens on its EPMD-less port, where peers dial it"});
     auto acceptor =
-        net::Acceptor::listen(io_, options_.listen_address, options_.port_min, options_.port_max);
+        net::Acceptor::listen(io_, options_.listen_address, epmdless ? epmdless : options_.port_min,
+                              epmdless ? epmdless : options_.port_max);
     if (!acceptor) return unexpected(NodeError{NodeErrc::listen_failed, acceptor.error()});
     acceptor_ = std::move(*acceptor);
     if (!default_cookie_path.empty() && listens_everywhere(options_.listen_address))
@@ -30,6 +42,15 @@ Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
                 ": whoever reaches this port with that cookie can run code here; set "
                 "listen_address (distribute node --listen 127.0.0.1, erl's "
                 "inet_dist_use_interface) to keep the node on one address");
+
+    if (epmdless) {
+        // As a BEAM whose EPMD did not register it: net_kernel picks a random creation.
+        creation_ = wrap_creation(randombytes_random());
+        log(LogLevel::info,
+            "EPMD-less: no EPMD is started or asked; every peer is dialled at port " +
+                std::to_string(epmdless));
+        return {};
+    }
 
     auto server_options = EpmdServerOptions::from_environment();
     server_options.port = options_.epmd.endpoint.port;

@@ -225,7 +225,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // After stop, once no other thread runs the executor: the handlers that were ready run.
     void run_what_is_left();
     // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
-    // registration that gives the creation (listen.cpp). `default_cookie_path`: where the cookie
+    // registration that gives the creation, or EPMD-less none of them (listen.cpp).
+    // `default_cookie_path`: where the cookie
     // came from, when that was a default location (for the warning about listening everywhere
     // with it).
     [[nodiscard]] Expected<void, NodeError> listen_and_register(
