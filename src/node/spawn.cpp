@@ -23,12 +23,16 @@ Reference Runtime::spawn_request(Process& from, Atom node, Atom module, Atom fun
     if (is_local(node)) return refuse(notsup());
     auto connection = connection_to(node);
     if (!connection) return refuse(atoms::noconnection);
+    // The refusal is delivered after the lock is released: delivering takes from.mutex itself.
+    bool crossed = false;
     {
         std::lock_guard lock(from.mutex);
         if (!from.alive) return ref;
-        if (!cross(from, *connection)) return refuse(atoms::noconnection);
-        from.related().spawning.emplace(ref, PendingSpawn{connection->id, !errors_only});
+        crossed = cross(from, *connection);
+        if (crossed)
+            from.related().spawning.emplace(ref, PendingSpawn{connection->id, !errors_only});
     }
+    if (!crossed) return refuse(atoms::noconnection);
     const auto arity = static_cast<std::uint32_t>(args.elements().size());
     // A C++ process has no group leader; the BEAM wants a pid there, and the requester is one.
     wire::SpawnRequest request{ref,   from.pid, from.pid,        module,      function,
