@@ -410,8 +410,10 @@ TEST_CASE(
     REQUIRE(answer.is_tuple(2));
     const auto fresh = answer[1].to<Pid>();
     REQUIRE(fresh.has_value());
+    // Only the new incarnation can answer (the old one is stopped). Its creation is not compared
+    // with the old one's: two EPMDs number creations independently and were seen to give both
+    // incarnations the same one.
     CHECK(fresh->node == peer);
-    CHECK(fresh->creation != monitored.creation);
 }
 
 TEST_CASE(
