@@ -128,6 +128,9 @@ TEST_SUITE("crypto") {
         // process (global's default method, random_exit_name).
         REQUIRE(a.connect(b.name()).has_value());
         Global ga = global_of(a), gb = global_of(b), gc = global_of(c);
+        // In step first: a registration covers the nodes global knows.
+        CHECK(ga.sync(20s));
+        CHECK(gb.sync(20s));
         Mailbox clash_a = a.open_mailbox(), clash_c = c.open_mailbox();
         Mailbox named_a = a.open_mailbox(), named_c = c.open_mailbox();
         REQUIRE(ga.register_name(Term("clash"_a), clash_a.pid()).has_value());
