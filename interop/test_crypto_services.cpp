@@ -272,12 +272,19 @@ TEST_SUITE("crypto") {
         REQUIRE(pg_of(n[2]).join("workers"_a, member.pid()).has_value());
         REQUIRE(global_of(n[2]).register_name(Term("from_c"_a), member.pid()).has_value());
         eventually([&] { return pg_of(n[0]).members("workers"_a).size() == 1; });
+        NodeEvents events_a(n[0]);
         on_c.leave();
         for (const distribute::Cluster* c : {&on_a, &on_b})
             eventually([&] {
                 const auto m = c->member(n[2].name());
                 return m.has_value() && m->state == MemberState::left;
             });
+        // c's connections closed on purpose: a and b do not take it for a partition and split
+        // (global's prevent_overlapping_partitions), and nobody dials c again.
+        eventually([&] { return !connected(n[0], n[2].name()) && !connected(n[1], n[2].name()); });
+        CHECK(n[1].ping(n[0].name()));
+        CHECK(events_a.count(n[1].name(), false) == 0);
+        CHECK(events_a.count(n[2].name(), true) == 0);
         CHECK(pg_of(n[1]).members("workers"_a).empty());
         CHECK_FALSE(global_of(n[1]).whereis_name(Term("from_c"_a)).has_value());
         CHECK(on_a.leader() == on_b.leader());
