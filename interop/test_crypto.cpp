@@ -8,6 +8,7 @@
 #include <future>
 
 #include "cli/demo_services.hpp"
+#include "crypto_support.hpp"
 #include "distribute/rpc.hpp"
 #include "epmd_support.hpp"
 #include "net/asio.hpp"
@@ -18,11 +19,6 @@ using namespace distribute;
 using namespace distribute::testing;
 
 namespace {
-
-NodeOptions with_crypto(NodeOptions options, CryptoMode mode) {
-    options.crypto.mode = mode;
-    return options;
-}
 
 // Registers `alive` at the EPMD on `epmd_port` under `port`, advertising the encrypted transport
 // as our nodes do: so that a node using that EPMD dials the tap instead of the node itself.
@@ -75,19 +71,15 @@ TEST_SUITE("crypto") {
     TEST_CASE(
         "two of our nodes in require mode speak the whole protocol over the encrypted "
         "transport") {
-        Cluster cluster;
-        LogCapture log_a, log_b;
-        INFO((log_a.text() + log_b.text()));
-        Node b =
-            start_node(with_crypto(cluster.node_options("crypto_b", &log_b), CryptoMode::require));
+        RequireNodes n({"crypto_b", "crypto_a"});
+        INFO(n.log_text());
+        Node &b = n[0], &a = n[1];
         REQUIRE(cli::start_demo_services(b).has_value());
-        Node a =
-            start_node(with_crypto(cluster.node_options("crypto_a", &log_a), CryptoMode::require));
         const Atom peer = b.name();
 
         CHECK(a.ping(peer));
-        CHECK(log_a.contains("encrypted (Noise_NNpsk0_25519_ChaChaPoly_SHA256)"));
-        eventually([&] { return log_b.contains("encrypted (Noise_NNpsk0"); });
+        CHECK(n.log(1).contains("encrypted (Noise_NNpsk0_25519_ChaChaPoly_SHA256)"));
+        n.check_encrypted({0, 1});
 
         // 10,000 messages through the echo come back in order.
         Mailbox me = a.open_mailbox();

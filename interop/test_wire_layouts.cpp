@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <map>
 #include <thread>
 
@@ -115,6 +116,25 @@ void cross_both_ways(ErlNode& erl, Node& node, Mailbox& inbox, std::size_t perio
           "true");
 }
 
+// Our node and an erl node that agreed distribution headers and fragments: binaries of each of
+// `sizes` (in periods) cross both ways, and then both nodes hold no more memory than before.
+void cross_and_check_memory(std::initializer_list<std::size_t> sizes) {
+    Cluster cluster;
+    LogCapture log;
+    INFO(log.text());
+    Node node = start_node(cluster.node_options("cpp_big", &log));
+    ErlNode erl(cluster.erl_options("erl_big"));
+    Mailbox inbox = named_mailbox(node, "inbox");
+    register_tester(erl);
+    cross_both_ways(erl, node, inbox, 1);  // connected, and the code all paths use loaded
+    const MemoryBaseline before = memory_baseline(erl);
+
+    for (const std::size_t periods : sizes)
+        cross_both_ways(erl, node, inbox, periods);
+    CHECK(log.contains("distribution headers, fragments"));
+    check_memory_back(node, erl, before);
+}
+
 std::vector<std::uint8_t> with_length(std::vector<std::uint8_t> frame) {
     const auto n = static_cast<std::uint32_t>(frame.size());
     frame.insert(frame.begin(),
@@ -129,20 +149,7 @@ TEST_CASE(
     "large_message_fragmentation: a BEAM agrees headers and fragments with us; binaries of 32 MB "
     "and 100 MB cross both ways exactly, and then our node and erl hold no more memory than "
     "before") {
-    Cluster cluster;
-    LogCapture log;
-    INFO(log.text());
-    Node node = start_node(cluster.node_options("cpp_big", &log));
-    ErlNode erl(cluster.erl_options("erl_big"));
-    Mailbox inbox = named_mailbox(node, "inbox");
-    register_tester(erl);
-    cross_both_ways(erl, node, inbox, 1);  // connected, and the code all paths use loaded
-    const MemoryBaseline before = memory_baseline(erl);
-
-    cross_both_ways(erl, node, inbox, periods_32mb);
-    cross_both_ways(erl, node, inbox, periods_100mb);
-    CHECK(log.contains("distribution headers, fragments"));
-    check_memory_back(node, erl, before);
+    cross_and_check_memory({periods_32mb, periods_100mb});
 }
 
 TEST_CASE("fragmented messages of three erl processes at once each arrive whole and in order") {
@@ -396,16 +403,6 @@ TEST_SUITE("releases") {
     TEST_CASE(
         "large_message_fragmentation: a 320 MB binary crosses both ways exactly, and then our "
         "node and erl hold no more memory than before") {
-        Cluster cluster;
-        LogCapture log;
-        INFO(log.text());
-        Node node = start_node(cluster.node_options("cpp_huge", &log));
-        ErlNode erl(cluster.erl_options("erl_huge"));
-        Mailbox inbox = named_mailbox(node, "inbox");
-        register_tester(erl);
-        cross_both_ways(erl, node, inbox, 1);
-        const MemoryBaseline before = memory_baseline(erl);
-        cross_both_ways(erl, node, inbox, periods_320mb);
-        check_memory_back(node, erl, before);
+        cross_and_check_memory({periods_320mb});
     }
 }

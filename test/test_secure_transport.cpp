@@ -5,6 +5,7 @@
 // writes; run under ThreadSanitizer too).
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,16 @@ std::pair<tcp::socket, tcp::socket> socket_pair(asio::io_context& io) {
     return {std::move(dialled), std::move(accepted)};
 }
 
+// Both ends of one encrypted connection over such a pair: the dialled end seals with the
+// initiator's keys, the accepted end opens with the responder's.
+std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> secure_pair(
+    asio::io_context& io) {
+    auto [dialled, accepted] = socket_pair(io);
+    auto [mine, theirs] = channels();
+    return {make_secure_transport(io, make_tcp_transport(std::move(dialled)), std::move(mine)),
+            make_secure_transport(io, make_tcp_transport(std::move(accepted)), std::move(theirs))};
+}
+
 // Reads from `transport` until `want` bytes have arrived, alternating a buffer too small for a
 // whole record with one that takes several.
 void read_all(Transport& transport, std::vector<std::uint8_t>& got, std::size_t want) {
@@ -68,12 +79,7 @@ TEST_SUITE("crypto_transport") {
         "write_now seals all it is given; what the socket did not take goes out first with the "
         "next write") {
         asio::io_context io;
-        auto [dialled, accepted] = socket_pair(io);
-        auto [mine, theirs] = channels();
-        auto sender =
-            make_secure_transport(io, make_tcp_transport(std::move(dialled)), std::move(mine));
-        auto receiver =
-            make_secure_transport(io, make_tcp_transport(std::move(accepted)), std::move(theirs));
+        auto [sender, receiver] = secure_pair(io);
         std::vector<std::uint8_t> first(3'000'000), second(100'000);
         for (std::size_t i = 0; i < first.size(); ++i)
             first[i] = static_cast<std::uint8_t>(i * 29 + i / 7000);
@@ -102,12 +108,7 @@ TEST_SUITE("crypto_transport") {
 
     TEST_CASE("write_now with nothing held is flushed once the socket took it all") {
         asio::io_context io;
-        auto [dialled, accepted] = socket_pair(io);
-        auto [mine, theirs] = channels();
-        auto sender =
-            make_secure_transport(io, make_tcp_transport(std::move(dialled)), std::move(mine));
-        auto receiver =
-            make_secure_transport(io, make_tcp_transport(std::move(accepted)), std::move(theirs));
+        auto [sender, receiver] = secure_pair(io);
         const std::vector<std::uint8_t> small = {'p', 'i', 'n', 'g'};
         CHECK(sender->write_now(small) == small.size());
         CHECK(sender->flushed());

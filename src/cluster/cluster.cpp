@@ -11,6 +11,7 @@
 #include "cluster/phi_detector.hpp"
 #include "distribute/rpc.hpp"
 #include "node/access.hpp"
+#include "otp/global_server.hpp"
 #include "otp/membership.hpp"
 #include "support/event_queue.hpp"
 #include "wire/node_name.hpp"
@@ -514,11 +515,15 @@ void Cluster::leave() {
         state_->process.send(cluster_process, peer,
                              tuple(cluster_process, left_atom, state_->self.node));
     Mailbox caller(runtime.spawn_mailbox());
-    for (Atom peer : peers) {
+    for (Atom peer : peers)
         (void)call(caller, ServerRef(net_kernel, peer), tuple(is_auth, state_->self.node),
                    std::chrono::milliseconds(2000));
+    // The connections close on purpose: global reports none of them as lost (the others would
+    // split among themselves to prevent overlapping partitions, and a peer told to drop us
+    // would have its connection dialled again by a ping still to come: every ping is done).
+    if (auto global = membership.global()) global->leaving();
+    for (Atom peer : peers)
         runtime.disconnect(peer);
-    }
     runtime.unregister_epmd();
     runtime.log(LogLevel::info, "cluster: left; " + std::to_string(peers.size()) +
                                     " connections closed and the EPMD name released");

@@ -72,6 +72,12 @@ void GlobalServer::stop() {
     synced_changed_.notify_all();
 }
 
+void GlobalServer::leaving() {
+    std::unique_lock lock(mutex_);
+    connect_all_ = false;
+    prevent_overlapping_partitions_ = false;
+}
+
 std::shared_ptr<GlobalRegistrar> GlobalServer::registrar() const {
     std::shared_lock lock(mutex_);
     return registrar_;

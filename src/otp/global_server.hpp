@@ -56,6 +56,10 @@ class GlobalServer : public std::enable_shared_from_this<GlobalServer> {
     // The node is stopping: no more lost_connection reports (global's prepare_shutdown), and the
     // processes are let go.
     void stop();
+    // The node is leaving the cluster (Cluster::leave) and is about to close every connection:
+    // as for stop, those are not lost connections to report (the others would take them for a
+    // partition and split among themselves), and no node is connected to from now on.
+    void leaving();
 
     node::Runtime& runtime() { return runtime_; }
 
