@@ -32,12 +32,20 @@ void start_checker(ErlNode& erl) {
         end)), ok)ERL") == "ok");
 }
 
-// A fresh atom in the same cache slot as `a`: the two evict each other's entry.
-Atom collider_of(Atom a, int n) {
-    for (int i = 0;; ++i) {
-        Atom c = atom("collide_" + std::to_string(n) + "_" + std::to_string(i));
-        if (etf::OutgoingAtomCache::slot_of(c) == etf::OutgoingAtomCache::slot_of(a)) return c;
+// An atom for every cache slot (names tried in turn: atoms made one after another take slots
+// one after another): the one of a's slot evicts a's entry, and a evicts it.
+std::vector<Atom> one_atom_per_slot() {
+    std::vector<Atom> by_slot(etf::OutgoingAtomCache::used_slots);
+    std::size_t filled = 0;
+    for (int i = 0; filled < by_slot.size(); ++i) {
+        const Atom c = atom("collide_" + std::to_string(i));
+        Atom& slot = by_slot[etf::OutgoingAtomCache::slot_of(c)];
+        if (slot == Atom()) {
+            slot = c;
+            ++filled;
+        }
     }
+    return by_slot;
 }
 
 ConnectionStats stats_of(const Node& node, Atom peer) {
@@ -82,6 +90,7 @@ TEST_CASE(
     start_checker(erl);
     Mailbox out = node.open_mailbox();
     constexpr int messages = 3000;
+    const std::vector<Atom> colliders = one_atom_per_slot();
     for (int n = 0; n < messages; ++n) {
         // Every 16th atom is long: 199 two-byte code points and the number, over 255 bytes.
         std::string name = "cache_out_";
@@ -91,7 +100,7 @@ TEST_CASE(
                 name += "\xc3\xa4";
         }
         const Atom a = atom(name + std::to_string(n));
-        const Atom c = collider_of(a, n);
+        const Atom c = colliders[etf::OutgoingAtomCache::slot_of(a)];
         out.send(atom("check"), beam, tuple(n, binary(a.name()), a, c, binary(c.name())));
     }
     // Asked by the same sender, so after the messages.
