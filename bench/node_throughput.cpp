@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
         NodeOptions plain_options = c.self_options;
         plain_options.name = unique_name("bench_plain");
         plain_options.atom_cache = false;
+        plain_options.epmd_mode = EpmdMode::use_running;  // self's embedded one
         auto plain = Node::start(plain_options);
         if (!plain) throw FixtureError("the no-cache node did not start: " + plain.error().detail);
 
