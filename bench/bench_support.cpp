@@ -42,6 +42,7 @@ Cluster::Cluster(unsigned threads) {
     options.epmd_mode = EpmdMode::embedded;
     options.epmd.endpoint.port = epmd_port;
     options.threads = threads;
+    self_options = options;
     auto node = Node::start(options);
     if (!node) throw FixtureError("our node did not start: " + node.error().detail);
     self.emplace(std::move(*node));

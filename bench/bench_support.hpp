@@ -44,6 +44,7 @@ struct Cluster {
     std::vector<std::string> env;  // ERL_EPMD_PORT for children
     std::string host;
     std::optional<Node> self;
+    NodeOptions self_options;  // what self was started with: for another node of this process
     std::string cpp_node;
     std::unique_ptr<Server> cpp;
     testing::TempDir dir;

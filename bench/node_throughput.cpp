@@ -139,17 +139,33 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
         }
 
-        std::printf("\nSenders (msgs/s into a sink)\n\n");
-        std::printf("| payload      | ours -> BEAM | BEAM -> BEAM | ours/BEAM | ours -> ours |\n");
-        std::printf("|--------------|-------------:|-------------:|----------:|-------------:|\n");
+        // A second sender of ours that writes every atom as text (NodeOptions::atom_cache off).
+        NodeOptions plain_options = c.self_options;
+        plain_options.name = unique_name("bench_plain");
+        plain_options.atom_cache = false;
+        plain_options.epmd_mode = EpmdMode::use_running;  // self's embedded one
+        auto plain = Node::start(plain_options);
+        if (!plain) throw FixtureError("the no-cache node did not start: " + plain.error().detail);
+
+        std::printf(
+            "\nSenders (msgs/s into a sink; ours with the atom cache unless 'no cache')\n\n");
+        std::printf(
+            "| payload      | ours -> BEAM | BEAM -> BEAM | ours/BEAM | ours -> ours "
+            "| ours -> ours, no cache | ours -> BEAM, no cache |\n");
+        std::printf(
+            "|--------------|-------------:|-------------:|----------:|-------------:"
+            "|-----------------------:|-----------------------:|\n");
         for (auto& p : list) {
             if (!only.empty() && p.label.rfind(only, 0) != 0) continue;
             Burst ours = our_burst(self, recv.node_name(), p);
             Burst beam = beam_burst(drv, recv.node_name(), p, recv_pid);
             Burst pair = our_burst(self, cpp_node, p);
-            std::printf("| %-12s | %12s | %12s | %8.2fx | %12s |\n", p.label.c_str(),
+            Burst pair_plain = our_burst(*plain, cpp_node, p);
+            Burst ours_plain = our_burst(*plain, recv.node_name(), p);
+            std::printf("| %-12s | %12s | %12s | %8.2fx | %12s | %22s | %22s |\n", p.label.c_str(),
                         rate(ours.rate).c_str(), rate(beam.rate).c_str(), ours.rate / beam.rate,
-                        rate(pair.rate).c_str());
+                        rate(pair.rate).c_str(), rate(pair_plain.rate).c_str(),
+                        rate(ours_plain.rate).c_str());
             std::fflush(stdout);
         }
 

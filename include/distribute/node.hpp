@@ -140,6 +140,11 @@ struct NodeOptions {
     // shorter net_ticktime keeps us too.
     std::chrono::seconds net_ticktime{60};
     std::chrono::milliseconds setup_timeout{7000};  // net_setuptime: handshake and connect
+    // Our messages refer to the atoms they carry through the peer's atom cache (the distribution
+    // header's atom cache references, as a BEAM sends them): an atom the peer already holds
+    // costs two bytes instead of its text. false: every atom goes as text (for comparison and
+    // debugging). Either way DIST_HDR_ATOM_CACHE is offered and a peer's references are read.
+    bool atom_cache = true;
     // The encrypted transport between two of our nodes (docs/crypto.md); off by default, as a
     // BEAM node.
     CryptoOptions crypto;

@@ -151,6 +151,10 @@ std::vector<SettingDescriptor> make_table() {
     add("node.hidden", "true or false (hidden: left out of nodes(), global and pg on the BEAM)",
         false, scalar(boolean, [](Settings& s, bool v) { s.node.hidden = v; }),
         [](const Settings& s) { return yes_no(s.node.hidden); });
+    add("node.atom_cache",
+        "true or false (false: our messages carry every atom as text, no atom cache references)",
+        false, scalar(boolean, [](Settings& s, bool v) { s.node.atom_cache = v; }),
+        [](const Settings& s) { return yes_no(s.node.atom_cache); });
     add(
         "node.cookie", "1 to 255 characters ' '..'~' (never shown)", false,
         scalar(cookie_text, [](Settings& s, std::string v) { s.node.cookie = v; }),

@@ -235,8 +235,9 @@ void Session::become_up() {
     decoder_.emplace(negotiated_, settings_.decode, settings_.reassembly);
     {
         std::lock_guard lock(out_mutex_);
-        encoder_.emplace(negotiated_);
+        encoder_.emplace(negotiated_, settings_.atom_cache);
     }
+    send_flags_.store(negotiated_, std::memory_order_release);
     up_ = true;
     observer_.on_up(*this);
     arm_tick();
@@ -279,46 +280,29 @@ bool Session::feed_frames() {
 // Writing
 
 void Session::send(const wire::Control& control) {
-    std::unique_lock lock(out_mutex_);
-    if (!encoder_ || closed_) return;  // ended before it came up, or since
-    const std::size_t before = pending_.size();
-    encoder_->encode(pending_, control);
-    ++messages_out_;
-    if (before + lane_bytes_ > 0 &&
-        pending_.size() + lane_bytes_ > settings_.max_send_queue_bytes) {
-        // Nothing more is queued for a peer that is being dropped; waiting senders go on.
-        const std::size_t queued = pending_.size() + lane_bytes_;
-        closed_ = true;
-        drained_.notify_all();
-        lock.unlock();
-        asio::dispatch(strand_, [self = shared_from_this(), queued] {
-            self->end(SessionEnd::Cause::send_queue_full,
-                      std::to_string(queued) + " bytes queued for a peer that does not read them");
-        });
+    const std::uint64_t flags = send_flags_.load(std::memory_order_acquire);
+    if (wire::goes_in_fragments(control, flags)) {
+        send_fragmented(control, flags);
         return;
     }
-    wrote_since_tick_.store(true, std::memory_order_relaxed);
-    wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
+    std::unique_lock lock(out_mutex_);
+    if (!encoder_ || closed_) return;  // ended before it came up, or since
+    const auto sender = lanes_.empty() ? std::nullopt : wire::sending_process(control);
+    // Behind its sender's lane the frame is written after frames encoded later: it must not
+    // touch the atom cache, whose headers the peer reads in the order they arrive.
+    const bool to_lane = !lanes_.empty() && lane_of(sender) != nullptr;
+    const std::size_t before = pending_.size();
+    encoder_->encode(pending_, control, !to_lane);
+    ++messages_out_;
+    if (over_queue_limit(before, pending_.size() - before, lock)) return;
     const bool node_thread = io_.get_executor().running_in_this_thread();
-    const std::size_t frame = pending_.size() - before;
-    const std::size_t fragments =
-        wire::fragments_for(control, frame - encoder_->prefix_bytes(), encoder_->negotiated());
-    if (fragments > 1 || !lanes_.empty()) {
-        const auto sender = wire::sending_process(control);
-        if (fragments > 1 || lane_of(sender) != nullptr) {
-            queue_in_lane(sender, before, fragments);
-            schedule_write();
-            // The sender waits while much of what it queued is still unwritten, as a BEAM
-            // process sending a large message is busy putting its fragments out; others do not.
-            if (!node_thread)
-                drained_.wait(lock, [&] {
-                    const Lane* lane = lane_of(sender);
-                    return lane == nullptr || lane->bytes <= settings_.busy_limit || closed_;
-                });
-            return;
-        }
+    if (to_lane) {
+        queue_frame_in_lane(sender, before);
+        schedule_write();
+        wait_behind_lane(sender, node_thread, lock);
+        return;
     }
-    bytes_out_ += frame;
+    bytes_out_ += pending_.size() - before;
     // A program thread writes the frame itself when nothing else is queued and nothing went out
     // just now: a node thread would have to be woken for it, which costs more than the write on
     // a round trip. A burst of sends is gathered into few writes by a node thread instead.
@@ -336,6 +320,62 @@ void Session::send(const wire::Control& control) {
         drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
 }
 
+// A message that goes in fragments is encoded before the lock is taken, into a buffer of its own
+// that becomes the fragments' buffer: other senders and the writer go on meanwhile. It refers to
+// no cached atoms (its fragments are written interleaved with frames encoded after it).
+void Session::send_fragmented(const wire::Control& control, std::uint64_t flags) {
+    std::vector<std::uint8_t> buffer;
+    wire::encode_frame(buffer, control, flags);
+    const std::size_t terms_at = wire::uncached_prefix_bytes(flags);
+    const std::size_t fragments = wire::fragments_for(control, buffer.size() - terms_at, flags);
+    const auto sender = wire::sending_process(control);
+    std::unique_lock lock(out_mutex_);
+    if (!encoder_ || closed_) return;
+    wire::OutgoingFragments item(std::move(buffer), terms_at, fragments, next_sequence_++);
+    ++messages_out_;
+    if (over_queue_limit(pending_.size(), item.wire_bytes(), lock)) return;
+    Lane& lane = lane_for(sender);
+    const std::size_t added = item.wire_bytes();
+    lane.queue.push_back(Queued{{}, std::move(item)});
+    count_lane_bytes(lane, added);
+    schedule_write();
+    wait_behind_lane(sender, io_.get_executor().running_in_this_thread(), lock);
+}
+
+// With out_mutex_ held, a message of `added` bytes just encoded (or about to be queued) on top of
+// `queued_before` bytes in pending_: past max_send_queue_bytes, with something queued before
+// it, the session ends (the message is dropped) and true is returned, the lock released.
+bool Session::over_queue_limit(std::size_t queued_before, std::size_t added,
+                               std::unique_lock<std::mutex>& lock) {
+    const std::size_t queued = queued_before + lane_bytes_ + added;
+    if (queued_before + lane_bytes_ == 0 || queued <= settings_.max_send_queue_bytes) {
+        wrote_since_tick_.store(true, std::memory_order_relaxed);
+        wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
+        return false;
+    }
+    // Nothing more is queued for a peer that is being dropped; waiting senders go on.
+    pending_.resize(std::min(pending_.size(), queued_before));
+    closed_ = true;
+    drained_.notify_all();
+    lock.unlock();
+    asio::dispatch(strand_, [self = shared_from_this(), queued] {
+        self->end(SessionEnd::Cause::send_queue_full,
+                  std::to_string(queued) + " bytes queued for a peer that does not read them");
+    });
+    return true;
+}
+
+// The sender waits while much of what it queued in its lane is still unwritten, as a BEAM
+// process sending a large message is busy putting its fragments out; others do not.
+void Session::wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
+                               std::unique_lock<std::mutex>& lock) {
+    if (node_thread) return;
+    drained_.wait(lock, [&] {
+        const Lane* lane = lane_of(sender);
+        return lane == nullptr || lane->bytes <= settings_.busy_limit || closed_;
+    });
+}
+
 // With out_mutex_ held.
 Session::Lane* Session::lane_of(const std::optional<Pid>& sender) {
     for (Lane& lane : lanes_)
@@ -343,34 +383,28 @@ Session::Lane* Session::lane_of(const std::optional<Pid>& sender) {
     return nullptr;
 }
 
-// With out_mutex_ held: the frame encoded at `start` of pending_ leaves it for the sender's lane,
-// whole or (fragments > 1) to go out in fragments.
-void Session::queue_in_lane(const std::optional<Pid>& sender, std::size_t start,
-                            std::size_t fragments) {
+// With out_mutex_ held.
+Session::Lane& Session::lane_for(const std::optional<Pid>& sender) {
     Lane* lane = lane_of(sender);
-    if (lane == nullptr) lane = &lanes_.emplace_back(Lane{sender, {}, 0});
-    std::size_t added = 0;
-    if (fragments > 1) {
-        // The encoded message becomes the fragments' buffer as it is; only what was queued
-        // before it is copied back.
-        std::vector<std::uint8_t> buffer;
-        buffer.swap(pending_);
-        pending_.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(start));
-        Queued item;
-        item.fragments.emplace(std::move(buffer), start + encoder_->prefix_bytes(), fragments,
-                               next_sequence_++);
-        added = item.fragments->wire_bytes();
-        lane->queue.push_back(std::move(item));
-    } else {
-        if (lane->queue.empty() || lane->queue.back().fragments) lane->queue.emplace_back();
-        auto& frames = lane->queue.back().frames;
-        frames.insert(frames.end(), pending_.begin() + static_cast<std::ptrdiff_t>(start),
-                      pending_.end());
-        added = pending_.size() - start;
-        pending_.resize(start);
-    }
+    return lane != nullptr ? *lane : lanes_.emplace_back(Lane{sender, {}, 0});
+}
+
+// With out_mutex_ held: the frame encoded at `start` of pending_ leaves it for the end of the
+// sender's lane.
+void Session::queue_frame_in_lane(const std::optional<Pid>& sender, std::size_t start) {
+    Lane& lane = lane_for(sender);
+    if (lane.queue.empty() || lane.queue.back().fragments) lane.queue.emplace_back();
+    auto& frames = lane.queue.back().frames;
+    frames.insert(frames.end(), pending_.begin() + static_cast<std::ptrdiff_t>(start),
+                  pending_.end());
+    const std::size_t added = pending_.size() - start;
+    pending_.resize(start);
+    count_lane_bytes(lane, added);
+}
+
+void Session::count_lane_bytes(Lane& lane, std::size_t added) {
     bytes_out_ += added;
-    lane->bytes += added;
+    lane.bytes += added;
     lane_bytes_ += added;
 }
 

@@ -6,8 +6,10 @@
 //
 // A message over 64 KiB to a peer that takes fragments goes out in fragments, one per write
 // turn, interleaved with everything else queued (wire/fragment_sender.hpp), so that it does not
-// hold up the small messages of other processes. What its own sender sends after it waits
-// behind it (a lane per sending process), keeping each process's signals in order.
+// hold up the small messages of other processes; it is encoded before the send queue's lock is
+// taken. What its own sender sends after it waits behind it (a lane per sending process),
+// keeping each process's signals in order. Only frames written in the order they are encoded
+// (those that go through pending_, not a lane) refer to atoms through the peer's atom cache.
 #pragma once
 
 #include <atomic>
@@ -89,6 +91,9 @@ struct SessionSettings {
     std::size_t max_send_queue_bytes = std::size_t{1} << 30;
     // Atoms the peer's frames may add to the atom table (decode.atom_budget is the session's).
     std::size_t max_new_atoms = 100000;
+    // Our frames refer to atoms through the peer's atom cache where DIST_HDR_ATOM_CACHE is
+    // agreed (NodeOptions::atom_cache).
+    bool atom_cache = true;
 };
 
 // What went through a session once it was up (the handshake is not counted), for Node::stats.
@@ -154,9 +159,16 @@ class Session : public std::enable_shared_from_this<Session> {
     bool write_now();
     void schedule_write();
     bool write(std::unique_lock<std::mutex>& lock);
+    void send_fragmented(const wire::Control& control, std::uint64_t flags);
+    bool over_queue_limit(std::size_t queued_before, std::size_t added,
+                          std::unique_lock<std::mutex>& lock);
     struct Lane;
     Lane* lane_of(const std::optional<Pid>& sender);
-    void queue_in_lane(const std::optional<Pid>& sender, std::size_t start, std::size_t fragments);
+    Lane& lane_for(const std::optional<Pid>& sender);
+    void queue_frame_in_lane(const std::optional<Pid>& sender, std::size_t start);
+    void count_lane_bytes(Lane& lane, std::size_t added);
+    void wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
+                          std::unique_lock<std::mutex>& lock);
     void take_lane_turns();
     void arm_tick();
     void on_tick();
@@ -194,6 +206,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::atomic<std::size_t> reassembly_bytes_{0};
     std::atomic<std::chrono::steady_clock::rep> last_received_{0};
 
+    // The negotiated flags once up (0 before): what a message encoded outside the lock needs.
+    std::atomic<std::uint64_t> send_flags_{0};
     mutable std::mutex out_mutex_;  // guards the three below, the encoder and the out counters
     std::optional<wire::FrameEncoder> encoder_;
     std::vector<std::uint8_t> pending_;  // queued while a write is in flight

@@ -255,6 +255,7 @@ net::SessionSettings Runtime::session_settings() const {
     s.max_send_queue_bytes = current.max_send_queue_bytes;
     s.reassembly.max_bytes = current.max_reassembly_bytes;
     s.max_new_atoms = current.max_new_atoms_per_connection;
+    s.atom_cache = options_.atom_cache;
     return s;
 }
 

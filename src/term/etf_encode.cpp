@@ -9,6 +9,8 @@
 
 #include "distribute/etf.hpp"
 #include "term/etf_compress.hpp"
+#include "term/etf_encoded_size.hpp"
+#include "term/etf_outgoing_atoms.hpp"
 #include "term/etf_tags.hpp"
 
 namespace distribute::etf {
@@ -102,7 +104,8 @@ FrameStack& frame_stack() {
 
 class Encoder {
   public:
-    explicit Encoder(std::vector<std::uint8_t>& out) : w_(out), stack_(frame_stack()) {
+    explicit Encoder(std::vector<std::uint8_t>& out, OutgoingAtomCache* cache = nullptr)
+        : w_(out), stack_(frame_stack()), cache_(cache) {
         if (stack_.count == 0) [[unlikely]] {
             stack_.frames = std::make_unique<Frame[]>(first_stack_frames);
             stack_.count = first_stack_frames;
@@ -164,6 +167,7 @@ class Encoder {
     Frame* base_;  // never written: the stack is empty when top_ is here
     Frame* top_;
     Frame* cap_;
+    OutgoingAtomCache* cache_;  // after a distribution header with atom cache references
 };
 
 void Encoder::grow_stack() {
@@ -346,6 +350,16 @@ void Encoder::big(const detail::BigObject& b) {
 }
 
 inline void Encoder::atom(std::uint32_t index) {
+    if (cache_ != nullptr) {
+        const int ref = cache_->ref(Atom::from_index(index));
+        if (ref >= 0) {
+            std::uint8_t* p = w_.room(2);
+            p[0] = tag::atom_cache_ref;
+            p[1] = static_cast<std::uint8_t>(ref);
+            w_.advance(2);
+            return;
+        }
+    }
     std::string_view name = Atom::from_index(index).name();
     std::size_t n = name.size();
     // The name is copied in whole words: the table pads it with zeros, and the room taken here
@@ -428,6 +442,10 @@ void Encoder::record(const NativeRecord& r) {
 
 void encode_body(std::vector<std::uint8_t>& out, const Term& term) {
     Encoder(out).run(term);
+}
+
+void encode_body(std::vector<std::uint8_t>& out, const Term& term, OutgoingAtomCache* cache) {
+    Encoder(out, cache).run(term);
 }
 
 void encode_to(std::vector<std::uint8_t>& out, const Term& term, const EncodeOptions& options) {

@@ -340,30 +340,31 @@ struct OpChoice {
 // Writes the control tuple field by field, in the order the spec lists them, then the payload.
 class ControlWriter {
   public:
-    ControlWriter(std::vector<std::uint8_t>& out, Op op, bool with_version)
-        : out_(out), op_(op), with_version_(with_version) {}
+    ControlWriter(std::vector<std::uint8_t>& out, Op op, bool with_version,
+                  etf::OutgoingAtomCache* cache)
+        : out_(out), op_(op), with_version_(with_version), cache_(cache) {}
 
     void operator()(const Link& m) { pids(m.from, m.to); }
     void operator()(const Send& m) {
         head();
-        etf_write::atom(out_, atoms::empty);
-        etf_write::pid(out_, m.to);
+        etf_write::atom(out_, atoms::empty, cache_);
+        etf_write::pid(out_, m.to, cache_);
         rest(m.token, m.message);
     }
     void operator()(const SendSender& m) {
         head();
         if (op_ == Op::send_sender || op_ == Op::send_sender_tt)
-            etf_write::pid(out_, m.from);
+            etf_write::pid(out_, m.from, cache_);
         else
-            etf_write::atom(out_, atoms::empty);
-        etf_write::pid(out_, m.to);
+            etf_write::atom(out_, atoms::empty, cache_);
+        etf_write::pid(out_, m.to, cache_);
         rest(m.token, m.message);
     }
     void operator()(const RegSend& m) {
         head();
-        etf_write::pid(out_, m.from);
-        etf_write::atom(out_, atoms::empty);
-        etf_write::atom(out_, m.to_name);
+        etf_write::pid(out_, m.from, cache_);
+        etf_write::atom(out_, atoms::empty, cache_);
+        etf_write::atom(out_, m.to_name, cache_);
         rest(m.token, m.message);
     }
     void operator()(const Exit& m) { exit_signal(m.from, m.to, m.token, m.reason); }
@@ -376,29 +377,29 @@ class ControlWriter {
     void operator()(const MonitorPExit& m) {
         head();
         process(m.from);
-        etf_write::pid(out_, m.to);
-        etf_write::reference(out_, m.ref);
+        etf_write::pid(out_, m.to, cache_);
+        etf_write::reference(out_, m.ref, cache_);
         reason(m.reason);
     }
     void operator()(const SpawnRequest& m) {
         head();
-        etf_write::reference(out_, m.req_id);
-        etf_write::pid(out_, m.from);
-        etf_write::pid(out_, m.group_leader);
+        etf_write::reference(out_, m.req_id, cache_);
+        etf_write::pid(out_, m.from, cache_);
+        etf_write::pid(out_, m.group_leader, cache_);
         etf_write::small_tuple(out_, 3);
-        etf_write::atom(out_, m.module);
-        etf_write::atom(out_, m.function);
+        etf_write::atom(out_, m.module, cache_);
+        etf_write::atom(out_, m.function, cache_);
         etf_write::integer(out_, m.arity);
-        etf::encode_body(out_, m.options);
+        etf::encode_body(out_, m.options, cache_);
         rest(m.token, m.args);
     }
     void operator()(const SpawnReply& m) {
         head();
-        etf_write::reference(out_, m.req_id);
-        etf_write::pid(out_, m.to);
+        etf_write::reference(out_, m.req_id, cache_);
+        etf_write::pid(out_, m.to, cache_);
         etf_write::integer(out_, m.flags);
-        etf::encode_body(out_, m.result);
-        if (m.token) etf::encode_body(out_, *m.token);
+        etf::encode_body(out_, m.result, cache_);
+        if (m.token) etf::encode_body(out_, *m.token, cache_);
     }
     void operator()(const AliasSend& m) {
         if (op_ == Op::altact_sig_send) {
@@ -407,8 +408,8 @@ class ControlWriter {
             return;
         }
         head();
-        etf_write::pid(out_, m.from);
-        etf_write::reference(out_, m.alias);
+        etf_write::pid(out_, m.from, cache_);
+        etf_write::reference(out_, m.alias, cache_);
         rest(m.token, m.message);
     }
     void operator()(const AliasExit& m) {
@@ -425,8 +426,8 @@ class ControlWriter {
         if (token) flags |= altact::token;
         head(token ? 5 : 4);
         etf_write::integer(out_, flags);
-        etf_write::pid(out_, from);
-        etf_write::reference(out_, alias);
+        etf_write::pid(out_, from, cache_);
+        etf_write::reference(out_, alias, cache_);
         rest(token, payload_term);
     }
     // [131] {Op, ...: the tuple header and the op.
@@ -443,11 +444,11 @@ class ControlWriter {
         if (with_version_)
             etf::encode_to(out_, t);
         else
-            etf::encode_body(out_, t);
+            etf::encode_body(out_, t, cache_);
     }
     // The token closes the tuple; the message follows it.
     void rest(const std::optional<Term>& token, const Term& message) {
-        if (token) etf::encode_body(out_, *token);
+        if (token) etf::encode_body(out_, *token, cache_);
         payload(message);
     }
     // In the tuple, or after it in the PAYLOAD forms (ops 24 to 28).
@@ -455,38 +456,38 @@ class ControlWriter {
         if (op_ >= Op::payload_exit && op_ <= Op::payload_monitor_p_exit)
             payload(r);
         else
-            etf::encode_body(out_, r);
+            etf::encode_body(out_, r, cache_);
     }
     void exit_signal(const Pid& from, const Pid& to, const std::optional<Term>& token,
                      const Term& r) {
         head();
-        etf_write::pid(out_, from);
-        etf_write::pid(out_, to);
-        if (token) etf::encode_body(out_, *token);
+        etf_write::pid(out_, from, cache_);
+        etf_write::pid(out_, to, cache_);
+        if (token) etf::encode_body(out_, *token, cache_);
         reason(r);
     }
     void pids(const Pid& from, const Pid& to) {
         head();
-        etf_write::pid(out_, from);
-        etf_write::pid(out_, to);
+        etf_write::pid(out_, from, cache_);
+        etf_write::pid(out_, to, cache_);
     }
     void monitor(const Pid& from, const ProcessId& to, const Reference& ref) {
         head();
-        etf_write::pid(out_, from);
+        etf_write::pid(out_, from, cache_);
         process(to);
-        etf_write::reference(out_, ref);
+        etf_write::reference(out_, ref, cache_);
     }
     void process(const ProcessId& p) {
         if (const Pid* pid = std::get_if<Pid>(&p))
-            etf_write::pid(out_, *pid);
+            etf_write::pid(out_, *pid, cache_);
         else
-            etf_write::atom(out_, std::get<Atom>(p));
+            etf_write::atom(out_, std::get<Atom>(p), cache_);
     }
     void unlink_id(std::uint64_t id, const Pid& from, const Pid& to) {
         head();
         etf_write::integer(out_, id);
-        etf_write::pid(out_, from);
-        etf_write::pid(out_, to);
+        etf_write::pid(out_, from, cache_);
+        etf_write::pid(out_, to, cache_);
     }
     [[noreturn]] void never_sent() {
         throw std::logic_error(std::string(info(op_).name) + " is never sent");
@@ -495,6 +496,7 @@ class ControlWriter {
     std::vector<std::uint8_t>& out_;
     Op op_;
     bool with_version_;
+    etf::OutgoingAtomCache* cache_;  // null: every atom as text
 };
 
 }  // namespace
@@ -556,8 +558,8 @@ Op op_for(const Control& control, std::uint64_t negotiated) {
 }
 
 void encode_control(std::vector<std::uint8_t>& out, const Control& control,
-                    std::uint64_t negotiated, bool with_version) {
-    std::visit(ControlWriter(out, op_for(control, negotiated), with_version), control);
+                    std::uint64_t negotiated, bool with_version, etf::OutgoingAtomCache* cache) {
+    std::visit(ControlWriter(out, op_for(control, negotiated), with_version, cache), control);
 }
 
 }  // namespace distribute::wire

@@ -79,6 +79,33 @@ Expected<std::size_t, FrameError> read_header_atoms(std::span<const std::uint8_t
     return pos;
 }
 
+void write_header_atoms(std::vector<std::uint8_t>& out,
+                        std::span<const etf::OutgoingAtomCache::Entry> refs) {
+    const std::size_t count = refs.size();
+    out.push_back(static_cast<std::uint8_t>(count));
+    if (count == 0) return;
+    bool long_lengths = false;
+    for (const auto& ref : refs)
+        long_lengths = long_lengths || (ref.is_new && ref.atom.name().size() > 255);
+    const std::size_t flags_at = out.size();
+    out.resize(flags_at + count / 2 + 1, 0);
+    auto set_nibble = [&](std::size_t i, std::uint8_t value) {
+        out[flags_at + i / 2] |= static_cast<std::uint8_t>(i % 2 == 0 ? value : value << 4);
+    };
+    for (std::size_t i = 0; i < count; ++i)
+        set_nibble(i, static_cast<std::uint8_t>((refs[i].is_new ? new_entry : 0) |
+                                                ((refs[i].slot >> 8) & segment_bits)));
+    if (long_lengths) set_nibble(count, long_atoms);
+    for (const auto& ref : refs) {
+        out.push_back(static_cast<std::uint8_t>(ref.slot & 0xff));
+        if (!ref.is_new) continue;
+        const std::string_view text = ref.atom.name();
+        if (long_lengths) out.push_back(static_cast<std::uint8_t>(text.size() >> 8));
+        out.push_back(static_cast<std::uint8_t>(text.size()));
+        out.insert(out.end(), text.begin(), text.end());
+    }
+}
+
 void write_plain_header(std::vector<std::uint8_t>& out) {
     out.push_back(etf::version_magic);
     out.push_back(dist_header);

@@ -19,6 +19,7 @@
 #include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
+#include "term/etf_outgoing_atoms.hpp"
 #include "wire/frame_error.hpp"
 
 namespace distribute::wire {
@@ -57,5 +58,11 @@ class IncomingAtomCache {
 
 // Appends a normal distribution header that refers to no atoms: 131, 68, 0.
 void write_plain_header(std::vector<std::uint8_t>& out);
+
+// Appends the atom cache part of a header (from NumberOfAtomCacheRefs on) for `refs`, the
+// references a message's terms were encoded with (etf::OutgoingAtomCache::entries): new entries
+// with their text, 2-byte lengths when any new entry's text is over 255 bytes.
+void write_header_atoms(std::vector<std::uint8_t>& out,
+                        std::span<const etf::OutgoingAtomCache::Entry> refs);
 
 }  // namespace distribute::wire

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "distribute/term.hpp"
+#include "term/etf_outgoing_atoms.hpp"
 #include "term/etf_tags.hpp"
 
 namespace distribute::wire::etf_write {
@@ -28,8 +29,18 @@ inline void small_tuple(std::vector<std::uint8_t>& out, std::uint8_t arity) {
     p[1] = arity;
 }
 
-// SMALL_ATOM_UTF8_EXT below 256 bytes of UTF-8, ATOM_UTF8_EXT above.
-inline void atom(std::vector<std::uint8_t>& out, Atom a) {
+// SMALL_ATOM_UTF8_EXT below 256 bytes of UTF-8, ATOM_UTF8_EXT above; ATOM_CACHE_REF when
+// `cache` gives the atom a reference.
+inline void atom(std::vector<std::uint8_t>& out, Atom a, etf::OutgoingAtomCache* cache = nullptr) {
+    if (cache != nullptr) {
+        const int ref = cache->ref(a);
+        if (ref >= 0) {
+            std::uint8_t* p = extend(out, 2);
+            p[0] = etf::tag::atom_cache_ref;
+            p[1] = static_cast<std::uint8_t>(ref);
+            return;
+        }
+    }
     std::string_view name = a.name();
     std::size_t n = name.size();
     std::uint8_t* p;
@@ -47,20 +58,22 @@ inline void atom(std::vector<std::uint8_t>& out, Atom a) {
     std::memcpy(p, name.data(), n);
 }
 
-inline void pid(std::vector<std::uint8_t>& out, const Pid& pid) {
+inline void pid(std::vector<std::uint8_t>& out, const Pid& pid,
+                etf::OutgoingAtomCache* cache = nullptr) {
     out.push_back(etf::tag::new_pid);
-    atom(out, pid.node);
+    atom(out, pid.node, cache);
     std::uint8_t* p = extend(out, 12);
     etf::wire::store32(p, pid.id);
     etf::wire::store32(p + 4, pid.serial);
     etf::wire::store32(p + 8, pid.creation);
 }
 
-inline void reference(std::vector<std::uint8_t>& out, const Reference& ref) {
+inline void reference(std::vector<std::uint8_t>& out, const Reference& ref,
+                      etf::OutgoingAtomCache* cache = nullptr) {
     std::uint8_t* p = extend(out, 3);
     p[0] = etf::tag::newer_reference;
     etf::wire::store16(p + 1, ref.size);
-    atom(out, ref.node);
+    atom(out, ref.node, cache);
     p = extend(out, 4 + 4 * std::size_t{ref.size});
     etf::wire::store32(p, ref.creation);
     for (std::size_t i = 0; i < ref.size; ++i)

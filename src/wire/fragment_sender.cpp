@@ -2,6 +2,7 @@
 
 #include <type_traits>
 
+#include "term/etf_encoded_size.hpp"
 #include "term/etf_tags.hpp"
 #include "wire/dist_header.hpp"
 #include "wire/flags.hpp"
@@ -13,6 +14,35 @@ std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
         !has_payload(op_for(control, negotiated)))
         return 1;
     return (terms_bytes - 1) / fragment_data_bytes + 1;
+}
+
+namespace {
+
+// The term after the control term in the ops that have one.
+const Term* payload_term(const Control& control) {
+    return std::visit(
+        [](const auto& c) -> const Term* {
+            using T = std::decay_t<decltype(c)>;
+            if constexpr (requires { c.message; }) {
+                return &c.message;
+            } else if constexpr (requires { c.reason; }) {
+                return &c.reason;
+            } else if constexpr (std::is_same_v<T, SpawnRequest>) {
+                return &c.args;
+            } else {
+                return nullptr;
+            }
+        },
+        control);
+}
+
+}  // namespace
+
+bool goes_in_fragments(const Control& control, std::uint64_t negotiated) {
+    if (!(negotiated & flag::fragments)) return false;
+    const Term* payload = payload_term(control);
+    return payload != nullptr && has_payload(op_for(control, negotiated)) &&
+           etf::encoded_body_size(*payload, fragment_data_bytes) > fragment_data_bytes;
 }
 
 std::optional<Pid> sending_process(const Control& control) {

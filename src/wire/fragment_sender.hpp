@@ -2,8 +2,10 @@
 // control term and the message are encoded whole once, then cut into pieces of 64 KiB
 // (ERTS_DIST_FRAGMENT_SIZE; the BEAM has no setting for it). The first piece goes in a 131,69
 // frame (sequence id, fragment count, an empty atom cache part), the others in 131,70 frames,
-// their fragment ids counting down to 1. A message of 64 KiB or less goes whole, as does a
-// control without a message, reason or argument term (the BEAM fragments only those).
+// their fragment ids counting down to 1. A message whose payload is 64 KiB or less goes whole,
+// as does a control without a message, reason or argument term (the BEAM fragments only those).
+// Fragmented messages refer to no cached atoms: their frames are written interleaved with frames
+// encoded after them (docs/architecture.md).
 //
 // The pieces are views of the one encoded buffer: a 100 MB message is not copied again.
 #pragma once
@@ -29,6 +31,13 @@ inline constexpr std::size_t max_fragment_prefix_bytes = 4 + 1 + 1 + 8 + 8 + 1;
 // `terms_bytes` goes out in on a connection with `negotiated` flags: 1 means whole.
 std::size_t fragments_for(const Control& control, std::size_t terms_bytes,
                           std::uint64_t negotiated);
+
+// Whether the control goes out in fragments on a connection with `negotiated` flags: its
+// payload term (message, reason or arguments) encodes to over fragment_data_bytes. Asked before
+// encoding, so that such a message is encoded outside the send queue's lock into a buffer of its
+// own; a walk of the term that stops at the limit, cheap for a small message. A control whose
+// other terms push it over the limit goes whole.
+bool goes_in_fragments(const Control& control, std::uint64_t negotiated);
 
 // The process whose signals must keep their order behind this one: the sender, when the control
 // names it. nullopt for the controls that do not (SEND without SEND_SENDER, SPAWN_REPLY ...).

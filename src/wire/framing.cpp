@@ -159,26 +159,61 @@ std::string frame_layout(std::uint64_t negotiated) {
                                           : "distribution headers";
 }
 
-FrameEncoder::FrameEncoder(std::uint64_t negotiated) : negotiated_(negotiated) {}
+FrameEncoder::FrameEncoder(std::uint64_t negotiated, bool atom_cache)
+    : negotiated_(negotiated),
+      cache_(atom_cache && (negotiated & flag::dist_hdr_atom_cache) != 0
+                 ? std::make_unique<etf::OutgoingAtomCache>()
+                 : nullptr) {}
 
-std::size_t FrameEncoder::prefix_bytes() const {
-    return pass_through_layout(negotiated_) ? 4 + 1 : 4 + 3;
+std::size_t uncached_prefix_bytes(std::uint64_t negotiated) {
+    return pass_through_layout(negotiated) ? 4 + 1 : 4 + 3;
 }
 
-void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control) {
+std::size_t FrameEncoder::prefix_bytes() const {
+    return uncached_prefix_bytes(negotiated_);
+}
+
+void encode_frame(std::vector<std::uint8_t>& out, const Control& control,
+                  std::uint64_t negotiated) {
     const std::size_t start = out.size();
-    const bool headers = !pass_through_layout(negotiated_);
+    const bool headers = !pass_through_layout(negotiated);
     out.resize(start + 4);
     if (headers)
         write_plain_header(out);
     else
         out.push_back(pass_through);
     try {
-        encode_control(out, control, negotiated_, !headers);
+        encode_control(out, control, negotiated, !headers);
     } catch (...) {
         out.resize(start);  // no half-written frame left in a shared output buffer
         throw;
     }
+    etf::wire::store32(out.data() + start, static_cast<std::uint32_t>(out.size() - start - 4));
+}
+
+// The terms are encoded first, since only they tell which atoms the header lists; the header
+// then goes in before them.
+void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control, bool cached) {
+    if (!cached || !cache_) {
+        encode_frame(out, control, negotiated_);
+        return;
+    }
+    const std::size_t start = out.size();
+    out.resize(start + 4);
+    out.push_back(etf::version_magic);
+    out.push_back(dist_header);
+    const std::size_t terms_at = out.size();
+    cache_->begin_message();
+    try {
+        encode_control(out, control, negotiated_, false, cache_.get());
+    } catch (...) {
+        cache_->abandon_message();
+        out.resize(start);
+        throw;
+    }
+    header_.clear();
+    write_header_atoms(header_, cache_->entries());
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(terms_at), header_.begin(), header_.end());
     etf::wire::store32(out.data() + start, static_cast<std::uint32_t>(out.size() - start - 4));
 }
 

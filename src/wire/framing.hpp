@@ -4,12 +4,14 @@
 //   dist header    131, 68, atom cache refs, Control, [Message]          either of them
 //   fragments      131, 69 / 131, 70 ...                                 FRAGMENTS
 // One decoder and one encoder live per connection and direction: the atom cache and fragment
-// sequences they keep last as long as the connection. We write dist headers without atom cache
-// references, and large messages in fragments (wire/fragment_sender.hpp); we read all three
+// sequences they keep last as long as the connection. We write dist headers with atom cache
+// references (for the frames that reach the peer in the order they were encoded, see
+// FrameEncoder) and large messages in fragments (wire/fragment_sender.hpp); we read all three
 // layouts.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,19 +53,33 @@ class FrameDecoder {
 
 class FrameEncoder {
   public:
-    explicit FrameEncoder(std::uint64_t negotiated);
+    // `atom_cache`: frames may refer to atoms through the peer's cache (when DIST_HDR_ATOM_CACHE
+    // is in `negotiated`).
+    explicit FrameEncoder(std::uint64_t negotiated, bool atom_cache = false);
 
-    // Appends one whole frame, its 4-byte length included.
-    void encode(std::vector<std::uint8_t>& out, const Control& control);
+    // Appends one whole frame, its 4-byte length included. `cached`: its atoms go through the
+    // cache when the encoder has one, which is right only if the frames encoded `cached` reach
+    // the peer in the order of these calls. Otherwise the header refers to no atoms and the
+    // cache is not touched.
+    void encode(std::vector<std::uint8_t>& out, const Control& control, bool cached = true);
 
     std::uint64_t negotiated() const { return negotiated_; }
-    // Bytes of a frame encode() wrote before its terms: the length and the header (131, 68, 0),
-    // or the pass-through byte.
+    // Bytes of a frame encoded without the cache before its terms (uncached_prefix_bytes).
     std::size_t prefix_bytes() const;
+    bool caches() const { return cache_ != nullptr; }
 
   private:
     std::uint64_t negotiated_;
+    std::unique_ptr<etf::OutgoingAtomCache> cache_;
+    std::vector<std::uint8_t> header_;  // the atom cache part being built
 };
+
+// Appends one whole frame that refers to no cached atoms; reads nothing but its arguments, so
+// any thread may encode into a buffer of its own.
+void encode_frame(std::vector<std::uint8_t>& out, const Control& control, std::uint64_t negotiated);
+// Bytes encode_frame writes before the terms: the length and the header (131, 68, 0), or the
+// pass-through byte.
+std::size_t uncached_prefix_bytes(std::uint64_t negotiated);
 
 // How frames go on a connection with `negotiated`, for its log line: "pass-through frames",
 // "distribution headers" or "distribution headers, fragments".
