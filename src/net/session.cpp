@@ -155,7 +155,7 @@ void Session::make_room() {
     } else {
         // Frames larger than read_chunk: room for several of them.
         SharedBuffer fresh = take_spare(
-            size > read_chunk ? std::max(size, std::min(4 * size, kept_spare_capacity)) : size);
+            size > read_chunk ? std::max(size, std::min(8 * size, kept_spare_capacity)) : size);
         std::memcpy(fresh.data(), in_.data() + begin_, kept);
         keep_spare(std::exchange(in_, std::move(fresh)));
     }
