@@ -282,27 +282,21 @@ void Session::become_up() {
     arm_tick();
 }
 
-// Frames from scan_ on, as far as they are complete. Counters are published once per call.
+// Frames from scan_ on, as far as they are complete. A frame is counted before what it carries
+// is delivered, so that whoever gets the message sees it in traffic().
 bool Session::feed_frames() {
-    std::uint64_t frames = 0;
-    std::uint64_t bytes = 0;
-    const auto publish = [&] {
-        messages_in_.fetch_add(frames, std::memory_order_relaxed);
-        bytes_in_.fetch_add(bytes, std::memory_order_relaxed);
-    };
     while (end_ - scan_ >= 4) {
         const std::size_t at = scan_;
         const std::size_t length = load32(in_.data() + at);
         if (length == 0) {  // a tick
             scan_ += 4;
             if (!held_) begin_ = scan_;
-            bytes += 4;
             ticks_in_.fetch_add(1, std::memory_order_relaxed);
+            bytes_in_.fetch_add(4, std::memory_order_relaxed);
             answer_tick();
             continue;
         }
         if (length > settings_.max_frame_bytes) {
-            publish();
             end(SessionEnd::Cause::bad_frame, "frame of " + std::to_string(length) +
                                                   " bytes is over the limit of " +
                                                   std::to_string(settings_.max_frame_bytes));
@@ -310,8 +304,8 @@ bool Session::feed_frames() {
         }
         if (end_ - at < 4 + length) break;
         scan_ = at + 4 + length;
-        ++frames;
-        bytes += 4 + length;
+        messages_in_.fetch_add(1, std::memory_order_relaxed);
+        bytes_in_.fetch_add(4 + length, std::memory_order_relaxed);
         auto frame = std::span<const std::uint8_t>(in_.data() + at + 4, length);
         if (held_) {
             const bool joined = join_next_fragment(frame);
@@ -322,10 +316,7 @@ bool Session::feed_frames() {
                 std::span<const std::uint8_t>(in_.data() + begin_ + 4, held_end_ - begin_ - 4);
             held_.reset();
             begin_ = joined ? scan_ : at;
-            if (!decode_frame(whole)) {
-                publish();
-                return false;
-            }
+            if (!decode_frame(whole)) return false;
             if (joined) continue;
         }
         if (auto open = wire::open_sequence(frame, negotiated_)) {
@@ -335,12 +326,8 @@ bool Session::feed_frames() {
             continue;
         }
         begin_ = scan_;
-        if (!decode_frame(frame)) {
-            publish();
-            return false;
-        }
+        if (!decode_frame(frame)) return false;
     }
-    publish();
     return true;
 }
 
