@@ -340,6 +340,55 @@ TEST_SUITE("fragments") {
         CHECK(decoder.reassembly().sequences_in_progress() == 0);
     }
 
+    TEST_CASE(
+        "continuations joined onto their first fragment in place (as a session does in its "
+        "receive buffer) make a first fragment that decodes at once") {
+        Bytes whole;
+        FrameEncoder(offered & ~flag::dist_hdr_atom_cache).encode(whole, hello_world());
+        const Bytes terms(whole.begin() + 7, whole.end());  // after the length and 131,68,0
+        const auto piece = [&](std::size_t from, std::size_t to) {
+            return Bytes(terms.begin() + static_cast<std::ptrdiff_t>(from),
+                         terms.begin() + static_cast<std::ptrdiff_t>(to));
+        };
+        Bytes joined = concat({hex("8345"
+                                   "0000000000000007"
+                                   "0000000000000003"
+                                   "00"),
+                               piece(0, 5)});
+        const Bytes second = concat({hex("8346"
+                                         "0000000000000007"
+                                         "0000000000000002"),
+                                     piece(5, 9)});
+        const Bytes last = concat({hex("8346"
+                                       "0000000000000007"
+                                       "0000000000000001"),
+                                   piece(9, terms.size())});
+        const Bytes other_sequence = concat({hex("8346"
+                                                 "0000000000000008"
+                                                 "0000000000000002"),
+                                             piece(5, 9)});
+        auto open = open_sequence(joined, beam);
+        REQUIRE(open.has_value());
+        CHECK(open->sequence == 7);
+        CHECK(open->fragment == 3);
+        CHECK_FALSE(open_sequence(joined, beam & ~flag::fragments));
+        CHECK_FALSE(open_sequence(Bytes(joined.begin(), joined.begin() + 17), beam));
+        CHECK_FALSE(next_fragment_data(*open, last));  // fragment 1 is not next
+        CHECK_FALSE(next_fragment_data(*open, other_sequence));
+        CHECK_FALSE(next_fragment_data(*open, joined));  // a first fragment
+        for (const Bytes* next : {&second, &last}) {
+            auto data = next_fragment_data(*open, *next);
+            REQUIRE(data.has_value());
+            joined.insert(joined.end(), data->begin(), data->end());
+            set_fragment_id(joined.data(), --open->fragment);
+        }
+        // Fragment id 1 now: the whole message, no reassembly.
+        CHECK_FALSE(open_sequence(joined, beam));
+        FrameDecoder decoder(beam);
+        CHECK(decoded(decoder, joined) == hello_world());
+        CHECK(decoder.reassembly().sequences_in_progress() == 0);
+    }
+
     TEST_CASE("a first fragment that carries only its header is completed by its continuation") {
         // With fragments agreed but no atom cache, a frame is its length, 131,68,0 and the terms.
         Bytes whole;

@@ -164,6 +164,34 @@ TEST_SUITE("session") {
     }
 
     TEST_CASE(
+        "fragments that arrive back to back are joined where they were read, whatever pieces "
+        "the bytes come in, and a message past the joining limit is reassembled") {
+        // 150,000 bytes: three fragments joined in the receive buffer; 2,500,000: joined up to
+        // 1 MiB, the rest through the decoder's reassembly; small frames between the messages.
+        const Pid sender{"a@host"_a, 1, 0, 1};
+        auto message = [&](std::size_t size, char fill) -> wire::Control {
+            return wire::SendSender{sender, to, tuple("m"_a, binary(std::string(size, fill))), {}};
+        };
+        const std::vector<wire::Control> sent{message(150'000, 'x'), message(20, 'y'),
+                                              message(2'500'000, 'z'), message(150'000, 'w')};
+        for (const std::vector<std::size_t>& pieces :
+             std::vector<std::vector<std::size_t>>{{}, {7, 70'001, 3}, {65'536}}) {
+            CAPTURE(pieces.size());
+            SessionPair pair(Script{}, Script{.read_pieces = pieces});
+            pair.both_up();
+            for (const auto& control : sent)
+                pair.a->send(control);
+            pair.b_seen.wait_for([&](const Recorder& r) { return r.controls().size() == 4; });
+            CHECK(pair.b->traffic().reassembly_bytes == 0);
+            pair.finish();
+            for (std::size_t i = 0; i < sent.size(); ++i)
+                CHECK(pair.b_seen.controls()[i] == sent[i]);
+            // 3 + 1 + 39 + 3 frames of at most 64 KiB.
+            CHECK(pair.b->traffic().messages_in == 46);
+        }
+    }
+
+    TEST_CASE(
         "a read failing before the peer's first handshake message ends both sessions once, "
         "neither of them up") {
         SessionPair pair(Script{.fail_read = 1}, Script{});

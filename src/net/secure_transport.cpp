@@ -77,6 +77,8 @@ class SecureTransport final : public Transport {
     }
     bool flushed() const override { return unsent_ == sealed_end_; }
 
+    // A whole record's data and its type byte (the type is written over by the next record).
+    std::size_t read_unit() const override { return crypto::max_record_data + 1; }
     void close() override { inner_->close(); }
     std::string peer_address() const override { return inner_->peer_address(); }
     std::string integrity_failure() const override { return failure_; }

@@ -3,16 +3,24 @@
 #include <algorithm>
 #include <cstring>
 
+#include "term/etf_tags.hpp"
+
 namespace distribute::net {
 namespace {
 
+// What a connection that is up reads into at first. One that receives frames larger than that
+// gets buffers several times their size (up to kept_spare_capacity), so that each read takes
+// many frames and the unconsumed tail is moved seldom.
 constexpr std::size_t read_chunk = 64 * 1024;
 // What a handshake in progress reads into: enough for the messages peers send (tens of bytes),
 // grown only as far as a message announces (at most Handshake::max_message_bytes), so that
 // sockets that never finish their handshake cost little.
 constexpr std::size_t handshake_room = 256;
-// Larger receive buffers are not kept as spares: one huge message must not pin its size.
+// Larger receive buffers are not kept as spares: one huge message must not pin its size. Nor
+// are more than kept_spares of them: enough that, while the messages of one buffer are still
+// in mailboxes, the next read finds a free one.
 constexpr std::size_t kept_spare_capacity = 1024 * 1024;
+constexpr std::size_t kept_spares = 4;
 // A write buffer that grew past this for one huge message is given back afterwards.
 constexpr std::size_t kept_write_capacity = 4 * 1024 * 1024;
 // Shorter than any round trip, longer than the gap between the sends of a burst.
@@ -54,9 +62,10 @@ Session::~Session() = default;
 // operation, concurrently with the strand. So the handler hops onto the strand itself (inline
 // when the strand is free on this thread).
 Transport::Handler Session::on_strand(Transport::Handler handler) {
+    // Each completion runs once: the handler moves on instead of being copied.
     return [strand = strand_, handler = std::move(handler)](const boost::system::error_code& e,
-                                                            std::size_t n) {
-        asio::dispatch(strand, [handler, e, n] { handler(e, n); });
+                                                            std::size_t n) mutable {
+        asio::dispatch(strand, [handler = std::move(handler), e, n] { handler(e, n); });
     };
 }
 
@@ -121,20 +130,22 @@ void Session::read() {
 }
 
 // Keeps room after end_ for the next read: unconsumed bytes move to the front of the buffer, or
-// to a new one when decoded binaries still use this one or the pending frame needs more space.
+// to another one when decoded binaries still use this one or the pending frame needs more space.
 void Session::make_room() {
     const std::size_t kept = end_ - begin_;
-    std::size_t needed = up_ ? read_chunk / 4 : handshake_room / 2;
+    const std::size_t partial = end_ - scan_;  // of the frame not yet complete
+    std::size_t needed =
+        up_ ? std::max(read_chunk / 4, transport_->read_unit()) : handshake_room / 2;
     if (!up_ && kept >= 2) {
         const std::size_t length =
             std::min((std::size_t{in_.data()[begin_]} << 8) | in_.data()[begin_ + 1],
                      wire::Handshake::max_message_bytes);
         if (length + 2 > kept) needed = std::max(needed, length + 2 - kept);
     }
-    if (up_ && kept >= 4) {
+    if (up_ && partial >= 4) {
         // Room grows with what has arrived (doubling), not with the length the peer announced:
         // four bytes alone do not get a gigabyte allocated.
-        const std::size_t missing = std::size_t{load32(in_.data() + begin_)} + 4 - kept;
+        const std::size_t missing = std::size_t{load32(in_.data() + scan_)} + 4 - partial;
         needed = std::max(needed, std::min(missing, std::max(read_chunk, kept)));
     }
     if (in_.size() - end_ >= needed) return;
@@ -142,14 +153,42 @@ void Session::make_room() {
     if (!shared(in_) && in_.size() >= size) {
         std::memmove(in_.data(), in_.data() + begin_, kept);
     } else {
-        SharedBuffer fresh =
-            !shared(spare_) && spare_.size() >= size ? std::move(spare_) : SharedBuffer(size);
+        // Frames larger than read_chunk: room for several of them.
+        SharedBuffer fresh = take_spare(
+            size > read_chunk ? std::max(size, std::min(8 * size, kept_spare_capacity)) : size);
         std::memcpy(fresh.data(), in_.data() + begin_, kept);
-        spare_ = in_.size() <= kept_spare_capacity ? std::move(in_) : SharedBuffer();
-        in_ = std::move(fresh);
+        keep_spare(std::exchange(in_, std::move(fresh)));
     }
+    scan_ -= begin_;
+    held_end_ -= std::min(held_end_, begin_);
     begin_ = 0;
     end_ = kept;
+}
+
+// A free spare of at least `size` bytes, or a new buffer.
+SharedBuffer Session::take_spare(std::size_t size) {
+    for (auto& spare : spares_) {
+        if (spare.size() >= size && !shared(spare)) {
+            SharedBuffer taken = std::move(spare);
+            spare = std::move(spares_.back());
+            spares_.pop_back();
+            return taken;
+        }
+    }
+    return SharedBuffer(size);
+}
+
+// Keeps a buffer in_ let go of, in place of one still in use (which its users then free) when
+// there are kept_spares already.
+void Session::keep_spare(SharedBuffer buffer) {
+    if (buffer.size() > kept_spare_capacity || buffer.size() < read_chunk) return;
+    if (spares_.size() < kept_spares) {
+        spares_.push_back(std::move(buffer));
+        return;
+    }
+    auto busy = std::find_if(spares_.begin(), spares_.end(),
+                             [](const SharedBuffer& spare) { return shared(spare); });
+    if (busy != spares_.end()) *busy = std::move(buffer);
 }
 
 void Session::on_read(const boost::system::error_code& error, std::size_t n) {
@@ -170,7 +209,7 @@ void Session::on_read(const boost::system::error_code& error, std::size_t n) {
                          std::memory_order_relaxed);
     if (!up_ && !feed_handshake()) return;
     if (up_ && !feed_frames()) return;
-    if (begin_ == end_ && !shared(in_)) begin_ = end_ = 0;
+    if (begin_ == end_ && !shared(in_)) begin_ = scan_ = end_ = 0;
     read();
 }
 
@@ -233,6 +272,7 @@ void Session::become_up() {
     handshake_timer_.cancel();
     negotiated_ = handshake_.negotiated_flags();
     decoder_.emplace(negotiated_, settings_.decode, settings_.reassembly);
+    scan_ = begin_;
     {
         std::lock_guard lock(out_mutex_);
         encoder_.emplace(negotiated_, settings_.atom_cache);
@@ -243,11 +283,15 @@ void Session::become_up() {
     arm_tick();
 }
 
+// Frames from scan_ on, as far as they are complete. A frame is counted before what it carries
+// is delivered, so that whoever gets the message sees it in traffic().
 bool Session::feed_frames() {
-    while (end_ - begin_ >= 4) {
-        const std::size_t length = load32(in_.data() + begin_);
+    while (end_ - scan_ >= 4) {
+        const std::size_t at = scan_;
+        const std::size_t length = load32(in_.data() + at);
         if (length == 0) {  // a tick
-            begin_ += 4;
+            scan_ += 4;
+            if (!held_) begin_ = scan_;
             ticks_in_.fetch_add(1, std::memory_order_relaxed);
             bytes_in_.fetch_add(4, std::memory_order_relaxed);
             answer_tick();
@@ -259,21 +303,71 @@ bool Session::feed_frames() {
                                                   std::to_string(settings_.max_frame_bytes));
             return false;
         }
-        if (end_ - begin_ < 4 + length) break;
-        auto frame = std::span<const std::uint8_t>(in_.data() + begin_ + 4, length);
-        begin_ += 4 + length;
+        if (end_ - at < 4 + length) break;
+        scan_ = at + 4 + length;
         messages_in_.fetch_add(1, std::memory_order_relaxed);
         bytes_in_.fetch_add(4 + length, std::memory_order_relaxed);
-        auto decoded = decoder_->decode(in_, frame);
-        reassembly_bytes_.store(decoder_->reassembly().bytes_held(), std::memory_order_relaxed);
-        if (!decoded) {
-            end(SessionEnd::Cause::bad_frame, decoded.error().to_string());
-            return false;
+        auto frame = std::span<const std::uint8_t>(in_.data() + at + 4, length);
+        if (held_) {
+            const bool joined = join_next_fragment(frame);
+            if (joined && held_->fragment > 1) continue;
+            // Complete, or followed by another frame: decoded as it stands (as the rest of a
+            // message, or as a first fragment the decoder's reassembly goes on from).
+            auto whole =
+                std::span<const std::uint8_t>(in_.data() + begin_ + 4, held_end_ - begin_ - 4);
+            held_.reset();
+            begin_ = joined ? scan_ : at;
+            if (!decode_frame(whole)) return false;
+            if (joined) continue;
         }
-        if (*decoded) observer_.on_control(*this, std::move(**decoded));
-        if (ended_) return false;
+        if (auto open = wire::open_sequence(frame, negotiated_)) {
+            held_ = open;
+            held_end_ = scan_;
+            publish_reassembly_bytes();
+            continue;
+        }
+        begin_ = scan_;
+        if (!decode_frame(frame)) return false;
     }
     return true;
+}
+
+// Appends the data of `frame` to the held first fragment when it is its next fragment and the
+// joined frame stays within the frame limit, the reassembly limit and kept_spare_capacity
+// (beyond that the decoder's reassembly takes over, which grows a buffer of its own).
+bool Session::join_next_fragment(std::span<const std::uint8_t> frame) {
+    const auto data = wire::next_fragment_data(*held_, frame);
+    if (!data) return false;
+    const std::size_t joined = held_end_ - begin_ - 4 + data->size();
+    const std::size_t room = settings_.reassembly.max_bytes - decoder_->reassembly().bytes_held();
+    if (joined > std::min({settings_.max_frame_bytes, room, kept_spare_capacity})) return false;
+    // Backwards over the spent bytes between them (memmove: the two may overlap).
+    std::memmove(in_.data() + held_end_, data->data(), data->size());
+    held_end_ += data->size();
+    --held_->fragment;
+    etf::wire::store32(in_.data() + begin_, static_cast<std::uint32_t>(joined));
+    wire::set_fragment_id(in_.data() + begin_ + 4, held_->fragment);
+    publish_reassembly_bytes();
+    return true;
+}
+
+bool Session::decode_frame(std::span<const std::uint8_t> frame) {
+    auto decoded = decoder_->decode(in_, frame);
+    if (frame.size() >= 2 && frame[0] == etf::version_magic &&
+        (frame[1] == wire::dist_frag_header || frame[1] == wire::dist_frag_cont))
+        publish_reassembly_bytes();
+    if (!decoded) {
+        end(SessionEnd::Cause::bad_frame, decoded.error().to_string());
+        return false;
+    }
+    if (*decoded) observer_.on_control(*this, std::move(**decoded));
+    return !ended_;
+}
+
+// For traffic(): what the decoder's reassembly holds, and a first fragment being joined.
+void Session::publish_reassembly_bytes() {
+    const std::size_t held = held_ ? held_end_ - begin_ : 0;
+    reassembly_bytes_.store(decoder_->reassembly().bytes_held() + held, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -153,7 +153,12 @@ class Session : public std::enable_shared_from_this<Session> {
     void on_read(const boost::system::error_code& error, std::size_t n);
     bool feed_handshake();
     bool feed_frames();
+    bool join_next_fragment(std::span<const std::uint8_t> frame);
+    bool decode_frame(std::span<const std::uint8_t> frame);
+    void publish_reassembly_bytes();
     void make_room();
+    SharedBuffer take_spare(std::size_t size);
+    void keep_spare(SharedBuffer buffer);
     void handshake_output();
     void become_up();
     bool write_now();
@@ -189,14 +194,20 @@ class Session : public std::enable_shared_from_this<Session> {
     etf::AtomBudget atom_budget_;  // what the peer's frames may add to the atom table
     std::optional<wire::FrameDecoder> decoder_;
 
-    // Received bytes: [begin_, end_) of in_ are not yet consumed. A buffer that decoded binaries
-    // still point into is never written again; a fresh one takes its place.
+    // Received bytes: [begin_, end_) of in_ are not yet consumed, frames from scan_ on not yet
+    // looked at. A buffer that decoded binaries still point into is never written again before
+    // end_; a fresh one takes its place when more room is needed.
     SharedBuffer in_;
-    // The buffer in_ replaced: used again once the binaries that pointed into it are gone, so a
+    // Buffers in_ replaced: used again once the binaries that pointed into them are gone, so a
     // stream of large messages does not allocate (and fault in) a fresh buffer for each.
-    SharedBuffer spare_;
+    std::vector<SharedBuffer> spares_;
     std::size_t begin_ = 0;
+    std::size_t scan_ = 0;
     std::size_t end_ = 0;
+    // A first fragment at begin_ whose continuations are being joined onto it in place (ending
+    // at held_end_; bytes from there to scan_ are spent): see wire::OpenSequence.
+    std::optional<wire::OpenSequence> held_;
+    std::size_t held_end_ = 0;
     bool read_since_tick_ = false;
     unsigned silent_intervals_ = 0;
     // Written on the strand, read by traffic() from any thread.

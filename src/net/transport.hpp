@@ -39,6 +39,9 @@ class Transport {
     // No bytes taken by write_now are held back: an async_write (of no bytes, if need be) is
     // due otherwise.
     virtual bool flushed() const { return true; }
+    // Room a read should offer so that the transport can hand over its unit whole: an
+    // encrypted record's data, opened straight into the reader's buffer instead of a copy.
+    virtual std::size_t read_unit() const { return 0; }
     // Ends both directions; outstanding operations complete with an error.
     virtual void close() = 0;
     // "address:port" of the peer, for log lines.

@@ -153,6 +153,33 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::continuation(
     return decode_terms(whole.buffer, whole.bytes, 0, &whole.atoms, options_);
 }
 
+std::optional<OpenSequence> open_sequence(std::span<const std::uint8_t> frame,
+                                          std::uint64_t negotiated) {
+    if (frame.size() < fragment_header_bytes || frame[0] != etf::version_magic ||
+        frame[1] != dist_frag_header || !(negotiated & flag::fragments))
+        return std::nullopt;
+    ByteReader in(frame.subspan(2));
+    const std::uint64_t sequence = *in.u64();
+    const std::uint64_t fragment = *in.u64();
+    if (fragment < 2) return std::nullopt;
+    return OpenSequence{sequence, fragment};
+}
+
+std::optional<std::span<const std::uint8_t>> next_fragment_data(
+    const OpenSequence& open, std::span<const std::uint8_t> frame) {
+    if (frame.size() < fragment_header_bytes || frame[0] != etf::version_magic ||
+        frame[1] != dist_frag_cont)
+        return std::nullopt;
+    ByteReader in(frame.subspan(2));
+    if (*in.u64() != open.sequence || *in.u64() != open.fragment - 1) return std::nullopt;
+    return frame.subspan(fragment_header_bytes);
+}
+
+void set_fragment_id(std::uint8_t* frame, std::uint64_t fragment) {
+    for (int i = 0; i < 8; ++i)
+        frame[10 + i] = static_cast<std::uint8_t>(fragment >> (56 - 8 * i));
+}
+
 std::string frame_layout(std::uint64_t negotiated) {
     if (pass_through_layout(negotiated)) return "pass-through frames";
     return (negotiated & flag::fragments) ? "distribution headers, fragments"

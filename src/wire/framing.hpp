@@ -81,6 +81,24 @@ void encode_frame(std::vector<std::uint8_t>& out, const Control& control, std::u
 // pass-through byte.
 std::size_t uncached_prefix_bytes(std::uint64_t negotiated);
 
+// A first fragment (131, 69) that more fragments of its sequence follow. A session joins the
+// continuations that come right behind it in its receive buffer onto it in place (the frame
+// stays a valid first fragment: its length grows and its fragment id counts down), so that a
+// message whose fragments are not interleaved with other frames is decoded where it was read,
+// binaries sliced, instead of being copied into a reassembly buffer.
+struct OpenSequence {
+    std::uint64_t sequence;
+    std::uint64_t fragment;  // the first fragment's id: fragments of the message not yet joined
+};
+// `frame` as an open sequence (fragment id 2 or more, with FRAGMENTS negotiated), or nullopt.
+std::optional<OpenSequence> open_sequence(std::span<const std::uint8_t> frame,
+                                          std::uint64_t negotiated);
+// The data of `frame` when it is the next fragment (fragment - 1) of `open`, else nullopt.
+std::optional<std::span<const std::uint8_t>> next_fragment_data(
+    const OpenSequence& open, std::span<const std::uint8_t> frame);
+// Writes `fragment` as the fragment id of the first fragment `frame` (at least 18 bytes).
+void set_fragment_id(std::uint8_t* frame, std::uint64_t fragment);
+
 // How frames go on a connection with `negotiated`, for its log line: "pass-through frames",
 // "distribution headers" or "distribution headers, fragments".
 std::string frame_layout(std::uint64_t negotiated);
