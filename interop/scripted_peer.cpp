@@ -81,14 +81,22 @@ wire::Handshake make(const std::string& name, const std::string& dial, const std
 }
 
 // The op of a frame as it came, {Op, ...} being a small tuple led by a small integer (how every
-// node encodes it), after 112, 131 (pass-through) or a header without atom cache references
-// (131, 68, 0: what our node writes); 0 when the frame is laid out otherwise.
-int raw_op(std::span<const std::uint8_t> frame) {
-    const bool pass_through = frame.size() >= 2 && frame[0] == 112 && frame[1] == 131;
-    const bool plain_header =
-        frame.size() >= 3 && frame[0] == 131 && frame[1] == 68 && frame[2] == 0;
-    if (!pass_through && !plain_header) return 0;
-    const auto term = frame.subspan(pass_through ? 2 : 3);
+// node encodes it), after 112, 131 (pass-through) or a normal distribution header, whose atom
+// cache references are read into `cache` (kept apart from the decoder's, fed the same frames in
+// the same order); 0 when the frame is laid out otherwise (a fragment, a bad header).
+int raw_op(std::span<const std::uint8_t> frame, wire::IncomingAtomCache& cache,
+           std::vector<Atom>& atoms) {
+    std::size_t at = 0;
+    if (frame.size() >= 2 && frame[0] == 112 && frame[1] == 131) {
+        at = 2;
+    } else if (frame.size() >= 3 && frame[0] == 131 && frame[1] == 68) {
+        auto start = wire::read_header_atoms(frame, 2, cache, atoms, {});
+        if (!start) return 0;
+        at = *start;
+    } else {
+        return 0;
+    }
+    const auto term = frame.subspan(at);
     if (term.size() < 4 || term[0] != 104 || term[2] != 97) return 0;
     return term[3];
 }
@@ -138,7 +146,7 @@ std::optional<wire::Control> ScriptedPeer::next_control(std::chrono::millisecond
                 ++ticks_;
                 continue;
             }
-            ops_.push_back(static_cast<wire::Op>(raw_op(frame.span())));
+            ops_.push_back(static_cast<wire::Op>(raw_op(frame.span(), op_cache_, op_atoms_)));
             auto decoded = decoder_->decode(frame, frame.span());
             REQUIRE_MESSAGE(decoded.has_value(), "the node sent a bad frame");
             if (*decoded) return std::move(**decoded);

@@ -80,6 +80,8 @@ class ScriptedPeer {
     std::optional<wire::FrameDecoder> decoder_;
     std::optional<wire::FrameEncoder> encoder_;
     std::vector<wire::Op> ops_;
+    wire::IncomingAtomCache op_cache_;  // for the ops: the decoder's own is not visible
+    std::vector<Atom> op_atoms_;
     std::size_t ticks_ = 0;
 };
 
