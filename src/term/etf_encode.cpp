@@ -23,7 +23,6 @@ using wire::store32;
 using wire::store64;
 
 constexpr std::size_t no_size_field = std::numeric_limits<std::size_t>::max();
-constexpr std::size_t max_string_ext = 65535;
 // OTP 25 writes a port number above 28 bits as V4_PORT_EXT, even when 32 bits would hold it.
 constexpr std::uint64_t max_new_port_id = 0x0FFFFFFF;
 constexpr std::size_t first_stack_frames = 64;
@@ -381,15 +380,11 @@ inline void Encoder::atom(std::uint32_t index) {
         std::memcpy(p + i, name.data() + i, 8);
 }
 
-// A proper list of at most 65535 integers 0..255 is a STRING_EXT, as the BEAM writes it.
+// STRING_EXT where encodes_as_string_ext says so, else LIST_EXT.
 void Encoder::list(const Term& t) {
     const auto& l = TermAccess::object<detail::ListObject>(t);
     const Term* items = l.data();
-    bool bytes = TermAccess::tag(l.tail) == Tag::nil && l.size <= max_string_ext;
-    for (std::size_t i = 0; bytes && i < l.size; ++i)
-        bytes = TermAccess::tag(items[i]) == Tag::small_int &&
-                static_cast<std::uint64_t>(TermAccess::small(items[i])) <= 255;
-    if (bytes) {
+    if (encodes_as_string_ext(l)) {
         std::uint8_t* p = w_.room(3 + l.size);
         p[0] = tag::string;
         store16(p + 1, static_cast<std::uint16_t>(l.size));

@@ -14,7 +14,6 @@ namespace {
 using detail::Tag;
 using detail::TermAccess;
 
-constexpr std::size_t max_string_ext = 65535;
 constexpr std::uint64_t max_new_port_id = 0x0FFFFFFF;
 
 struct Range {
@@ -54,11 +53,7 @@ std::size_t head_size(const Term& t, std::vector<Range>& stack) {
         case Tag::list: {
             const auto& l = TermAccess::object<detail::ListObject>(t);
             const Term* items = l.data();
-            bool bytes = TermAccess::tag(l.tail) == Tag::nil && l.size <= max_string_ext;
-            for (std::size_t i = 0; bytes && i < l.size; ++i)
-                bytes = TermAccess::tag(items[i]) == Tag::small_int &&
-                        static_cast<std::uint64_t>(TermAccess::small(items[i])) <= 255;
-            if (bytes) return 3 + l.size;
+            if (encodes_as_string_ext(l)) return 3 + l.size;
             stack.push_back({items, items + l.size});
             stack.push_back({&l.tail, &l.tail + 1});
             return 5;
