@@ -432,14 +432,14 @@ TEST_SUITE("fragment sender") {
         FrameEncoder encoder(beam);
         Bytes whole;
         encoder.encode(whole, big);
-        const std::size_t terms = whole.size() - encoder.prefix_bytes();
+        const std::size_t terms = whole.size() - uncached_prefix_bytes(beam);
         REQUIRE(fragments_for(big, terms, beam) == 3);
         // The BEAM's cut: 65,536 bytes of terms per fragment, its atom cache part (12 bytes
         // here) not counted.
         CHECK(big_frames[0].size() - 18 - 12 == fragment_data_bytes);
         CHECK(big_frames[1].size() - 18 == fragment_data_bytes);
 
-        OutgoingFragments fragments(whole, encoder.prefix_bytes(), 3, 0x4800000093);
+        OutgoingFragments fragments(whole, uncached_prefix_bytes(beam), 3, 0x4800000093);
         std::vector<Bytes> frames;
         std::size_t sent = 0;
         while (!fragments.done()) {

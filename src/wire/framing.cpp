@@ -155,29 +155,26 @@ Expected<std::optional<Control>, FrameError> FrameDecoder::continuation(
 
 std::optional<OpenSequence> open_sequence(std::span<const std::uint8_t> frame,
                                           std::uint64_t negotiated) {
-    if (frame.size() < fragment_header_bytes || frame[0] != etf::version_magic ||
-        frame[1] != dist_frag_header || !(negotiated & flag::fragments))
+    if (frame.size() < 2 || frame[0] != etf::version_magic || frame[1] != dist_frag_header ||
+        !(negotiated & flag::fragments))
         return std::nullopt;
-    ByteReader in(frame.subspan(2));
-    const std::uint64_t sequence = *in.u64();
-    const std::uint64_t fragment = *in.u64();
-    if (fragment < 2) return std::nullopt;
-    return OpenSequence{sequence, fragment};
+    auto ids = fragment_ids(frame);
+    if (!ids || ids->fragment < 2) return std::nullopt;
+    return OpenSequence{ids->sequence, ids->fragment};
 }
 
 std::optional<std::span<const std::uint8_t>> next_fragment_data(
     const OpenSequence& open, std::span<const std::uint8_t> frame) {
-    if (frame.size() < fragment_header_bytes || frame[0] != etf::version_magic ||
-        frame[1] != dist_frag_cont)
+    if (frame.size() < 2 || frame[0] != etf::version_magic || frame[1] != dist_frag_cont)
         return std::nullopt;
-    ByteReader in(frame.subspan(2));
-    if (*in.u64() != open.sequence || *in.u64() != open.fragment - 1) return std::nullopt;
+    auto ids = fragment_ids(frame);
+    if (!ids || ids->sequence != open.sequence || ids->fragment != open.fragment - 1)
+        return std::nullopt;
     return frame.subspan(fragment_header_bytes);
 }
 
 void set_fragment_id(std::uint8_t* frame, std::uint64_t fragment) {
-    for (int i = 0; i < 8; ++i)
-        frame[10 + i] = static_cast<std::uint8_t>(fragment >> (56 - 8 * i));
+    etf::wire::store64(frame + 10, fragment);
 }
 
 std::string frame_layout(std::uint64_t negotiated) {
@@ -194,10 +191,6 @@ FrameEncoder::FrameEncoder(std::uint64_t negotiated, bool atom_cache)
 
 std::size_t uncached_prefix_bytes(std::uint64_t negotiated) {
     return pass_through_layout(negotiated) ? 4 + 1 : 4 + 3;
-}
-
-std::size_t FrameEncoder::prefix_bytes() const {
-    return uncached_prefix_bytes(negotiated_);
 }
 
 void encode_frame(std::vector<std::uint8_t>& out, const Control& control,

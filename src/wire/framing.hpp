@@ -64,8 +64,6 @@ class FrameEncoder {
     void encode(std::vector<std::uint8_t>& out, const Control& control, bool cached = true);
 
     std::uint64_t negotiated() const { return negotiated_; }
-    // Bytes of a frame encoded without the cache before its terms (uncached_prefix_bytes).
-    std::size_t prefix_bytes() const;
     bool caches() const { return cache_ != nullptr; }
 
   private:
