@@ -4,7 +4,8 @@
 // the registry (await, typed lookups, a standby taking over), cluster membership (a seed, one
 // leader, a member that leaves), a supervisor driven from another node, and what a dying encrypted
 // connection gives links, monitors, an rpc under way and node events. A BEAM node is refused and
-// sees none of it. (test_crypto.cpp has the transport itself.)
+// sees none of it. (test_crypto.cpp has the transport itself, test_crypto_calls.cpp the calls
+// between the nodes.)
 #include <doctest/doctest.h>
 
 #include <algorithm>

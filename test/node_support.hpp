@@ -111,14 +111,4 @@ inline Term terminated_reason(Mailbox& observer, const std::string& id,
     return (*got)[2];
 }
 
-// sys:Request sent to `to` as sys sends it, with a plain reference tag: the reply.
-inline Term sys_request(Mailbox& me, const Pid& to, Term request) {
-    const Reference tag = me.make_ref();
-    me.send(to, tuple("system"_a, tuple(me.pid(), tag), std::move(request)));
-    Term reply = next_message(me);
-    REQUIRE(reply.is_tuple(2));
-    CHECK(reply[0] == Term(tag));
-    return reply[1];
-}
-
 }  // namespace distribute::testing

@@ -11,6 +11,7 @@
 #include "distribute/actor.hpp"
 #include "distribute/messaging.hpp"
 #include "node_support.hpp"
+#include "sys_request.hpp"
 
 using namespace distribute;
 using namespace distribute::testing;

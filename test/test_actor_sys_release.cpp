@@ -11,6 +11,7 @@
 #include "distribute/messaging.hpp"
 #include "distribute/rpc.hpp"
 #include "node_support.hpp"
+#include "sys_request.hpp"
 
 using namespace distribute;
 using namespace distribute::testing;
@@ -60,16 +61,6 @@ struct Lines {
     }
 };
 
-// sys's {system, {Pid, Tag}, Request} from `me` to `to`; the reply.
-Term sys(Mailbox& me, const Pid& to, Term request) {
-    const Reference tag = me.make_ref();
-    me.send(to, tuple("system"_a, tuple(me.pid(), tag), std::move(request)));
-    const Term reply = next_message(me);
-    REQUIRE(reply.is_tuple(2));
-    CHECK(reply[0] == Term(tag));
-    return reply[1];
-}
-
 const Term state7 = map({{Term("count"_a), Term(7)}});
 
 }  // namespace
@@ -85,15 +76,15 @@ TEST_SUITE("actor sys release") {
         auto counter = spawn_actor(a, std::make_unique<Counter>(), {.name = "counter"_a});
         REQUIRE(counter.has_value());
         Mailbox me = b.open_mailbox();
-        CHECK(sys(me, counter->pid(), "get_state"_a) == tuple(atoms::ok, state7));
-        CHECK(sys(me, counter->pid(), tuple("replace_state"_a, "f"_a)) ==
+        CHECK(sys_request(me, counter->pid(), "get_state"_a) == tuple(atoms::ok, state7));
+        CHECK(sys_request(me, counter->pid(), tuple("replace_state"_a, "f"_a)) ==
               tuple(atoms::ok, map({{Term("count"_a), Term(8)}})));
         CHECK_FALSE(log.contain("is unknown"));
         // bare is an override: the OTP 25 to 26.0 shape, whatever the caller.
         auto bare = spawn_actor(a, std::make_unique<Counter>(),
                                 {.name = "bare"_a, .sys_state_replies = SysStateReplies::bare});
         REQUIRE(bare.has_value());
-        CHECK(sys(me, bare->pid(), "get_state"_a) == state7);
+        CHECK(sys_request(me, bare->pid(), "get_state"_a) == state7);
     }
 
     TEST_CASE("a caller whose node cannot be asked its release gets the bare State, logged") {

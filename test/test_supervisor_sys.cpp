@@ -6,6 +6,7 @@
 #include "distribute/messaging.hpp"
 #include "distribute/supervisor.hpp"
 #include "node_support.hpp"
+#include "sys_request.hpp"
 
 using namespace distribute;
 using namespace distribute::testing;
