@@ -163,8 +163,12 @@ int main(int argc, char** argv) {
         std::printf(
             "\nCPU per message (us; sender + receiver = sender / receiver): the two sides share "
             "the machine's cores\n\n");
-        std::printf("| payload      |       plaintext |          AESGCM |      ChaChaPoly |\n");
-        std::printf("|--------------|----------------:|----------------:|----------------:|\n");
+        std::printf(
+            "| payload      |              plaintext |                 AESGCM |             "
+            "ChaChaPoly |\n");
+        std::printf(
+            "|--------------|-----------------------:|-----------------------:|------------------"
+            "-----:|\n");
         for (std::size_t i = 0; i < payloads.size(); ++i) {
             std::string cells[3];
             for (std::size_t j = 0; j < 3; ++j) {
@@ -172,7 +176,7 @@ int main(int argc, char** argv) {
                 cells[j] = num(m.sender_cpu + m.receiver_cpu) + " = " + num(m.sender_cpu) + " / " +
                            num(m.receiver_cpu);
             }
-            std::printf("| %-12s | %15s | %15s | %15s |\n", payloads[i].label.c_str(),
+            std::printf("| %-12s | %22s | %22s | %22s |\n", payloads[i].label.c_str(),
                         cells[0].c_str(), cells[1].c_str(), cells[2].c_str());
         }
 
