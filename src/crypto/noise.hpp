@@ -57,7 +57,6 @@ class CipherState {
     CipherState& operator=(CipherState&& other) noexcept;
 
     bool has_key() const { return has_key_; }
-    Cipher cipher() const { return cipher_; }
     std::uint64_t nonce() const { return nonce_; }
     // `out` takes plain.size() + tag_bytes. False once the nonce space is used up.
     [[nodiscard]] bool encrypt(std::span<const std::uint8_t> ad,
