@@ -18,14 +18,17 @@ inline NodeOptions with_crypto(NodeOptions options, CryptoMode mode) {
     return options;
 }
 
-// A connection to `peer` came up encrypted, as the nodeup line of `log` says.
-inline bool came_up_encrypted(const LogCapture& log, Atom peer) {
+// A connection to `peer` came up encrypted under a Noise protocol name that starts with
+// `protocol` ("Noise_NNpsk0_25519_AESGCM_SHA256", or "Noise_" for any), as the nodeup line of
+// `log` says.
+inline bool came_up_encrypted(const LogCapture& log, Atom peer,
+                              const std::string& protocol = "Noise_") {
     const std::string node_field = "node=" + std::string(peer.name()) + " ";
     std::istringstream lines(log.text());
     for (std::string line; std::getline(lines, line);)
         if (line.find("event=nodeup") != std::string::npos &&
             line.find(node_field) != std::string::npos &&
-            line.find("security=\"encrypted (Noise_") != std::string::npos)
+            line.find("security=\"encrypted (" + protocol) != std::string::npos)
             return true;
     return false;
 }

@@ -1,13 +1,15 @@
 // The encrypted transport between two of our nodes, over real sockets and a real EPMD: the
 // distribution protocol on top unchanged (ping, ordered messages, gen_server, erpc, a monitor
 // and a link, a large binary), pinned keys, wrong cookies and keys, no downgrade, BEAM nodes in
-// prefer and require mode, a socket tap that must not see a known message, and tampering on the
-// wire.
+// prefer and require mode, a socket tap that must not see a known message, tampering on the
+// wire, and the cipher two nodes agree on (AESGCM, ChaChaPoly when one is told so, a hello asking
+// for AESGCM refused by a node that does not offer it).
 #include <doctest/doctest.h>
 
 #include <future>
 
 #include "cli/demo_services.hpp"
+#include "crypto/noise.hpp"
 #include "crypto_support.hpp"
 #include "distribute/rpc.hpp"
 #include "epmd_support.hpp"
@@ -21,10 +23,13 @@ using namespace distribute::testing;
 namespace {
 
 // Registers `alive` at the EPMD on `epmd_port` under `port`, advertising the encrypted transport
-// as our nodes do: so that a node using that EPMD dials the tap instead of the node itself.
+// (by default as nodes before the cipher byte did: ChaChaPoly in a version 1 hello, which ours
+// still read): so that a node using that EPMD dials the tap instead of the node itself, or reads
+// what `advertised` claims.
 class FakeRegistration {
   public:
-    FakeRegistration(std::uint16_t epmd_port, const std::string& alive, std::uint16_t port)
+    FakeRegistration(std::uint16_t epmd_port, const std::string& alive, std::uint16_t port,
+                     const std::string& advertised = "distribute-crypto/1")
         : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {
         EpmdClientOptions options;
         options.endpoint.port = epmd_port;
@@ -35,7 +40,6 @@ class FakeRegistration {
             if (count == 1) done->set_value(true);
         };
         events.failed = [done](const EpmdError&) { done->set_value(false); };
-        const std::string advertised = "distribute-crypto/1";
         registration_ = client_->register_node(
             NodeRegistration{alive, port, NodeType::hidden, 6, 6,
                              std::vector<std::uint8_t>(advertised.begin(), advertised.end())},
@@ -78,7 +82,8 @@ TEST_SUITE("crypto") {
         const Atom peer = b.name();
 
         CHECK(a.ping(peer));
-        CHECK(n.log(1).contains("encrypted (Noise_NNpsk0_25519_ChaChaPoly_SHA256)"));
+        REQUIRE(crypto::aesgcm_available());  // the machines the tests run on have AES-NI
+        CHECK(n.log(1).contains("encrypted (Noise_NNpsk0_25519_AESGCM_SHA256)"));
         n.check_encrypted({0, 1});
 
         // 10,000 messages through the echo come back in order.
@@ -144,7 +149,7 @@ TEST_SUITE("crypto") {
         Node c = start_node(options_c);
 
         CHECK(a.ping(b.name()));
-        CHECK(log_a.contains("encrypted (Noise_KKpsk0_25519_ChaChaPoly_SHA256)"));
+        CHECK(log_a.contains("encrypted (Noise_KKpsk0_25519_AESGCM_SHA256)"));
 
         auto refused = c.connect(b.name(), 7s);
         REQUIRE_FALSE(refused.has_value());
@@ -281,5 +286,47 @@ TEST_SUITE("crypto") {
             CHECK(c.ping(b.name()));
             echo_round_trip(c, b.name(), Term(atom("still_up")));
         }
+    }
+
+    TEST_CASE(
+        "the cipher: AESGCM between two nodes with AES hardware, ChaChaPoly when either is told "
+        "chachapoly, and a hello asking for AESGCM refused by a node that does not offer it") {
+        REQUIRE(crypto::aesgcm_available());
+        Cluster cluster, dial_side;
+        LogCapture log_a, log_b, log_c, log_d;
+        INFO((log_a.text() + log_b.text() + log_c.text() + log_d.text()));
+        const std::string aes = "Noise_NNpsk0_25519_AESGCM_SHA256";
+        const std::string chacha = "Noise_NNpsk0_25519_ChaChaPoly_SHA256";
+        Node a =
+            start_node(with_crypto(cluster.node_options("cipher_a", &log_a), CryptoMode::require));
+        Node b =
+            start_node(with_crypto(cluster.node_options("cipher_b", &log_b), CryptoMode::require));
+        auto options_c = with_crypto(cluster.node_options("cipher_c", &log_c), CryptoMode::require);
+        options_c.crypto.cipher = CryptoCipher::chachapoly;
+        Node c = start_node(options_c);
+
+        CHECK(a.ping(b.name()));
+        eventually([&] { return came_up_encrypted(log_a, b.name(), aes); });
+        eventually([&] { return came_up_encrypted(log_b, a.name(), aes); });
+        // c does not offer AESGCM (a dials it), nor ask for it (c dials b).
+        CHECK(a.ping(c.name()));
+        CHECK(c.ping(b.name()));
+        eventually([&] { return came_up_encrypted(log_a, c.name(), chacha); });
+        eventually([&] { return came_up_encrypted(log_c, a.name(), chacha); });
+        eventually([&] { return came_up_encrypted(log_c, b.name(), chacha); });
+        eventually([&] { return came_up_encrypted(log_b, c.name(), chacha); });
+
+        // An EPMD entry that claims AESGCM for c: d asks c for it, and c refuses the hello.
+        FakeRegistration fake(dial_side.epmd_port(), alive_of(c.name().name()), c.port(),
+                              "distribute-crypto/1 distribute-crypto/2 aesgcm");
+        auto options_d = with_crypto(cluster.node_options("cipher_d", &log_d), CryptoMode::require);
+        options_d.epmd.endpoint.port = dial_side.epmd_port();
+        Node d = start_node(options_d);
+        auto refused = d.connect(c.name(), 7s);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(refused.error().code == NodeErrc::crypto_failed);
+        eventually([&] {
+            return log_c.contains("the peer asks for AESGCM, and this node does not offer it");
+        });
     }
 }

@@ -23,8 +23,9 @@ namespace {
 std::pair<crypto::Channel, crypto::Channel> channels() {
     crypto::Key psk{};
     psk[0] = 7;
-    crypto::InitiatorHello initiator(psk, std::nullopt, std::nullopt, {});
-    crypto::ResponderHello responder(crypto::ResponderPolicy{psk, std::nullopt, nullptr, {}});
+    crypto::InitiatorHello initiator(psk, std::nullopt, std::nullopt, {}, {});
+    crypto::ResponderHello responder(
+        crypto::ResponderPolicy{psk, std::nullopt, nullptr, {}, false});
     const auto hello = initiator.hello();
     REQUIRE(responder.rest_bytes(std::span(hello).first(crypto::hello_prefix_bytes)));
     auto answer = responder.answer(std::span(hello).subspan(crypto::hello_prefix_bytes));

@@ -276,7 +276,8 @@ TEST_CASE(
     const auto file = write(dir, "node.toml",
                             "[node]\nname = \"app\"\n[crypto]\nmode = \"require\"\nnode_key = \"" +
                                 key_file + "\"\npeer_keys = \"" + peers +
-                                "\"\nrekey_after = \"2m\"\nrekey_after_records = 1000\n");
+                                "\"\nrekey_after = \"2m\"\nrekey_after_records = 1000\n"
+                                "cipher = \"chachapoly\"\n");
     auto loaded = load_settings({.config_file = file});
     REQUIRE_MESSAGE(loaded.has_value(), loaded.error()[0].to_string());
     const CryptoOptions& crypto = loaded->settings.node.crypto;
@@ -288,6 +289,8 @@ TEST_CASE(
     CHECK(crypto.peer_keys.at("other@host") == peer.public_key);
     CHECK(crypto.rekey_after == std::chrono::seconds(120));
     CHECK(crypto.rekey_after_records == 1000);
+    CHECK(crypto.cipher == CryptoCipher::chachapoly);
+    CHECK(shown(*loaded, "crypto.cipher").value == "chachapoly");
     CHECK(shown(*loaded, "crypto.node_key").value == "public " + to_hex(key.public_key));
     CHECK(shown(*loaded, "crypto.peer_keys").value == "other@host");
     for (const auto& s : show_settings(*loaded))

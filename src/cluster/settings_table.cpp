@@ -239,6 +239,17 @@ std::vector<SettingDescriptor> make_table() {
                    s.node.crypto.rekey_after = std::chrono::duration_cast<std::chrono::seconds>(v);
                }),
         [](const Settings& s) { return format_duration(s.node.crypto.rekey_after); });
+    add("crypto.cipher", "auto (AES-256-GCM where both nodes have AES hardware) or chachapoly",
+        false,
+        scalar(choice({"auto", "chachapoly"}),
+               [](Settings& s, std::string v) {
+                   s.node.crypto.cipher =
+                       v == "chachapoly" ? CryptoCipher::chachapoly : CryptoCipher::automatic;
+               }),
+        [](const Settings& s) {
+            return std::string(s.node.crypto.cipher == CryptoCipher::chachapoly ? "chachapoly"
+                                                                                : "auto");
+        });
 
     // epmd
     add("epmd.port", "1 to 65535 (ERL_EPMD_PORT)", false,

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace distribute::crypto {
@@ -17,20 +18,28 @@ std::vector<std::uint8_t> prologue_of(const std::vector<std::uint8_t>& header) {
     return prologue;
 }
 
-Channel channel_of(Handshake& handshake, Pattern pattern, std::optional<Key> peer_static,
-                   RekeyPolicy policy) {
+Channel channel_of(Handshake& handshake, Pattern pattern, Cipher cipher,
+                   std::optional<Key> peer_static, RekeyPolicy policy) {
     auto keys = handshake.split();
     return Channel{RecordSealer(std::move(keys.send), policy),
-                   RecordOpener(std::move(keys.receive)), pattern, peer_static,
+                   RecordOpener(std::move(keys.receive)),
+                   pattern,
+                   cipher,
+                   peer_static,
                    keys.handshake_hash};
 }
 
+constexpr std::uint8_t cipher_byte(Cipher cipher) {
+    return cipher == Cipher::AESGCM ? 'A' : 'C';
+}
+
 HandshakeParams initiator_params(const Key& psk, const std::optional<KeyPair>& local_static,
-                                 const std::optional<Key>& remote_static,
+                                 const std::optional<Key>& remote_static, Cipher cipher,
                                  const std::vector<std::uint8_t>& header,
                                  std::optional<KeyPair> ephemeral) {
     HandshakeParams p;
     p.pattern = remote_static ? Pattern::KKpsk0 : Pattern::NNpsk0;
+    p.cipher = cipher;
     p.initiator = true;
     p.prologue = prologue_of(header);
     p.psk = psk;
@@ -42,13 +51,19 @@ HandshakeParams initiator_params(const Key& psk, const std::optional<KeyPair>& l
     return p;
 }
 
-std::vector<std::uint8_t> header_of(Pattern pattern, const std::optional<KeyPair>& local_static) {
-    std::vector<std::uint8_t> header(hello_magic.begin(), hello_magic.end());
-    header.push_back(hello_version);
-    header.push_back(pattern == Pattern::KKpsk0 ? 'K' : 'N');
-    if (pattern == Pattern::KKpsk0)
-        header.insert(header.end(), local_static->public_key.begin(),
-                      local_static->public_key.end());
+std::vector<std::uint8_t> header_of(Pattern pattern, HelloOffer offer,
+                                    const std::optional<KeyPair>& local_static) {
+    const bool has_cipher = offer.version != chachapoly_only_hello_version;
+    const bool has_key = pattern == Pattern::KKpsk0;
+    std::vector<std::uint8_t> header(hello_prefix_bytes + (has_cipher ? 1 : 0) +
+                                     (has_key ? key_bytes : 0));
+    std::copy(hello_magic.begin(), hello_magic.end(), header.begin());
+    header[hello_magic.size()] = offer.version;
+    header[hello_magic.size() + 1] = has_key ? 'K' : 'N';
+    if (has_cipher) header[hello_prefix_bytes] = cipher_byte(offer.cipher);
+    if (has_key)
+        std::copy(local_static->public_key.begin(), local_static->public_key.end(),
+                  header.end() - key_bytes);
     return header;
 }
 
@@ -68,13 +83,14 @@ Expected<Key, CryptoError> psk_from_cookie(const std::string& cookie) {
 
 InitiatorHello::InitiatorHello(const Key& psk, std::optional<KeyPair> local_static,
                                std::optional<Key> remote_static, RekeyPolicy policy,
-                               std::optional<KeyPair> ephemeral)
+                               HelloOffer offer, std::optional<KeyPair> ephemeral)
     : pattern_(remote_static ? Pattern::KKpsk0 : Pattern::NNpsk0),
-      header_(header_of(pattern_, local_static)),
+      cipher_(offer.version == chachapoly_only_hello_version ? Cipher::ChaChaPoly : offer.cipher),
+      header_(header_of(pattern_, offer, local_static)),
       remote_static_(remote_static),
       policy_(policy),
-      handshake_(
-          initiator_params(psk, local_static, remote_static, header_, std::move(ephemeral))) {}
+      handshake_(initiator_params(psk, local_static, remote_static, cipher_, header_,
+                                  std::move(ephemeral))) {}
 
 std::vector<std::uint8_t> InitiatorHello::hello() {
     std::vector<std::uint8_t> out = header_;
@@ -94,7 +110,7 @@ Expected<Channel, CryptoError> InitiatorHello::finish(std::span<const std::uint8
     if (!payload) return unexpected(payload.error());
     if (!payload->empty())
         return crypto_failure(CryptoErrc::bad_hello, "the reply carries a payload");
-    return channel_of(handshake_, pattern_, remote_static_, policy_);
+    return channel_of(handshake_, pattern_, cipher_, remote_static_, policy_);
 }
 
 Expected<std::size_t, CryptoError> ResponderHello::rest_bytes(
@@ -102,10 +118,12 @@ Expected<std::size_t, CryptoError> ResponderHello::rest_bytes(
     if (prefix.size() != hello_prefix_bytes ||
         std::memcmp(prefix.data(), hello_magic.data(), hello_magic.size()) != 0)
         return crypto_failure(CryptoErrc::bad_hello, "not an encrypted-transport hello");
-    if (prefix[6] != hello_version)
+    if (prefix[6] != hello_version && prefix[6] != chachapoly_only_hello_version)
         return crypto_failure(CryptoErrc::bad_hello,
                               "encrypted-transport version " + std::to_string(prefix[6]) +
-                                  ", this node speaks " + std::to_string(hello_version));
+                                  ", this node speaks " +
+                                  std::to_string(chachapoly_only_hello_version) + " and " +
+                                  std::to_string(hello_version));
     const std::uint8_t pattern = prefix[7];
     if (pattern != 'N' && pattern != 'K')
         return crypto_failure(CryptoErrc::bad_hello,
@@ -119,14 +137,30 @@ Expected<std::size_t, CryptoError> ResponderHello::rest_bytes(
             CryptoErrc::not_pinned,
             "the peer offers a static key, and this node has no node key or pinned keys");
     pattern_ = pattern == 'K' ? Pattern::KKpsk0 : Pattern::NNpsk0;
+    cipher_byte_ = prefix[6] == hello_version;
     header_.assign(prefix.begin(), prefix.end());
-    return (pattern_ == Pattern::KKpsk0 ? key_bytes : 0) + Handshake::message_bytes(0);
+    return (cipher_byte_ ? 1 : 0) + (pattern_ == Pattern::KKpsk0 ? key_bytes : 0) +
+           Handshake::message_bytes(0);
 }
 
 Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> ResponderHello::answer(
     std::span<const std::uint8_t> rest, std::optional<KeyPair> ephemeral) {
     HandshakeParams p;
     p.pattern = pattern_;
+    if (cipher_byte_) {
+        if (rest.empty()) return crypto_failure(CryptoErrc::bad_hello, "hello cut short");
+        const std::uint8_t cipher = rest[0];
+        if (cipher != cipher_byte(Cipher::ChaChaPoly) && cipher != cipher_byte(Cipher::AESGCM))
+            return crypto_failure(CryptoErrc::bad_hello,
+                                  "unknown cipher " + std::to_string(cipher));
+        if (cipher == cipher_byte(Cipher::AESGCM) && !policy_.aesgcm)
+            return crypto_failure(CryptoErrc::bad_hello,
+                                  "the peer asks for AESGCM, and this node does not offer it (no "
+                                  "AES hardware, or crypto.cipher = chachapoly)");
+        p.cipher = cipher == cipher_byte(Cipher::AESGCM) ? Cipher::AESGCM : Cipher::ChaChaPoly;
+        header_.push_back(cipher);
+        rest = rest.subspan(1);
+    }
     p.initiator = false;
     p.psk = policy_.psk;
     p.local_ephemeral = std::move(ephemeral);
@@ -146,6 +180,7 @@ Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> ResponderHe
         p.remote_static = key;
     }
     p.prologue = prologue_of(header_);
+    const Cipher cipher = p.cipher;
     Handshake handshake(std::move(p));
     auto payload = handshake.read_message(rest);
     if (!payload) return unexpected(payload.error());
@@ -154,7 +189,7 @@ Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> ResponderHe
     auto reply = handshake.write_message({});
     if (!reply) return unexpected(reply.error());
     return std::pair{std::move(*reply),
-                     channel_of(handshake, pattern_, peer_static, policy_.rekey)};
+                     channel_of(handshake, pattern_, cipher, peer_static, policy_.rekey)};
 }
 
 }  // namespace distribute::crypto

@@ -10,10 +10,18 @@ namespace {
 
 constexpr std::uint64_t max_nonce = ~std::uint64_t{0};  // reserved by Noise for rekey
 
-void nonce_bytes(std::uint64_t n, std::uint8_t out[crypto_aead_chacha20poly1305_IETF_NPUBBYTES]) {
-    std::memset(out, 0, crypto_aead_chacha20poly1305_IETF_NPUBBYTES);
-    for (int i = 0; i < 8; ++i)
-        out[4 + i] = static_cast<std::uint8_t>(n >> (8 * i));  // little-endian, after 4 zeros
+constexpr std::size_t nonce_size = crypto_aead_chacha20poly1305_IETF_NPUBBYTES;
+static_assert(nonce_size == crypto_aead_aes256gcm_NPUBBYTES);
+static_assert(tag_bytes == crypto_aead_chacha20poly1305_IETF_ABYTES &&
+              tag_bytes == crypto_aead_aes256gcm_ABYTES);
+
+// Noise's nonce: 4 zero bytes, then the counter in the cipher's byte order.
+void nonce_bytes(Cipher cipher, std::uint64_t n, std::uint8_t out[nonce_size]) {
+    std::memset(out, 0, nonce_size);
+    for (int i = 0; i < 8; ++i) {
+        const int at = cipher == Cipher::AESGCM ? 4 + 7 - i : 4 + i;
+        out[at] = static_cast<std::uint8_t>(n >> (8 * i));
+    }
 }
 
 Key hmac(const Key& key, std::span<const std::uint8_t> a, std::span<const std::uint8_t> b = {}) {
@@ -60,34 +68,66 @@ KeyPair KeyPair::from_secret(const Key& secret) {
     return pair;
 }
 
+const char* cipher_name(Cipher cipher) {
+    return cipher == Cipher::AESGCM ? "AESGCM" : "ChaChaPoly";
+}
+
+bool aesgcm_available() {
+    // sodium_init finds the CPU's features; it is idempotent and thread-safe.
+    return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
+}
+
+CipherState::CipherState(Cipher cipher, const Key& key)
+    : cipher_(cipher), key_(key), has_key_(true) {
+    expand_key();
+}
+
 CipherState::~CipherState() {
     sodium_memzero(key_.data(), key_.size());
+    sodium_memzero(&aes_, sizeof aes_);
 }
 
 CipherState::CipherState(CipherState&& other) noexcept
-    : key_(other.key_), has_key_(other.has_key_), nonce_(other.nonce_) {
+    : cipher_(other.cipher_),
+      key_(other.key_),
+      aes_(other.aes_),
+      has_key_(other.has_key_),
+      nonce_(other.nonce_) {
     sodium_memzero(other.key_.data(), other.key_.size());
+    sodium_memzero(&other.aes_, sizeof other.aes_);
     other.has_key_ = false;
 }
 
 CipherState& CipherState::operator=(CipherState&& other) noexcept {
     if (this != &other) {
+        cipher_ = other.cipher_;
         key_ = other.key_;
+        aes_ = other.aes_;
         has_key_ = other.has_key_;
         nonce_ = other.nonce_;
         sodium_memzero(other.key_.data(), other.key_.size());
+        sodium_memzero(&other.aes_, sizeof other.aes_);
         other.has_key_ = false;
     }
     return *this;
 }
 
+void CipherState::expand_key() {
+    if (cipher_ == Cipher::AESGCM) crypto_aead_aes256gcm_beforenm(&aes_, key_.data());
+}
+
 bool CipherState::encrypt(std::span<const std::uint8_t> ad, std::span<const std::uint8_t> plain,
                           std::uint8_t* out) {
     if (nonce_ == max_nonce) return false;
-    std::uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-    nonce_bytes(nonce_, nonce);
-    crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, plain.data(), plain.size(), ad.data(),
-                                              ad.size(), nullptr, nonce, key_.data());
+    std::uint8_t nonce[nonce_size];
+    nonce_bytes(cipher_, nonce_, nonce);
+    if (cipher_ == Cipher::AESGCM)
+        crypto_aead_aes256gcm_encrypt_afternm(out, nullptr, plain.data(), plain.size(), ad.data(),
+                                              ad.size(), nullptr, nonce, &aes_);
+    else
+        crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, plain.data(), plain.size(),
+                                                  ad.data(), ad.size(), nullptr, nonce,
+                                                  key_.data());
     ++nonce_;
     return true;
 }
@@ -95,34 +135,43 @@ bool CipherState::encrypt(std::span<const std::uint8_t> ad, std::span<const std:
 bool CipherState::decrypt(std::span<const std::uint8_t> ad, std::span<const std::uint8_t> cipher,
                           std::uint8_t* out) {
     if (nonce_ == max_nonce || cipher.size() < tag_bytes) return false;
-    std::uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-    nonce_bytes(nonce_, nonce);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, nullptr, nullptr, cipher.data(),
-                                                  cipher.size(), ad.data(), ad.size(), nonce,
-                                                  key_.data()) != 0)
-        return false;
+    std::uint8_t nonce[nonce_size];
+    nonce_bytes(cipher_, nonce_, nonce);
+    const int failed = cipher_ == Cipher::AESGCM
+                           ? crypto_aead_aes256gcm_decrypt_afternm(
+                                 out, nullptr, nullptr, cipher.data(), cipher.size(), ad.data(),
+                                 ad.size(), nonce, &aes_)
+                           : crypto_aead_chacha20poly1305_ietf_decrypt(
+                                 out, nullptr, nullptr, cipher.data(), cipher.size(), ad.data(),
+                                 ad.size(), nonce, key_.data());
+    if (failed != 0) return false;
     ++nonce_;
     return true;
 }
 
 void CipherState::rekey() {
-    std::uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
-    nonce_bytes(max_nonce, nonce);
+    std::uint8_t nonce[nonce_size];
+    nonce_bytes(cipher_, max_nonce, nonce);
     const std::uint8_t zeros[key_bytes] = {};
     std::uint8_t out[key_bytes + tag_bytes];
-    crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, zeros, sizeof zeros, nullptr, 0,
-                                              nullptr, nonce, key_.data());
+    if (cipher_ == Cipher::AESGCM)
+        crypto_aead_aes256gcm_encrypt_afternm(out, nullptr, zeros, sizeof zeros, nullptr, 0,
+                                              nullptr, nonce, &aes_);
+    else
+        crypto_aead_chacha20poly1305_ietf_encrypt(out, nullptr, zeros, sizeof zeros, nullptr, 0,
+                                                  nullptr, nonce, key_.data());
     std::memcpy(key_.data(), out, key_bytes);
     sodium_memzero(out, sizeof out);
+    expand_key();
 }
 
-std::string protocol_name(Pattern pattern) {
-    return std::string("Noise_") + (pattern == Pattern::NNpsk0 ? "NNpsk0" : "KKpsk0") +
-           "_25519_ChaChaPoly_SHA256";
+std::string protocol_name(Pattern pattern, Cipher cipher) {
+    return std::string("Noise_") + (pattern == Pattern::NNpsk0 ? "NNpsk0" : "KKpsk0") + "_25519_" +
+           cipher_name(cipher) + "_SHA256";
 }
 
 Handshake::Handshake(HandshakeParams params) : params_(std::move(params)) {
-    const std::string name = protocol_name(params_.pattern);
+    const std::string name = protocol_name(params_.pattern, params_.cipher);
     // Longer than a hash: the name's hash is the first h.
     crypto_hash_sha256(hash_.data(), reinterpret_cast<const std::uint8_t*>(name.data()),
                        name.size());
@@ -155,7 +204,7 @@ void Handshake::mix_hash(std::span<const std::uint8_t> data) {
 void Handshake::mix_key(std::span<const std::uint8_t> input) {
     auto out = hkdf(chaining_, input);
     chaining_ = out[0];
-    cipher_ = CipherState(out[1]);
+    cipher_ = CipherState(params_.cipher, out[1]);
     sodium_memzero(out.data(), sizeof out);
 }
 
@@ -163,7 +212,7 @@ void Handshake::mix_key_and_hash(std::span<const std::uint8_t> input) {
     auto out = hkdf(chaining_, input);
     chaining_ = out[0];
     mix_hash(out[1]);
-    cipher_ = CipherState(out[2]);
+    cipher_ = CipherState(params_.cipher, out[2]);
     sodium_memzero(out.data(), sizeof out);
 }
 
@@ -262,8 +311,8 @@ Expected<std::vector<std::uint8_t>, CryptoError> Handshake::read_message(
 TransportKeys Handshake::split() {
     auto out = hkdf(chaining_, {});
     TransportKeys keys;
-    keys.send = CipherState(params_.initiator ? out[0] : out[1]);
-    keys.receive = CipherState(params_.initiator ? out[1] : out[0]);
+    keys.send = CipherState(params_.cipher, params_.initiator ? out[0] : out[1]);
+    keys.receive = CipherState(params_.cipher, params_.initiator ? out[1] : out[0]);
     keys.handshake_hash = hash_;
     sodium_memzero(out.data(), sizeof out);
     return keys;

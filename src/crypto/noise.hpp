@@ -1,8 +1,8 @@
 // The Noise protocol framework (revision 34), the two handshakes the encrypted transport uses:
-// Noise_NNpsk0_25519_ChaChaPoly_SHA256 (ephemeral keys and the cookie's pre-shared key) and
-// Noise_KKpsk0_25519_ChaChaPoly_SHA256 (the same plus both nodes' pinned static keys). Built from
-// libsodium's X25519, ChaCha20-Poly1305 (IETF), SHA-256 and HMAC-SHA-256; no I/O. docs/crypto.md
-// writes the protocol down.
+// Noise_NNpsk0_25519_<cipher>_SHA256 (ephemeral keys and the cookie's pre-shared key) and
+// Noise_KKpsk0_25519_<cipher>_SHA256 (the same plus both nodes' pinned static keys), the cipher
+// ChaChaPoly or AESGCM. Built from libsodium's X25519, ChaCha20-Poly1305 (IETF), AES-256-GCM,
+// SHA-256 and HMAC-SHA-256; no I/O. docs/crypto.md writes the protocol down.
 #pragma once
 
 #include <array>
@@ -13,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <sodium.h>
 
 #include "distribute/crypto.hpp"
 #include "distribute/expected.hpp"
@@ -28,6 +30,14 @@ using Key = std::array<std::uint8_t, 32>;
 inline constexpr std::size_t key_bytes = 32;
 inline constexpr std::size_t tag_bytes = 16;
 
+// The AEAD of the handshake and of the records. AESGCM is faster where the CPU has AES-NI and
+// PCLMUL, and libsodium offers it only there; ChaChaPoly runs anywhere.
+enum class Cipher { ChaChaPoly, AESGCM };
+// "ChaChaPoly" or "AESGCM", as in the Noise protocol name.
+const char* cipher_name(Cipher cipher);
+// Whether this CPU runs libsodium's AES-256-GCM.
+bool aesgcm_available();
+
 struct KeyPair {
     Key secret{};
     Key public_key{};
@@ -36,11 +46,12 @@ struct KeyPair {
 };
 
 // One direction's AEAD key and its counter nonce (never random: a nonce is the number of
-// messages sent before, so a replayed or reordered message fails its tag).
+// messages sent before, so a replayed or reordered message fails its tag). Noise's nonce is 4
+// zero bytes and the counter, little-endian for ChaChaPoly and big-endian for AESGCM.
 class CipherState {
   public:
     CipherState() = default;
-    explicit CipherState(const Key& key) : key_(key), has_key_(true) {}
+    CipherState(Cipher cipher, const Key& key);
     ~CipherState();
     CipherState(CipherState&& other) noexcept;
     CipherState& operator=(CipherState&& other) noexcept;
@@ -59,16 +70,22 @@ class CipherState {
     void rekey();
 
   private:
+    void expand_key();  // AESGCM: the key schedule, once per key rather than per message
+
+    Cipher cipher_ = Cipher::ChaChaPoly;
     Key key_{};
+    crypto_aead_aes256gcm_state aes_{};
     bool has_key_ = false;
     std::uint64_t nonce_ = 0;
 };
 
 enum class Pattern { NNpsk0, KKpsk0 };
-std::string protocol_name(Pattern pattern);
+// "Noise_NNpsk0_25519_ChaChaPoly_SHA256" and the like.
+std::string protocol_name(Pattern pattern, Cipher cipher);
 
 struct HandshakeParams {
     Pattern pattern = Pattern::NNpsk0;
+    Cipher cipher = Cipher::ChaChaPoly;
     bool initiator = true;
     std::vector<std::uint8_t> prologue;
     Key psk{};

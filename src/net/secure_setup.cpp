@@ -114,15 +114,15 @@ void async_secure_dial(asio::io_context& io, std::unique_ptr<Transport> inner, S
                        TransportReady done) {
     auto setup = std::make_shared<Setup>(io, params.timeout, std::move(done));
     setup->transport = std::move(inner);
-    setup->initiator = std::make_unique<crypto::InitiatorHello>(params.psk, params.local_static,
-                                                                params.remote_static, params.rekey);
+    setup->initiator = std::make_unique<crypto::InitiatorHello>(
+        params.psk, params.local_static, params.remote_static, params.rekey, params.offer);
     asio::dispatch(setup->strand, [setup] {
         setup->arm();
         setup->write(setup->initiator->hello(), [setup] {
             setup->read_exactly(
                 crypto::reply_bytes,
                 "the peer closed the connection on our encrypted hello: another cookie, a key it "
-                "does not pin, or encryption off there",
+                "does not pin, a cipher it does not offer, or encryption off there",
                 [setup] {
                     auto channel = setup->initiator->finish(setup->buffer);
                     if (!channel) return setup->fail(channel.error().detail);

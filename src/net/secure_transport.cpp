@@ -19,7 +19,7 @@ class SecureTransport final : public Transport {
           inner_(std::move(inner)),
           sealer_(std::move(channel.sealer)),
           opener_(std::move(channel.opener)),
-          security_("encrypted (" + crypto::protocol_name(channel.pattern) + ")"),
+          security_("encrypted (" + crypto::protocol_name(channel.pattern, channel.cipher) + ")"),
           peer_key_(channel.peer_static),
           cipher_(cipher_room),
           plain_(crypto::max_record_data + 1) {}

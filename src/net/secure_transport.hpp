@@ -26,6 +26,7 @@ struct SecureDial {
     crypto::Key psk{};
     std::optional<crypto::KeyPair> local_static;
     std::optional<crypto::Key> remote_static;  // set: KKpsk0
+    crypto::HelloOffer offer;                  // the cipher, as the peer's EPMD entry allows
     crypto::RekeyPolicy rekey;
     std::chrono::milliseconds timeout{7000};
 };

@@ -1,6 +1,6 @@
 // The node's side of the encrypted transport (docs/crypto.md): what it advertises in EPMD, how
-// it dials each peer (plaintext, NNpsk0 or KKpsk0, or not at all), what its acceptor allows, and
-// that a peer's proven key is the one pinned for the name it gives.
+// it dials each peer (plaintext, NNpsk0 or KKpsk0 with ChaChaPoly or AESGCM, or not at all),
+// what its acceptor allows, and that a peer's proven key is the one pinned for the name it gives.
 #include <algorithm>
 
 #include "node/runtime.hpp"
@@ -9,11 +9,25 @@ namespace distribute::node {
 
 namespace {
 
-constexpr std::string_view capability = "distribute-crypto/1";
+// The words of the EPMD extra data, separated by spaces. Version 1 (hello version 1,
+// ChaChaPoly) is what nodes before the cipher byte advertise and look for, so every node still
+// advertises it; version 2 reads the cipher byte; "aesgcm" offers AES-256-GCM.
+constexpr std::string_view capability_v1 = "distribute-crypto/1";
+constexpr std::string_view capability_v2 = "distribute-crypto/2";
+constexpr std::string_view capability_aesgcm = "aesgcm";
+
+bool advertises(const std::vector<std::uint8_t>& extra, std::string_view word) {
+    const std::string_view text(reinterpret_cast<const char*>(extra.data()), extra.size());
+    for (std::size_t at = 0; at <= text.size();) {
+        const std::size_t end = std::min(text.find(' ', at), text.size());
+        if (text.substr(at, end - at) == word) return true;
+        at = end + 1;
+    }
+    return false;
+}
 
 bool advertises_crypto(const std::vector<std::uint8_t>& extra) {
-    const std::string_view text(reinterpret_cast<const char*>(extra.data()), extra.size());
-    return text.find(capability) != std::string_view::npos;
+    return advertises(extra, capability_v1) || advertises(extra, capability_v2);
 }
 
 std::optional<crypto::KeyPair> key_pair(const std::optional<NodeKey>& key) {
@@ -51,9 +65,15 @@ Expected<crypto::Key, NodeError> Runtime::psk_for(const std::string& cookie) {
     return *psk;
 }
 
+bool Runtime::offers_aesgcm() const {
+    return options_.crypto.cipher == CryptoCipher::automatic && crypto::aesgcm_available();
+}
+
 std::vector<std::uint8_t> Runtime::epmd_extra() const {
     if (options_.crypto.mode == CryptoMode::off) return {};
-    return {capability.begin(), capability.end()};
+    std::string text = std::string(capability_v1) + " " + std::string(capability_v2);
+    if (offers_aesgcm()) text += " " + std::string(capability_aesgcm);
+    return {text.begin(), text.end()};
 }
 
 Expected<std::optional<net::SecureDial>, NodeError> Runtime::dial_plan(
@@ -83,6 +103,16 @@ Expected<std::optional<net::SecureDial>, NodeError> Runtime::dial_plan(
         dial.local_static = key_pair(c.node_key);
         dial.remote_static = pinned->second;
     }
+    // The hello the peer reads, and AESGCM when both offer it. EPMD-less there is no entry to
+    // tell: version 1, which every node of ours reads.
+    if (advertises(epmd_extra, capability_v2)) {
+        dial.offer.version = crypto::hello_version;
+        dial.offer.cipher = advertises(epmd_extra, capability_aesgcm) && offers_aesgcm()
+                                ? crypto::Cipher::AESGCM
+                                : crypto::Cipher::ChaChaPoly;
+    } else {
+        dial.offer = {crypto::Cipher::ChaChaPoly, crypto::chachapoly_only_hello_version};
+    }
     dial.rekey = rekey_policy(c);
     dial.timeout = options_.setup_timeout;
     return std::optional<net::SecureDial>(std::move(dial));
@@ -111,6 +141,7 @@ net::AcceptPolicy Runtime::accept_policy() const {
         };
     }
     responder.rekey = rekey_policy(c);
+    responder.aesgcm = offers_aesgcm();
     policy.encrypted = std::move(responder);
     return policy;
 }

@@ -310,6 +310,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     net::AcceptPolicy accept_policy() const;
     // The EPMD extra data that advertises the encrypted transport (empty when off).
     std::vector<std::uint8_t> epmd_extra() const;
+    // AES-256-GCM is offered and asked for: the CPU runs it and crypto.cipher allows it.
+    bool offers_aesgcm() const;
     // Acceptor, once the peer named itself: an encrypted peer with a pinned key must have the
     // key pinned for that name.
     bool key_fits_name(const net::Session& session) const;

@@ -1,8 +1,8 @@
 // libFuzzer target for the encrypted transport: what a peer (or someone on the path) sends before
 // and after the handshake. The input goes to a responder's hello (with and without pinned keys)
-// and to the record layer, in one go and in small pieces. No input may crash, read out of
-// bounds, complete a handshake without the pre-shared key, or open a record it did not seal (the
-// input cannot know the key).
+// (either cipher) and to the record layer under each cipher, in one go and in small pieces. No
+// input may crash, read out of bounds, complete a handshake without the pre-shared key, or open a
+// record it did not seal (the input cannot know the key).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -23,7 +23,8 @@ Key fixed_key(std::uint8_t seed) {
 }
 
 void hello(std::span<const std::uint8_t> input, bool pinned) {
-    ResponderPolicy policy{fixed_key(1), KeyPair::from_secret(fixed_key(2)), nullptr, {}};
+    ResponderPolicy policy{
+        fixed_key(1), KeyPair::from_secret(fixed_key(2)), nullptr, {}, aesgcm_available()};
     if (pinned) policy.is_pinned = [](const Key& k) { return k[0] == 0x42; };
     ResponderHello responder(std::move(policy));
     if (input.size() < hello_prefix_bytes) return;
@@ -35,8 +36,8 @@ void hello(std::span<const std::uint8_t> input, bool pinned) {
     if (answer) __builtin_trap();
 }
 
-void records(std::span<const std::uint8_t> input, std::size_t piece) {
-    RecordOpener opener{CipherState(fixed_key(3))};
+void records(std::span<const std::uint8_t> input, std::size_t piece, Cipher cipher) {
+    RecordOpener opener{CipherState(cipher, fixed_key(3))};
     // Room for any record's data, as the transport's own buffer has.
     std::vector<std::uint8_t> out(max_record_data + 1);
     std::size_t begin = 0, end = 0, produced = 0;
@@ -57,7 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::span<const std::uint8_t> input(data, size);
     hello(input, false);
     hello(input, true);
-    records(input, size ? size : 1);
-    records(input, 3);
+    for (const Cipher cipher : {Cipher::ChaChaPoly, Cipher::AESGCM}) {
+        if (cipher == Cipher::AESGCM && !aesgcm_available()) continue;
+        records(input, size ? size : 1, cipher);
+        records(input, 3, cipher);
+    }
     return 0;
 }
