@@ -673,4 +673,19 @@ TEST_SUITE("etf") {
         etf::encode_to(framed, Term(7));
         CHECK(framed == Bytes{1, 2, 131, 97, 7});
     }
+
+    TEST_CASE("a small term appended to a large buffer takes room for itself, not for the buffer") {
+        // A session's queue of a megabyte: the next small frame must not make the writer zero
+        // (and reallocate) a fraction of the megabyte.
+        Bytes queued(std::size_t{1} << 20, 0);
+        queued.reserve(queued.size() + 4096);
+        const auto* memory = queued.data();
+        const std::size_t capacity = queued.capacity();
+        etf::encode_to(queued, tuple("hello"_a, 42, 3.5, list(1, 2)));
+        CHECK(queued.data() == memory);
+        CHECK(queued.capacity() == capacity);
+        auto back = etf::decode(std::span(queued).subspan(std::size_t{1} << 20));
+        REQUIRE(back);
+        CHECK(*back == tuple("hello"_a, 42, 3.5, list(1, 2)));
+    }
 }

@@ -277,6 +277,32 @@ TEST_SUITE("building and reading terms") {
         CHECK(after[1].text() == "still fine");
     }
 
+    TEST_CASE("what one thread frees past its lists goes to a thread that allocates, in batches") {
+        // A session decodes on one thread and a process frees the messages on another: the
+        // freeing thread's full lists hand batches to the depot, the allocating thread takes them.
+        std::vector<Term> made;
+        std::thread maker([&] {
+            for (int i = 0; i < 200'000; ++i)  // about 10 MB of tuples, over the 4 MB of a thread
+                made.push_back(tuple(i, i));
+        });
+        maker.join();
+        const std::size_t before = detail::heap::depot_held();
+        std::thread freer([&] { made.clear(); });
+        freer.join();
+        const std::size_t given = detail::heap::depot_held();
+        CHECK(given >= before + (std::size_t{1} << 20));
+        std::size_t left = 0;
+        std::thread taker([&] {
+            for (int i = 0; i < 200'000; ++i)
+                made.push_back(tuple(i, i));
+            left = detail::heap::depot_held();
+            made.clear();
+        });
+        taker.join();
+        CHECK(left < given);
+        CHECK(detail::heap::depot_held() <= detail::heap::depot_limit);
+    }
+
     TEST_CASE("a thread reuses the memory of freed terms first and keeps a bounded amount") {
         using detail::TermAccess;
         using detail::TupleObject;

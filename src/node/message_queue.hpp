@@ -3,14 +3,19 @@
 // use), a whole batch moves from one queue to another in O(1), and a selective receive takes a
 // message out of the middle without moving the others. Not synchronised: the process guards its
 // inbox with its mutex, and only its consumer touches the rest.
+//
+// The nodes come from the same per-thread free lists as term objects (term/heap.hpp): a node is
+// made on the thread that delivers and freed on the consumer's, and malloc's own cache of 7
+// blocks a size sent every such pair down its slow path (7% of a small message's receive).
 #pragma once
 
 #include <atomic>
-
 #include <cstddef>
+#include <new>
 #include <utility>
 
 #include "distribute/term.hpp"
+#include "term/heap.hpp"
 
 namespace distribute::node {
 
@@ -19,6 +24,16 @@ class MessageQueue {
         Term message;
         Node* next = nullptr;
     };
+    static constexpr std::uint8_t node_class = detail::heap::class_of(sizeof(Node));
+    static_assert(node_class != 0);
+    static Node* make_node(Term&& message) {
+        std::uint8_t c;
+        return new (detail::heap::allocate(sizeof(Node), c)) Node{std::move(message), nullptr};
+    }
+    static void free_node(Node* node) noexcept {
+        node->~Node();
+        detail::heap::release(node, node_class);
+    }
 
   public:
     MessageQueue() = default;
@@ -39,7 +54,7 @@ class MessageQueue {
     std::size_t size() const { return size_.load(std::memory_order_relaxed); }
 
     void push(Term message) {
-        Node* node = new Node{std::move(message), nullptr};
+        Node* node = make_node(std::move(message));
         *tail_ = node;
         tail_ = &node->next;
         count(1);
@@ -60,7 +75,7 @@ class MessageQueue {
         if (head_ == nullptr) tail_ = &head_;
         uncount(1);
         Term message = std::move(node->message);
-        delete node;
+        free_node(node);
         return message;
     }
 
@@ -84,7 +99,7 @@ class MessageQueue {
             if (tail_ == &node->next) tail_ = link;
             uncount(1);
             out = std::move(node->message);
-            delete node;
+            free_node(node);
             at.link_ = link;
             return true;
         }
@@ -106,7 +121,7 @@ class MessageQueue {
             if (tail_ == &node->next) tail_ = link;
             uncount(1);
             ++removed;
-            delete node;
+            free_node(node);
         }
         return removed;
     }
@@ -114,7 +129,7 @@ class MessageQueue {
     void clear() {
         for (Node* node = head_; node != nullptr;) {
             Node* next = node->next;
-            delete node;
+            free_node(node);
             node = next;
         }
         reset();

@@ -1,4 +1,5 @@
-// Memory for term objects: per-thread free lists by size class in front of operator new.
+// Memory for term objects (and the nodes of process message queues, which come and go with
+// them): per-thread free lists by size class in front of operator new.
 //
 // A decoded tree is thousands of small objects (tuples, binaries, pids) that are made together and
 // freed together. malloc's own per-thread cache keeps 7 blocks of a size, so a tree of 10,000
@@ -6,11 +7,16 @@
 // bytes per thread instead, and a pop or a push is a few instructions.
 //
 // Every block comes from operator new and may go back to it: a block freed on another thread
-// joins that thread's lists, and a thread whose lists are full, or which is exiting, hands blocks
-// back to operator delete. So producer and consumer threads cannot make the lists grow without
-// bound, and nothing is shared between threads. When the lists are full, a block of the size
-// being freed displaces one of the size the lists hold most of: the lists follow the shapes the
-// thread decodes now, not the ones it freed once.
+// joins that thread's lists. A thread whose lists are full hands a batch of blocks of one size to
+// a shared depot (one lock per batch), where a thread whose list of that size is empty takes a
+// batch before it asks operator new: a session decoding on one thread and a process freeing the
+// messages on another trade whole batches instead of each free going to operator delete and each
+// allocation to malloc's slow path (a third of a small message's receive, between two of our
+// nodes). The depot holds at most depot_limit bytes, past which batches go to operator delete, as
+// do the blocks of an exiting thread; so the lists cannot grow without bound. When the lists are
+// full, a block of a size the thread holds less than a batch of displaces blocks of the size the
+// lists hold most of: the lists follow the shapes the thread decodes now, not the ones it freed
+// once.
 #pragma once
 
 #include <array>
@@ -40,6 +46,8 @@ inline constexpr std::size_t class_count =
     1 + fine_limit / fine_step + (max_pooled - fine_limit) / coarse_step;
 // A 10,000-record message is about 2 MiB of objects; twice that covers it with room to spare.
 inline constexpr std::size_t cache_limit = std::size_t{4} << 20;
+// What the depot holds for all threads together.
+inline constexpr std::size_t depot_limit = std::size_t{64} << 20;
 
 constexpr std::uint8_t class_of(std::size_t bytes) noexcept {
     if (bytes <= fine_limit) return static_cast<std::uint8_t>((bytes + fine_step - 1) / fine_step);
@@ -49,6 +57,11 @@ constexpr std::uint8_t class_of(std::size_t bytes) noexcept {
 constexpr std::size_t class_size(std::uint8_t c) noexcept {
     constexpr std::uint8_t fine_classes = fine_limit / fine_step;
     return c <= fine_classes ? c * fine_step : fine_limit + (c - fine_classes) * coarse_step;
+}
+// Blocks moved to or from the depot at once: 16 KiB of them, 4 to 64 blocks.
+constexpr std::size_t batch_blocks(std::uint8_t c) noexcept {
+    const std::size_t n = (std::size_t{16} << 10) / class_size(c);
+    return n < 4 ? 4 : n > 64 ? 64 : n;
 }
 static_assert(class_of(max_pooled) == class_count - 1);
 static_assert(class_size(class_of(fine_limit + 1)) == fine_limit + coarse_step);
@@ -81,6 +94,9 @@ inline void chain(void* block, void* next, std::uint8_t c) noexcept {
     *static_cast<void**>(block) = next;
     ASAN_POISON_MEMORY_REGION(block, class_bytes[c]);
 }
+
+// Bytes of free blocks the depot holds for all threads (for tests and stats).
+std::size_t depot_held() noexcept;
 
 // The slow halves: out of line, since the fast halves are inlined everywhere.
 void* refill(std::uint8_t c);
