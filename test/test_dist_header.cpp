@@ -439,14 +439,20 @@ TEST_SUITE("fragment sender") {
         CHECK(big_frames[0].size() - 18 - 12 == fragment_data_bytes);
         CHECK(big_frames[1].size() - 18 == fragment_data_bytes);
 
-        OutgoingFragments fragments(whole, uncached_prefix_bytes(beam), 3, 0x4800000093);
+        OutgoingBytes copied;
+        copied.append(whole);
+        OutgoingFragments fragments(std::move(copied), uncached_prefix_bytes(beam), 3,
+                                    0x4800000093);
         std::vector<Bytes> frames;
         std::size_t sent = 0;
         while (!fragments.done()) {
             OutgoingFragments::Prefix prefix;
-            auto [head, piece] = fragments.take(prefix);
-            Bytes frame(head.begin(), head.end());
-            frame.insert(frame.end(), piece.begin(), piece.end());
+            ByteViews views;
+            const std::size_t taken = fragments.take(prefix, views);
+            Bytes frame;
+            for (auto view : views)
+                frame.insert(frame.end(), view.begin(), view.end());
+            CHECK(taken == frame.size());
             sent += frame.size();
             const std::uint32_t length = (std::uint32_t{frame[0]} << 24) |
                                          (std::uint32_t{frame[1]} << 16) |

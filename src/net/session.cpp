@@ -106,7 +106,7 @@ void Session::end(SessionEnd::Cause cause, std::string detail) {
         closed_ = true;
         drained_.notify_all();
         // Never written now (write() stops at ended_), so its memory goes at once.
-        std::vector<std::uint8_t>().swap(pending_);
+        pending_.clear(0);
         const bool flush = cause == SessionEnd::Cause::handshake_failed ||
                            cause == SessionEnd::Cause::simultaneous;
         if (!(writing_ && flush)) transport_->close();
@@ -261,7 +261,7 @@ void Session::handshake_output() {
     auto bytes = handshake_.take_output();
     if (bytes.empty()) return;
     std::unique_lock lock(out_mutex_);
-    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    pending_.append(bytes);
     if (!writing_) {
         writing_ = true;
         write(lock);
@@ -385,10 +385,10 @@ void Session::send(const wire::Control& control) {
     // Behind its sender's lane the frame is written after frames encoded later: it must not
     // touch the atom cache, whose headers the peer reads in the order they arrive.
     const bool to_lane = !lanes_.empty() && lane_of(sender) != nullptr;
-    const std::size_t before = pending_.size();
+    const auto before = pending_.mark();
     encoder_->encode(pending_, control, !to_lane);
     ++messages_out_;
-    if (over_queue_limit(before, pending_.size() - before, lock)) return;
+    if (over_queue_limit(before, pending_.size() - before.wire, lock)) return;
     const bool node_thread = io_.get_executor().running_in_this_thread();
     if (to_lane) {
         queue_frame_in_lane(sender, before);
@@ -396,7 +396,7 @@ void Session::send(const wire::Control& control) {
         wait_behind_lane(sender, node_thread, lock);
         return;
     }
-    bytes_out_ += pending_.size() - before;
+    bytes_out_ += pending_.size() - before.wire;
     // A program thread writes the frame itself when nothing else is queued and nothing went out
     // just now: a node thread would have to be woken for it, which costs more than the write on
     // a round trip. A burst of sends is gathered into few writes by a node thread instead.
@@ -415,10 +415,11 @@ void Session::send(const wire::Control& control) {
 }
 
 // A message that goes in fragments is encoded before the lock is taken, into a buffer of its own
-// that becomes the fragments' buffer: other senders and the writer go on meanwhile. It refers to
-// no cached atoms (its fragments are written interleaved with frames encoded after it).
+// that becomes the fragments' buffer (its large binaries left in place): other senders and the
+// writer go on meanwhile. It refers to no cached atoms (its fragments are written interleaved
+// with frames encoded after it).
 void Session::send_fragmented(const wire::Control& control, std::uint64_t flags) {
-    std::vector<std::uint8_t> buffer;
+    wire::OutgoingBytes buffer;
     wire::encode_frame(buffer, control, flags);
     const std::size_t terms_at = wire::uncached_prefix_bytes(flags);
     const std::size_t fragments = wire::fragments_for(control, buffer.size() - terms_at, flags);
@@ -427,7 +428,7 @@ void Session::send_fragmented(const wire::Control& control, std::uint64_t flags)
     if (!encoder_ || closed_) return;
     wire::OutgoingFragments item(std::move(buffer), terms_at, fragments, next_sequence_++);
     ++messages_out_;
-    if (over_queue_limit(pending_.size(), item.wire_bytes(), lock)) return;
+    if (over_queue_limit(pending_.mark(), item.wire_bytes(), lock)) return;
     Lane& lane = lane_for(sender);
     const std::size_t added = item.wire_bytes();
     lane.queue.push_back(Queued{{}, std::move(item)});
@@ -436,11 +437,12 @@ void Session::send_fragmented(const wire::Control& control, std::uint64_t flags)
     wait_behind_lane(sender, io_.get_executor().running_in_this_thread(), lock);
 }
 
-// With out_mutex_ held, a message of `added` bytes just encoded (or about to be queued) on top of
-// `queued_before` bytes in pending_: past max_send_queue_bytes, with something queued before
-// it, the session ends (the message is dropped) and true is returned, the lock released.
-bool Session::over_queue_limit(std::size_t queued_before, std::size_t added,
+// With out_mutex_ held, a message of `added` bytes just encoded after `before` in pending_ (or
+// about to be queued elsewhere): past max_send_queue_bytes, with something queued before it, the
+// session ends (the message is dropped) and true is returned, the lock released.
+bool Session::over_queue_limit(const wire::OutgoingBytes::Mark& before, std::size_t added,
                                std::unique_lock<std::mutex>& lock) {
+    const std::size_t queued_before = before.wire;
     const std::size_t queued = queued_before + lane_bytes_ + added;
     if (queued_before + lane_bytes_ == 0 || queued <= settings_.max_send_queue_bytes) {
         wrote_since_tick_.store(true, std::memory_order_relaxed);
@@ -448,7 +450,7 @@ bool Session::over_queue_limit(std::size_t queued_before, std::size_t added,
         return false;
     }
     // Nothing more is queued for a peer that is being dropped; waiting senders go on.
-    pending_.resize(std::min(pending_.size(), queued_before));
+    pending_.cut(before);
     closed_ = true;
     drained_.notify_all();
     lock.unlock();
@@ -485,14 +487,12 @@ Session::Lane& Session::lane_for(const std::optional<Pid>& sender) {
 
 // With out_mutex_ held: the frame encoded at `start` of pending_ leaves it for the end of the
 // sender's lane.
-void Session::queue_frame_in_lane(const std::optional<Pid>& sender, std::size_t start) {
+void Session::queue_frame_in_lane(const std::optional<Pid>& sender,
+                                  const wire::OutgoingBytes::Mark& start) {
     Lane& lane = lane_for(sender);
     if (lane.queue.empty() || lane.queue.back().fragments) lane.queue.emplace_back();
-    auto& frames = lane.queue.back().frames;
-    frames.insert(frames.end(), pending_.begin() + static_cast<std::ptrdiff_t>(start),
-                  pending_.end());
-    const std::size_t added = pending_.size() - start;
-    pending_.resize(start);
+    const std::size_t added = pending_.size() - start.wire;
+    pending_.move_tail(start, lane.queue.back().frames);
     count_lane_bytes(lane, added);
 }
 
@@ -503,17 +503,17 @@ void Session::count_lane_bytes(Lane& lane, std::size_t added) {
 }
 
 // Called with out_mutex_ held and no write in flight or scheduled: all of pending_ written, or
-// what is left of it (in pending_ or held by the transport) for schedule_write.
+// what is left of it (in pending_ or held by the transport) for schedule_write. Frames with
+// gathered binaries are left to the strand's gathering write.
 bool Session::write_now() {
-    const std::size_t taken = transport_->write_now(pending_);
-    if (taken < pending_.size() || !transport_->flushed()) {
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (!pending_.contiguous()) return false;
+    auto& bytes = pending_.encoded();
+    const std::size_t taken = transport_->write_now(bytes);
+    if (taken < bytes.size() || !transport_->flushed()) {
+        bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(taken));
         return false;
     }
-    if (pending_.capacity() > kept_write_capacity)
-        std::vector<std::uint8_t>().swap(pending_);
-    else
-        pending_.clear();
+    pending_.clear(kept_write_capacity);
     return true;
 }
 
@@ -541,7 +541,7 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
     }
     in_flight_.swap(pending_);
     parts_.clear();
-    if (!in_flight_.empty()) parts_.emplace_back(in_flight_);
+    in_flight_.views(parts_);
     take_lane_turns();
     last_write_ = std::chrono::steady_clock::now();
     drained_.notify_all();
@@ -558,10 +558,7 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
                 return;
             }
             std::unique_lock lock(self->out_mutex_);
-            if (self->in_flight_.capacity() > kept_write_capacity)
-                std::vector<std::uint8_t>().swap(self->in_flight_);
-            else
-                self->in_flight_.clear();
+            self->in_flight_.clear(kept_write_capacity);
             self->retired_.clear();
             if (!self->write(lock) && self->ended_) self->transport_->close();
         }));
@@ -577,12 +574,9 @@ void Session::take_lane_turns() {
         Queued& front = lane->queue.front();
         std::size_t taken = 0;
         if (front.fragments) {
-            for (auto part : front.fragments->take(prefixes_.emplace_back())) {
-                parts_.push_back(part);
-                taken += part.size();
-            }
+            taken = front.fragments->take(prefixes_.emplace_back(), parts_);
         } else {
-            parts_.emplace_back(front.frames);
+            front.frames.views(parts_);
             taken = front.frames.size();
         }
         if (!front.fragments || front.fragments->done()) {
@@ -622,7 +616,7 @@ void Session::on_tick() {
     if (!wrote_since_tick_.exchange(false, std::memory_order_relaxed)) {
         wrote_since_peer_tick_.store(true, std::memory_order_relaxed);
         std::lock_guard lock(out_mutex_);
-        pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+        pending_.append(wire::tick_frame);
         ++ticks_out_;
         bytes_out_ += sizeof wire::tick_frame;
         schedule_write();
@@ -639,7 +633,7 @@ void Session::answer_tick() {
     if (wrote_since_peer_tick_.exchange(false, std::memory_order_relaxed)) return;
     wrote_since_tick_.store(true, std::memory_order_relaxed);
     std::lock_guard lock(out_mutex_);
-    pending_.insert(pending_.end(), std::begin(wire::tick_frame), std::end(wire::tick_frame));
+    pending_.append(wire::tick_frame);
     ++ticks_out_;
     bytes_out_ += sizeof wire::tick_frame;
     schedule_write();

@@ -10,6 +10,8 @@
 // taken. What its own sender sends after it waits behind it (a lane per sending process),
 // keeping each process's signals in order. Only frames written in the order they are encoded
 // (those that go through pending_, not a lane) refer to atoms through the peer's atom cache.
+// Large binaries in a message are not copied into the queue: a write gathers views of them
+// (wire/outgoing_bytes.hpp), and the queue holds their terms until they are written.
 #pragma once
 
 #include <atomic>
@@ -165,12 +167,13 @@ class Session : public std::enable_shared_from_this<Session> {
     void schedule_write();
     bool write(std::unique_lock<std::mutex>& lock);
     void send_fragmented(const wire::Control& control, std::uint64_t flags);
-    bool over_queue_limit(std::size_t queued_before, std::size_t added,
+    bool over_queue_limit(const wire::OutgoingBytes::Mark& before, std::size_t added,
                           std::unique_lock<std::mutex>& lock);
     struct Lane;
     Lane* lane_of(const std::optional<Pid>& sender);
     Lane& lane_for(const std::optional<Pid>& sender);
-    void queue_frame_in_lane(const std::optional<Pid>& sender, std::size_t start);
+    void queue_frame_in_lane(const std::optional<Pid>& sender,
+                             const wire::OutgoingBytes::Mark& start);
     void count_lane_bytes(Lane& lane, std::size_t added);
     void wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
                           std::unique_lock<std::mutex>& lock);
@@ -221,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::atomic<std::uint64_t> send_flags_{0};
     mutable std::mutex out_mutex_;  // guards the three below, the encoder and the out counters
     std::optional<wire::FrameEncoder> encoder_;
-    std::vector<std::uint8_t> pending_;  // queued while a write is in flight
+    wire::OutgoingBytes pending_;  // queued while a write is in flight
     bool writing_ = false;
     std::uint64_t messages_out_ = 0;
     std::uint64_t bytes_out_ = 0;
@@ -229,14 +232,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // When a write last went out (write_now or the strand's): sends closer together than
     // coalesce_window are gathered into one write instead of a syscall each.
     std::chrono::steady_clock::time_point last_write_{};
-    bool closed_ = false;                  // ended: sends are dropped, waiting senders released
-    std::condition_variable drained_;      // the queue went below busy_limit, or closed_
-    std::vector<std::uint8_t> in_flight_;  // owned by the write in progress (strand only)
+    bool closed_ = false;              // ended: sends are dropped, waiting senders released
+    std::condition_variable drained_;  // the queue went below busy_limit, or closed_
+    wire::OutgoingBytes in_flight_;    // owned by the write in progress (strand only)
 
     // What waits behind a message going out in fragments: whole frames gathered, or another
     // fragmented message.
     struct Queued {
-        std::vector<std::uint8_t> frames;
+        wire::OutgoingBytes frames;
         std::optional<wire::OutgoingFragments> fragments;
     };
     // One per sending process with a fragmented message under way (sender nullopt: the controls
@@ -252,7 +255,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Owned by the write in progress: fragment prefixes, the parts it gathers, and the lane
     // items it finished (their buffers are still being written).
     std::vector<wire::OutgoingFragments::Prefix> prefixes_;
-    std::vector<std::span<const std::uint8_t>> parts_;
+    wire::ByteViews parts_;
     std::vector<Queued> retired_;
     std::atomic<bool> wrote_since_tick_{false};
     // A frame or a tick of our own went out since the peer's last tick (answer_tick).

@@ -10,6 +10,7 @@
 #include "distribute/etf.hpp"
 #include "term/etf_compress.hpp"
 #include "term/etf_encoded_size.hpp"
+#include "term/etf_gathered.hpp"
 #include "term/etf_outgoing_atoms.hpp"
 #include "term/etf_tags.hpp"
 
@@ -91,7 +92,8 @@ struct Frame {
     const Term* next;
     const Term* end;
     const Term* tail;
-    std::size_t size_field;  // a closure's: where its Size goes, patched after its free variables
+    std::size_t size_field;   // a closure's: where its Size goes, patched after its free variables
+    std::size_t gathered_at;  // the gathered bytes when the closure began (they count in its Size)
 };
 
 // Reused by every encode on a thread: no allocation for the stack once it has grown.
@@ -106,8 +108,9 @@ FrameStack& frame_stack() {
 
 class Encoder {
   public:
-    explicit Encoder(std::vector<std::uint8_t>& out, OutgoingAtomCache* cache = nullptr)
-        : w_(out), stack_(frame_stack()), cache_(cache) {
+    explicit Encoder(std::vector<std::uint8_t>& out, OutgoingAtomCache* cache = nullptr,
+                     Gathered* gathered = nullptr)
+        : w_(out), stack_(frame_stack()), cache_(cache), gathered_(gathered) {
         if (stack_.count == 0) [[unlikely]] {
             stack_.frames = std::make_unique<Frame[]>(first_stack_frames);
             stack_.count = first_stack_frames;
@@ -141,7 +144,8 @@ class Encoder {
                 t = f.tail;
                 if (f.size_field != no_size_field)
                     store32(w_.at(f.size_field),
-                            static_cast<std::uint32_t>(w_.position() - f.size_field));
+                            static_cast<std::uint32_t>(w_.position() - f.size_field +
+                                                       gathered_bytes() - f.gathered_at));
                 --top_;
                 if (t != nullptr) break;
             }
@@ -160,9 +164,18 @@ class Encoder {
                   std::size_t size_field = no_size_field) {
         if (top_ + 1 == cap_) [[unlikely]]
             grow_stack();
-        *++top_ = Frame{first, first + n, tail, size_field};
+        *++top_ = Frame{first, first + n, tail, size_field, gathered_bytes()};
     }
     [[gnu::noinline]] void grow_stack();
+    std::size_t gathered_bytes() const noexcept { return gathered_ ? gathered_->bytes : 0; }
+    // A large binary's bytes, when gathering: left where the term keeps them.
+    bool gather(const Term& t, const detail::BinaryObject& b) {
+        if (gathered_ == nullptr || b.size < gathered_binary_bytes) return false;
+        gathered_->binaries.push_back(
+            GatheredBinary{w_.position(), std::span<const std::uint8_t>(b.data, b.size), t});
+        gathered_->bytes += b.size;
+        return true;
+    }
 
     Writer w_;
     FrameStack& stack_;
@@ -170,6 +183,7 @@ class Encoder {
     Frame* top_;
     Frame* cap_;
     OutgoingAtomCache* cache_;  // after a distribution header with atom cache references
+    Gathered* gathered_;        // null: every binary copied
 };
 
 void Encoder::grow_stack() {
@@ -247,7 +261,7 @@ void Encoder::grow_stack() {
                 p[5] = b.tail_bits;
                 w_.advance(6);
             }
-            w_.bytes(b.data, b.size);
+            if (!gather(t, b)) w_.bytes(b.data, b.size);
             return;
         }
         case Tag::pid: {
@@ -444,6 +458,11 @@ void encode_body(std::vector<std::uint8_t>& out, const Term& term) {
 
 void encode_body(std::vector<std::uint8_t>& out, const Term& term, OutgoingAtomCache* cache) {
     Encoder(out, cache).run(term);
+}
+
+void encode_body(std::vector<std::uint8_t>& out, const Term& term, OutgoingAtomCache* cache,
+                 Gathered& gathered) {
+    Encoder(out, cache, &gathered).run(term);
 }
 
 void encode_to(std::vector<std::uint8_t>& out, const Term& term, const EncodeOptions& options) {

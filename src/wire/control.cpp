@@ -341,8 +341,8 @@ struct OpChoice {
 class ControlWriter {
   public:
     ControlWriter(std::vector<std::uint8_t>& out, Op op, bool with_version,
-                  etf::OutgoingAtomCache* cache)
-        : out_(out), op_(op), with_version_(with_version), cache_(cache) {}
+                  etf::OutgoingAtomCache* cache, etf::Gathered* gathered)
+        : out_(out), op_(op), with_version_(with_version), cache_(cache), gathered_(gathered) {}
 
     void operator()(const Link& m) { pids(m.from, m.to); }
     void operator()(const Send& m) {
@@ -441,10 +441,15 @@ class ControlWriter {
         p[3] = static_cast<std::uint8_t>(op_);
     }
     void payload(const Term& t) {
-        if (with_version_)
+        if (gathered_ != nullptr) {
+            // Pass-through terms carry their own 131 (and no atom cache references).
+            if (with_version_) out_.push_back(etf::version_magic);
+            etf::encode_body(out_, t, with_version_ ? nullptr : cache_, *gathered_);
+        } else if (with_version_) {
             etf::encode_to(out_, t);
-        else
+        } else {
             etf::encode_body(out_, t, cache_);
+        }
     }
     // The token closes the tuple; the message follows it.
     void rest(const std::optional<Term>& token, const Term& message) {
@@ -497,6 +502,7 @@ class ControlWriter {
     Op op_;
     bool with_version_;
     etf::OutgoingAtomCache* cache_;  // null: every atom as text
+    etf::Gathered* gathered_;        // null: the payload's binaries copied
 };
 
 }  // namespace
@@ -558,8 +564,10 @@ Op op_for(const Control& control, std::uint64_t negotiated) {
 }
 
 void encode_control(std::vector<std::uint8_t>& out, const Control& control,
-                    std::uint64_t negotiated, bool with_version, etf::OutgoingAtomCache* cache) {
-    std::visit(ControlWriter(out, op_for(control, negotiated), with_version, cache), control);
+                    std::uint64_t negotiated, bool with_version, etf::OutgoingAtomCache* cache,
+                    etf::Gathered* gathered) {
+    std::visit(ControlWriter(out, op_for(control, negotiated), with_version, cache, gathered),
+               control);
 }
 
 }  // namespace distribute::wire

@@ -17,6 +17,7 @@
 #include "distribute/etf.hpp"
 #include "distribute/expected.hpp"
 #include "distribute/term.hpp"
+#include "term/etf_gathered.hpp"
 #include "term/etf_outgoing_atoms.hpp"
 
 namespace distribute::wire {
@@ -244,10 +245,11 @@ Op op_for(const Control& control, std::uint64_t negotiated);
 // Appends the control term (with 131 when `with_version`) and its payload term, if any, in the
 // form op_for() chose. Written straight into `out`, without building an intermediate tuple.
 // With a `cache` (after a distribution header, not `with_version`), atoms go as the references
-// it chooses.
+// it chooses. With `gathered`, the payload term's large binaries are gathered there instead of
+// copied (etf_gathered.hpp).
 void encode_control(std::vector<std::uint8_t>& out, const Control& control,
                     std::uint64_t negotiated, bool with_version,
-                    etf::OutgoingAtomCache* cache = nullptr);
+                    etf::OutgoingAtomCache* cache = nullptr, etf::Gathered* gathered = nullptr);
 
 }  // namespace distribute::wire
 

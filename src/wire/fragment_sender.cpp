@@ -61,21 +61,47 @@ std::optional<Pid> sending_process(const Control& control) {
         control);
 }
 
-OutgoingFragments::OutgoingFragments(std::vector<std::uint8_t> buffer, std::size_t terms_at,
-                                     std::size_t count, std::uint64_t sequence)
-    : buffer_(std::move(buffer)), terms_at_(terms_at), count_(count), sequence_(sequence) {}
+OutgoingFragments::OutgoingFragments(OutgoingBytes frame, std::size_t terms_at, std::size_t count,
+                                     std::uint64_t sequence)
+    : frame_(std::move(frame)),
+      reader_(frame_),
+      terms_at_(terms_at),
+      count_(count),
+      sequence_(sequence) {
+    // The frame's own length and header do not go out: each fragment has its prefix.
+    ByteViews skipped;
+    reader_.take(terms_at_, skipped);
+}
+
+// The reader goes on where it was, in the moved frame (its positions are offsets).
+OutgoingFragments::OutgoingFragments(OutgoingFragments&& other) noexcept
+    : frame_(std::move(other.frame_)),
+      reader_(other.reader_.moved_to(frame_)),
+      terms_at_(other.terms_at_),
+      count_(other.count_),
+      sequence_(other.sequence_),
+      next_(other.next_) {}
+
+OutgoingFragments& OutgoingFragments::operator=(OutgoingFragments&& other) noexcept {
+    frame_ = std::move(other.frame_);
+    reader_ = other.reader_.moved_to(frame_);
+    terms_at_ = other.terms_at_;
+    count_ = other.count_;
+    sequence_ = other.sequence_;
+    next_ = other.next_;
+    return *this;
+}
 
 std::size_t OutgoingFragments::piece_bytes(std::size_t index) const {
     const std::size_t from = index * fragment_data_bytes;
-    const std::size_t terms = buffer_.size() - terms_at_;
-    return std::min(fragment_data_bytes, terms - from);
+    return std::min(fragment_data_bytes, terms_bytes() - from);
 }
 
 std::size_t OutgoingFragments::wire_bytes() const {
-    return buffer_.size() - terms_at_ + count_ * prefix_bytes(1) + 1;
+    return terms_bytes() + count_ * prefix_bytes(1) + 1;
 }
 
-std::array<std::span<const std::uint8_t>, 2> OutgoingFragments::take(Prefix& prefix) {
+std::size_t OutgoingFragments::take(Prefix& prefix, ByteViews& views) {
     const std::size_t index = next_++;
     const std::size_t head = prefix_bytes(index);
     const std::size_t piece = piece_bytes(index);
@@ -85,9 +111,8 @@ std::array<std::span<const std::uint8_t>, 2> OutgoingFragments::take(Prefix& pre
     etf::wire::store64(prefix.data() + 6, sequence_);
     etf::wire::store64(prefix.data() + 14, count_ - index);
     if (index == 0) prefix[22] = 0;  // no atom cache references
-    return {std::span<const std::uint8_t>(prefix.data(), head),
-            std::span<const std::uint8_t>(buffer_.data() + terms_at_ + index * fragment_data_bytes,
-                                          piece)};
+    views.emplace_back(prefix.data(), head);
+    return head + reader_.take(piece, views);
 }
 
 }  // namespace distribute::wire

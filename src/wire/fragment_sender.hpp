@@ -7,7 +7,9 @@
 // Fragmented messages refer to no cached atoms: their frames are written interleaved with frames
 // encoded after them (docs/architecture.md).
 //
-// The pieces are views of the one encoded buffer: a 100 MB message is not copied again.
+// The pieces are views of the one encoded buffer and of the large binaries it leaves in place
+// (wire/outgoing_bytes.hpp): a 100 MB binary is not copied at all, and a piece may end inside
+// one.
 #pragma once
 
 #include <array>
@@ -19,6 +21,7 @@
 
 #include "distribute/term.hpp"
 #include "wire/control.hpp"
+#include "wire/outgoing_bytes.hpp"
 
 namespace distribute::wire {
 
@@ -47,24 +50,29 @@ class OutgoingFragments {
   public:
     using Prefix = std::array<std::uint8_t, max_fragment_prefix_bytes>;
 
-    // `buffer` holds the encoded terms from `terms_at` to its end (what follows a distribution
-    // header); `count` from fragments_for.
-    OutgoingFragments(std::vector<std::uint8_t> buffer, std::size_t terms_at, std::size_t count,
+    // `frame` is a whole frame (encode_frame) whose encoded terms start at `terms_at` (what
+    // follows a distribution header); `count` from fragments_for.
+    OutgoingFragments(OutgoingBytes frame, std::size_t terms_at, std::size_t count,
                       std::uint64_t sequence);
+    // Moving keeps the buffers where they are: views taken before stay valid.
+    OutgoingFragments(OutgoingFragments&& other) noexcept;
+    OutgoingFragments& operator=(OutgoingFragments&& other) noexcept;
 
     bool done() const { return next_ == count_; }
     std::size_t count() const { return count_; }
     // Bytes of all the frames, their prefixes included.
     std::size_t wire_bytes() const;
-    // The next fragment: its prefix written into `prefix` (the returned first span views it) and
-    // its piece of the message (a view of the buffer, valid while this object lives).
-    std::array<std::span<const std::uint8_t>, 2> take(Prefix& prefix);
+    // The next fragment appended to `views`: its prefix written into `prefix` (the first view is
+    // of it), then its piece of the message (views valid while this object lives). Its bytes.
+    std::size_t take(Prefix& prefix, ByteViews& views);
 
   private:
+    std::size_t terms_bytes() const { return frame_.size() - terms_at_; }
     std::size_t piece_bytes(std::size_t index) const;
     std::size_t prefix_bytes(std::size_t index) const { return index == 0 ? 23 : 22; }
 
-    std::vector<std::uint8_t> buffer_;
+    OutgoingBytes frame_;
+    OutgoingBytes::Reader reader_;  // at the next piece
     std::size_t terms_at_;
     std::size_t count_;
     std::uint64_t sequence_;

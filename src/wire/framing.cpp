@@ -193,9 +193,29 @@ std::size_t uncached_prefix_bytes(std::uint64_t negotiated) {
     return pass_through_layout(negotiated) ? 4 + 1 : 4 + 3;
 }
 
-void encode_frame(std::vector<std::uint8_t>& out, const Control& control,
-                  std::uint64_t negotiated) {
+namespace {
+
+// The frame's length: its encoded bytes after the length field and the binaries gathered for it.
+void store_length(std::vector<std::uint8_t>& out, std::size_t start, const etf::Gathered* gathered,
+                  std::size_t gathered_before) {
+    const std::size_t binaries = gathered ? gathered->bytes - gathered_before : 0;
+    etf::wire::store32(out.data() + start,
+                       static_cast<std::uint32_t>(out.size() - start - 4 + binaries));
+}
+
+// What a failed encode gathered goes with its bytes: no half-written frame is left in a shared
+// output buffer.
+void drop_gathered(etf::Gathered* gathered, std::size_t count, std::size_t bytes) {
+    if (gathered == nullptr) return;
+    gathered->binaries.resize(count);
+    gathered->bytes = bytes;
+}
+
+void encode_uncached(std::vector<std::uint8_t>& out, const Control& control,
+                     std::uint64_t negotiated, etf::Gathered* gathered) {
     const std::size_t start = out.size();
+    const std::size_t count = gathered ? gathered->binaries.size() : 0;
+    const std::size_t before = gathered ? gathered->bytes : 0;
     const bool headers = !pass_through_layout(negotiated);
     out.resize(start + 4);
     if (headers)
@@ -203,38 +223,66 @@ void encode_frame(std::vector<std::uint8_t>& out, const Control& control,
     else
         out.push_back(pass_through);
     try {
-        encode_control(out, control, negotiated, !headers);
+        encode_control(out, control, negotiated, !headers, nullptr, gathered);
     } catch (...) {
-        out.resize(start);  // no half-written frame left in a shared output buffer
+        out.resize(start);
+        drop_gathered(gathered, count, before);
         throw;
     }
-    etf::wire::store32(out.data() + start, static_cast<std::uint32_t>(out.size() - start - 4));
+    store_length(out, start, gathered, before);
+}
+
+}  // namespace
+
+void encode_frame(std::vector<std::uint8_t>& out, const Control& control,
+                  std::uint64_t negotiated) {
+    encode_uncached(out, control, negotiated, nullptr);
+}
+
+void encode_frame(OutgoingBytes& out, const Control& control, std::uint64_t negotiated) {
+    encode_uncached(out.encoded(), control, negotiated, &out.gathered());
+}
+
+void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control, bool cached) {
+    encode(out, control, cached, nullptr);
+}
+
+void FrameEncoder::encode(OutgoingBytes& out, const Control& control, bool cached) {
+    encode(out.encoded(), control, cached, &out.gathered());
 }
 
 // The terms are encoded first, since only they tell which atoms the header lists; the header
 // then goes in before them.
-void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control, bool cached) {
+void FrameEncoder::encode(std::vector<std::uint8_t>& out, const Control& control, bool cached,
+                          etf::Gathered* gathered) {
     if (!cached || !cache_) {
-        encode_frame(out, control, negotiated_);
+        encode_uncached(out, control, negotiated_, gathered);
         return;
     }
     const std::size_t start = out.size();
+    const std::size_t count = gathered ? gathered->binaries.size() : 0;
+    const std::size_t before = gathered ? gathered->bytes : 0;
     out.resize(start + 4);
     out.push_back(etf::version_magic);
     out.push_back(dist_header);
     const std::size_t terms_at = out.size();
     cache_->begin_message();
     try {
-        encode_control(out, control, negotiated_, false, cache_.get());
+        encode_control(out, control, negotiated_, false, cache_.get(), gathered);
     } catch (...) {
         cache_->abandon_message();
         out.resize(start);
+        drop_gathered(gathered, count, before);
         throw;
     }
     header_.clear();
     write_header_atoms(header_, cache_->entries());
     out.insert(out.begin() + static_cast<std::ptrdiff_t>(terms_at), header_.begin(), header_.end());
-    etf::wire::store32(out.data() + start, static_cast<std::uint32_t>(out.size() - start - 4));
+    // The binaries' places move with the terms the header went before.
+    if (gathered != nullptr)
+        for (std::size_t i = count; i < gathered->binaries.size(); ++i)
+            gathered->binaries[i].at += header_.size();
+    store_length(out, start, gathered, before);
 }
 
 }  // namespace distribute::wire

@@ -24,6 +24,7 @@
 #include "wire/dist_header.hpp"
 #include "wire/fragments.hpp"
 #include "wire/frame_error.hpp"
+#include "wire/outgoing_bytes.hpp"
 
 namespace distribute::wire {
 
@@ -62,11 +63,17 @@ class FrameEncoder {
     // the peer in the order of these calls. Otherwise the header refers to no atoms and the
     // cache is not touched.
     void encode(std::vector<std::uint8_t>& out, const Control& control, bool cached = true);
+    // The same with the payload's large binaries gathered, not copied: the same bytes on the
+    // wire.
+    void encode(OutgoingBytes& out, const Control& control, bool cached = true);
 
     std::uint64_t negotiated() const { return negotiated_; }
     bool caches() const { return cache_ != nullptr; }
 
   private:
+    void encode(std::vector<std::uint8_t>& out, const Control& control, bool cached,
+                etf::Gathered* gathered);
+
     std::uint64_t negotiated_;
     std::unique_ptr<etf::OutgoingAtomCache> cache_;
     std::vector<std::uint8_t> header_;  // the atom cache part being built
@@ -75,6 +82,8 @@ class FrameEncoder {
 // Appends one whole frame that refers to no cached atoms; reads nothing but its arguments, so
 // any thread may encode into a buffer of its own.
 void encode_frame(std::vector<std::uint8_t>& out, const Control& control, std::uint64_t negotiated);
+// The same with the payload's large binaries gathered, not copied.
+void encode_frame(OutgoingBytes& out, const Control& control, std::uint64_t negotiated);
 // Bytes encode_frame writes before the terms: the length and the header (131, 68, 0), or the
 // pass-through byte.
 std::size_t uncached_prefix_bytes(std::uint64_t negotiated);
