@@ -454,7 +454,9 @@ bool Session::over_queue_limit(const wire::OutgoingBytes::Mark& before, std::siz
     closed_ = true;
     drained_.notify_all();
     lock.unlock();
-    asio::dispatch(strand_, [self = shared_from_this(), queued] {
+    // Posted, never run inline: the sender may hold other locks (a connection coming up flushes
+    // its queued messages under its own mutex), and ending the session takes them again.
+    asio::post(strand_, [self = shared_from_this(), queued] {
         self->end(SessionEnd::Cause::send_queue_full,
                   std::to_string(queued) + " bytes queued for a peer that does not read them");
     });
