@@ -17,7 +17,7 @@ class OutgoingAtomCache;
 
 // Binaries of at least this many bytes are gathered instead of copied. Below it, a copy into
 // the encode buffer costs less than one more view in the write and the reference that keeps the
-// binary alive (README, "Sender CPU, profiled": the profile and the threshold).
+// binary alive (README, node benchmark, "64 KB, send": the profile and the threshold).
 inline constexpr std::size_t gathered_binary_bytes = 4096;
 
 // One binary left out of an encoding: its bytes belong at offset `at` of the output, between the
