@@ -18,6 +18,7 @@ struct Depot {
 };
 constinit Depot depots[class_count];
 constinit std::atomic<std::size_t> depot_bytes{0};
+constinit std::atomic<bool> depot_closed{false};
 
 // The next block of a list, leaving `block` poisoned (follow() opens a block being handed out).
 void* peek(void* block, std::uint8_t c) noexcept {
@@ -77,30 +78,62 @@ bool keeps_blocks(ThreadCache& k) noexcept {
     return !k.exited;
 }
 
+void delete_batch(void* first, std::uint8_t c) noexcept {
+    while (first != nullptr) {
+        void* next = follow(first, c);
+        ::operator delete(first);
+        first = next;
+    }
+}
+
+// Gives the depot's blocks back when the process exits (static destruction), as a thread's
+// lists are at its end, so that a leak checker finds nothing held (under AddressSanitizer the
+// links are in poisoned memory, which LeakSanitizer does not follow); batches given after that
+// go to operator delete.
+struct DepotFlush {
+    ~DepotFlush() {
+        depot_closed.store(true);
+        for (std::uint8_t c = 0; c < class_count; ++c) {
+            Depot& d = depots[c];
+            std::lock_guard lock(d.mutex);
+            for (void* first = d.batches.load(std::memory_order_relaxed); first != nullptr;) {
+                void* next = next_batch(first, c);
+                delete_batch(first, c);
+                first = next;
+            }
+            d.batches.store(nullptr, std::memory_order_relaxed);
+        }
+        depot_bytes.store(0);
+    }
+};
+
 // Moves the first batch_blocks(c) blocks of the thread's list of class c (it holds as many) to
-// the depot, or to operator delete when the depot is full.
+// the depot, or to operator delete when the depot is full or the process is exiting.
 void give_batch(ThreadCache& k, std::uint8_t c) noexcept {
+    static DepotFlush flush;
+    static_cast<void>(flush);
     const std::size_t n = batch_blocks(c);
     void* first = k.head[c];
     void* last = first;
     for (std::size_t i = 1; i < n; ++i)
         last = peek(last, c);
-    k.head[c] = peek(last, c);
+    k.head[c] = follow(last, c);  // left open: chain() writes its end mark and closes it
     chain(last, nullptr, c);
     k.blocks[c] -= static_cast<std::uint32_t>(n);
     k.bytes -= n * class_bytes[c];
     const std::size_t bytes = n * class_bytes[c];
     if (depot_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes > depot_limit) {
         depot_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-        while (first != nullptr) {
-            void* next = follow(first, c);
-            ::operator delete(first);
-            first = next;
-        }
+        delete_batch(first, c);
         return;
     }
     Depot& d = depots[c];
     std::lock_guard lock(d.mutex);
+    if (depot_closed.load()) {
+        depot_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+        delete_batch(first, c);
+        return;
+    }
     link_batch(first, d.batches.load(std::memory_order_relaxed), c);
     d.batches.store(first, std::memory_order_relaxed);
 }
