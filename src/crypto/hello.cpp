@@ -33,6 +33,12 @@ constexpr std::uint8_t cipher_byte(Cipher cipher) {
     return cipher == Cipher::AESGCM ? 'A' : 'C';
 }
 
+std::optional<Cipher> cipher_of_byte(std::uint8_t byte) {
+    for (const Cipher cipher : {Cipher::ChaChaPoly, Cipher::AESGCM})
+        if (byte == cipher_byte(cipher)) return cipher;
+    return std::nullopt;
+}
+
 HandshakeParams initiator_params(const Key& psk, const std::optional<KeyPair>& local_static,
                                  const std::optional<Key>& remote_static, Cipher cipher,
                                  const std::vector<std::uint8_t>& header,
@@ -149,16 +155,16 @@ Expected<std::pair<std::vector<std::uint8_t>, Channel>, CryptoError> ResponderHe
     p.pattern = pattern_;
     if (cipher_byte_) {
         if (rest.empty()) return crypto_failure(CryptoErrc::bad_hello, "hello cut short");
-        const std::uint8_t cipher = rest[0];
-        if (cipher != cipher_byte(Cipher::ChaChaPoly) && cipher != cipher_byte(Cipher::AESGCM))
+        const auto cipher = cipher_of_byte(rest[0]);
+        if (!cipher)
             return crypto_failure(CryptoErrc::bad_hello,
-                                  "unknown cipher " + std::to_string(cipher));
-        if (cipher == cipher_byte(Cipher::AESGCM) && !policy_.aesgcm)
+                                  "unknown cipher " + std::to_string(rest[0]));
+        if (*cipher == Cipher::AESGCM && !policy_.aesgcm)
             return crypto_failure(CryptoErrc::bad_hello,
                                   "the peer asks for AESGCM, and this node does not offer it (no "
                                   "AES hardware, or crypto.cipher = chachapoly)");
-        p.cipher = cipher == cipher_byte(Cipher::AESGCM) ? Cipher::AESGCM : Cipher::ChaChaPoly;
-        header_.push_back(cipher);
+        p.cipher = *cipher;
+        header_.push_back(rest[0]);
         rest = rest.subspan(1);
     }
     p.initiator = false;

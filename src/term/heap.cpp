@@ -119,23 +119,20 @@ void give_batch(ThreadCache& k, std::uint8_t c) noexcept {
         last = peek(last, c);
     k.head[c] = follow(last, c);  // left open: chain() writes its end mark and closes it
     chain(last, nullptr, c);
-    k.blocks[c] -= static_cast<std::uint32_t>(n);
-    k.bytes -= n * class_bytes[c];
     const std::size_t bytes = n * class_bytes[c];
-    if (depot_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes > depot_limit) {
-        depot_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-        delete_batch(first, c);
-        return;
+    k.blocks[c] -= static_cast<std::uint32_t>(n);
+    k.bytes -= bytes;
+    if (depot_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes <= depot_limit) {
+        Depot& d = depots[c];
+        std::lock_guard lock(d.mutex);
+        if (!depot_closed.load()) {
+            link_batch(first, d.batches.load(std::memory_order_relaxed), c);
+            d.batches.store(first, std::memory_order_relaxed);
+            return;
+        }
     }
-    Depot& d = depots[c];
-    std::lock_guard lock(d.mutex);
-    if (depot_closed.load()) {
-        depot_bytes.fetch_sub(bytes, std::memory_order_relaxed);
-        delete_batch(first, c);
-        return;
-    }
-    link_batch(first, d.batches.load(std::memory_order_relaxed), c);
-    d.batches.store(first, std::memory_order_relaxed);
+    depot_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    delete_batch(first, c);
 }
 
 // Takes a batch of class c from the depot onto the thread's (empty) list of that class.
