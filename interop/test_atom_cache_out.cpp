@@ -55,7 +55,9 @@ ConnectionStats stats_of(const Node& node, Atom peer) {
 }
 
 // Bytes on the wire per message for `count` messages of ten 40-character atoms, sent after one
-// such message went before (so erl's cache holds them, when we use it).
+// such message went before (so erl's cache holds them, when we use it). A new connection carries
+// other traffic of its own for a while (global and pg answering erl's nodeup, at a time of the
+// peer's choosing), so a window in which anything else went out is measured again.
 double bytes_per_repeated_message(const Node& node, Mailbox& from, Atom peer, int count) {
     std::vector<Term> atoms;
     for (int i = 0; i < 10; ++i)
@@ -63,17 +65,28 @@ double bytes_per_repeated_message(const Node& node, Mailbox& from, Atom peer, in
     const Term message = list_from(atoms);
     from.send(atom("sink"), peer, message);
     eventually([&] { return stats_of(node, peer).messages_out > 0; });
-    const ConnectionStats before = stats_of(node, peer);
-    for (int i = 0; i < count; ++i)
-        from.send(atom("sink"), peer, message);
-    ConnectionStats after;
-    eventually([&] {
-        after = stats_of(node, peer);
-        return after.messages_out >= before.messages_out + static_cast<std::uint64_t>(count);
-    });
-    REQUIRE(after.messages_out == before.messages_out + static_cast<std::uint64_t>(count));
-    const std::uint64_t ticks = (after.ticks_out - before.ticks_out) * 4;
-    return static_cast<double>(after.bytes_out - before.bytes_out - ticks) / count;
+    constexpr int windows = 5;
+    for (int window = 0; window < windows; ++window) {
+        const ConnectionStats before = stats_of(node, peer);
+        for (int i = 0; i < count; ++i)
+            from.send(atom("sink"), peer, message);
+        ConnectionStats after;
+        eventually([&] {
+            after = stats_of(node, peer);
+            return after.messages_out >= before.messages_out + static_cast<std::uint64_t>(count);
+        });
+        if (after.messages_out != before.messages_out + static_cast<std::uint64_t>(count)) {
+            MESSAGE("window " << window << " also carried "
+                              << after.messages_out - before.messages_out -
+                                     static_cast<std::uint64_t>(count)
+                              << " other messages; measuring again");
+            continue;
+        }
+        const std::uint64_t ticks = (after.ticks_out - before.ticks_out) * 4;
+        return static_cast<double>(after.bytes_out - before.bytes_out - ticks) / count;
+    }
+    FAIL("every one of " << windows << " windows carried messages other than the measured ones");
+    return 0;
 }
 
 }  // namespace
