@@ -43,6 +43,8 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
 
     std::unique_ptr<net::Transport> make_transport(int end);
 
+    net::Strand strand_of(int end) const { return *ends_[end].strand; }
+
     // Bytes written by `end` that reached the other one, all told.
     std::size_t bytes_written(int end) {
         std::lock_guard lock(mutex_);
@@ -61,15 +63,19 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         std::size_t piece = 0;  // the next of script.read_pieces
         std::size_t written = 0;
         std::optional<std::pair<std::span<std::uint8_t>, Handler>> parked;  // a read waiting
+        std::optional<net::Strand> strand;
     };
 
-    ScriptedLink(net::asio::io_context& io, Script end0, Script end1) : io_(io) {
+    ScriptedLink(net::asio::io_context& io, Script end0, Script end1) {
         ends_[0].script = std::move(end0);
         ends_[1].script = std::move(end1);
+        for (End& e : ends_)
+            e.strand.emplace(net::asio::make_strand(io));
     }
 
-    void complete(Handler done, boost::system::error_code error, std::size_t n) {
-        net::asio::post(io_, [done = std::move(done), error, n] { done(error, n); });
+    // On the strand of `end`'s transport, as a socket's completions are.
+    void complete(int end, Handler done, boost::system::error_code error, std::size_t n) {
+        net::asio::post(*ends_[end].strand, [done = std::move(done), error, n] { done(error, n); });
     }
 
     // With mutex_ held: completes the parked read of `end` if it can complete now.
@@ -78,7 +84,7 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         if (!e.parked) return;
         auto [into, done] = std::move(*e.parked);
         e.parked.reset();
-        if (e.closed) return complete(std::move(done), net::asio::error::operation_aborted, 0);
+        if (e.closed) return complete(end, std::move(done), net::asio::error::operation_aborted, 0);
         const bool stalled =
             e.script.stall_after_reads != 0 && e.reads > e.script.stall_after_reads;
         if (!stalled && !e.inbound.empty()) {
@@ -90,10 +96,10 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
             }
             std::copy_n(e.inbound.begin(), n, into.begin());
             e.inbound.erase(e.inbound.begin(), e.inbound.begin() + static_cast<std::ptrdiff_t>(n));
-            return complete(std::move(done), {}, n);
+            return complete(end, std::move(done), {}, n);
         }
         if (!stalled && ends_[1 - end].closed)
-            return complete(std::move(done), net::asio::error::eof, 0);
+            return complete(end, std::move(done), net::asio::error::eof, 0);
         e.parked.emplace(into, std::move(done));
     }
 
@@ -102,7 +108,7 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         End& e = ends_[end];
         ++e.reads;
         if (e.reads == e.script.fail_read)
-            return complete(std::move(done), net::asio::error::connection_reset, 0);
+            return complete(end, std::move(done), net::asio::error::connection_reset, 0);
         e.parked.emplace(into, std::move(done));
         settle(end);
     }
@@ -111,7 +117,7 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         std::lock_guard lock(mutex_);
         End& e = ends_[end];
         ++e.writes;
-        if (e.closed) return complete(std::move(done), net::asio::error::bad_descriptor, 0);
+        if (e.closed) return complete(end, std::move(done), net::asio::error::bad_descriptor, 0);
         End& other = ends_[1 - end];
         const bool fails = e.writes == e.script.fail_write;
         const std::size_t n =
@@ -120,7 +126,7 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
             other.inbound.insert(other.inbound.end(), bytes.begin(), bytes.begin() + n);
         e.written += n;
         settle(1 - end);
-        complete(std::move(done),
+        complete(end, std::move(done),
                  fails ? net::asio::error::broken_pipe : boost::system::error_code{}, n);
     }
 
@@ -131,7 +137,6 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         settle(1 - end);
     }
 
-    net::asio::io_context& io_;
     std::mutex mutex_;
     End ends_[2];
 };
@@ -141,6 +146,8 @@ class ScriptedTransport final : public net::Transport {
     ScriptedTransport(std::shared_ptr<ScriptedLink> link, int end)
         : link_(std::move(link)), end_(end) {}
     ~ScriptedTransport() override { link_->close(end_); }
+
+    net::Strand strand() const override { return link_->strand_of(end_); }
 
     void async_read_some(std::span<std::uint8_t> into, Handler done) override {
         link_->read(end_, into, std::move(done));

@@ -765,13 +765,6 @@ TEST_SUITE("node") {
         CHECK(std::string(line) == "1\n");
     }
 
-}  // TEST_SUITE
-
-// Apart from "node" so that the thread sanitizer's CI step leaves it out for now: with the whole
-// node suite, TSan reported a race in asio's epoll_reactor (cleanup_descriptor_data, closing the
-// socket of the session this test ends, against the socket's construction on another thread) in
-// 2 runs of 9, never with this test alone (8 runs) nor without it (5); not understood yet.
-TEST_SUITE("node send queue limit") {
     TEST_CASE(
         "messages queued before a connection is up and past max_send_queue_bytes end that "
         "connection once it comes up, and the node connects again") {

@@ -54,8 +54,10 @@ std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> secure_pair(
     asio::io_context& io) {
     auto [dialled, accepted] = socket_pair(io);
     auto [mine, theirs] = channels();
-    return {make_secure_transport(io, make_tcp_transport(std::move(dialled)), std::move(mine)),
-            make_secure_transport(io, make_tcp_transport(std::move(accepted)), std::move(theirs))};
+    return {make_secure_transport(make_tcp_transport(asio::make_strand(io), std::move(dialled)),
+                                  std::move(mine)),
+            make_secure_transport(make_tcp_transport(asio::make_strand(io), std::move(accepted)),
+                                  std::move(theirs))};
 }
 
 // Reads from `transport` until `want` bytes have arrived, alternating a buffer too small for a

@@ -9,12 +9,8 @@ namespace distribute::net {
 namespace {
 
 struct Setup : std::enable_shared_from_this<Setup> {
-    Setup(asio::io_context& io, std::chrono::milliseconds timeout, TransportReady done)
-        : io(io),
-          strand(asio::make_strand(io)),
-          timer(strand),
-          timeout(timeout),
-          done(std::move(done)) {}
+    Setup(asio::io_context& io, Strand on, std::chrono::milliseconds timeout, TransportReady done)
+        : io(io), strand(std::move(on)), timer(strand), timeout(timeout), done(std::move(done)) {}
 
     void arm() {
         timer.expires_after(timeout);
@@ -40,7 +36,8 @@ struct Setup : std::enable_shared_from_this<Setup> {
         done = nullptr;
         callback(std::move(ready));
     }
-    // `bytes` more bytes into `buffer` from the transport, then `next` on the strand.
+    // `bytes` more bytes into `buffer` from the transport, then `next` (on the strand, where the
+    // transport completes).
     template <class Next>
     void read_exactly(std::size_t bytes, std::string closed_means, Next next) {
         buffer.resize(bytes);
@@ -53,13 +50,9 @@ struct Setup : std::enable_shared_from_this<Setup> {
             std::span(buffer.data() + at, buffer.size() - at),
             [self = shared_from_this(), at, closed_means = std::move(closed_means),
              next = std::move(next)](const boost::system::error_code& e, std::size_t n) mutable {
-                asio::dispatch(
-                    self->strand, [self, e, n, at, closed_means = std::move(closed_means),
-                                   next = std::move(next)]() mutable {
-                        if (!self->done) return;
-                        if (e) return self->fail(closed_means + " (" + e.message() + ")");
-                        self->read_from(at + n, std::move(closed_means), std::move(next));
-                    });
+                if (!self->done) return;
+                if (e) return self->fail(closed_means + " (" + e.message() + ")");
+                self->read_from(at + n, std::move(closed_means), std::move(next));
             });
     }
     template <class Next>
@@ -67,16 +60,14 @@ struct Setup : std::enable_shared_from_this<Setup> {
         out = std::move(bytes);
         transport->async_write(out, [self = shared_from_this(), next = std::move(next)](
                                         const boost::system::error_code& e, std::size_t) mutable {
-            asio::dispatch(self->strand, [self, e, next = std::move(next)]() mutable {
-                if (!self->done) return;
-                if (e) return self->fail("cannot send the encrypted handshake: " + e.message());
-                next();
-            });
+            if (!self->done) return;
+            if (e) return self->fail("cannot send the encrypted handshake: " + e.message());
+            next();
         });
     }
 
     asio::io_context& io;
-    asio::strand<asio::io_context::executor_type> strand;
+    Strand strand;  // the transport's, once there is one
     asio::steady_timer timer;
     std::chrono::milliseconds timeout;
     TransportReady done;
@@ -101,8 +92,8 @@ void respond(const std::shared_ptr<Setup>& setup) {
             if (!answer) return setup->fail(answer.error().detail);
             auto channel = std::make_shared<crypto::Channel>(std::move(answer->second));
             setup->write(std::move(answer->first), [setup, channel] {
-                setup->succeed(make_secure_transport(setup->io, std::move(setup->transport),
-                                                     std::move(*channel)));
+                setup->succeed(
+                    make_secure_transport(std::move(setup->transport), std::move(*channel)));
             });
         });
     });
@@ -112,7 +103,7 @@ void respond(const std::shared_ptr<Setup>& setup) {
 
 void async_secure_dial(asio::io_context& io, std::unique_ptr<Transport> inner, SecureDial params,
                        TransportReady done) {
-    auto setup = std::make_shared<Setup>(io, params.timeout, std::move(done));
+    auto setup = std::make_shared<Setup>(io, inner->strand(), params.timeout, std::move(done));
     setup->transport = std::move(inner);
     setup->initiator = std::make_unique<crypto::InitiatorHello>(
         params.psk, params.local_static, params.remote_static, params.rekey, params.offer);
@@ -126,8 +117,8 @@ void async_secure_dial(asio::io_context& io, std::unique_ptr<Transport> inner, S
                 [setup] {
                     auto channel = setup->initiator->finish(setup->buffer);
                     if (!channel) return setup->fail(channel.error().detail);
-                    setup->succeed(make_secure_transport(setup->io, std::move(setup->transport),
-                                                         std::move(*channel)));
+                    setup->succeed(
+                        make_secure_transport(std::move(setup->transport), std::move(*channel)));
                 });
         });
     });
@@ -135,7 +126,8 @@ void async_secure_dial(asio::io_context& io, std::unique_ptr<Transport> inner, S
 
 void async_secure_accept(asio::io_context& io, tcp::socket socket, AcceptPolicy policy,
                          TransportReady done) {
-    auto setup = std::make_shared<Setup>(io, policy.timeout, std::move(done));
+    auto setup =
+        std::make_shared<Setup>(io, asio::make_strand(io), policy.timeout, std::move(done));
     setup->socket = std::move(socket);
     if (policy.encrypted)
         setup->responder = std::make_unique<crypto::ResponderHello>(std::move(*policy.encrypted));
@@ -157,12 +149,12 @@ void async_secure_accept(asio::io_context& io, tcp::socket socket, AcceptPolicy 
                             "a plaintext connection (a BEAM node, or ours without encryption), and "
                             "this node requires encryption (crypto require)");
                     if (!encrypted)
-                        return setup->succeed(
-                            make_tcp_transport(std::move(setup->socket), std::move(setup->buffer)));
+                        return setup->succeed(make_tcp_transport(
+                            setup->strand, std::move(setup->socket), std::move(setup->buffer)));
                     if (!setup->responder)
                         return setup->fail(
                             "an encrypted connection, and encryption is off on this node");
-                    setup->transport = make_tcp_transport(std::move(setup->socket));
+                    setup->transport = make_tcp_transport(setup->strand, std::move(setup->socket));
                     respond(setup);
                 }));
     });

@@ -14,9 +14,8 @@ constexpr std::size_t kept_sealed_capacity = 4 * 1024 * 1024;
 
 class SecureTransport final : public Transport {
   public:
-    SecureTransport(asio::io_context& io, std::unique_ptr<Transport> inner, crypto::Channel channel)
-        : io_(io),
-          inner_(std::move(inner)),
+    SecureTransport(std::unique_ptr<Transport> inner, crypto::Channel channel)
+        : inner_(std::move(inner)),
           sealer_(std::move(channel.sealer)),
           opener_(std::move(channel.opener)),
           security_("encrypted (" + crypto::protocol_name(channel.pattern, channel.cipher) + ")"),
@@ -32,12 +31,13 @@ class SecureTransport final : public Transport {
             const auto opened = open_buffered(into);
             if (opened.failed) {
                 failure_ = opened.why;
-                return asio::post(
-                    io_, [done = std::move(done)] { done(asio::error::connection_aborted, 0); });
+                return asio::post(strand(), [done = std::move(done)] {
+                    done(asio::error::connection_aborted, 0);
+                });
             }
             n = opened.produced;
         }
-        if (n > 0) return asio::post(io_, [done = std::move(done), n] { done({}, n); });
+        if (n > 0) return asio::post(strand(), [done = std::move(done), n] { done({}, n); });
         read_records(into, std::move(done));
     }
 
@@ -52,7 +52,7 @@ class SecureTransport final : public Transport {
         for (auto part : parts)
             n += part.size();
         if (!seal(parts, n)) {
-            return asio::post(io_, [done = std::move(done)] {
+            return asio::post(strand(), [done = std::move(done)] {
                 done(asio::error::message_size, 0);  // the nonce space is used up
             });
         }
@@ -76,6 +76,8 @@ class SecureTransport final : public Transport {
         return bytes.size();
     }
     bool flushed() const override { return unsent_ == sealed_end_; }
+
+    Strand strand() const override { return inner_->strand(); }
 
     // A whole record's data and its type byte (the type is written over by the next record).
     std::size_t read_unit() const override { return crypto::max_record_data + 1; }
@@ -155,7 +157,6 @@ class SecureTransport final : public Transport {
             });
     }
 
-    asio::io_context& io_;
     std::unique_ptr<Transport> inner_;
     // Both used by the write in flight, or by write_now under the session's output lock while
     // none is.
@@ -179,10 +180,9 @@ class SecureTransport final : public Transport {
 
 }  // namespace
 
-std::unique_ptr<Transport> make_secure_transport(asio::io_context& io,
-                                                 std::unique_ptr<Transport> inner,
+std::unique_ptr<Transport> make_secure_transport(std::unique_ptr<Transport> inner,
                                                  crypto::Channel channel) {
-    return std::make_unique<SecureTransport>(io, std::move(inner), std::move(channel));
+    return std::make_unique<SecureTransport>(std::move(inner), std::move(channel));
 }
 
 }  // namespace distribute::net

@@ -16,8 +16,8 @@
 
 namespace distribute::net {
 
-std::unique_ptr<Transport> make_secure_transport(asio::io_context& io,
-                                                 std::unique_ptr<Transport> inner,
+// Runs on `inner`'s strand.
+std::unique_ptr<Transport> make_secure_transport(std::unique_ptr<Transport> inner,
                                                  crypto::Channel channel);
 
 using TransportReady = std::function<void(Expected<std::unique_ptr<Transport>, std::string>)>;

@@ -40,7 +40,7 @@ bool shared(const SharedBuffer& buffer) {
 Session::Session(asio::io_context& io, std::unique_ptr<Transport> transport,
                  SessionSettings settings, SessionObserver& observer, std::string dialled)
     : io_(io),
-      strand_(asio::make_strand(io)),
+      strand_(transport->strand()),
       transport_(std::move(transport)),
       settings_(std::move(settings)),
       observer_(observer),
@@ -56,18 +56,6 @@ Session::Session(asio::io_context& io, std::unique_ptr<Transport> transport,
 }
 
 Session::~Session() = default;
-
-// The Transport takes its completion handlers as std::function, which drops the executor that
-// asio::bind_executor attaches: a bound handler would run on whichever io thread completed the
-// operation, concurrently with the strand. So the handler hops onto the strand itself (inline
-// when the strand is free on this thread).
-Transport::Handler Session::on_strand(Transport::Handler handler) {
-    // Each completion runs once: the handler moves on instead of being copied.
-    return [strand = strand_, handler = std::move(handler)](const boost::system::error_code& e,
-                                                            std::size_t n) mutable {
-        asio::dispatch(strand, [handler = std::move(handler), e, n] { handler(e, n); });
-    };
-}
 
 void Session::start() {
     asio::dispatch(strand_, [self = shared_from_this()] {
@@ -125,8 +113,9 @@ void Session::read() {
     make_room();
     auto into = std::span<std::uint8_t>(in_.data() + end_, in_.size() - end_);
     transport_->async_read_some(
-        into, on_strand([self = shared_from_this()](const boost::system::error_code& e,
-                                                    std::size_t n) { self->on_read(e, n); }));
+        into, [self = shared_from_this()](const boost::system::error_code& e, std::size_t n) {
+            self->on_read(e, n);
+        });
 }
 
 // Keeps room after end_ for the next read: unconsumed bytes move to the front of the buffer, or
@@ -549,8 +538,7 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
     drained_.notify_all();
     lock.unlock();
     transport_->async_write_parts(
-        parts_,
-        on_strand([self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
+        parts_, [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
             if (e) {
                 {
                     std::lock_guard lock(self->out_mutex_);
@@ -563,7 +551,7 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
             self->in_flight_.clear(kept_write_capacity);
             self->retired_.clear();
             if (!self->write(lock) && self->ended_) self->transport_->close();
-        }));
+        });
     return true;
 }
 

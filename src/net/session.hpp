@@ -150,7 +150,6 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t connection_id = 0;
 
   private:
-    Transport::Handler on_strand(Transport::Handler handler);
     void read();
     void on_read(const boost::system::error_code& error, std::size_t n);
     bool feed_handshake();
@@ -184,7 +183,7 @@ class Session : public std::enable_shared_from_this<Session> {
     void end(SessionEnd::Cause cause, std::string detail);
 
     asio::io_context& io_;
-    asio::strand<asio::io_context::executor_type> strand_;
+    Strand strand_;  // the transport's
     std::unique_ptr<Transport> transport_;
     SessionSettings settings_;
     SessionObserver& observer_;

@@ -20,8 +20,10 @@ std::string printable(const tcp::endpoint& endpoint) {
 
 class TcpTransport final : public Transport {
   public:
-    TcpTransport(tcp::socket socket, std::vector<std::uint8_t> already_read)
-        : socket_(std::move(socket)), already_read_(std::move(already_read)) {
+    TcpTransport(Strand strand, tcp::socket socket, std::vector<std::uint8_t> already_read)
+        : strand_(std::move(strand)),
+          socket_(std::move(socket)),
+          already_read_(std::move(already_read)) {
         close_on_exec(socket_.native_handle());
         boost::system::error_code ignored;
         // Distribution frames are often tiny and latency matters: the BEAM sets nodelay too.
@@ -30,19 +32,24 @@ class TcpTransport final : public Transport {
         if (!ignored) address_ = printable(endpoint);
     }
 
+    Strand strand() const override { return strand_; }
+
     void async_read_some(std::span<std::uint8_t> into, Handler done) override {
         if (!already_read_.empty()) {
             const std::size_t n = std::min(into.size(), already_read_.size());
             std::memcpy(into.data(), already_read_.data(), n);
             already_read_.erase(already_read_.begin(),
                                 already_read_.begin() + static_cast<std::ptrdiff_t>(n));
-            asio::post(socket_.get_executor(), [done = std::move(done), n] { done({}, n); });
+            asio::post(strand_, [done = std::move(done), n] { done({}, n); });
             return;
         }
-        socket_.async_read_some(asio::buffer(into.data(), into.size()), std::move(done));
+        socket_.async_read_some(asio::buffer(into.data(), into.size()),
+                                asio::bind_executor(strand_, std::move(done)));
     }
     void async_write(std::span<const std::uint8_t> bytes, Handler done) override {
-        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(done));
+        // The handler's executor is where asio runs each further write_some of a partial write.
+        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
+                          asio::bind_executor(strand_, std::move(done)));
     }
     void async_write_parts(std::span<const std::span<const std::uint8_t>> parts,
                            Handler done) override {
@@ -50,7 +57,8 @@ class TcpTransport final : public Transport {
         buffers.reserve(parts.size());
         for (auto part : parts)
             buffers.emplace_back(part.data(), part.size());
-        asio::async_write(socket_, std::move(buffers), std::move(done));
+        asio::async_write(socket_, std::move(buffers),
+                          asio::bind_executor(strand_, std::move(done)));
     }
     std::size_t write_now(std::span<const std::uint8_t> bytes) override {
         // The raw descriptor: asio's socket object is not for concurrent use, and the only
@@ -68,6 +76,7 @@ class TcpTransport final : public Transport {
     std::string peer_address() const override { return address_; }
 
   private:
+    Strand strand_;
     tcp::socket socket_;
     std::vector<std::uint8_t> already_read_;
     std::string address_ = "?";
@@ -81,9 +90,10 @@ asio::ip::address unmapped(const asio::ip::address& address) {
     return address;
 }
 
-std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket,
+std::unique_ptr<Transport> make_tcp_transport(Strand strand, tcp::socket socket,
                                               std::vector<std::uint8_t> already_read) {
-    return std::make_unique<TcpTransport>(std::move(socket), std::move(already_read));
+    return std::make_unique<TcpTransport>(std::move(strand), std::move(socket),
+                                          std::move(already_read));
 }
 
 }  // namespace distribute::net

@@ -16,12 +16,20 @@
 
 namespace distribute::net {
 
+// A transport and everything that runs over it (the encrypted handshake, then the session) work
+// on the transport's one strand.
+using Strand = asio::strand<asio::io_context::executor_type>;
+
 class Transport {
   public:
     using Handler = std::function<void(const boost::system::error_code&, std::size_t)>;
     virtual ~Transport() = default;
 
-    // At most one read and one write in flight at a time, both started on the session's strand.
+    // Where every completion runs, and every step of a write that takes several: an asio socket
+    // is not for use by two threads at once, and close() runs there too, so a session ending
+    // while a large write is half done cannot touch the socket beside that write's next step.
+    virtual Strand strand() const = 0;
+    // At most one read and one write in flight at a time, both started on the strand.
     virtual void async_read_some(std::span<std::uint8_t> into, Handler done) = 0;
     // Writes every byte (or fails).
     virtual void async_write(std::span<const std::uint8_t> bytes, Handler done) = 0;
@@ -58,7 +66,7 @@ class Transport {
 
 // `already_read`: bytes taken off the socket before (an acceptor looking at the first bytes),
 // handed to the first read.
-std::unique_ptr<Transport> make_tcp_transport(tcp::socket socket,
+std::unique_ptr<Transport> make_tcp_transport(Strand strand, tcp::socket socket,
                                               std::vector<std::uint8_t> already_read = {});
 
 // An IPv4 peer of a dual-stack socket as IPv4 (127.0.0.1, not ::ffff:127.0.0.1): one peer has one

@@ -139,7 +139,7 @@ void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
     const std::string peer(connection->peer.name());
     auto plan = dial_plan(peer, dialled->epmd_extra);
     if (!plan) return dial_failed(connection, plan.error());
-    auto transport = net::make_tcp_transport(std::move(dialled->socket));
+    auto transport = net::make_tcp_transport(asio::make_strand(io_), std::move(dialled->socket));
     if (!*plan) return start_dialled_session(connection, std::move(transport));
     net::async_secure_dial(
         io_, std::move(transport), std::move(**plan),
