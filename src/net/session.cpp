@@ -182,17 +182,23 @@ SharedBuffer Session::take_spare(std::size_t size) {
     return SharedBuffer(size);
 }
 
-// Keeps a buffer in_ let go of, in place of one still in use (which its users then free) when
-// there are kept_spares already.
+// Keeps a buffer in_ let go of, when there are kept_spares already in place of one still in use
+// (which its users then free) or else of a smaller one: the spares follow the connection's
+// frames. Spares kept from a stream of small frames (read_chunk large) would otherwise stay, and
+// every buffer a stream of large frames needs would be a fresh one, faulted in page by page.
 void Session::keep_spare(SharedBuffer buffer) {
     if (buffer.size() > kept_spare_capacity || buffer.size() < read_chunk) return;
     if (spares_.size() < kept_spares) {
         spares_.push_back(std::move(buffer));
         return;
     }
-    auto busy = std::find_if(spares_.begin(), spares_.end(),
-                             [](const SharedBuffer& spare) { return shared(spare); });
-    if (busy != spares_.end()) *busy = std::move(buffer);
+    auto replaced = std::find_if(spares_.begin(), spares_.end(),
+                                 [](const SharedBuffer& spare) { return shared(spare); });
+    if (replaced == spares_.end())
+        replaced = std::min_element(
+            spares_.begin(), spares_.end(),
+            [](const SharedBuffer& a, const SharedBuffer& b) { return a.size() < b.size(); });
+    if (shared(*replaced) || replaced->size() < buffer.size()) *replaced = std::move(buffer);
 }
 
 void Session::on_read(const boost::system::error_code& error, std::size_t n) {
