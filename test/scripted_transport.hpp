@@ -1,7 +1,8 @@
 // An in-memory connection for the session tests: two Transports joined back to back, whose reads
 // deliver the bytes in the pieces a test chooses and which fail where it says (the Nth read, the
-// Nth write after some of its bytes went out, reads that stall), as Boost.Beast's test streams
-// do for HTTP. Every path of net::Session runs on it without a socket, deterministically.
+// Nth write after some of its bytes went out, reads that stall, writes held back), as Boost.Beast's
+// test streams do for HTTP. Every path of net::Session runs on it without a socket,
+// deterministically.
 #pragma once
 
 #include <algorithm>
@@ -50,6 +51,28 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         std::lock_guard lock(mutex_);
         return ends_[end].written;
     }
+    // Writes started by `end`, all told (a gathering write counts once).
+    int writes(int end) {
+        std::lock_guard lock(mutex_);
+        return ends_[end].writes;
+    }
+    // From now on the writes of `end` neither reach the other end nor complete, as on a socket
+    // whose peer reads nothing, until release_writes (or a close, which fails them).
+    void hold_writes(int end) {
+        std::lock_guard lock(mutex_);
+        ends_[end].holding = true;
+    }
+    // The held writes of `end` go through in order, and later ones at once again.
+    void release_writes(int end) {
+        std::lock_guard lock(mutex_);
+        End& e = ends_[end];
+        e.holding = false;
+        while (!e.held.empty()) {
+            End::Held write = std::move(e.held.front());
+            e.held.pop_front();
+            deliver(end, write.bytes, std::move(write.done), write.fails);
+        }
+    }
 
   private:
     friend class ScriptedTransport;
@@ -64,6 +87,13 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         std::size_t written = 0;
         std::optional<std::pair<std::span<std::uint8_t>, Handler>> parked;  // a read waiting
         std::optional<net::Strand> strand;
+        bool holding = false;  // hold_writes
+        struct Held {
+            std::vector<std::uint8_t> bytes;
+            Handler done;
+            bool fails;
+        };
+        std::deque<Held> held;  // writes held back
     };
 
     ScriptedLink(net::asio::io_context& io, Script end0, Script end1) {
@@ -118,8 +148,16 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
         End& e = ends_[end];
         ++e.writes;
         if (e.closed) return complete(end, std::move(done), net::asio::error::bad_descriptor, 0);
-        End& other = ends_[1 - end];
         const bool fails = e.writes == e.script.fail_write;
+        if (e.holding)
+            return e.held.push_back({{bytes.begin(), bytes.end()}, std::move(done), fails});
+        deliver(end, bytes, std::move(done), fails);
+    }
+
+    // With mutex_ held: the bytes of a write of `end` reach the other end, and it completes.
+    void deliver(int end, std::span<const std::uint8_t> bytes, Handler done, bool fails) {
+        End& e = ends_[end];
+        End& other = ends_[1 - end];
         const std::size_t n =
             fails ? std::min(bytes.size(), e.script.fail_write_after) : bytes.size();
         if (!other.closed)
@@ -133,6 +171,9 @@ class ScriptedLink : public std::enable_shared_from_this<ScriptedLink> {
     void close(int end) {
         std::lock_guard lock(mutex_);
         ends_[end].closed = true;
+        for (auto& write : ends_[end].held)
+            complete(end, std::move(write.done), net::asio::error::operation_aborted, 0);
+        ends_[end].held.clear();
         settle(end);
         settle(1 - end);
     }

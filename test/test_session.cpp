@@ -4,13 +4,16 @@
 // session exactly once on each side, with whole controls only.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "net/session.hpp"
 #include "scripted_transport.hpp"
+#include "waits.hpp"
 #include "wire/flags.hpp"
 
 using namespace distribute;
@@ -125,6 +128,27 @@ wire::Control numbered(int i) {
     const std::string filler(i % 50 == 9 ? 70000 : 20, static_cast<char>('a' + i % 26));
     return wire::Send{to, tuple(i, binary(filler)), std::nullopt};
 }
+
+// Holds the writes of `pair.a` with the write of `first` in flight: its lanes then only grow,
+// none of their bytes taken, until the writes are released or the session ends.
+void hold_writes_after(SessionPair& pair, const wire::Control& first) {
+    const int before = pair.link->writes(0);
+    pair.link->hold_writes(0);
+    pair.a->send(first);
+    testing::eventually([&] { return pair.link->writes(0) == before + 1; });
+}
+
+// A program's thread sending on a session; a test that fails while it waits there ends the
+// session, so that it goes on and is joined.
+struct ProgramThread {
+    net::Session& session;
+    std::thread thread;
+    ~ProgramThread() {
+        if (!thread.joinable()) return;
+        session.close();
+        thread.join();
+    }
+};
 
 // Whole controls 0, 1, ... in order, nothing else: a prefix of what was sent.
 void check_prefix(const std::vector<wire::Control>& got) {
@@ -329,5 +353,115 @@ TEST_SUITE("session") {
         CHECK(pair.b_seen.controls()[2] == after);
         // Ten fragments (600,000 bytes in pieces of 64 KiB) and the two small frames.
         CHECK(pair.b->traffic().messages_in == 12);
+    }
+
+    TEST_CASE(
+        "two large messages of different senders take turns, several fragments a write: the "
+        "smaller one, queued second, ends first, and a small message goes before both") {
+        SessionPair pair(Script{}, Script{});
+        pair.both_up();
+        const Pid first{"a@host"_a, 1, 0, 1};
+        const Pid second{"a@host"_a, 2, 0, 1};
+        const Pid third{"a@host"_a, 3, 0, 1};
+        const wire::Control larger =
+            wire::SendSender{first, to, tuple("larger"_a, binary(std::string(600'000, 'l'))), {}};
+        const wire::Control smaller =
+            wire::SendSender{second, to, tuple("smaller"_a, binary(std::string(200'000, 's'))), {}};
+        const wire::Control small = wire::SendSender{third, to, "small"_a, {}};
+        const wire::Control after = wire::SendSender{first, to, "after"_a, {}};
+        const int writes_before = pair.link->writes(0);
+        // From a node thread, so that all four are queued before the first write goes out.
+        net::asio::post(pair.io, [&] {
+            pair.a->send(larger);
+            pair.a->send(smaller);
+            pair.a->send(small);
+            pair.a->send(after);
+        });
+        pair.b_seen.wait_for([](const Recorder& r) { return r.controls().size() == 4; });
+        CHECK(pair.b_seen.controls()[0] == small);
+        CHECK(pair.b_seen.controls()[1] == smaller);
+        CHECK(pair.b_seen.controls()[2] == larger);
+        CHECK(pair.b_seen.controls()[3] == after);
+        // 10 + 4 fragments and two small frames: about 800 KB in writes of at least 256 KiB but
+        // the last, where one fragment a write took 11.
+        CHECK(pair.b->traffic().messages_in == 16);
+        CHECK(pair.link->writes(0) - writes_before <= 4);
+    }
+
+    TEST_CASE(
+        "a program thread behind its own large messages waits while the writes are held, goes "
+        "on when they are written, and waits once per half a busy limit written; every message "
+        "arrives whole and in order") {
+        auto tight = settings_for("a@host");
+        tight.busy_limit = 512 * 1024;
+        SessionPair pair(Script{}, Script{}, tight);
+        pair.both_up();
+        const wire::Control first = wire::SendSender{{"a@host"_a, 2, 0, 1}, to, "first"_a, {}};
+        hold_writes_after(pair, first);
+        const Pid sender{"a@host"_a, 1, 0, 1};
+        // 70,000 bytes: two fragments each; 60 of them are 4.2 MB, eight busy limits.
+        constexpr int count = 60;
+        auto message = [&](int i) -> wire::Control {
+            return wire::SendSender{
+                sender,
+                to,
+                tuple(i, binary(std::string(70'000, static_cast<char>('a' + i % 26)))),
+                {}};
+        };
+        std::atomic<int> sent{0};
+        ProgramThread program{*pair.a, std::thread([&] {
+                                  for (int i = 0; i < count; ++i) {
+                                      pair.a->send(message(i));
+                                      sent.store(i + 1);
+                                  }
+                              })};
+        // With nothing written, the lane grows past the limit and its sender waits there.
+        testing::eventually([&] { return pair.a->traffic().busy_waits == 1; });
+        CHECK(pair.a->traffic().queued_bytes > tight.busy_limit);
+        CHECK(sent.load() < count);
+        pair.link->release_writes(0);
+        pair.b_seen.wait_for([](const Recorder& r) { return r.controls().size() == count + 1; });
+        program.thread.join();
+        pair.finish();
+        CHECK(pair.b_seen.controls()[0] == first);
+        for (int i = 0; i < count; ++i)
+            CHECK(pair.b_seen.controls()[static_cast<std::size_t>(i) + 1] == message(i));
+        // Once waiting, it goes on when its lane is down to half the limit, so it queues over
+        // half a limit before it waits again; going on below the limit itself, it would wait
+        // about once per message.
+        const std::size_t queued = count * std::size_t{71'000};  // with headers, at most
+        CHECK(pair.a->traffic().busy_waits <= 1 + queued / (tight.busy_limit / 2));
+    }
+
+    TEST_CASE(
+        "a program thread waiting behind its lane goes on when the session closes, and what it "
+        "sends after is dropped") {
+        auto tight = settings_for("a@host");
+        tight.busy_limit = 256 * 1024;
+        SessionPair pair(Script{}, Script{}, tight);
+        pair.both_up();
+        hold_writes_after(pair, wire::SendSender{{"a@host"_a, 2, 0, 1}, to, "first"_a, {}});
+        const Pid sender{"a@host"_a, 1, 0, 1};
+        const wire::Control large =
+            wire::SendSender{sender, to, tuple("large"_a, binary(std::string(100'000, 'x'))), {}};
+        std::promise<void> done;
+        ProgramThread program{*pair.a, std::thread([&] {
+                                  for (int i = 0; i < 10; ++i)
+                                      pair.a->send(large);
+                                  done.set_value();
+                              })};
+        testing::eventually([&] { return pair.a->traffic().busy_waits == 1; });
+        pair.a->close("test over");
+        REQUIRE(done.get_future().wait_for(60s) == std::future_status::ready);
+        program.thread.join();
+        pair.both_ended();
+        const std::size_t sent_out = pair.a->traffic().messages_out;
+        pair.finish();
+        CHECK(pair.a_seen.ends()[0].cause == net::SessionEnd::Cause::closed_by_us);
+        // Nothing was written (the write of the first frame was held, then failed by the
+        // close), and what it sent once the session had ended was dropped: the first frame and
+        // three messages (the third past the limit) went out, not the other seven.
+        CHECK(pair.b_seen.controls().empty());
+        CHECK(sent_out == 4);
     }
 }  // TEST_SUITE

@@ -204,6 +204,9 @@ struct ConnectionStats {
     // Encoded for the peer and not yet written to its socket: what a slow peer makes pile up
     // (a program's thread waits for the writer past 1 MiB, as the BEAM's dist_buf_busy_limit).
     std::size_t queued_bytes = 0;
+    // Times a program's thread sending to the peer waited for the writer past busy_limit (the
+    // BEAM's busy_dist_port): how often a slow peer, or a large message, held a sender up.
+    std::uint64_t busy_waits = 0;
     // Held by the peer's fragmented messages not yet complete (at most
     // NodeLimits::max_reassembly_bytes): what a peer's large messages in progress cost us.
     std::size_t reassembly_bytes = 0;

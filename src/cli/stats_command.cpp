@@ -110,7 +110,7 @@ void add_stats_command(CLI::App& app) {
                     "registered_names= connected_nodes= io_input= io_output= memory_total=;\n"
                     "then, from nodes of this library, `counters ...` and one `connection ...` "
                     "per connection (messages_in/out, bytes_in/out, ticks_in/out, queued_bytes, "
-                    "reassembly_bytes, since_last_received_ms).\n\n"
+                    "busy_waits, reassembly_bytes, since_last_received_ms).\n\n"
                     "Example:\n  distribute stats cpp@myhost --cookie secret\n\n") +
         exit_status_help);
     stats->callback([c] { run_stats(*c); });

@@ -25,6 +25,10 @@ constexpr std::size_t kept_spares = 4;
 constexpr std::size_t kept_write_capacity = 4 * 1024 * 1024;
 // Shorter than any round trip, longer than the gap between the sends of a burst.
 constexpr auto coalesce_window = std::chrono::microseconds(25);
+// A write takes rounds of lane turns (one fragment, or the frames behind one, of each lane)
+// until it holds this much: a lone large message goes out several fragments per system call
+// instead of one, and what is queued meanwhile waits for at most this much before its turn.
+constexpr std::size_t write_batch_bytes = 256 * 1024;
 
 std::uint32_t load32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
@@ -167,17 +171,23 @@ SharedBuffer Session::take_spare(std::size_t size) {
     return SharedBuffer(size);
 }
 
-// Keeps a buffer in_ let go of, in place of one still in use (which its users then free) when
-// there are kept_spares already.
+// Keeps a buffer in_ let go of, when there are kept_spares already in place of one still in use
+// (which its users then free) or else of a smaller one: the spares follow the connection's
+// frames. Spares kept from a stream of small frames (read_chunk large) would otherwise stay, and
+// every buffer a stream of large frames needs would be a fresh one, faulted in page by page.
 void Session::keep_spare(SharedBuffer buffer) {
     if (buffer.size() > kept_spare_capacity || buffer.size() < read_chunk) return;
     if (spares_.size() < kept_spares) {
         spares_.push_back(std::move(buffer));
         return;
     }
-    auto busy = std::find_if(spares_.begin(), spares_.end(),
-                             [](const SharedBuffer& spare) { return shared(spare); });
-    if (busy != spares_.end()) *busy = std::move(buffer);
+    auto replaced = std::find_if(spares_.begin(), spares_.end(),
+                                 [](const SharedBuffer& spare) { return shared(spare); });
+    if (replaced == spares_.end())
+        replaced = std::min_element(
+            spares_.begin(), spares_.end(),
+            [](const SharedBuffer& a, const SharedBuffer& b) { return a.size() < b.size(); });
+    if (shared(*replaced) || replaced->size() < buffer.size()) *replaced = std::move(buffer);
 }
 
 void Session::on_read(const boost::system::error_code& error, std::size_t n) {
@@ -399,8 +409,10 @@ void Session::send(const wire::Control& control) {
     // Back-pressure, as the BEAM suspends a sender on a busy distribution port: a thread of the
     // program waits while more than busy_limit bytes are queued. The node's own threads never
     // wait (one of them has to run the write), so their queue may grow past the limit.
-    if (pending_.size() > settings_.busy_limit && !node_thread)
+    if (pending_.size() > settings_.busy_limit && !node_thread) {
+        ++busy_waits_;
         drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
+    }
 }
 
 // A message that goes in fragments is encoded before the lock is taken, into a buffer of its own
@@ -453,13 +465,19 @@ bool Session::over_queue_limit(const wire::OutgoingBytes::Mark& before, std::siz
 }
 
 // The sender waits while much of what it queued in its lane is still unwritten, as a BEAM
-// process sending a large message is busy putting its fragments out; others do not.
+// process sending a large message is busy putting its fragments out; others do not. Once over
+// busy_limit it goes on when the lane is down to resume_mark(), as OTP resumes the processes
+// suspended on a distribution controller's queue below half its busy limit: woken once per
+// half a limit written, not once per fragment.
 void Session::wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
                                std::unique_lock<std::mutex>& lock) {
     if (node_thread) return;
+    const Lane* lane = lane_of(sender);
+    if (lane == nullptr || lane->bytes <= settings_.busy_limit) return;
+    ++busy_waits_;
     drained_.wait(lock, [&] {
-        const Lane* lane = lane_of(sender);
-        return lane == nullptr || lane->bytes <= settings_.busy_limit || closed_;
+        const Lane* now = lane_of(sender);
+        return now == nullptr || now->bytes <= resume_mark() || closed_;
     });
 }
 
@@ -521,10 +539,11 @@ void Session::schedule_write() {
 }
 
 // On the strand, with `lock` on out_mutex_ and writing_ set: everything queued goes in one write,
-// with one turn of each lane. The transport gets it after the lock is released (the encrypted
-// one seals it then), so that sending threads go on queueing meanwhile: what the write reads
-// (in_flight_, parts_, prefixes_, the buffers of retired_ and of the lanes' fragments) is not
-// touched by them. False when there was nothing to write: writing_ cleared, the lock still held.
+// with rounds of turns of the lanes (take_lane_turns). The transport gets it after the lock is
+// released (the encrypted one seals it then), so that sending threads go on queueing meanwhile:
+// what the write reads (in_flight_, parts_, prefixes_, the buffers of retired_ and of the lanes'
+// fragments) is not touched by them. False when there was nothing to write: writing_ cleared, the
+// lock still held.
 bool Session::write(std::unique_lock<std::mutex>& lock) {
     if (ended_ || (pending_.empty() && lanes_.empty() && transport_->flushed())) {
         writing_ = false;
@@ -533,9 +552,11 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
     in_flight_.swap(pending_);
     parts_.clear();
     in_flight_.views(parts_);
-    take_lane_turns();
+    // Senders wait for pending_ to be back within busy_limit (it is empty now) or for their lane
+    // to be down to resume_mark(): woken only when one of those can have happened.
+    const bool lane_resumes = take_lane_turns();
+    if (in_flight_.size() > settings_.busy_limit || lane_resumes) drained_.notify_all();
     last_write_ = std::chrono::steady_clock::now();
-    drained_.notify_all();
     lock.unlock();
     transport_->async_write_parts(
         parts_, [self = shared_from_this()](const boost::system::error_code& e, std::size_t) {
@@ -555,28 +576,37 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
     return true;
 }
 
-// With out_mutex_ held: the front of every lane into parts_, a fragment or the frames gathered
-// behind one. A lane whose queue empties is gone: its sender's next frames go to pending_.
-void Session::take_lane_turns() {
+// With out_mutex_ held: rounds of lane turns into parts_, each taking the front of every lane (a
+// fragment, or the frames gathered behind one), until the write holds write_batch_bytes or the
+// lanes are empty. A lane whose queue empties is gone: its sender's next frames go to pending_.
+// True when a lane went from over resume_mark() to it or below (its sender may be waiting).
+bool Session::take_lane_turns() {
     prefixes_.clear();
-    prefixes_.reserve(lanes_.size());  // parts_ points into it: no reallocation below
-    for (auto lane = lanes_.begin(); lane != lanes_.end();) {
-        Queued& front = lane->queue.front();
-        std::size_t taken = 0;
-        if (front.fragments) {
-            taken = front.fragments->take(prefixes_.emplace_back(), parts_);
-        } else {
-            front.frames.views(parts_);
-            taken = front.frames.size();
+    std::size_t batch = 0;
+    bool resumes = false;
+    while (!lanes_.empty() && batch < write_batch_bytes) {
+        for (auto lane = lanes_.begin(); lane != lanes_.end();) {
+            Queued& front = lane->queue.front();
+            std::size_t taken = 0;
+            if (front.fragments) {
+                taken = front.fragments->take(prefixes_.emplace_back(), parts_);
+            } else {
+                front.frames.views(parts_);
+                taken = front.frames.size();
+            }
+            if (!front.fragments || front.fragments->done()) {
+                retired_.push_back(std::move(front));  // moving keeps the bytes where they are
+                lane->queue.pop_front();
+            }
+            resumes =
+                resumes || (lane->bytes > resume_mark() && lane->bytes - taken <= resume_mark());
+            lane->bytes -= taken;
+            lane_bytes_ -= taken;
+            batch += taken;
+            lane = lane->queue.empty() ? lanes_.erase(lane) : std::next(lane);
         }
-        if (!front.fragments || front.fragments->done()) {
-            retired_.push_back(std::move(front));  // moving keeps the bytes where they are
-            lane->queue.pop_front();
-        }
-        lane->bytes -= taken;
-        lane_bytes_ -= taken;
-        lane = lane->queue.empty() ? lanes_.erase(lane) : std::next(lane);
     }
+    return resumes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,6 +671,7 @@ SessionTraffic Session::traffic() const {
     t.messages_out = messages_out_;
     t.bytes_out = bytes_out_;
     t.ticks_out = ticks_out_;
+    t.busy_waits = busy_waits_;
     t.queued_bytes = pending_.size() + in_flight_.size() + lane_bytes_;
     return t;
 }

@@ -4,11 +4,12 @@
 // knows nothing of processes: it reports to a SessionObserver (the node) and takes controls to
 // send.
 //
-// A message over 64 KiB to a peer that takes fragments goes out in fragments, one per write
-// turn, interleaved with everything else queued (wire/fragment_sender.hpp), so that it does not
-// hold up the small messages of other processes; it is encoded before the send queue's lock is
-// taken. What its own sender sends after it waits behind it (a lane per sending process),
-// keeping each process's signals in order. Only frames written in the order they are encoded
+// A message over 64 KiB to a peer that takes fragments goes out in fragments, one per lane turn
+// (a write takes rounds of turns, up to a batch of bytes), interleaved with everything else
+// queued (wire/fragment_sender.hpp), so that it does not hold up the small messages of other
+// processes; it is encoded before the send queue's lock is taken. What its own sender sends
+// after it waits behind it (a lane per sending process), keeping each process's signals in
+// order. Only frames written in the order they are encoded
 // (those that go through pending_, not a lane) refer to atoms through the peer's atom cache.
 // Large binaries in a message are not copied into the queue: a write gathers views of them
 // (wire/outgoing_bytes.hpp), and the queue holds their terms until they are written.
@@ -107,6 +108,7 @@ struct SessionTraffic {
     std::uint64_t ticks_in = 0;
     std::uint64_t ticks_out = 0;
     std::size_t queued_bytes = 0;      // encoded for the peer, not yet written to the socket
+    std::uint64_t busy_waits = 0;      // times a program thread waited past busy_limit
     std::size_t reassembly_bytes = 0;  // held by the peer's fragmented messages in progress
     std::chrono::steady_clock::time_point last_received{};  // the peer's last bytes
 };
@@ -176,7 +178,9 @@ class Session : public std::enable_shared_from_this<Session> {
     void count_lane_bytes(Lane& lane, std::size_t added);
     void wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
                           std::unique_lock<std::mutex>& lock);
-    void take_lane_turns();
+    bool take_lane_turns();
+    // Where a sender waiting behind its lane goes on (see wait_behind_lane).
+    std::size_t resume_mark() const { return settings_.busy_limit / 2; }
     void arm_tick();
     void on_tick();
     void answer_tick();
@@ -228,12 +232,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t messages_out_ = 0;
     std::uint64_t bytes_out_ = 0;
     std::uint64_t ticks_out_ = 0;
+    std::uint64_t busy_waits_ = 0;
     // When a write last went out (write_now or the strand's): sends closer together than
     // coalesce_window are gathered into one write instead of a syscall each.
     std::chrono::steady_clock::time_point last_write_{};
-    bool closed_ = false;              // ended: sends are dropped, waiting senders released
-    std::condition_variable drained_;  // the queue went below busy_limit, or closed_
-    wire::OutgoingBytes in_flight_;    // owned by the write in progress (strand only)
+    bool closed_ = false;  // ended: sends are dropped, waiting senders released
+    // pending_ went back within busy_limit, a lane down to resume_mark(), or closed_.
+    std::condition_variable drained_;
+    wire::OutgoingBytes in_flight_;  // owned by the write in progress (strand only)
 
     // What waits behind a message going out in fragments: whole frames gathered, or another
     // fragmented message.
@@ -251,9 +257,10 @@ class Session : public std::enable_shared_from_this<Session> {
     std::deque<Lane> lanes_;
     std::uint64_t next_sequence_ = 1;  // sequence ids of fragmented messages, per connection
     std::size_t lane_bytes_ = 0;       // all lanes' bytes
-    // Owned by the write in progress: fragment prefixes, the parts it gathers, and the lane
-    // items it finished (their buffers are still being written).
-    std::vector<wire::OutgoingFragments::Prefix> prefixes_;
+    // Owned by the write in progress: fragment prefixes (a deque: parts_ points into them as
+    // they are added), the parts it gathers, and the lane items it finished (their buffers are
+    // still being written).
+    std::deque<wire::OutgoingFragments::Prefix> prefixes_;
     wire::ByteViews parts_;
     std::vector<Queued> retired_;
     std::atomic<bool> wrote_since_tick_{false};

@@ -67,6 +67,7 @@ NodeStats Runtime::stats() const {
         c.ticks_in = t.ticks_in;
         c.ticks_out = t.ticks_out;
         c.queued_bytes = t.queued_bytes;
+        c.busy_waits = t.busy_waits;
         c.reassembly_bytes = t.reassembly_bytes;
         c.since_last_received =
             std::chrono::duration_cast<std::chrono::milliseconds>(now - t.last_received);

@@ -139,6 +139,7 @@ Term stats_to_term(const NodeStats& s) {
                  {key("ticks_in"), count(c.ticks_in)},
                  {key("ticks_out"), count(c.ticks_out)},
                  {key("queued_bytes"), count(c.queued_bytes)},
+                 {key("busy_waits"), count(c.busy_waits)},
                  {key("reassembly_bytes"), count(c.reassembly_bytes)},
                  {key("since_last_received_ms"),
                   count(static_cast<std::uint64_t>(c.since_last_received.count()))}}));
