@@ -102,21 +102,34 @@ TEST_CASE("an erl node that goes down takes its members with it, and a netsplit 
     CHECK(m.erls[0]->eval(erl_wait("not lists:member(" + m.cpp() + ", nodes())")) == "ok");
     const std::string erl0 = quoted(m.erl_atom(0));
     std::vector<Pid> our_side;
+    // What each side saw at the last look, for the failure message (seen once under load).
+    std::string views;
+    INFO("views at the last look: " << views);
     eventually([&] {
         our_side = {ours.pid()};
         const auto ours_sees = m.node->nodes();
+        views.clear();
         for (std::size_t i = 1; i < m.erls.size(); ++i) {
             const bool with_us =
                 m.erls[i]->eval("lists:member(" + m.cpp() + ", nodes())") == "true";
             const bool with_erl0 = m.erls[i]->eval("lists:member(" + erl0 + ", nodes())") == "true";
             const bool we_see =
                 std::find(ours_sees.begin(), ours_sees.end(), m.erl_atom(i)) != ours_sees.end();
+            views += "erl " + std::to_string(i) + (with_us ? " sees us," : " not us,") +
+                     (with_erl0 ? " sees erl 0," : " not erl 0,") +
+                     (we_see ? " we see it; " : " we do not; ");
             if ((with_us && with_erl0) || with_us != we_see) return false;
             if (with_us) our_side.push_back(i == 1 ? e1 : e2);
         }
         return std::find(ours_sees.begin(), ours_sees.end(), m.erl_atom(0)) == ours_sees.end();
     });
-    eventually([&] { return sorted(m.pg().members("grp"_a)) == sorted(our_side); });
+    std::size_t our_members = 0;
+    INFO("members in our view at the last look: " << our_members << " of " << our_side.size());
+    eventually([&] {
+        const auto members = m.pg().members("grp"_a);
+        our_members = members.size();
+        return sorted(members) == sorted(our_side);
+    });
     // Healed by one connection from each partition to ours: global meshes the rest.
     for (auto& erl : m.erls)
         CHECK(erl->eval("net_adm:ping(" + m.cpp() + ")") == "pong");
