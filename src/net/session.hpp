@@ -1,16 +1,16 @@
 // One distribution connection: the handshake, then frames both ways and ticks, over a Transport.
-// Everything the session does runs on its own strand; send() may be called from any thread and
-// coalesces what queues up while a write is in flight into the next single write. The session
-// knows nothing of processes: it reports to a SessionObserver (the node) and takes controls to
-// send.
+// Everything the session does runs on its transport's strand; send() may be called from any
+// thread and coalesces what queues up while a write is in flight into the next single write. The
+// session knows nothing of processes: it reports to a SessionObserver (the node) and takes
+// controls to send.
 //
 // A message over 64 KiB to a peer that takes fragments goes out in fragments, one per lane turn
 // (a write takes rounds of turns, up to a batch of bytes), interleaved with everything else
 // queued (wire/fragment_sender.hpp), so that it does not hold up the small messages of other
 // processes; it is encoded before the send queue's lock is taken. What its own sender sends
 // after it waits behind it (a lane per sending process), keeping each process's signals in
-// order. Only frames written in the order they are encoded
-// (those that go through pending_, not a lane) refer to atoms through the peer's atom cache.
+// order. Only frames written in the order they are encoded (those that go through pending_, not
+// a lane) refer to atoms through the peer's atom cache.
 // Large binaries in a message are not copied into the queue: a write gathers views of them
 // (wire/outgoing_bytes.hpp), and the queue holds their terms until they are written.
 #pragma once
