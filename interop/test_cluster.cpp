@@ -134,6 +134,12 @@ TEST_CASE(
     const auto back = cluster.member(peer).value();
     CHECK(back.incarnation > before.incarnation);
     CHECK(back.reason.find("refutes the suspicion") != std::string::npos);
+    // The member's state changes under the cluster's lock; its event is delivered just after,
+    // on the thread that changed it.
+    eventually([&] {
+        const auto changes = events.changes(peer);
+        return !changes.empty() && changes.back().state == MemberState::alive;
+    });
     const auto changes = events.changes(peer);
     REQUIRE(changes.size() >= 3);
     CHECK(changes[changes.size() - 3].state == MemberState::suspect);
