@@ -338,18 +338,16 @@ TEST_CASE("a watched file applies what may change while running and refuses the 
     std::vector<SettingsUpdate> updates;
     {
         SettingsWatch watch(io, sources, *loaded, std::chrono::milliseconds(20));
-        // The watch takes what its first look finds for the file the settings were loaded from:
-        // that look runs here, on this thread, before the file changes (a sleep let it run on the
-        // io thread and lost the change when that thread came late).
-        io.poll();
-        runner = std::thread([&] { io.run(); });
         watch.subscribe([&](const SettingsUpdate& u) {
             std::lock_guard lock(mutex);
             updates.push_back(u);
         });
+        // Changed after the settings were loaded and before the watch's first look (no io thread
+        // yet): that first look reports it.
         write(dir, "live.toml",
               "[node]\nname = \"live\"\nport = 9200\n[log]\nlevel = \"debug\"\n[limits]\n"
               "max_frame_bytes = \"64MiB\"\n");
+        runner = std::thread([&] { io.run(); });
         eventually([&] {
             std::lock_guard lock(mutex);
             return updates.size() == 1;

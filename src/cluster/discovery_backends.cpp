@@ -55,12 +55,10 @@ class FileBackend final : public DiscoveryBackend {
 
     void watch(asio::io_context& io, std::function<void()> changed) override {
         std::lock_guard lock(mutex_);
-        bool first = true;
-        // The first look reports what is there; Discovery asks for that itself.
+        // The first look too: Discovery's own first run may have read the file before an edit
+        // that came ahead of this look, which would otherwise wait for the next interval.
         watch_ = support::FileWatch::start(
-            io, path_, poll_, [changed = std::move(changed), first](const auto&) mutable {
-                if (!std::exchange(first, false)) changed();
-            });
+            io, path_, poll_, [changed = std::move(changed)](const auto&) { changed(); });
     }
 
     void stop() override {

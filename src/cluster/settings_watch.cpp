@@ -35,7 +35,6 @@ struct SettingsWatch::State : std::enable_shared_from_this<State> {
     LoadedSettings current;
     support::EventQueue<SettingsUpdate> updates;
     std::shared_ptr<support::FileWatch> watch;
-    bool first_look = true;
 
     // On the io_context (the file watch's strand): one look at a changed file.
     void changed() {
@@ -92,12 +91,10 @@ SettingsWatch::SettingsWatch(boost::asio::io_context& io, SettingsSources source
     state_->watch = support::FileWatch::start(io, state_->sources.config_file, poll,
                                               [weak](const Expected<std::string, std::string>&) {
                                                   auto state = weak.lock();
-                                                  if (!state) return;
-                                                  // The first look is the file the settings were
-                                                  // loaded from.
-                                                  if (std::exchange(state->first_look, false))
-                                                      return;
-                                                  state->changed();
+                                                  // The first look too: the file may have
+                                                  // changed since the settings were loaded, and
+                                                  // a look that finds nothing new says nothing.
+                                                  if (state) state->changed();
                                               });
 }
 
