@@ -150,6 +150,11 @@ class Session : public std::enable_shared_from_this<Session> {
     // peer's name as an atom, and which connection incarnation the session carries.
     Atom peer_node;
     std::uint64_t connection_id = 0;
+    // Whether the node takes this session's controls: set as it comes up carrying its
+    // connection, cleared when another session takes the connection's place or as it ends (all
+    // under the node's registry lock). Read on the strand for every frame, so that a message
+    // needs no look-up of its connection.
+    std::atomic<bool> carrying{false};
 
   private:
     void read();

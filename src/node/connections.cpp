@@ -214,12 +214,16 @@ void Runtime::on_up(net::Session& session) {
             owned = connection->session;
         } else if (owned) {
             // The peer replaced a connection it had given up on ('alive' answered true).
-            if (it != connections_.end()) replaced = it->second;
+            if (it != connections_.end()) {
+                replaced = it->second;
+                if (replaced->session) replaced->session->carrying.store(false);
+            }
             connection = std::make_shared<Connection>(session.peer_node, next_connection_id_++);
             connection->session = owned;
             session.connection_id = connection->id;
             connections_[session.peer_node.index()] = connection;
         }
+        if (connection) session.carrying.store(true);
     }
     if (replaced) {
         if (replaced->session) replaced->session->close("replaced by a new connection");
@@ -251,9 +255,10 @@ void Runtime::on_up(net::Session& session) {
 }
 
 void Runtime::on_control(net::Session& session, wire::Control&& control) {
-    auto connection = connection_of(session);
-    if (!connection) return;
-    route(*connection, std::move(control));
+    // Once up, the flag is set and cleared with what connection_of(session) finds (under the
+    // registry lock): no look-up here.
+    if (!session.carrying.load()) return;
+    route(session, std::move(control));
 }
 
 void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
@@ -263,6 +268,7 @@ void Runtime::on_end(net::Session& session, const net::SessionEnd& end) {
         std::unique_lock lock(connections_mutex_);
         release_handshake(session);
         if (end.was_up) retire_traffic(session);
+        session.carrying.store(false);
         auto it = connections_.find(session.peer_node.index());
         if (it != connections_.end() && it->second->session.get() == &session) {
             connection = it->second;

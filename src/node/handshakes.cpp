@@ -153,6 +153,7 @@ wire::HandshakeStatus Runtime::on_peer_named(net::Session& session) {
                 // whichever side started that one, as net_kernel replaces a pending owner.
                 status = wire::HandshakeStatus::ok_simultaneous;
                 superseded = slot->session;
+                if (superseded) superseded->carrying.store(false);
                 slot->dialling = false;
                 slot->session = release_handshake(session);
                 session.connection_id = slot->id;

@@ -13,63 +13,80 @@ template <class... F>
 Visitor(F...) -> Visitor<F...>;
 }  // namespace
 
-void Runtime::route(Connection& from, wire::Control&& control) {
+void Runtime::route(const net::Session& from, wire::Control&& control) {
     auto to_pid = [this](const Pid& pid, Term&& message) {
         if (auto process = find(pid))
             deliver(*process, std::move(message));
         else
             count_dropped();
     };
-    std::visit(Visitor{
-                   [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
-                   [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
-                   [&](wire::RegSend& m) {
-                       if (auto process = whereis(m.to_name)) {
-                           deliver(*process, std::move(m.message));
-                       } else {
-                           count_dropped();
-                           log(LogLevel::debug,
-                               "dropped a message from " + std::string(from.peer.name()) +
-                                   " to the unregistered name " + std::string(m.to_name.name()));
-                       }
-                   },
-                   [&](wire::AliasSend& m) {
-                       // Priority only through an alias made for it (alias([priority])).
-                       if (auto target = aliases_.find(m.alias); target.process)
-                           deliver(*target.process, std::move(m.message), &m.alias,
-                                   m.priority && target.priority);
-                       else
-                           count_dropped();
-                   },
-                   [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
-                   [&](wire::Link& m) { incoming_link(from, m); },
-                   [&](wire::UnlinkId& m) { incoming_unlink_id(from, m); },
-                   [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
-                   [&](wire::Unlink& m) {
-                       // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
-                       if (auto process = find(m.to)) {
-                           std::lock_guard lock(process->mutex);
-                           if (!process->relations) return;
-                           auto& links = process->relations->links;
-                           auto it = links.find(m.from);
-                           if (it != links.end() && it->second.active) links.erase(it);
-                       }
-                   },
-                   [&](wire::Exit& m) {
-                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
-                   },
-                   [&](wire::Exit2& m) {
-                       exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
-                   },
-                   [&](wire::MonitorP& m) { incoming_monitor(from, m); },
-                   [&](wire::DemonitorP& m) { incoming_demonitor(m); },
-                   [&](wire::MonitorPExit& m) { incoming_monitor_exit(from, std::move(m)); },
-                   [&](wire::SpawnRequest& m) { incoming_spawn_request(from, std::move(m)); },
-                   [&](wire::SpawnReply& m) { incoming_spawn_reply(from, std::move(m)); },
-                   [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
-                   [&](wire::NodeLink&) {},
-               },
-               control);
+    // Messages, nearly all of what arrives, do not look up their connection; the signals that
+    // record something over it or answer through it do. Gone meanwhile (replaced by a newer
+    // connection of the peer), it takes no more of this session's signals.
+    auto over_connection = [&](auto&& signal) {
+        if (auto connection = connection_of(from)) signal(*connection);
+    };
+    std::visit(
+        Visitor{
+            [&](wire::Send& m) { to_pid(m.to, std::move(m.message)); },
+            [&](wire::SendSender& m) { to_pid(m.to, std::move(m.message)); },
+            [&](wire::RegSend& m) {
+                if (auto process = whereis(m.to_name)) {
+                    deliver(*process, std::move(m.message));
+                } else {
+                    count_dropped();
+                    log(LogLevel::debug,
+                        "dropped a message from " + std::string(from.peer_node.name()) +
+                            " to the unregistered name " + std::string(m.to_name.name()));
+                }
+            },
+            [&](wire::AliasSend& m) {
+                // Priority only through an alias made for it (alias([priority])).
+                if (auto target = aliases_.find(m.alias); target.process)
+                    deliver(*target.process, std::move(m.message), &m.alias,
+                            m.priority && target.priority);
+                else
+                    count_dropped();
+            },
+            [&](wire::AliasExit& m) { incoming_alias_exit(std::move(m)); },
+            [&](wire::Link& m) { over_connection([&](Connection& c) { incoming_link(c, m); }); },
+            [&](wire::UnlinkId& m) {
+                over_connection([&](Connection& c) { incoming_unlink_id(c, m); });
+            },
+            [&](wire::UnlinkIdAck& m) { incoming_unlink_ack(m); },
+            [&](wire::Unlink& m) {
+                // The pre-OTP 26 unlink: drop an active link, with no acknowledgement.
+                if (auto process = find(m.to)) {
+                    std::lock_guard lock(process->mutex);
+                    if (!process->relations) return;
+                    auto& links = process->relations->links;
+                    auto it = links.find(m.from);
+                    if (it != links.end() && it->second.active) links.erase(it);
+                }
+            },
+            [&](wire::Exit& m) {
+                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::link});
+            },
+            [&](wire::Exit2& m) {
+                exit_signal({m.to, m.from, std::move(m.reason), ExitKind::exit2});
+            },
+            [&](wire::MonitorP& m) {
+                over_connection([&](Connection& c) { incoming_monitor(c, m); });
+            },
+            [&](wire::DemonitorP& m) { incoming_demonitor(m); },
+            [&](wire::MonitorPExit& m) {
+                over_connection([&](Connection& c) { incoming_monitor_exit(c, std::move(m)); });
+            },
+            [&](wire::SpawnRequest& m) {
+                over_connection([&](Connection& c) { incoming_spawn_request(c, std::move(m)); });
+            },
+            [&](wire::SpawnReply& m) {
+                over_connection([&](Connection& c) { incoming_spawn_reply(c, std::move(m)); });
+            },
+            [&](wire::GroupLeader&) {},  // C++ processes have no group leader to set
+            [&](wire::NodeLink&) {},
+        },
+        control);
 }
 
 void Runtime::incoming_link(Connection& from, const wire::Link& link) {

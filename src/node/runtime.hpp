@@ -328,8 +328,8 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     void node_event(const NodeEvent& event);
     std::shared_ptr<Connection> connection_of(const net::Session& session) const;
 
-    // Incoming controls, by kind (router.cpp).
-    void route(Connection& from, wire::Control&& control);
+    // Incoming controls, by kind (router.cpp), from a session that carries its connection.
+    void route(const net::Session& from, wire::Control&& control);
     void incoming_link(Connection& from, const wire::Link& link);
     void incoming_unlink_id(Connection& from, const wire::UnlinkId& unlink);
     void incoming_unlink_ack(const wire::UnlinkIdAck& ack);
