@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <semaphore>
 #include <thread>
 #include <vector>
 
@@ -342,6 +343,48 @@ TEST_SUITE("node") {
         const auto dropped = n.node.stats().dropped_messages;
         watcher.send(handler.pid(), tuple(0, 0));
         CHECK(n.node.stats().dropped_messages == dropped + 1);
+    }
+
+    TEST_CASE("a handler's turn whose budget ends as its seen messages do leaves none behind") {
+        // A turn takes what is queued when it looks, up to its budget of messages. Here a turn
+        // gathers `batch` messages while one more waits behind them: with some batch size its
+        // next turn ends its budget on the last gathered one, and the one behind must still get
+        // a turn. The sizes cover budgets up to 190 messages a turn.
+        LocalNode n;
+        Mailbox sender = n.node.open_mailbox();
+        struct Gates {
+            std::binary_semaphore first{0};
+            std::binary_semaphore second{0};
+            std::atomic<int> holding{0};
+            std::atomic<bool> last_handled{false};
+        };
+        for (int batch = 1; batch <= 190; ++batch) {
+            auto gates = std::make_shared<Gates>();
+            ProcessHandle handler = n.node.spawn([gates](const ProcessHandle&, Term message) {
+                if (message.is_atom("hold_first"_a)) {
+                    gates->holding = 1;
+                    gates->first.acquire();
+                } else if (message.is_atom("hold_second"_a)) {
+                    gates->holding = 2;
+                    gates->second.acquire();
+                } else if (message.is_atom("last"_a)) {
+                    gates->last_handled = true;
+                }
+            });
+            sender.send(handler.pid(), Term("hold_first"_a));
+            eventually([&] { return gates->holding == 1; });
+            sender.send(handler.pid(), Term("hold_second"_a));
+            for (int i = 0; i < batch; ++i)
+                sender.send(handler.pid(), Term(i));
+            gates->first.release();
+            // The turn took hold_second and the batch from the inbox together.
+            eventually([&] { return gates->holding == 2; });
+            sender.send(handler.pid(), Term("last"_a));
+            gates->second.release();
+            INFO("batch of " << batch);
+            eventually([&] { return gates->last_handled.load(); });
+            sender.exit(handler.pid(), Term(atoms::kill));
+        }
     }
 
     TEST_CASE("a handler that throws ends its process with a cpp_exception reason") {

@@ -167,6 +167,9 @@ bool HandlerProcess::turn() {
         released = true;
         return false;
     }
+    // The budget can run out just as `seen` empties, while messages that came during the turn
+    // before wait in the inbox: their wake-up was spent on this turn, so they ask for the next.
+    if (seen.empty()) gather();
     return !seen.empty();
 }
 
