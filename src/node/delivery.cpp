@@ -148,7 +148,8 @@ void Runtime::run_turn(const std::shared_ptr<Process>& process) {
 
 bool HandlerProcess::turn() {
     ProcessHandle self(shared_from_this());
-    for (int i = 0; i < handler_budget; ++i) {
+    int handled = 0;
+    for (; handled < handler_budget; ++handled) {
         if (seen.empty() && (!gather() || seen.empty())) break;
         if (!alive.load(std::memory_order_acquire)) break;
         Term message = seen.pop();
@@ -169,7 +170,8 @@ bool HandlerProcess::turn() {
     }
     // The budget can run out just as `seen` empties, while messages that came during the turn
     // before wait in the inbox: their wake-up was spent on this turn, so they ask for the next.
-    if (seen.empty()) gather();
+    // (A turn that stopped short of its budget found the inbox empty at its last look.)
+    if (handled == handler_budget && seen.empty()) gather();
     return !seen.empty();
 }
 
