@@ -36,7 +36,8 @@ struct SettingsWatch::State : std::enable_shared_from_this<State> {
     support::EventQueue<SettingsUpdate> updates;
     std::shared_ptr<support::FileWatch> watch;
 
-    // On the io_context (the file watch's strand): one look at a changed file.
+    // On the io_context (the file watch's strand): one look at the file, the first one or a
+    // change; a look that finds every setting as it is reports nothing.
     void changed() {
         SettingsUpdate update;
         auto items = cluster::read_config_file(sources.config_file);
