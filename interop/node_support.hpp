@@ -87,6 +87,16 @@ inline std::string quoted(Atom name) {
     return quoted(name.name());
 }
 
+// Whether erl counts `node` among its connections (nodes(connected)).
+inline bool erl_connected_to(ErlNode& erl, Atom node) {
+    return erl.eval("lists:member(" + quoted(node) + ", nodes(connected))") == "true";
+}
+// Waits for erl to count `node` among its connections: our side is up when erl's challenge ack
+// arrives, and erl marks us up just after sending it.
+inline void wait_erl_connected_to(ErlNode& erl, Atom node) {
+    eventually([&] { return erl_connected_to(erl, node); });
+}
+
 // The node events a node reported. The callback keeps the list alive by itself: one already
 // running on a node thread may finish after unsubscribe() returns.
 class NodeEvents {

@@ -79,7 +79,7 @@ TEST_CASE("erl nodes join through seeds; members, health and the leader agree wi
         return state_of(cluster, atom(one.node_name())) == MemberState::alive &&
                state_of(cluster, atom(two.node_name())) == MemberState::alive;
     });
-    CHECK(one.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true");
+    CHECK(erl_connected_to(one, node.name()));
     CHECK(cluster.health().reachable.size() == 2);
     // The seed that does not exist stays unreachable, not silently dropped.
     const Atom nobody = atom("nobody@" + short_host());
@@ -145,7 +145,7 @@ TEST_CASE(
     CHECK(changes[changes.size() - 3].state == MemberState::suspect);
     CHECK(changes[changes.size() - 2].state == MemberState::dead);
     CHECK(changes.back().state == MemberState::alive);
-    CHECK(erl.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true");
+    CHECK(erl_connected_to(erl, node.name()));
 }
 
 TEST_CASE("with disconnect_dead, a silent erl node is disconnected and dead before net_ticktime") {
@@ -192,7 +192,7 @@ TEST_CASE("leaving closes every connection and unregisters from EPMD, as erl see
     cluster.leave();
     CHECK(erl.eval("receive {nodedown, N} -> N after 10000 -> timeout end") ==
           std::string(node.name().name()));
-    CHECK(erl.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "false");
+    CHECK_FALSE(erl_connected_to(erl, node.name()));
     // The name is gone from EPMD: erl cannot reach the node again.
     eventually([&] {
         return erl.eval("lists:keymember(\"" + alive + "\", 1, element(2, net_adm:names()))") ==

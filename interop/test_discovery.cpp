@@ -43,17 +43,14 @@ TEST_CASE("erl nodes listed in a watched file are connected, and edits move the 
     Discovery discovery(node, std::move(backends), options);
 
     eventually([&] { return connected(discovery, first); });
-    // Our side is up when erl's challenge ack arrives; erl marks us up just after sending it.
-    eventually([&] {
-        return first.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true";
-    });
+    wait_erl_connected_to(first, node.name());
     CHECK_FALSE(discovery.lookup(atom(second.node_name())).has_value());
 
     write_file(path, "# moved\n" + second.node_name() + "\n");
     eventually([&] { return connected(discovery, second); });
     CHECK_FALSE(discovery.lookup(atom(first.node_name())).has_value());
     // Unlisted is not disconnected: discovery finds nodes, it does not cut them off.
-    CHECK(first.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true");
+    CHECK(erl_connected_to(first, node.name()));
 }
 
 TEST_CASE("a discovered erl node that drops the connection is connected again") {
@@ -74,10 +71,7 @@ TEST_CASE("a discovered erl node that drops the connection is connected again") 
     const Atom peer = atom(erl.node_name());
     eventually([&] { return events.count(peer, false) == 1; });
     eventually([&] { return events.count(peer, true) == 1 && connected(discovery, erl); });
-    // Our side is up when erl's challenge ack arrives; erl marks us up just after sending it.
-    eventually([&] {
-        return erl.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true";
-    });
+    wait_erl_connected_to(erl, node.name());
 }
 
 TEST_CASE("the EPMD backend finds the erl nodes an EPMD lists, by prefix, as name@host") {

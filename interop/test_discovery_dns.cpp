@@ -202,10 +202,7 @@ TEST_CASE("a real erl node behind an A record is found by its address and connec
         auto peer = discovery.lookup(atom(erl.node_name()));
         return peer && peer->connected;
     });
-    // Our side is up when erl's challenge ack arrives; erl marks us up just after sending it.
-    eventually([&] {
-        return erl.eval("lists:member(" + quoted(node.name()) + ", nodes(connected))") == "true";
-    });
+    wait_erl_connected_to(erl, node.name());
 }
 
 TEST_CASE("SRV records give each peer's host and port, and the erl node they name is connected") {
