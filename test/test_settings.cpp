@@ -324,6 +324,40 @@ TEST_CASE("the cookie is never shown, only whether it is set") {
     CHECK(error.to_string().find("bad") == std::string::npos);
 }
 
+TEST_CASE("a watch's own callback hears of an edit made before it, with the io_context running") {
+    TempDir dir;
+    const auto file =
+        write(dir, "early.toml", "[node]\nname = \"early\"\n[log]\nlevel = \"info\"\n");
+    SettingsSources sources{.config_file = file};
+    auto loaded = load_settings(sources);
+    REQUIRE(loaded.has_value());
+    write(dir, "early.toml", "[node]\nname = \"early\"\n[log]\nlevel = \"debug\"\n");
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    std::mutex mutex;
+    std::vector<SettingsUpdate> updates;
+    {
+        SettingsWatch watch(
+            io, sources, *loaded,
+            [&](const SettingsUpdate& u) {
+                std::lock_guard lock(mutex);
+                updates.push_back(u);
+            },
+            std::chrono::milliseconds(20));
+        eventually([&] {
+            std::lock_guard lock(mutex);
+            return updates.size() == 1;
+        });
+    }
+    work.reset();
+    runner.join();
+    REQUIRE(updates.size() == 1);
+    REQUIRE(updates[0].applied.size() == 1);
+    CHECK(updates[0].applied[0].key == "log.level");
+    CHECK(updates[0].applied[0].after == "debug");
+}
+
 TEST_CASE("a watched file applies what may change while running and refuses the rest") {
     TempDir dir;
     const auto file =

@@ -146,6 +146,12 @@ struct SettingsUpdate {
 // happen while running are applied, the others refused, and subscribers told.
 class SettingsWatch {
   public:
+    // `on_update` is subscribed before the watch's first look, which runs on the io_context at
+    // once: an edit made since `current` was loaded reaches it, which a subscribe() after
+    // construction can miss while the io_context's threads run.
+    SettingsWatch(boost::asio::io_context& io, SettingsSources sources, LoadedSettings current,
+                  std::function<void(const SettingsUpdate&)> on_update,
+                  std::chrono::milliseconds poll = std::chrono::milliseconds(1000));
     SettingsWatch(boost::asio::io_context& io, SettingsSources sources, LoadedSettings current,
                   std::chrono::milliseconds poll = std::chrono::milliseconds(1000));
     ~SettingsWatch();
@@ -153,7 +159,7 @@ class SettingsWatch {
     SettingsWatch& operator=(const SettingsWatch&) = delete;
 
     // Called on the io_context, in order, for each change of the file that changed a setting,
-    // refused one or had errors.
+    // refused one or had errors, from the next look at the file on.
     std::uint64_t subscribe(std::function<void(const SettingsUpdate&)> callback);
     void unsubscribe(std::uint64_t id);
     LoadedSettings current() const;

@@ -86,11 +86,11 @@ void run_node(const SettingFlags& flags) {
     std::unique_ptr<SettingsWatch> watch;
     if (!flags.config.empty()) {
         SettingsSources sources{flags.config, process_environment(), flags.values(), true};
-        watch = std::make_unique<SettingsWatch>(running->node.io(), sources, loaded);
-        watch->subscribe([&running, log](const SettingsUpdate& update) {
-            log_update(log, update);
-            running->apply(update);
-        });
+        watch = std::make_unique<SettingsWatch>(running->node.io(), sources, loaded,
+                                                [&running, log](const SettingsUpdate& update) {
+                                                    log_update(log, update);
+                                                    running->apply(update);
+                                                });
     }
     std::printf(
         "%s is up (port %u); it hosts echo, sink, kv, demo, pg group demo and global "

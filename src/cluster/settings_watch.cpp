@@ -83,7 +83,14 @@ struct SettingsWatch::State : std::enable_shared_from_this<State> {
 
 SettingsWatch::SettingsWatch(boost::asio::io_context& io, SettingsSources sources,
                              LoadedSettings current, std::chrono::milliseconds poll)
+    : SettingsWatch(io, std::move(sources), std::move(current), nullptr, poll) {}
+
+SettingsWatch::SettingsWatch(boost::asio::io_context& io, SettingsSources sources,
+                             LoadedSettings current,
+                             std::function<void(const SettingsUpdate&)> on_update,
+                             std::chrono::milliseconds poll)
     : state_(std::make_shared<State>()) {
+    if (on_update) state_->updates.subscribe(std::move(on_update));
     state_->sources = std::move(sources);
     state_->current = std::move(current);
     if (auto items = cluster::read_config_file(state_->sources.config_file))
