@@ -388,6 +388,26 @@ TEST_SUITE("session") {
         CHECK(pair.link->writes(0) - writes_before <= 4);
     }
 
+    TEST_CASE("the fragments a held write took count as queued until they are written") {
+        auto roomy = settings_for("a@host");
+        roomy.busy_limit = 8 * 1024 * 1024;  // the sender goes on while the write is held
+        SessionPair pair(Script{}, Script{}, roomy);
+        pair.both_up();
+        const int before = pair.link->writes(0);
+        pair.link->hold_writes(0);
+        const wire::Control large =
+            wire::SendSender{{"a@host"_a, 1, 0, 1}, to, binary(std::string(1'000'000, 'q')), {}};
+        pair.a->send(large);
+        // The first write holds a batch of fragments; the rest wait in the sender's lane.
+        testing::eventually([&] { return pair.link->writes(0) == before + 1; });
+        CHECK(pair.a->traffic().queued_bytes > 1'000'000);
+        pair.link->release_writes(0);
+        pair.b_seen.wait_for([](const Recorder& r) { return r.controls().size() == 1; });
+        testing::eventually([&] { return pair.a->traffic().queued_bytes == 0; });
+        pair.finish();
+        CHECK(pair.b_seen.controls()[0] == large);
+    }
+
     TEST_CASE(
         "a program thread behind its own large messages waits while the writes are held, goes "
         "on when they are written, and waits once per half a busy limit written; every message "

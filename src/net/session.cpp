@@ -554,7 +554,9 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
     in_flight_.views(parts_);
     // Senders wait for pending_ to be back within busy_limit (it is empty now) or for their lane
     // to be down to resume_mark(): woken only when one of those can have happened.
+    const std::size_t lanes_before = lane_bytes_;
     const bool lane_resumes = take_lane_turns();
+    lane_bytes_in_flight_ = lanes_before - lane_bytes_;
     if (in_flight_.size() > settings_.busy_limit || lane_resumes) drained_.notify_all();
     last_write_ = std::chrono::steady_clock::now();
     lock.unlock();
@@ -564,12 +566,14 @@ bool Session::write(std::unique_lock<std::mutex>& lock) {
                 {
                     std::lock_guard lock(self->out_mutex_);
                     self->writing_ = false;
+                    self->lane_bytes_in_flight_ = 0;
                 }
                 self->end(SessionEnd::Cause::peer_closed, "write failed: " + e.message());
                 return;
             }
             std::unique_lock lock(self->out_mutex_);
             self->in_flight_.clear(kept_write_capacity);
+            self->lane_bytes_in_flight_ = 0;
             self->retired_.clear();
             if (!self->write(lock) && self->ended_) self->transport_->close();
         });
@@ -672,7 +676,7 @@ SessionTraffic Session::traffic() const {
     t.bytes_out = bytes_out_;
     t.ticks_out = ticks_out_;
     t.busy_waits = busy_waits_;
-    t.queued_bytes = pending_.size() + in_flight_.size() + lane_bytes_;
+    t.queued_bytes = pending_.size() + in_flight_.size() + lane_bytes_ + lane_bytes_in_flight_;
     return t;
 }
 

@@ -260,8 +260,9 @@ class Session : public std::enable_shared_from_this<Session> {
         std::size_t bytes = 0;  // not yet taken into a write
     };
     std::deque<Lane> lanes_;
-    std::uint64_t next_sequence_ = 1;  // sequence ids of fragmented messages, per connection
-    std::size_t lane_bytes_ = 0;       // all lanes' bytes
+    std::uint64_t next_sequence_ = 1;       // sequence ids of fragmented messages, per connection
+    std::size_t lane_bytes_ = 0;            // all lanes' bytes
+    std::size_t lane_bytes_in_flight_ = 0;  // lanes' bytes the write in flight took
     // Owned by the write in progress: fragment prefixes (a deque: parts_ points into them as
     // they are added), the parts it gathers, and the lane items it finished (their buffers are
     // still being written).
