@@ -105,6 +105,8 @@ TEST_CASE("--sname and --name name the command's own node, as erl sees it") {
     const auto by_default = run_cli({"ping", ip.node_name(), "--cookie", "interop_cookie"}, env);
     CHECK(by_default.exit_status == 0);
     CHECK(by_default.out == "pong\n");
+    // The ping's node has gone by the time erl lists its hidden nodes.
+    eventually([&] { return ip.eval("nodes(hidden)") == "[]"; });
     const std::string named = unique_name("cli") + "@127.0.0.1";
     const auto with_name = run_cli({"rpc", ip.node_name(), "erlang", "nodes", "[hidden]", "--name",
                                     named, "--cookie", "interop_cookie"},
