@@ -179,6 +179,12 @@ bool Decoder::make_room() {
                 fill(dst, a);
                 return true;
             }
+            case tag::atom_cache_ref: {
+                Atom a;
+                if (!cached_atom(a)) return false;
+                fill(dst, a);
+                return true;
+            }
             case tag::nil:
                 ++p_;
                 fill(dst);

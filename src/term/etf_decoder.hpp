@@ -207,8 +207,18 @@ class Decoder {
     [[gnu::noinline]] bool text_atom(Atom& out, std::size_t wire_bytes);
     bool new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded, Atom& out);
     bool not_an_atom();
-    // ATOM_CACHE_REF at p_: an atom its distribution header named.
-    bool cached_atom(Atom& out);
+    // ATOM_CACHE_REF at p_: an atom its distribution header named. Inlined where it is read, as
+    // it is after every header; bad_cached_atom() tells what is wrong with one that is not valid.
+    [[gnu::always_inline]] bool cached_atom(Atom& out) {
+        if (header_atoms_ != nullptr && remaining() >= 2 && p_[1] < header_atoms_->size())
+            [[likely]] {
+            out = (*header_atoms_)[p_[1]];
+            p_ += 2;
+            return true;
+        }
+        return bad_cached_atom();
+    }
+    [[gnu::cold, gnu::noinline]] bool bad_cached_atom();
     bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
 
     const std::uint8_t* begin_;
