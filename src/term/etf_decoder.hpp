@@ -100,8 +100,15 @@ class Decoder {
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
 
+    // One term into `result`. Another run() reads the term after it.
     bool run(Term& result);
     std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+    // The next run() counts its offsets and its max_bytes from where the last term ended, as if
+    // its input started there: how terms that follow one another are read with one decoder.
+    void start_next() noexcept {
+        begin_ = p_;
+        end_ = p_ + std::min(static_cast<std::size_t>(input_end_ - p_), options_.max_bytes);
+    }
     DecodeError& error() noexcept { return error_; }
 
   private:
