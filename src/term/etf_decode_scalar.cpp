@@ -1,7 +1,6 @@
 // Decoding the terms without elements: numbers, atoms, binaries, pids, ports, references and
 // export funs. Each checks its lengths against the input before it reads or allocates.
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -68,15 +67,6 @@ bool Decoder::scalar(Term& dst) {
             fill(dst, std::int64_t{static_cast<std::int32_t>(load32(p_ + 1))});
             p_ += 5;
             return true;
-        case tag::new_float: {
-            if (!need(9, "NEW_FLOAT_EXT")) return false;
-            double d = std::bit_cast<double>(load64(p_ + 1));
-            if (!std::isfinite(d))
-                return fail(DecodeErrc::bad_float, p_, "NEW_FLOAT_EXT is not finite");
-            fill(dst, TermAccess::unchecked_float(d));
-            p_ += 9;
-            return true;
-        }
         case tag::float_: {
             if (!need(32, "FLOAT_EXT")) return false;
             double d;
