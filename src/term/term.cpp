@@ -239,19 +239,35 @@ void destroy(const HeapObject* object) noexcept {
         active_reaper->open(object);
         return;
     }
-    if (object->tag != Tag::tuple && object->tag != Tag::map) {
-        reap(object, nullptr, nullptr, nullptr);
-        return;
+    // Most tuples, maps and lists hold only immediates and leaves, or one container that dies
+    // with them in their last slot ({ok, [1, 2]}): they need no reaper, which takes over at the
+    // first container that dies with them and is not last, or in a list's tail.
+    for (;;) {
+        if (object->tag == Tag::closure || object->tag == Tag::record) {
+            reap(object, nullptr, nullptr, nullptr);
+            return;
+        }
+        const Slots slots = slots_of(object);
+        if (object->tag == Tag::list) {
+            if (const HeapObject* tail =
+                    last_reference(static_cast<const ListObject*>(object)->tail)) {
+                if (holds_references(tail->tag)) {
+                    reap(object, slots.first, slots.end, tail);
+                    return;
+                }
+                free_leaf(tail);
+            }
+        }
+        const Term* next = slots.first;
+        const HeapObject* child = release_leaves(next, slots.end);
+        if (child != nullptr && next != slots.end) {
+            reap(object, next, slots.end, child);
+            return;
+        }
+        heap::dispose(const_cast<HeapObject*>(object));
+        if (child == nullptr) return;
+        object = child;
     }
-    // Most tuples and maps hold only immediates and leaves: they need no reaper, which takes
-    // over at the first container that dies with them.
-    const Slots slots = slots_of(object);
-    const Term* next = slots.first;
-    if (const HeapObject* child = release_leaves(next, slots.end)) {
-        reap(object, next, slots.end, child);
-        return;
-    }
-    heap::dispose(const_cast<HeapObject*>(object));
 }
 
 TupleObject* TermAccess::new_tuple(std::size_t n) {
