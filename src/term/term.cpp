@@ -228,20 +228,12 @@ constinit thread_local Reaper* active_reaper = nullptr;
     active_reaper = nullptr;
 }
 
-}  // namespace
-
-void destroy(const HeapObject* object) noexcept {
-    if (!holds_references(object->tag)) {
-        free_leaf(object);
-        return;
-    }
-    if (active_reaper != nullptr) {
-        active_reaper->open(object);
-        return;
-    }
-    // Most tuples, maps and lists hold only immediates and leaves, or one container that dies
-    // with them in their last slot ({ok, [1, 2]}): they need no reaper, which takes over at the
-    // first container that dies with them and is not last, or in a list's tail.
+// Frees `object`, a container whose last reference is gone, and what dies with it. Without a
+// reaper while each container that dies holds only immediates and leaves, or one more such
+// container in its last slot ({ok, [1, 2]}): nothing of the parent is then left to keep. The
+// reaper takes over at a container that dies in another slot or in a list's tail, and at
+// closures and records.
+[[gnu::noinline]] void free_chain(const HeapObject* object) noexcept {
     for (;;) {
         if (object->tag == Tag::closure || object->tag == Tag::record) {
             reap(object, nullptr, nullptr, nullptr);
@@ -268,6 +260,37 @@ void destroy(const HeapObject* object) noexcept {
         if (child == nullptr) return;
         object = child;
     }
+}
+
+}  // namespace
+
+void destroy(const HeapObject* object) noexcept {
+    if (!holds_references(object->tag)) {
+        free_leaf(object);
+        return;
+    }
+    if (active_reaper != nullptr) {
+        active_reaper->open(object);
+        return;
+    }
+    if (object->tag != Tag::tuple && object->tag != Tag::map) {
+        free_chain(object);
+        return;
+    }
+    // Most tuples and maps hold only immediates and leaves: they need no reaper, which takes
+    // over at the first container that dies with them (unless it is in their last slot).
+    const Slots slots = slots_of(object);
+    const Term* next = slots.first;
+    if (const HeapObject* child = release_leaves(next, slots.end)) {
+        if (next != slots.end) {
+            reap(object, next, slots.end, child);
+            return;
+        }
+        heap::dispose(const_cast<HeapObject*>(object));
+        free_chain(child);
+        return;
+    }
+    heap::dispose(const_cast<HeapObject*>(object));
 }
 
 TupleObject* TermAccess::new_tuple(std::size_t n) {
