@@ -163,6 +163,18 @@ TEST_SUITE("distribution header") {
         CHECK(e.offset == frame.size() - 8);
     }
 
+    TEST_CASE("after a header each term is held to max_bytes by itself") {
+        // The control term of first_message takes 23 bytes, the message term 12.
+        FrameDecoder decoder(beam, {.max_bytes = 23});
+        CHECK(std::get<RegSend>(decoded(decoder, first_message)).message ==
+              tuple("hello"_a, "world"_a, list(1, 2, 3)));
+        FrameDecoder smaller(beam, {.max_bytes = 22});
+        FrameError e = failure(smaller, first_message);
+        CHECK(e.code == FrameErrc::bad_term);
+        CHECK(mentions(e, "control term"));
+        CHECK(mentions(e, "within the limit of 22"));
+    }
+
     TEST_CASE("a header or control term cut anywhere is an error that says where, never a crash") {
         for (std::size_t n = 2; n < 62; ++n) {
             CAPTURE(n);

@@ -4,6 +4,8 @@
 // soon as it exists, so an error midway frees everything by dropping the root (once the slots not
 // reached yet are filled with []: containers are allocated with raw slots, written exactly once).
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -176,6 +178,22 @@ bool Decoder::make_room() {
             case tag::small_atom: {
                 Atom a;
                 if (!known_atom(a)) return false;
+                fill(dst, a);
+                return true;
+            }
+            case tag::new_float: {
+                if (remaining() < 9) [[unlikely]]
+                    return short_input(9, "NEW_FLOAT_EXT");
+                const double d = std::bit_cast<double>(wire::load64(p_ + 1));
+                if (!std::isfinite(d)) [[unlikely]]
+                    return fail(DecodeErrc::bad_float, p_, "NEW_FLOAT_EXT is not finite");
+                fill(dst, TermAccess::unchecked_float(d));
+                p_ += 9;
+                return true;
+            }
+            case tag::atom_cache_ref: {
+                Atom a;
+                if (!cached_atom(a)) return false;
                 fill(dst, a);
                 return true;
             }

@@ -1,7 +1,6 @@
 // Decoding the terms without elements: numbers, atoms, binaries, pids, ports, references and
 // export funs. Each checks its lengths against the input before it reads or allocates.
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -68,15 +67,6 @@ bool Decoder::scalar(Term& dst) {
             fill(dst, std::int64_t{static_cast<std::int32_t>(load32(p_ + 1))});
             p_ += 5;
             return true;
-        case tag::new_float: {
-            if (!need(9, "NEW_FLOAT_EXT")) return false;
-            double d = std::bit_cast<double>(load64(p_ + 1));
-            if (!std::isfinite(d))
-                return fail(DecodeErrc::bad_float, p_, "NEW_FLOAT_EXT is not finite");
-            fill(dst, TermAccess::unchecked_float(d));
-            p_ += 9;
-            return true;
-        }
         case tag::float_: {
             if (!need(32, "FLOAT_EXT")) return false;
             double d;
@@ -118,12 +108,6 @@ bool Decoder::scalar(Term& dst) {
             return reference(dst, t);
         case tag::export_:
             return export_fun(dst);
-        case tag::atom_cache_ref: {
-            Atom a;
-            if (!cached_atom(a)) return false;
-            fill(dst, a);
-            return true;
-        }
         case tag::fun:
             return fail(DecodeErrc::unsupported_tag, p_, "FUN_EXT was removed in OTP 23");
         case tag::local:
@@ -133,19 +117,14 @@ bool Decoder::scalar(Term& dst) {
     }
 }
 
-bool Decoder::cached_atom(Atom& out) {
+bool Decoder::bad_cached_atom() {
     if (header_atoms_ == nullptr)
         return fail(DecodeErrc::unsupported_tag, p_,
                     "ATOM_CACHE_REF is only valid after a distribution header");
     if (!need(2, "ATOM_CACHE_REF")) return false;
-    const std::size_t index = p_[1];
-    if (index >= header_atoms_->size())
-        return fail(DecodeErrc::bad_atom_cache_ref, p_,
-                    "reference " + std::to_string(index) + " of a header with " +
-                        std::to_string(header_atoms_->size()) + " atoms");
-    out = (*header_atoms_)[index];
-    p_ += 2;
-    return true;
+    return fail(DecodeErrc::bad_atom_cache_ref, p_,
+                "reference " + std::to_string(p_[1]) + " of a header with " +
+                    std::to_string(header_atoms_->size()) + " atoms");
 }
 
 bool Decoder::not_an_atom() {

@@ -100,8 +100,15 @@ class Decoder {
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
 
+    // One term into `result`. Another run() reads the term after it.
     bool run(Term& result);
     std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+    // The next run() counts its offsets and its max_bytes from where the last term ended, as if
+    // its input started there: how terms that follow one another are read with one decoder.
+    void start_next() noexcept {
+        begin_ = p_;
+        end_ = p_ + std::min(static_cast<std::size_t>(input_end_ - p_), options_.max_bytes);
+    }
     DecodeError& error() noexcept { return error_; }
 
   private:
@@ -207,8 +214,18 @@ class Decoder {
     [[gnu::noinline]] bool text_atom(Atom& out, std::size_t wire_bytes);
     bool new_atom(const std::uint8_t* text, std::size_t len, bool latin1, bool padded, Atom& out);
     bool not_an_atom();
-    // ATOM_CACHE_REF at p_: an atom its distribution header named.
-    bool cached_atom(Atom& out);
+    // ATOM_CACHE_REF at p_: an atom its distribution header named. Inlined where it is read, as
+    // it is after every header; bad_cached_atom() tells what is wrong with one that is not valid.
+    [[gnu::always_inline]] bool cached_atom(Atom& out) {
+        if (header_atoms_ != nullptr && remaining() >= 2 && p_[1] < header_atoms_->size())
+            [[likely]] {
+            out = (*header_atoms_)[p_[1]];
+            p_ += 2;
+            return true;
+        }
+        return bad_cached_atom();
+    }
+    [[gnu::cold, gnu::noinline]] bool bad_cached_atom();
     bool intern(std::string_view name, const std::uint8_t* at, Atom& out);
 
     const std::uint8_t* begin_;

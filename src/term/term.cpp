@@ -228,6 +228,40 @@ constinit thread_local Reaper* active_reaper = nullptr;
     active_reaper = nullptr;
 }
 
+// Frees `object`, a container whose last reference is gone, and what dies with it. Without a
+// reaper while each container that dies holds only immediates and leaves, or one more such
+// container in its last slot ({ok, [1, 2]}): nothing of the parent is then left to keep. The
+// reaper takes over at a container that dies in another slot or in a list's tail, and at
+// closures and records.
+[[gnu::noinline]] void free_chain(const HeapObject* object) noexcept {
+    for (;;) {
+        if (object->tag == Tag::closure || object->tag == Tag::record) {
+            reap(object, nullptr, nullptr, nullptr);
+            return;
+        }
+        const Slots slots = slots_of(object);
+        if (object->tag == Tag::list) {
+            if (const HeapObject* tail =
+                    last_reference(static_cast<const ListObject*>(object)->tail)) {
+                if (holds_references(tail->tag)) {
+                    reap(object, slots.first, slots.end, tail);
+                    return;
+                }
+                free_leaf(tail);
+            }
+        }
+        const Term* next = slots.first;
+        const HeapObject* child = release_leaves(next, slots.end);
+        if (child != nullptr && next != slots.end) {
+            reap(object, next, slots.end, child);
+            return;
+        }
+        heap::dispose(const_cast<HeapObject*>(object));
+        if (child == nullptr) return;
+        object = child;
+    }
+}
+
 }  // namespace
 
 void destroy(const HeapObject* object) noexcept {
@@ -240,15 +274,20 @@ void destroy(const HeapObject* object) noexcept {
         return;
     }
     if (object->tag != Tag::tuple && object->tag != Tag::map) {
-        reap(object, nullptr, nullptr, nullptr);
+        free_chain(object);
         return;
     }
     // Most tuples and maps hold only immediates and leaves: they need no reaper, which takes
-    // over at the first container that dies with them.
+    // over at the first container that dies with them (unless it is in their last slot).
     const Slots slots = slots_of(object);
     const Term* next = slots.first;
     if (const HeapObject* child = release_leaves(next, slots.end)) {
-        reap(object, next, slots.end, child);
+        if (next != slots.end) {
+            reap(object, next, slots.end, child);
+            return;
+        }
+        heap::dispose(const_cast<HeapObject*>(object));
+        free_chain(child);
         return;
     }
     heap::dispose(const_cast<HeapObject*>(object));

@@ -3,6 +3,7 @@
 // not, and ATOM_CACHE_REF in them indexes the header's atoms.
 #include "wire/framing.hpp"
 
+#include "term/etf_decoder.hpp"
 #include "term/etf_tags.hpp"
 #include "wire/bytes.hpp"
 #include "wire/flags.hpp"
@@ -34,16 +35,24 @@ std::optional<std::string> not_negotiated(std::uint8_t kind, std::uint64_t negot
 }
 
 // The terms of a frame, from `pos` to the end of `bytes`: the control term and the term that may
-// follow it. `header_atoms` is null for pass-through frames, whose terms carry their own 131.
+// follow it. `header_atoms` is null for pass-through frames, whose terms carry their own 131;
+// after a header one decoder reads both, each as if decoded by itself.
 Expected<std::optional<Control>, FrameError> decode_terms(const SharedBuffer& owner,
                                                           std::span<const std::uint8_t> bytes,
                                                           std::size_t pos,
                                                           const std::vector<Atom>* header_atoms,
                                                           const etf::DecodeOptions& options) {
-    auto one_term = [&](std::size_t at) {
-        auto rest = bytes.subspan(at);
-        return header_atoms ? etf::decode_body(owner, rest, *header_atoms, options)
-                            : etf::decode_prefix(owner, rest, options);
+    const std::span<const Atom> atoms =
+        header_atoms ? std::span<const Atom>(*header_atoms) : std::span<const Atom>();
+    std::optional<etf::decoding::Decoder> body;
+    if (header_atoms) body.emplace(bytes.subspan(pos), 0, options, owner.object(), &atoms);
+    auto one_term = [&](std::size_t at) -> Expected<etf::Decoded, etf::DecodeError> {
+        if (!body) return etf::decode_prefix(owner, bytes.subspan(at), options);
+        etf::Decoded out;
+        if (!body->run(out.term)) return unexpected(std::move(body->error()));
+        out.used = body->offset();
+        body->start_next();
+        return out;
     };
     const std::size_t control_at = pos;
     auto control = one_term(pos);
