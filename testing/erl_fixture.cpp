@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -138,9 +140,26 @@ std::uint16_t try_bind(std::uint16_t port) {
     return ok ? ntohs(address.sin_port) : 0;
 }
 
+// The lowest port the kernel hands out by itself (to a connect, or a bind to port 0).
+int first_ephemeral_port() {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0;
+    return range >> low ? low : 32768;
+}
+
 }  // namespace
 
 std::uint16_t free_port() {
+    // Below the kernel's ephemeral range when there is room there: a port from that range, free
+    // when looked at, may go to any process's next connection before the test binds it.
+    constexpr int lowest = 10000;
+    const int below = first_ephemeral_port();
+    if (below - lowest >= 1000) {
+        thread_local std::mt19937 random{std::random_device{}()};
+        std::uniform_int_distribution<int> pick(lowest, below - 1);
+        for (int attempt = 0; attempt < 100; ++attempt)
+            if (const auto port = try_bind(static_cast<std::uint16_t>(pick(random)))) return port;
+    }
     const auto port = try_bind(0);
     if (port == 0) throw FixtureError("free_port: bind failed");
     return port;

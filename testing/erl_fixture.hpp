@@ -22,7 +22,8 @@ struct FixtureError : std::runtime_error {
 // A name no other test of this run or of a concurrent run can have: prefix, pid and a counter.
 std::string unique_name(std::string_view prefix);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released), picked at random
+// below the kernel's ephemeral range, which other processes' connections draw from.
 std::uint16_t free_port();
 
 // The host part `erl -sname` uses on this machine (the short host name).
