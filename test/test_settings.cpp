@@ -25,6 +25,18 @@ std::string write(const TempDir& dir, const std::string& name, const std::string
     return path;
 }
 
+// A config file written in `dir` and the settings loaded from it alone, for a watch on it.
+struct WatchedFile {
+    SettingsSources sources;
+    LoadedSettings loaded;
+};
+WatchedFile watched_file(const TempDir& dir, const std::string& name, const std::string& content) {
+    SettingsSources sources{.config_file = write(dir, name, content)};
+    auto loaded = load_settings(sources);
+    REQUIRE(loaded.has_value());
+    return {std::move(sources), std::move(*loaded)};
+}
+
 ShownSetting shown(const LoadedSettings& loaded, const std::string& key) {
     for (auto& s : show_settings(loaded))
         if (s.key == key) return s;
@@ -326,11 +338,8 @@ TEST_CASE("the cookie is never shown, only whether it is set") {
 
 TEST_CASE("a watch's own callback hears of an edit made before it, with the io_context running") {
     TempDir dir;
-    const auto file =
-        write(dir, "early.toml", "[node]\nname = \"early\"\n[log]\nlevel = \"info\"\n");
-    SettingsSources sources{.config_file = file};
-    auto loaded = load_settings(sources);
-    REQUIRE(loaded.has_value());
+    auto [sources, loaded] =
+        watched_file(dir, "early.toml", "[node]\nname = \"early\"\n[log]\nlevel = \"info\"\n");
     write(dir, "early.toml", "[node]\nname = \"early\"\n[log]\nlevel = \"debug\"\n");
     boost::asio::io_context io;
     auto work = boost::asio::make_work_guard(io);
@@ -339,7 +348,7 @@ TEST_CASE("a watch's own callback hears of an edit made before it, with the io_c
     std::vector<SettingsUpdate> updates;
     {
         SettingsWatch watch(
-            io, sources, *loaded,
+            io, sources, loaded,
             [&](const SettingsUpdate& u) {
                 std::lock_guard lock(mutex);
                 updates.push_back(u);
@@ -360,18 +369,15 @@ TEST_CASE("a watch's own callback hears of an edit made before it, with the io_c
 
 TEST_CASE("a watched file applies what may change while running and refuses the rest") {
     TempDir dir;
-    const auto file =
-        write(dir, "live.toml", "[node]\nname = \"live\"\nport = 9100\n[log]\nlevel = \"info\"\n");
-    SettingsSources sources{.config_file = file};
-    auto loaded = load_settings(sources);
-    REQUIRE(loaded.has_value());
+    auto [sources, loaded] = watched_file(
+        dir, "live.toml", "[node]\nname = \"live\"\nport = 9100\n[log]\nlevel = \"info\"\n");
     boost::asio::io_context io;
     auto work = boost::asio::make_work_guard(io);
     std::thread runner;
     std::mutex mutex;
     std::vector<SettingsUpdate> updates;
     {
-        SettingsWatch watch(io, sources, *loaded, std::chrono::milliseconds(20));
+        SettingsWatch watch(io, sources, loaded, std::chrono::milliseconds(20));
         watch.subscribe([&](const SettingsUpdate& u) {
             std::lock_guard lock(mutex);
             updates.push_back(u);
