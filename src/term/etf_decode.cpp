@@ -182,8 +182,8 @@ bool Decoder::make_room() {
                 return true;
             }
             case tag::new_float: {
-                if (remaining() < 9) [[unlikely]]
-                    return short_input(9, "NEW_FLOAT_EXT");
+                if (!need(9, "NEW_FLOAT_EXT")) [[unlikely]]
+                    return false;
                 const double d = std::bit_cast<double>(wire::load64(p_ + 1));
                 if (!std::isfinite(d)) [[unlikely]]
                     return fail(DecodeErrc::bad_float, p_, "NEW_FLOAT_EXT is not finite");
