@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/io_thread.hpp"
 #include "term/etf_tags.hpp"
 
 namespace distribute::net {
@@ -388,18 +389,20 @@ void Session::send(const wire::Control& control) {
     encoder_->encode(pending_, control, !to_lane);
     ++messages_out_;
     if (over_queue_limit(before, pending_.size() - before.wire, lock)) return;
-    const bool node_thread = io_.get_executor().running_in_this_thread();
+    const bool own_thread = io_.get_executor().running_in_this_thread();
+    const bool may_wait = !own_thread && !on_io_thread();  // may_wait_here(), own_thread known
     if (to_lane) {
         queue_frame_in_lane(sender, before);
         schedule_write();
-        wait_behind_lane(sender, node_thread, lock);
+        wait_behind_lane(sender, may_wait, lock);
         return;
     }
     bytes_out_ += pending_.size() - before.wire;
-    // A program thread writes the frame itself when nothing else is queued and nothing went out
-    // just now: a node thread would have to be woken for it, which costs more than the write on
-    // a round trip. A burst of sends is gathered into few writes by a node thread instead.
-    if (!writing_ && !node_thread) {
+    // A thread other than the session's own (a program thread, or a node thread that serves
+    // another io_context) writes the frame itself when nothing else is queued and nothing went
+    // out just now: the session's thread would have to be woken for it, which costs more than
+    // the write on a round trip. A burst of sends is gathered into few writes by that thread.
+    if (!writing_ && !own_thread) {
         const auto now = std::chrono::steady_clock::now();
         const bool burst = now - last_write_ < coalesce_window;
         last_write_ = now;
@@ -409,7 +412,7 @@ void Session::send(const wire::Control& control) {
     // Back-pressure, as the BEAM suspends a sender on a busy distribution port: a thread of the
     // program waits while more than busy_limit bytes are queued. The node's own threads never
     // wait (one of them has to run the write), so their queue may grow past the limit.
-    if (pending_.size() > settings_.busy_limit && !node_thread) {
+    if (pending_.size() > settings_.busy_limit && may_wait) {
         ++busy_waits_;
         drained_.wait(lock, [this] { return pending_.size() <= settings_.busy_limit || closed_; });
     }
@@ -435,7 +438,7 @@ void Session::send_fragmented(const wire::Control& control, std::uint64_t flags)
     lane.queue.push_back(Queued{{}, std::move(item)});
     count_lane_bytes(lane, added);
     schedule_write();
-    wait_behind_lane(sender, io_.get_executor().running_in_this_thread(), lock);
+    wait_behind_lane(sender, may_wait_here(), lock);
 }
 
 // With out_mutex_ held, a message of `added` bytes just encoded after `before` in pending_ (or
@@ -469,9 +472,13 @@ bool Session::over_queue_limit(const wire::OutgoingBytes::Mark& before, std::siz
 // busy_limit it goes on when the lane is down to resume_mark(), as OTP resumes the processes
 // suspended on a distribution controller's queue below half its busy limit: woken once per
 // half a limit written, not once per fragment.
-void Session::wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
+bool Session::may_wait_here() const {
+    return !io_.get_executor().running_in_this_thread() && !on_io_thread();
+}
+
+void Session::wait_behind_lane(const std::optional<Pid>& sender, bool may_wait,
                                std::unique_lock<std::mutex>& lock) {
-    if (node_thread) return;
+    if (!may_wait) return;
     const Lane* lane = lane_of(sender);
     if (lane == nullptr || lane->bytes <= settings_.busy_limit) return;
     ++busy_waits_;

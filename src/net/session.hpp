@@ -150,6 +150,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // peer's name as an atom, and which connection incarnation the session carries.
     Atom peer_node;
     std::uint64_t connection_id = 0;
+    // The node's token for the io_context this session lives on, held for the session's life:
+    // the node counts a context's sessions by its token's use (Runtime::connection_context).
+    std::shared_ptr<const void> context_token;
     // Whether the node takes this session's controls: set as it comes up carrying its
     // connection, cleared when another session takes the connection's place or as it ends (all
     // under the node's registry lock). Read on the strand for every frame, so that a message
@@ -181,7 +184,10 @@ class Session : public std::enable_shared_from_this<Session> {
     void queue_frame_in_lane(const std::optional<Pid>& sender,
                              const wire::OutgoingBytes::Mark& start);
     void count_lane_bytes(Lane& lane, std::size_t added);
-    void wait_behind_lane(const std::optional<Pid>& sender, bool node_thread,
+    // A sender may be held back (busy_limit) only on a thread that runs no node's io_context:
+    // the write it waits for may need that very thread.
+    bool may_wait_here() const;
+    void wait_behind_lane(const std::optional<Pid>& sender, bool may_wait,
                           std::unique_lock<std::mutex>& lock);
     bool take_lane_turns();
     // Where a sender waiting behind its lane goes on (see wait_behind_lane).
