@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "distribute/call.hpp"
@@ -51,6 +52,19 @@ std::int64_t flooded_count_seen(Node& node, Mailbox& me, const Pid& busy, const 
     eventually([&] { return handled.load() == flood; });
     return seen;
 }
+
+// The node threads a handler process's turns ran on, one entry per message, with the message.
+struct TurnThreads {
+    std::mutex mutex;
+    std::vector<std::pair<Term, std::thread::id>> seen;
+    std::set<std::thread::id> threads_of(const std::function<bool(const Term&)>& which) {
+        std::lock_guard lock(mutex);
+        std::set<std::thread::id> threads;
+        for (auto& [message, thread] : seen)
+            if (which(message)) threads.insert(thread);
+        return threads;
+    }
+};
 
 std::size_t crossing_of(Node& node, Atom peer) {
     auto connection = node::Access::runtime(node).existing_connection(peer);
@@ -205,6 +219,60 @@ TEST_SUITE("processes") {
         CHECK(report[2] == Term(false));
         CHECK(report[3] == Term(static_cast<int>(NodeErrc::node_thread)));
         CHECK(none_queued(me, [](const Term& m) { return m.is_tuple(2); }));  // no call went out
+    }
+
+    TEST_CASE("each connection keeps to one node thread, and two connections get two") {
+        const auto port = free_port();
+        Node a = start_node(hidden_node_options(port, "thr_a"));  // two threads
+        Node b = start_node(hidden_node_options(port, "thr_b"));
+        Node c = start_node(hidden_node_options(port, "thr_c"));
+        auto turns = std::make_shared<TurnThreads>();
+        // Woken by a message a session delivers, the turn runs on that session's thread.
+        ProcessHandle probe = a.spawn([turns](const ProcessHandle& self, Term m) {
+            {
+                std::lock_guard lock(turns->mutex);
+                turns->seen.emplace_back(m[0], std::this_thread::get_id());
+            }
+            self.send(m[1].to<Pid>().value(), Term("ok"_a));
+        });
+        REQUIRE(a.register_name("probe"_a, probe.pid()).has_value());
+        Mailbox from_b = b.open_mailbox();
+        Mailbox from_c = c.open_mailbox();
+        // One at a time, so that each turn is woken by exactly one session's delivery.
+        for (int i = 0; i < 20; ++i)
+            for (Mailbox* from : {&from_b, &from_c}) {
+                from->send("probe"_a, a.name(),
+                           tuple(from == &from_b ? "b"_a : "c"_a, from->pid()));
+                REQUIRE(next_message(*from) == Term("ok"_a));
+            }
+        const auto b_threads = turns->threads_of([](const Term& t) { return t.is_atom("b"_a); });
+        const auto c_threads = turns->threads_of([](const Term& t) { return t.is_atom("c"_a); });
+        REQUIRE(b_threads.size() == 1);
+        REQUIRE(c_threads.size() == 1);
+        CHECK(*b_threads.begin() != *c_threads.begin());
+    }
+
+    TEST_CASE("a process that falls behind goes on on another thread than its connection's") {
+        const auto port = free_port();
+        Node a = start_node(hidden_node_options(port, "behind_a"));  // two threads
+        Node b = start_node(hidden_node_options(port, "behind_b"));
+        auto turns = std::make_shared<TurnThreads>();
+        // Slower than the session that feeds it: a whole budget handled, more is waiting.
+        ProcessHandle slow = a.spawn([turns](const ProcessHandle& self, Term m) {
+            std::this_thread::sleep_for(50us);
+            {
+                std::lock_guard lock(turns->mutex);
+                turns->seen.emplace_back(m, std::this_thread::get_id());
+            }
+            if (auto from = m.to<Pid>()) self.send(*from, Term("done"_a));
+        });
+        REQUIRE(a.register_name("slow"_a, slow.pid()).has_value());
+        Mailbox me = b.open_mailbox();
+        for (int i = 0; i < 2000; ++i)
+            me.send("slow"_a, a.name(), Term(i));
+        me.send("slow"_a, a.name(), Term(me.pid()));
+        REQUIRE(next_message(me) == Term("done"_a));
+        CHECK(turns->threads_of([](const Term&) { return true; }).size() == 2);
     }
 
     TEST_CASE("a nodedown visits only the processes with a link or monitor over the connection") {

@@ -161,8 +161,10 @@ struct NodeOptions {
     // ERL_EPMD_ADDRESS as epmd reads it, or when unset, where the node listens.
     std::vector<std::string> embedded_epmd_addresses;
     NodeLimits limits;
-    unsigned threads = 0;  // 0: hardware concurrency
-    LogSink log;           // empty: silent
+    // Node threads, each with its own io_context; a connection stays on one. 0: hardware
+    // concurrency.
+    unsigned threads = 0;
+    LogSink log;  // empty: silent
 };
 
 // A cookie read from a file with erl's rules: a regular file that only its owner may access
@@ -301,6 +303,8 @@ class Node {
     NodeLimits limits() const;
     // New limits for the connections made from now on (and for the next remote call).
     void set_limits(const NodeLimits& limits);
+    // The first node thread's io_context, for the program's own timers and signal sets: work
+    // posted to it runs on that one thread, beside the connections that live there.
     boost::asio::io_context& io();
 
   private:

@@ -1,5 +1,7 @@
 #include "net/acceptor.hpp"
 
+#include <unistd.h>
+
 #include "net/close_on_exec.hpp"
 
 namespace distribute::net {
@@ -60,6 +62,21 @@ Expected<std::shared_ptr<Acceptor>, std::string> Acceptor::listen(asio::io_conte
                           (port_max != port_min ? ".." + std::to_string(port_max) : "") + ": " +
                           bound.error());
     return std::make_shared<Acceptor>(std::move(*bound));
+}
+
+Expected<tcp::socket, std::string> move_socket(tcp::socket socket, asio::io_context& to) {
+    boost::system::error_code e;
+    const auto protocol = socket.local_endpoint(e).protocol();
+    if (e) return unexpected(e.message());
+    const auto handle = socket.release(e);
+    if (e) return unexpected(e.message());
+    tcp::socket moved(to);
+    moved.assign(protocol, handle, e);
+    if (e) {
+        ::close(handle);
+        return unexpected(e.message());
+    }
+    return moved;
 }
 
 void Acceptor::start(std::function<void(tcp::socket)> on_accept) {

@@ -12,6 +12,11 @@
 
 namespace distribute::net {
 
+// The same connection on `to` (its reads, writes and timers then run there): the acceptor takes
+// every socket on its own io_context, and a node spreads its connections over several.
+[[nodiscard]] Expected<tcp::socket, std::string> move_socket(tcp::socket socket,
+                                                             asio::io_context& to);
+
 class Acceptor : public std::enable_shared_from_this<Acceptor> {
   public:
     // Binds and listens now; port_min 0 takes any free port. An empty address is every

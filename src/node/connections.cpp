@@ -126,33 +126,37 @@ std::shared_ptr<Connection> Runtime::connection_of(const net::Session& session) 
 
 void Runtime::dial(const std::shared_ptr<Connection>& connection) {
     log(LogLevel::debug, "connecting to " + std::string(connection->peer.name()));
-    net::async_connect_node(io_, *epmd_client_, std::string(connection->peer.name()),
+    auto context = connection_context();
+    net::async_connect_node(*context.io, *epmd_client_, std::string(connection->peer.name()),
                             options_.epmdless_port, options_.setup_timeout,
-                            [self = shared_from_this(), connection](auto socket) {
-                                self->on_dialled(connection, std::move(socket));
+                            [self = shared_from_this(), connection, context](auto socket) {
+                                self->on_dialled(connection, context, std::move(socket));
                             });
 }
 
 void Runtime::on_dialled(const std::shared_ptr<Connection>& connection,
+                         const ConnectionContext& context,
                          Expected<net::Dialled, net::DialError> dialled) {
     if (!dialled) return dial_failed(connection, dial_failure(dialled.error()));
     const std::string peer(connection->peer.name());
     auto plan = dial_plan(peer, dialled->epmd_extra);
     if (!plan) return dial_failed(connection, plan.error());
-    auto transport = net::make_tcp_transport(asio::make_strand(io_), std::move(dialled->socket));
-    if (!*plan) return start_dialled_session(connection, std::move(transport));
+    auto transport =
+        net::make_tcp_transport(asio::make_strand(*context.io), std::move(dialled->socket));
+    if (!*plan) return start_dialled_session(connection, context, std::move(transport));
     net::async_secure_dial(
-        io_, std::move(transport), std::move(**plan),
-        [self = shared_from_this(), connection, peer](auto secured) {
+        *context.io, std::move(transport), std::move(**plan),
+        [self = shared_from_this(), connection, context, peer](auto secured) {
             if (!secured)
                 return self->dial_failed(
                     connection, {NodeErrc::crypto_failed, "encrypted handshake with " + peer +
                                                               " failed: " + secured.error()});
-            self->start_dialled_session(connection, std::move(*secured));
+            self->start_dialled_session(connection, context, std::move(*secured));
         });
 }
 
 void Runtime::start_dialled_session(const std::shared_ptr<Connection>& connection,
+                                    const ConnectionContext& context,
                                     std::unique_ptr<net::Transport> transport) {
     std::shared_ptr<net::Session> session;
     {
@@ -166,8 +170,10 @@ void Runtime::start_dialled_session(const std::shared_ptr<Connection>& connectio
         }
         if (!name_lost_.load()) {
             connection->dialling = false;
-            session = std::make_shared<net::Session>(io_, std::move(transport), session_settings(),
-                                                     *this, std::string(connection->peer.name()));
+            session = std::make_shared<net::Session>(*context.io, std::move(transport),
+                                                     session_settings(), *this,
+                                                     std::string(connection->peer.name()));
+            session->context_token = context.token;
             session->connection_id = connection->id;
             session->peer_node = connection->peer;
             connection->session = session;

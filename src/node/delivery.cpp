@@ -127,10 +127,11 @@ void Process::wake(std::unique_lock<std::mutex>& lock) {
 }
 
 void Runtime::post_turn(std::shared_ptr<Process> process) {
-    // defer, not post: from one of the node's threads (a session delivering what it read) the
-    // turn runs on that same thread after the current work, instead of waking another thread
-    // for every message.
-    asio::defer(io_, [process = std::move(process)] { process->runtime.run_turn(process); });
+    // defer, not post, on the waking thread's own io_context: from one of the node's threads
+    // (a session delivering what it read) the turn runs on that same thread after the current
+    // work, instead of waking another thread for every message.
+    asio::defer(work_context(),
+                [process = std::move(process)] { process->runtime.run_turn(process); });
 }
 
 void Runtime::run_turn(const std::shared_ptr<Process>& process) {
@@ -138,12 +139,19 @@ void Runtime::run_turn(const std::shared_ptr<Process>& process) {
     std::unique_lock lock(process->mutex);
     if ((more || process->woken) && !process->released) {
         process->woken = false;
+        // Behind (a whole budget handled and more waiting), a process woken by a session that
+        // reads on this thread goes on on another thread, once, so that it and the session that
+        // feeds it run side by side; it keeps to that thread until it catches up.
+        const bool hand_on = more && !process->handed_on;
+        process->handed_on = process->handed_on || hand_on;
         lock.unlock();
         // post, not defer: behind the work already queued, so others get their turn first.
-        asio::post(io_, [process] { process->runtime.run_turn(process); });
+        asio::post(hand_on ? other_context() : work_context(),
+                   [process] { process->runtime.run_turn(process); });
         return;
     }
     process->scheduled = false;
+    process->handed_on = false;
 }
 
 bool HandlerProcess::turn() {

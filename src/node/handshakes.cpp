@@ -42,11 +42,16 @@ void Runtime::accept(tcp::socket socket) {
             ++from.count;
             from.warned = false;
             lock.unlock();
+            auto context = connection_context();
+            auto moved = net::move_socket(std::move(socket), *context.io);
+            if (!moved)
+                return on_accepted(address, context,
+                                   unexpected("cannot move its socket: " + moved.error()));
             // The first bytes tell a plaintext peer (a BEAM) from an encrypted one; the crypto
             // mode says which it lets in.
-            net::async_secure_accept(io_, std::move(socket), accept_policy(),
-                                     [self = shared_from_this(), address](auto transport) {
-                                         self->on_accepted(address, std::move(transport));
+            net::async_secure_accept(*context.io, std::move(*moved), accept_policy(),
+                                     [self = shared_from_this(), address, context](auto transport) {
+                                         self->on_accepted(address, context, std::move(transport));
                                      });
             return;
         }
@@ -61,14 +66,15 @@ void Runtime::accept(tcp::socket socket) {
             " handshakes from that address are in progress already");
 }
 
-void Runtime::on_accepted(const std::string& address,
+void Runtime::on_accepted(const std::string& address, const ConnectionContext& context,
                           Expected<std::unique_ptr<net::Transport>, std::string> transport) {
     std::shared_ptr<net::Session> session;
     {
         std::unique_lock lock(connections_mutex_);
         if (transport && !stopped()) {
-            session = std::make_shared<net::Session>(io_, std::move(*transport), session_settings(),
-                                                     *this, std::string());
+            session = std::make_shared<net::Session>(*context.io, std::move(*transport),
+                                                     session_settings(), *this, std::string());
+            session->context_token = context.token;
             handshaking_.emplace(session.get(), PendingHandshake{session, address});
         } else {
             release_admission(address);

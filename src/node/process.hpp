@@ -127,6 +127,9 @@ class Process : public std::enable_shared_from_this<Process> {
     bool trap_exit = false;
     bool scheduled = false;  // handler and coroutine: a turn is posted or running
     bool woken = false;      // ...and something happened since it began: another turn follows
+    // ...and a turn found it behind and handed it to another node thread: it keeps to that
+    // thread until it catches up (Runtime::run_turn).
+    bool handed_on = false;
     Term exit_reason;
     std::unique_ptr<Relations> relations;
     std::unique_ptr<Description> description;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <future>
 
+#include "net/io_thread.hpp"
 #include "node/environment.hpp"
 #include "wire/flags.hpp"
 #include "wire/node_name.hpp"
@@ -18,14 +19,38 @@ NodeError error(NodeErrc code, std::string detail) {
     return {code, std::move(detail)};
 }
 
-thread_local bool node_thread = false;
+// The node that the calling thread runs, on a node thread, and which of its io_contexts.
+thread_local const Runtime* home_runtime = nullptr;
+thread_local std::size_t home_index = 0;
+
+// Concurrency hint 1: each context is run by one thread, so asio hands what a handler queues to
+// that same thread and wakes no other.
+std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned threads) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < std::max(1u, threads); ++i) {
+        contexts.push_back(std::make_unique<asio::io_context>(1));
+        // A first timer makes the context open its reactor's descriptors (epoll, eventfd,
+        // timerfd) now rather than with its first connection, so that the node's descriptor
+        // count does not grow once it is up.
+        asio::steady_timer opens_reactor(*contexts.back());
+    }
+    return contexts;
+}
 }  // namespace
 
 bool on_node_thread() {
-    return node_thread;
+    return net::on_io_thread();
 }
 
-Runtime::Runtime(NodeOptions options) : options_(std::move(options)), limits_(options_.limits) {}
+Runtime::Runtime(NodeOptions options)
+    : options_(std::move(options)),
+      contexts_(
+          make_contexts(options_.threads ? options_.threads : std::thread::hardware_concurrency())),
+      io_(*contexts_.front()),
+      limits_(options_.limits) {
+    for (std::size_t i = 0; i < contexts_.size(); ++i)
+        context_tokens_.push_back(std::make_shared<int>(0));
+}
 
 Runtime::~Runtime() {
     stop();
@@ -86,16 +111,18 @@ Expected<void, NodeError> Runtime::boot(const ServicesStarter& start_services) {
     ref_salt_ = randombytes_random();
     if (auto prepared = prepare_crypto(); !prepared) return unexpected(prepared.error());
 
-    work_.emplace(io_.get_executor());
-    unsigned threads = options_.threads ? options_.threads : std::thread::hardware_concurrency();
     // Each thread keeps the runtime alive until it leaves run(): a node stopped from one of its
     // own threads is destroyed, at the latest, when that thread is done with it.
-    for (unsigned i = 0; i < std::max(1u, threads); ++i)
-        threads_.emplace_back([self = shared_from_this()] {
-            node_thread = true;
-            self->io_.run();
+    for (std::size_t i = 0; i < contexts_.size(); ++i) {
+        work_.push_back(asio::make_work_guard(*contexts_[i]));
+        threads_.emplace_back([self = shared_from_this(), i] {
+            net::mark_io_thread();
+            home_runtime = self.get();
+            home_index = i;
+            self->contexts_[i]->run();
             if (self->stopped_by_ == std::this_thread::get_id()) self->run_what_is_left();
         });
+    }
     epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
 
     if (dynamic_name_) {
@@ -172,14 +199,17 @@ void Runtime::stop() {
         }
         // What else is queued runs (the threads keep running while the work guard is held);
         // what is left after that is stopped.
-        std::promise<void> drained;
-        auto done = drained.get_future();
-        asio::post(io_, [&drained] { drained.set_value(); });
-        done.wait_for(std::chrono::seconds(2));
+        std::vector<std::promise<void>> drained(contexts_.size());
+        for (std::size_t i = 0; i < contexts_.size(); ++i)
+            asio::post(*contexts_[i], [&drained, i] { drained[i].set_value(); });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        for (auto& each : drained)
+            each.get_future().wait_until(deadline);
     }
     if (own_thread) stopped_by_ = std::this_thread::get_id();
-    work_.reset();
-    io_.stop();
+    work_.clear();
+    for (auto& context : contexts_)
+        context->stop();
     for (auto& t : threads_) {
         // Stopped from one of its own threads (a handler stopping the node): that one finishes
         // on its own once the handler returns.
@@ -212,8 +242,37 @@ void Runtime::wake_waiters() {
 }
 
 void Runtime::run_what_is_left() {
-    io_.restart();
-    io_.poll();
+    // A handler run on one context may queue more on another: round after round until a round
+    // runs nothing.
+    for (std::size_t ran = 1; ran != 0;) {
+        ran = 0;
+        for (auto& context : contexts_) {
+            context->restart();
+            ran += context->poll();
+        }
+    }
+}
+
+asio::io_context& Runtime::work_context() {
+    if (home_runtime == this) return *contexts_[home_index];
+    return *contexts_[next_context_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+asio::io_context& Runtime::other_context() {
+    if (home_runtime != this || contexts_.size() == 1) return work_context();
+    const std::size_t others = contexts_.size() - 1;
+    const std::size_t step = 1 + next_context_.fetch_add(1, std::memory_order_relaxed) % others;
+    return *contexts_[(home_index + step) % contexts_.size()];
+}
+
+Runtime::ConnectionContext Runtime::connection_context() {
+    // Read without a lock, a use count may be a moment old: good enough to spread connections.
+    // From the last: on a tie the first context, which also carries the timers and EPMD, is
+    // picked last.
+    std::size_t least = contexts_.size() - 1;
+    for (std::size_t i = least; i-- > 0;)
+        if (context_tokens_[i].use_count() < context_tokens_[least].use_count()) least = i;
+    return {contexts_[least].get(), context_tokens_[least]};
 }
 
 void Runtime::log(LogLevel level, const std::string& line) const {

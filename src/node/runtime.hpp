@@ -92,7 +92,16 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     Atom name() const { return name_; }
     std::uint32_t creation() const { return creation_; }
     std::uint16_t port() const { return acceptor_ ? acceptor_->port() : 0; }
+    // The first thread's io_context: timers, EPMD, the services' strands, and what Node::io()
+    // hands to the program. Connections and process turns are spread over every thread's.
     asio::io_context& io() { return io_; }
+    // Where work woken now runs (a process's turn, an rpc body): on a node thread of this node,
+    // its own io_context, so that the work needs no other thread woken; elsewhere, the threads'
+    // io_contexts in turn.
+    asio::io_context& work_context();
+    // Another thread's io_context than the calling node thread's, in turn (the only one, with
+    // one thread).
+    asio::io_context& other_context();
     void log(LogLevel level, const std::string& line) const;
 
     // Processes
@@ -222,8 +231,16 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     };
 
     [[nodiscard]] Expected<void, NodeError> boot(const ServicesStarter& start_services);
-    // After stop, once no other thread runs the executor: the handlers that were ready run.
+    // After stop, once no other thread runs the executors: the handlers that were ready run.
     void run_what_is_left();
+    // Where a connection lives: a node thread's io_context, and that context's token, which
+    // the connection's session holds for its life so that its use count is the context's load.
+    struct ConnectionContext {
+        asio::io_context* io;
+        std::shared_ptr<const void> token;
+    };
+    // The context that carries the fewest connections now.
+    ConnectionContext connection_context();
     // A node with a name of its own: the acceptor, the EPMD started when none answers, and the
     // registration that gives the creation, or EPMD-less none of them (listen.cpp).
     // `default_cookie_path`: where the cookie
@@ -290,15 +307,16 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
         return nullptr;
     }
     void dial(const std::shared_ptr<Connection>& connection);
-    void on_dialled(const std::shared_ptr<Connection>& connection,
+    void on_dialled(const std::shared_ptr<Connection>& connection, const ConnectionContext& context,
                     Expected<net::Dialled, net::DialError> dialled);
     // The dial's transport is ready (plain, or encrypted and authenticated): the session starts,
     // unless the connection was handed to the peer's own attempt meanwhile.
     void start_dialled_session(const std::shared_ptr<Connection>& connection,
+                               const ConnectionContext& context,
                                std::unique_ptr<net::Transport> transport);
     void dial_failed(const std::shared_ptr<Connection>& connection, const NodeError& why);
     // An accepted connection's transport is ready (or refused): its session starts.
-    void on_accepted(const std::string& address,
+    void on_accepted(const std::string& address, const ConnectionContext& context,
                      Expected<std::unique_ptr<net::Transport>, std::string> transport);
 
     // The encrypted transport (crypto_policy.cpp).
@@ -349,8 +367,15 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::condition_variable stop_wait_;
     bool stop_done_ = false;  // under stop_wait_mutex_: stop() has finished
 
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    // One io_context per node thread, each run by that thread alone (so asio never wakes
+    // another thread for what a handler queues). A connection lives on one of them: its socket,
+    // strand and timers. Each context has a token that the sessions on it share
+    // (connection_context).
+    std::vector<std::unique_ptr<asio::io_context>> contexts_;
+    std::vector<std::shared_ptr<const void>> context_tokens_;
+    asio::io_context& io_;  // contexts_[0]
+    std::atomic<unsigned> next_context_{0};
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;
     std::atomic<std::thread::id> stopped_by_{};  // the node thread that stopped the node, if any
     std::unique_ptr<EpmdServer> epmd_server_;

@@ -80,13 +80,13 @@ void RpcServer::dispatch(Atom module, Atom function, std::vector<Term> args, Don
             finish(run_guarded(sync->body, args));
         };
         if (sync->get()->where == RpcRegistry::RunOn::node_thread)
-            net::asio::post(runtime_.io(), std::move(job));
+            net::asio::post(runtime_.work_context(), std::move(job));
         else
             registry_.state_->post(std::move(job));
         return;
     }
-    net::asio::post(runtime_.io(), [body = std::get<1>(*entry), args = std::move(args),
-                                    finish = std::move(finish)]() mutable {
+    net::asio::post(runtime_.work_context(), [body = std::get<1>(*entry), args = std::move(args),
+                                              finish = std::move(finish)]() mutable {
         RpcReply reply(std::make_shared<RpcReply::State>(std::move(finish)));
         try {
             (*body)(std::move(args), reply);
@@ -221,20 +221,21 @@ void RpcServer::serve_spawnable(node::Connection& from, const wire::SpawnRequest
     auto process = spawn_for(from, request);
     if (!process) return;
     std::weak_ptr<node::Process> weak = process;
-    net::asio::post(runtime_.io(), [weak, body, args = request.args, ticket = std::move(ticket)]() {
-        auto p = weak.lock();
-        if (!p || !p->alive.load(std::memory_order_relaxed)) return;
-        Term reason(atoms::normal);
-        try {
-            body(ProcessHandle(p), args.elements());
-        } catch (...) {
-            std::string what;
-            reason = node::crash_reason(std::current_exception(), what);
-            p->runtime.log(LogLevel::warning, "a spawned " + to_string(Term(p->pid)) +
-                                                  " ended with an exception: " + what);
-        }
-        p->runtime.terminate(p, std::move(reason));
-    });
+    net::asio::post(
+        runtime_.work_context(), [weak, body, args = request.args, ticket = std::move(ticket)]() {
+            auto p = weak.lock();
+            if (!p || !p->alive.load(std::memory_order_relaxed)) return;
+            Term reason(atoms::normal);
+            try {
+                body(ProcessHandle(p), args.elements());
+            } catch (...) {
+                std::string what;
+                reason = node::crash_reason(std::current_exception(), what);
+                p->runtime.log(LogLevel::warning, "a spawned " + to_string(Term(p->pid)) +
+                                                      " ended with an exception: " + what);
+            }
+            p->runtime.terminate(p, std::move(reason));
+        });
 }
 
 }  // namespace distribute::otp
