@@ -199,11 +199,13 @@ void Runtime::stop() {
         }
         // What else is queued runs (the threads keep running while the work guard is held);
         // what is left after that is stopped.
-        std::vector<std::promise<void>> drained(contexts_.size());
+        // Shared with the handlers: one that has not run by the deadline may run later (in
+        // run_what_is_left), after this block.
+        auto drained = std::make_shared<std::vector<std::promise<void>>>(contexts_.size());
         for (std::size_t i = 0; i < contexts_.size(); ++i)
-            asio::post(*contexts_[i], [&drained, i] { drained[i].set_value(); });
+            asio::post(*contexts_[i], [drained, i] { (*drained)[i].set_value(); });
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        for (auto& each : drained)
+        for (auto& each : *drained)
             each.get_future().wait_until(deadline);
     }
     if (own_thread) stopped_by_ = std::this_thread::get_id();
