@@ -390,7 +390,7 @@ void Session::send(const wire::Control& control) {
     ++messages_out_;
     if (over_queue_limit(before, pending_.size() - before.wire, lock)) return;
     const bool own_thread = io_.get_executor().running_in_this_thread();
-    const bool may_wait = !own_thread && !on_io_thread();  // may_wait_here(), own_thread known
+    const bool may_wait = may_wait_on(own_thread);
     if (to_lane) {
         queue_frame_in_lane(sender, before);
         schedule_write();
@@ -438,7 +438,7 @@ void Session::send_fragmented(const wire::Control& control, std::uint64_t flags)
     lane.queue.push_back(Queued{{}, std::move(item)});
     count_lane_bytes(lane, added);
     schedule_write();
-    wait_behind_lane(sender, may_wait_here(), lock);
+    wait_behind_lane(sender, may_wait_on(io_.get_executor().running_in_this_thread()), lock);
 }
 
 // With out_mutex_ held, a message of `added` bytes just encoded after `before` in pending_ (or
@@ -472,8 +472,8 @@ bool Session::over_queue_limit(const wire::OutgoingBytes::Mark& before, std::siz
 // busy_limit it goes on when the lane is down to resume_mark(), as OTP resumes the processes
 // suspended on a distribution controller's queue below half its busy limit: woken once per
 // half a limit written, not once per fragment.
-bool Session::may_wait_here() const {
-    return !io_.get_executor().running_in_this_thread() && !on_io_thread();
+bool Session::may_wait_on(bool own_thread) {
+    return !own_thread && !on_io_thread();
 }
 
 void Session::wait_behind_lane(const std::optional<Pid>& sender, bool may_wait,

@@ -184,9 +184,10 @@ class Session : public std::enable_shared_from_this<Session> {
     void queue_frame_in_lane(const std::optional<Pid>& sender,
                              const wire::OutgoingBytes::Mark& start);
     void count_lane_bytes(Lane& lane, std::size_t added);
-    // A sender may be held back (busy_limit) only on a thread that runs no node's io_context:
-    // the write it waits for may need that very thread.
-    bool may_wait_here() const;
+    // A sender may be held back (busy_limit) only on a thread that runs no node's io_context
+    // (`own_thread`: the calling thread runs this session's): the write it waits for may need
+    // that very thread.
+    static bool may_wait_on(bool own_thread);
     void wait_behind_lane(const std::optional<Pid>& sender, bool may_wait,
                           std::unique_lock<std::mutex>& lock);
     bool take_lane_turns();
