@@ -30,9 +30,9 @@ Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
             "EPMD-less port " + std::to_string(epmdless) + " and port range " +
                 std::to_string(options_.port_min) + "-" + std::to_string(options_.port_max) +
                 " disagree: an EPMD-less node listens on its EPMD-less port, where peers dial it"});
-    auto acceptor =
-        net::Acceptor::listen(io_, options_.listen_address, epmdless ? epmdless : options_.port_min,
-                              epmdless ? epmdless : options_.port_max);
+    auto acceptor = net::Acceptor::listen(io(), options_.listen_address,
+                                          epmdless ? epmdless : options_.port_min,
+                                          epmdless ? epmdless : options_.port_max);
     if (!acceptor) return unexpected(NodeError{NodeErrc::listen_failed, acceptor.error()});
     acceptor_ = std::move(*acceptor);
     if (!default_cookie_path.empty() && listens_everywhere(options_.listen_address))
@@ -64,7 +64,7 @@ Expected<void, NodeError> Runtime::listen_and_register(const std::string& alive,
         server_options.add_loopback();
     }
     server_options.log = [this](const std::string& line) { log(LogLevel::debug, "epmd: " + line); };
-    auto server = EpmdServer::ensure_running(io_, options_.epmd_mode, server_options);
+    auto server = EpmdServer::ensure_running(io(), options_.epmd_mode, server_options);
     if (!server) return unexpected(NodeError{NodeErrc::epmd_failed, server.error().detail});
     epmd_server_ = std::move(*server);
     if (epmd_server_) {

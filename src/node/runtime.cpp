@@ -46,7 +46,6 @@ Runtime::Runtime(NodeOptions options)
     : options_(std::move(options)),
       contexts_(
           make_contexts(options_.threads ? options_.threads : std::thread::hardware_concurrency())),
-      io_(*contexts_.front()),
       limits_(options_.limits) {
     for (std::size_t i = 0; i < contexts_.size(); ++i)
         context_tokens_.push_back(std::make_shared<int>(0));
@@ -123,7 +122,7 @@ Expected<void, NodeError> Runtime::boot(const ServicesStarter& start_services) {
             if (self->stopped_by_ == std::this_thread::get_id()) self->run_what_is_left();
         });
     }
-    epmd_client_ = std::make_unique<EpmdClient>(io_, options_.epmd);
+    epmd_client_ = std::make_unique<EpmdClient>(io(), options_.epmd);
 
     if (dynamic_name_) {
         if (auto named = ask_for_name(); !named) return named;

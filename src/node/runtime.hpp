@@ -94,7 +94,7 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     std::uint16_t port() const { return acceptor_ ? acceptor_->port() : 0; }
     // The first thread's io_context: timers, EPMD, the services' strands, and what Node::io()
     // hands to the program. Connections and process turns are spread over every thread's.
-    asio::io_context& io() { return io_; }
+    asio::io_context& io() { return *contexts_.front(); }
     // Where work woken now runs (a process's turn, an rpc body): on a node thread of this node,
     // its own io_context, so that the work needs no other thread woken; elsewhere, the threads'
     // io_contexts in turn.
@@ -373,7 +373,6 @@ class Runtime final : public net::SessionObserver, public std::enable_shared_fro
     // (connection_context).
     std::vector<std::unique_ptr<asio::io_context>> contexts_;
     std::vector<std::shared_ptr<const void>> context_tokens_;
-    asio::io_context& io_;  // contexts_[0]
     std::atomic<unsigned> next_context_{0};
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     std::vector<std::thread> threads_;
